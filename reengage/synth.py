@@ -1,0 +1,235 @@
+"""Realistic synthetic sEMG and thigh IMU with known truth: the simulated board's signal source and the
+validation suite's ground truth.
+
+Model (after the peer benchmark in ``shared/research/peers.md``): Gaussian noise shaped to a surface-EMG
+power spectrum (Shwedyk et al. 1977, fl = 60 Hz, fh = 120 Hz, limited to 20–450 Hz) multiplied by smooth
+burst envelopes (raised-cosine rise and fall, slow force wobble); additive white baseline noise set by the
+SNR (burst plateau RMS over baseline RMS), mains hum with its third harmonic, and baseline wander.
+Amplitudes are in mV at the electrodes; MVC trials run each muscle at 100 %MVC.
+
+The IMU sits on the back of the thigh: in prone hip extension the thigh pitches up by ``lift_deg`` while
+the hip extensors are active, so the gyro sees the angular velocity and the accelerometer the tilt of gravity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from reengage.model import Event
+
+DEFAULT_MVC_RMS_MV = {"glute_max": 0.60, "hamstrings": 0.80, "glute_med": 0.50, "erector_spinae": 0.45}
+
+
+@dataclass
+class SubjectProfile:
+    """How a simulated person activates their hip extensors.
+
+    ``onset_ms`` gives each muscle's burst onset relative to the rep's motor command, so
+    ``onset_ms["glute_max"] - onset_ms["hamstrings"]`` is the true ``onset_latency_ms`` (positive: glutes
+    late, the compensation pattern). ``pct_mvc`` is each muscle's plateau amplitude in %MVC during reps.
+    """
+
+    onset_ms: dict[str, float] = field(default_factory=lambda: {"hamstrings": 0.0, "glute_max": 60.0})
+    pct_mvc: dict[str, float] = field(default_factory=lambda: {"hamstrings": 45.0, "glute_max": 25.0})
+    mvc_rms_mv: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MVC_RMS_MV))
+    onset_jitter_ms: float = 8.0
+    rep_period_s: float = 5.0
+    rep_duration_s: float = 2.5
+    snr_db: float = 20.0
+    mains_hz: float = 50.0
+    mains_rel: float = 1.0  # mains amplitude relative to baseline noise RMS
+    wander_rel: float = 2.0  # baseline wander amplitude relative to baseline noise RMS
+    movement_delay_ms: float = 80.0  # thigh motion starts this long after the earliest EMG onset
+    lift_deg: float = 15.0
+    motion_transients_per_min: float = 0.0  # brief cable/skin artifacts during rests
+
+    @classmethod
+    def from_latency_ratio(
+        cls, onset_latency_ms: float, glute_hamstring_ratio: float, hamstring_pct_mvc: float = 40.0, **kw
+    ) -> "SubjectProfile":
+        """A two-muscle profile with a given glute-minus-hamstring latency and %MVC ratio."""
+        return cls(
+            onset_ms={"hamstrings": 0.0, "glute_max": float(onset_latency_ms)},
+            pct_mvc={"hamstrings": hamstring_pct_mvc, "glute_max": hamstring_pct_mvc * glute_hamstring_ratio},
+            **kw,
+        )
+
+    @property
+    def muscles(self) -> list[str]:
+        return list(self.pct_mvc)
+
+
+@dataclass
+class SynthSession:
+    """A generated session: EMG in mV (muscles, n), IMU (6, m) as acc_x..z in g then gyr_x..z in deg/s."""
+
+    fs_hz: float
+    imu_fs_hz: float
+    muscles: list[str]
+    emg_mv: np.ndarray
+    imu: np.ndarray
+    events: list[Event]
+    truth: dict
+
+
+def _semg_carrier(rng: np.random.Generator, shape: tuple[int, int], fs_hz: float) -> np.ndarray:
+    """Unit-RMS Gaussian noise with the Shwedyk sEMG spectrum, band-limited to 20–450 Hz."""
+    n = shape[-1]
+    white = rng.standard_normal(shape)
+    spec = np.fft.rfft(white, axis=-1)
+    f = np.fft.rfftfreq(n, 1.0 / fs_hz)
+    fl, fh = 60.0, 120.0
+    psd = (fh**4 * f**2) / ((f**2 + fl**2) * (f**2 + fh**2) ** 2)
+    psd[(f < 20.0) | (f > min(450.0, 0.95 * fs_hz / 2))] = 0.0
+    x = np.fft.irfft(spec * np.sqrt(psd), n=n, axis=-1)
+    return x / x.std(axis=-1, keepdims=True)
+
+
+def _burst(t: np.ndarray, onset: float, rise: float, plateau_end: float, fall: float) -> np.ndarray:
+    """Raised-cosine rise from ``onset``, plateau, raised-cosine fall: 0 outside, 1 on the plateau."""
+    up = np.clip((t - onset) / rise, 0.0, 1.0)
+    down = np.clip((t - plateau_end) / fall, 0.0, 1.0)
+    return 0.5 * (1 - np.cos(np.pi * up)) * 0.5 * (1 + np.cos(np.pi * down))
+
+
+def protocol_schedule(duration_s: float, muscles: list[str], rep_period_s: float) -> tuple[list[Event], float]:
+    """The guided-session layout the simulated person follows: rest baseline, one MVC trial per muscle
+    (3 s, with 2 s rest), then exercise reps until the end. Returns the events and the exercise start."""
+    events = [Event(0.0, 3.0, "rest")]
+    t = 3.0
+    if duration_s >= 3.0 + 5.0 * len(muscles) + 2 * rep_period_s:
+        for m in muscles:
+            events.append(Event(t, 3.0, f"mvc:{m}"))
+            events.append(Event(t + 3.0, 2.0, "rest"))
+            t += 5.0
+    events.append(Event(t, max(0.0, duration_s - t), "exercise"))
+    return events, t
+
+
+def synthesize(
+    profile: SubjectProfile,
+    duration_s: float = 30.0,
+    fs_hz: float = 1000.0,
+    imu_fs_hz: float = 100.0,
+    seed: int = 0,
+    *,
+    with_mvc: bool = True,
+) -> SynthSession:
+    """Generate one session following :func:`protocol_schedule`, with the truth of every rep.
+
+    ``truth["reps"]`` lists per rep: ``onset_s``/``offset_s`` per muscle (first sample of the rise, last
+    sample of the fall), ``onset_latency_ms`` (glute max minus hamstrings) and ``glute_hamstring_ratio``
+    computed as :mod:`reengage.analysis` defines it, from the noise-free amplitude envelopes.
+    """
+    rng = np.random.default_rng(seed)
+    muscles = profile.muscles
+    n = int(round(duration_s * fs_hz))
+    t = np.arange(n) / fs_hz
+    events, ex_start = protocol_schedule(duration_s, muscles, profile.rep_period_s) if with_mvc else (
+        [Event(0.0, 3.0, "rest"), Event(3.0, duration_s - 3.0, "exercise")],
+        3.0,
+    )
+    mvc = np.array([profile.mvc_rms_mv.get(m, 0.5) for m in muscles])
+    env = np.zeros((len(muscles), n))
+    # MVC trials: the target muscle at 100 %MVC, the others co-contract at 30 %.
+    for ev in events:
+        if ev.label.startswith("mvc:"):
+            target = ev.label.split(":", 1)[1]
+            for i, m in enumerate(muscles):
+                level = 1.0 if m == target else 0.3
+                env[i] += level * _burst(t, ev.onset_s + 0.3, 0.3, ev.onset_s + ev.duration_s - 0.4, 0.3)
+    reps = []
+    rep_starts = np.arange(ex_start + 1.0, duration_s - profile.rep_duration_s - 1.0, profile.rep_period_s)
+    movement = np.zeros(n)
+    for k, r0 in enumerate(rep_starts):
+        rep = {"index": k, "onset_s": {}, "offset_s": {}}
+        for i, m in enumerate(muscles):
+            onset = r0 + (profile.onset_ms.get(m, 0.0) + rng.normal(0.0, profile.onset_jitter_ms)) / 1000.0
+            onset = round(onset * fs_hz) / fs_hz
+            rise = rng.uniform(0.04, 0.12)
+            fall = rng.uniform(0.10, 0.25)
+            plateau_end = r0 + profile.rep_duration_s - fall
+            wobble = 1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * (t - onset) + rng.uniform(0, 6.28))
+            env[i] += (profile.pct_mvc[m] / 100.0) * wobble * _burst(t, onset, rise, plateau_end, fall)
+            rep["onset_s"][m] = float(onset)
+            rep["offset_s"][m] = float(plateau_end + fall)
+        first = min(rep["onset_s"].values())
+        move_on = first + profile.movement_delay_ms / 1000.0
+        move_off = r0 + profile.rep_duration_s
+        movement += _burst(t, move_on, 0.4, move_off - 0.4, 0.4)
+        rep["movement_onset_s"] = float(move_on)
+        reps.append(rep)
+    # Truth of the ratio, exactly as analysis.md defines it, on the noise-free amplitude envelopes.
+    amp = env * mvc[:, None]
+    if "glute_max" in muscles and "hamstrings" in muscles:
+        g, h = muscles.index("glute_max"), muscles.index("hamstrings")
+        for rep in reps:
+            a = int(round(min(rep["onset_s"]["glute_max"], rep["onset_s"]["hamstrings"]) * fs_hz))
+            b = int(round(max(rep["offset_s"]["glute_max"], rep["offset_s"]["hamstrings"]) * fs_hz))
+            rep["onset_latency_ms"] = 1000.0 * (rep["onset_s"]["glute_max"] - rep["onset_s"]["hamstrings"])
+            rep["glute_hamstring_ratio"] = float(
+                (amp[g, a:b].mean() / mvc[g]) / (amp[h, a:b].mean() / mvc[h])
+            )
+    emg = amp * _semg_carrier(rng, (len(muscles), n), fs_hz)
+    # Noise is set per channel from its rep plateau, as the SNR of a burst over rest.
+    plateau = mvc * np.array([profile.pct_mvc[m] for m in muscles]) / 100.0
+    noise_rms = plateau / 10 ** (profile.snr_db / 20.0)
+    emg += noise_rms[:, None] * rng.standard_normal((len(muscles), n))
+    phase = rng.uniform(0, 2 * np.pi, size=(len(muscles), 1))
+    hum = np.sin(2 * np.pi * profile.mains_hz * t + phase) + 0.3 * np.sin(2 * np.pi * 3 * profile.mains_hz * t + 3 * phase)
+    emg += profile.mains_rel * noise_rms[:, None] * np.sqrt(2) * hum / np.sqrt(1 + 0.09)
+    walk = np.cumsum(rng.standard_normal((len(muscles), n)), axis=-1)
+    walk = signal.sosfiltfilt(signal.butter(2, 0.5, fs=fs_hz, output="sos"), walk, axis=-1)
+    walk /= np.maximum(walk.std(axis=-1, keepdims=True), 1e-12)
+    wander = 0.5 * walk + np.sin(2 * np.pi * 0.25 * t + phase)
+    emg += profile.wander_rel * noise_rms[:, None] * wander / np.sqrt(1.25)
+    transients = _motion_transients(rng, profile, t, events, reps, len(muscles))
+    emg += transients * noise_rms[:, None] * 8.0
+    imu = _thigh_imu(rng, profile, movement, fs_hz, imu_fs_hz, duration_s)
+    truth = {
+        "muscles": muscles,
+        "mvc_rms_mv": {m: float(v) for m, v in zip(muscles, mvc)},
+        "reps": reps,
+        "snr_db": profile.snr_db,
+        "mains_hz": profile.mains_hz,
+        "transients_s": [float(x) for x in np.flatnonzero(np.diff((np.abs(transients).sum(0) > 0).astype(int)) == 1) / fs_hz],
+    }
+    return SynthSession(fs_hz, imu_fs_hz, muscles, emg, imu, events, truth)
+
+
+def _motion_transients(rng, profile, t, events, reps, n_ch) -> np.ndarray:
+    """Short biphasic artifacts (a tugged cable) placed in rests between reps, away from any burst."""
+    out = np.zeros((n_ch, t.size))
+    if profile.motion_transients_per_min <= 0 or not reps:
+        return out
+    fs = 1.0 / (t[1] - t[0])
+    count = rng.poisson(profile.motion_transients_per_min * t[-1] / 60.0)
+    for _ in range(count):
+        k = rng.integers(len(reps))
+        rep = reps[k]
+        end = max(rep["offset_s"].values())
+        nxt = min(reps[k + 1]["onset_s"].values()) if k + 1 < len(reps) else t[-1]
+        if nxt - end < 1.0:
+            continue
+        at = rng.uniform(end + 0.4, nxt - 0.4)
+        i0 = int(at * fs)
+        w = np.arange(int(0.03 * fs))
+        shape = np.sin(2 * np.pi * w / w.size) * np.hanning(w.size)
+        out[:, i0 : i0 + w.size] += shape[: out.shape[1] - i0] * rng.choice([-1, 1], size=(n_ch, 1))
+    return out
+
+
+def _thigh_imu(rng, profile, movement, fs_hz, imu_fs_hz, duration_s) -> np.ndarray:
+    m = int(round(duration_s * imu_fs_hz))
+    ti = np.arange(m) / imu_fs_hz
+    pitch_deg = profile.lift_deg * np.interp(ti, np.arange(movement.size) / fs_hz, movement)
+    gyr_y = np.gradient(pitch_deg, 1.0 / imu_fs_hz)
+    th = np.deg2rad(pitch_deg)
+    acc = np.vstack([np.sin(th), np.zeros(m), np.cos(th)])
+    gyr = np.vstack([np.zeros(m), gyr_y, np.zeros(m)])
+    acc += 0.01 * rng.standard_normal(acc.shape)
+    gyr += 0.5 * rng.standard_normal(gyr.shape)
+    return np.vstack([acc, gyr])
