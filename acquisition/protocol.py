@@ -109,15 +109,26 @@ def encode_frame(
 
 @dataclass
 class DecoderStats:
-    """What the decoder saw. ``dropped`` counts frames lost, by reason."""
+    """What the decoder saw. ``dropped`` counts frames lost (by SEQ), attributed to a reason.
+
+    Reasons: ``crc`` (a frame arrived corrupted), ``truncated`` (a frame was cut short and the next one
+    began inside it, e.g. a board reset mid-frame), ``header`` (a corrupted header), ``lost`` (no damaged
+    bytes arrived at all: the frame never reached the host). ``sum(dropped_by_reason) == seq_gaps``.
+    ``crc_errors`` and ``bad_header`` count rejected candidate frames, which includes SYNC look-alikes
+    inside garbage, so they can exceed the frames lost.
+    """
 
     frames: int = 0
     bytes_in: int = 0
     bytes_skipped: int = 0
     crc_errors: int = 0
     bad_header: int = 0
+    other_version: int = 0  # candidates rejected only because of their version nibble
     seq_gaps: int = 0  # frames missing according to the SEQ counter
+    resets: int = 0  # board restarts seen (SEQ went backwards / HELLO with SEQ 0)
+    truncated_tail: int = 0  # partial frames discarded by reset() (a link dropped mid-frame)
     dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    samples_lost: dict[str, int] = field(default_factory=dict)  # by stream, from SAMPLE_INDEX jumps
 
     def _drop(self, reason: str, n: int = 1) -> None:
         self.dropped_by_reason[reason] = self.dropped_by_reason.get(reason, 0) + n
@@ -133,95 +144,223 @@ class DecoderStats:
             "bytes_skipped": self.bytes_skipped,
             "crc_errors": self.crc_errors,
             "bad_header": self.bad_header,
+            "other_version": self.other_version,
             "seq_gaps": self.seq_gaps,
+            "resets": self.resets,
+            "truncated_tail": self.truncated_tail,
             "dropped": self.dropped,
             "dropped_by_reason": dict(self.dropped_by_reason),
+            "samples_lost": dict(self.samples_lost),
         }
+
+
+# Damage seen between two good frames, most specific first: the reason a SEQ gap is attributed to.
+_REASON_RANK = {"truncated": 3, "crc": 2, "header": 1}
+# A SEQ jump this large (half the counter) is a board restart, not 30 000 lost frames.
+_SEQ_RESET = 0x8000
 
 
 class FrameDecoder:
     """Incremental decoder: ``feed(data) -> list[Frame]``. Never raises on any bytes.
 
     A bad frame (CRC or header) costs one byte of rescanning, so a damaged frame never takes its
-    successor with it; missing frames are counted from the SEQ counter.
+    successor with it; missing frames are counted from the SEQ counter and attributed to the damage
+    seen in between; samples missing from each stream are counted from SAMPLE_INDEX.
     """
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._base = 0  # stream offset of _buf[0]
         self._last_seq: int | None = None
+        self._next_index: dict[int, int] = {}  # frame type -> expected SAMPLE_INDEX of the next frame
+        # Rejected candidates since the last good frame: [reason, start, claimed end] in stream offsets.
+        self._damage: list[list] = []
         self.stats = DecoderStats()
 
+    def _reject(self, reason: str, start: int, end: int) -> None:
+        if reason == "crc":
+            self.stats.crc_errors += 1
+        else:
+            self.stats.bad_header += 1
+        dmg = self._damage
+        if dmg and start < dmg[-1][2]:
+            # A SYNC inside a rejected candidate: usually a look-alike in its bytes. If it passed the
+            # header check and reaches past the outer candidate, it is a real frame and the outer one
+            # was cut short.
+            if reason == "crc" and end > dmg[-1][2]:
+                dmg[-1][0] = "truncated"
+                dmg.append([reason, start, end])
+            return
+        dmg.append([reason, start, end])
+
     def feed(self, data: bytes) -> list[Frame]:
-        self.stats.bytes_in += len(data)
+        stats = self.stats
+        stats.bytes_in += len(data)
         self._buf += data
         out: list[Frame] = []
         buf = self._buf
         pos = 0
         n = len(buf)
+        base = self._base
         while True:
             start = buf.find(SYNC, pos)
             if start < 0:
                 # Keep a trailing A5 that may be the first half of the next SYNC.
                 keep = 1 if n and buf[-1] == 0xA5 else 0
-                self.stats.bytes_skipped += (n - keep) - pos
+                stats.bytes_skipped += (n - keep) - pos
                 pos = n - keep
                 break
-            self.stats.bytes_skipped += start - pos
+            stats.bytes_skipped += start - pos
             pos = start
             if n - pos < HEADER_SIZE:
                 break
             _, ver_type, length, seq, sample_index, t_us, layout = HEADER.unpack_from(buf, pos)
+            ftype = ver_type & 0x0F
             n_channels = layout & 0x0F
             bad = (
                 (ver_type >> 4) != VERSION
-                or (ver_type & 0x0F) not in FRAME_TYPES
+                or ftype not in FRAME_TYPES
                 or length > MAX_PAYLOAD
-                or ((ver_type & 0x0F) in (TYPE_EMG, TYPE_IMU) and (n_channels == 0 or length % (2 * n_channels)))
+                or (ftype in (TYPE_EMG, TYPE_IMU) and (n_channels == 0 or length % (2 * n_channels)))
             )
             if bad:
-                self.stats.bad_header += 1
-                self.stats._drop("header")
-                self.stats.bytes_skipped += 1
+                if (ver_type >> 4) not in (VERSION, 0) and ftype in FRAME_TYPES and length <= MAX_PAYLOAD:
+                    stats.other_version += 1
+                self._reject("header", base + pos, base + pos + HEADER_SIZE)
+                stats.bytes_skipped += 1
                 pos += 1
                 continue
             end = pos + HEADER_SIZE + length + CRC_SIZE
             if end > n:
                 break
-            (crc,) = struct.unpack_from("<H", buf, end - CRC_SIZE)
-            if crc != crc16(bytes(buf[pos + 2 : end - CRC_SIZE])):
-                self.stats.crc_errors += 1
-                self.stats._drop("crc")
-                self.stats.bytes_skipped += 1
+            crc = buf[end - 2] | (buf[end - 1] << 8)
+            if crc != binascii.crc_hqx(memoryview(buf)[pos + 2 : end - CRC_SIZE], 0xFFFF):
+                self._reject("crc", base + pos, base + end)
+                stats.bytes_skipped += 1
                 pos += 1
                 continue
-            if self._last_seq is not None:
-                missing = (seq - self._last_seq - 1) & 0xFFFF
-                if missing:
-                    self.stats.seq_gaps += missing
+            # A good frame. Attribute any SEQ gap to the damage seen since the previous one.
+            dmg = self._damage
+            if dmg and base + pos < dmg[-1][2]:
+                dmg[-1][0] = "truncated"  # this frame began inside a rejected one: that one was cut
+            last = self._last_seq
+            if last is not None:
+                missing = (seq - last - 1) & 0xFFFF
+                if missing >= _SEQ_RESET or (ftype == TYPE_HELLO and seq == 0 and missing):
+                    stats.resets += 1
+                    self._next_index.clear()
+                elif missing:
+                    stats.seq_gaps += missing
+                    for k in range(min(missing, len(dmg))):
+                        stats._drop(dmg[k][0])
+                    if missing > len(dmg):
+                        stats._drop("lost", missing - len(dmg))
             self._last_seq = seq
+            dmg.clear()
+            if ftype in (TYPE_EMG, TYPE_IMU):
+                ns = length // (2 * n_channels)
+                expect = self._next_index.get(ftype)
+                if expect is not None:
+                    jump = (sample_index - expect) & 0xFFFFFFFF
+                    if 0 < jump < 0x80000000:
+                        name = FRAME_TYPES[ftype]
+                        stats.samples_lost[name] = stats.samples_lost.get(name, 0) + jump
+                self._next_index[ftype] = (sample_index + ns) & 0xFFFFFFFF
             out.append(
                 Frame(
-                    type=ver_type & 0x0F,
+                    type=ftype,
                     seq=seq,
                     sample_index=sample_index,
                     t_us=t_us,
                     layout_id=layout >> 4,
                     n_channels=n_channels,
                     payload=bytes(buf[pos + HEADER_SIZE : end - CRC_SIZE]),
-                    offset=self._base + pos,
+                    offset=base + pos,
                 )
             )
-            self.stats.frames += 1
+            stats.frames += 1
             pos = end
         del buf[:pos]
         self._base += pos
         return out
 
+    def reset(self) -> None:
+        """The link dropped (unplug, BLE disconnect): discard a partial frame, keep the counters.
+
+        SEQ and SAMPLE_INDEX tracking stay, so frames lost across the outage are counted when the
+        same board comes back; a board that restarted is recognised by its counters going backwards.
+        """
+        if self._buf:
+            if self._buf.find(SYNC) >= 0:
+                self.stats.truncated_tail += 1
+            self.stats.bytes_skipped += len(self._buf)
+            self._base += len(self._buf)
+            self._buf.clear()
+        self._damage.clear()
+
     def reset_sequence(self) -> None:
-        """Forget the last SEQ (after a reconnect the board may restart its counter)."""
+        """Forget the last SEQ and sample indices (the board restarted its counters on purpose)."""
         self._last_seq = None
+        self._next_index.clear()
 
     @property
     def pending_bytes(self) -> int:
         return len(self._buf)
+
+
+def parse_kv(text: str) -> dict[str, str]:
+    """``key=value;key=value`` (HELLO and STATUS payloads, PROTOCOL.md §3) → dict; junk is ignored."""
+    out: dict[str, str] = {}
+    for part in text.split(";"):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if sep and key:
+            out[key] = value.strip()
+    return out
+
+
+@dataclass(frozen=True)
+class Hello:
+    """A parsed HELLO payload (PROTOCOL.md §3)."""
+
+    proto: int
+    board: str
+    fw: str
+    streams: dict[str, tuple[int, int, float]]  # name -> (layout id, channels, nominal fs_hz)
+    boot: str | None = None
+    adc_bits: int | None = None
+    vref_mv: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def parse_hello(text: str) -> Hello:
+    """Parse a HELLO payload; raises ``ValueError`` naming the missing or malformed key."""
+    kv = parse_kv(text)
+    for key in ("proto", "board", "fw", "emg"):
+        if key not in kv:
+            raise ValueError(f"HELLO frame lacks '{key}' (got {text[:80]!r})")
+    streams: dict[str, tuple[int, int, float]] = {}
+    for name in ("emg", "imu"):
+        if name in kv:
+            try:
+                lid, nch, fs = kv[name].split(",")
+                streams[name] = (int(lid), int(nch), float(fs))
+            except ValueError:
+                raise ValueError(f"HELLO key '{name}' must be 'layout,channels,fs_hz', got {kv[name]!r}") from None
+    try:
+        proto = int(kv["proto"])
+        adc = int(kv["adc"]) if "adc" in kv else None
+        vref = int(kv["vref_mv"]) if "vref_mv" in kv else None
+    except ValueError:
+        raise ValueError(f"HELLO has a non-integer proto/adc/vref_mv: {text[:80]!r}") from None
+    known = {"proto", "board", "fw", "emg", "imu", "boot", "adc", "vref_mv"}
+    return Hello(
+        proto=proto,
+        board=kv["board"],
+        fw=kv["fw"],
+        streams=streams,
+        boot=kv.get("boot"),
+        adc_bits=adc,
+        vref_mv=vref,
+        extra={k: v for k, v in kv.items() if k not in known},
+    )
