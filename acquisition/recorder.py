@@ -1,0 +1,156 @@
+"""The recorder: a sink that appends every Block, Gap and Event to a crash-safe ``.rgr`` file, and the
+loop that drives a board through a transport into the sinks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from reengage.acquisition.boards import BoardConfig
+from reengage.acquisition.pipeline import FrameAssembler, Item, Sink
+from reengage.acquisition.protocol import FrameDecoder
+from reengage.acquisition.serial_transport import Disconnected
+from reengage.io.recfile import EXTENSION, RecordingWriter, StreamSpec
+from reengage.model import Block, Event, Gap
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def safe_component(text: str, what: str) -> str:
+    """A subject or task id as a file-name component; anything else is refused, never sanitised silently."""
+    if not text or _SAFE.search(text) or len(text) > 64:
+        from reengage.errors import InputError
+
+        raise InputError(f"{what} {text!r}: use 1-64 letters, digits, '_' or '-'")
+    return text
+
+
+def recording_path(out_dir: Path, subject: str, task: str, when: dt.datetime) -> Path:
+    stem = f"{subject}_{when:%Y%m%dT%H%M%S}_{task}"
+    p = Path(out_dir) / subject / f"{stem}{EXTENSION}"
+    n = 1
+    while p.exists():
+        p = Path(out_dir) / subject / f"{stem}-{n}{EXTENSION}"
+        n += 1
+    return p
+
+
+class Recorder:
+    """Sink that writes to a RecordingWriter. Events and gaps go straight to disk; samples in 0.25 s
+    chunks, synced at least twice a second."""
+
+    def __init__(self, path: Path, board: BoardConfig, meta: dict) -> None:
+        specs = [StreamSpec(s.name, s.fs_hz, s.channels, "<i2") for s in board.streams.values()]
+        self.writer = RecordingWriter(path, specs, meta)
+        self.path = path
+
+    def handle(self, item: Item) -> None:
+        if isinstance(item, Block):
+            self.writer.write_block(item.stream, item.start, item.data)
+        elif isinstance(item, Gap):
+            self.writer.add_gap(item)
+        elif isinstance(item, Event):
+            self.writer.add_event(item)
+
+    def close(self, stats: dict | None = None) -> None:
+        if stats:
+            self.writer.write_stats(stats)
+        self.writer.close()
+
+
+class Acquisition:
+    """Drives transport → decoder → assembler → sinks until ``should_stop()`` or the duration is reached.
+
+    ``reconnect`` (optional) is called after a disconnect and returns a new open transport or None to give
+    up; samples lost meanwhile appear as a Gap from the sample counter when data flows again.
+    """
+
+    def __init__(
+        self,
+        board: BoardConfig,
+        transport,
+        sinks: list[Sink],
+        *,
+        duration_s: float | None = None,
+        reconnect: Callable[[], object | None] | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.board = board
+        self.transport = transport
+        self.sinks = sinks
+        self.decoder = FrameDecoder()
+        self.assembler = FrameAssembler(board)
+        self.duration_s = duration_s
+        self.reconnect = reconnect
+        self.on_progress = on_progress
+        self.disconnects = 0
+        self.stop_requested = False
+
+    @property
+    def seconds_received(self) -> float:
+        return self.assembler.stats.samples["emg"] / self.board.emg.fs_hz
+
+    def _dispatch(self, items: list[Item]) -> None:
+        for item in items:
+            for s in self.sinks:
+                s.handle(item)
+
+    def run(self) -> None:
+        target = None if self.duration_s is None else int(round(self.duration_s * self.board.emg.fs_hz))
+        last_progress = 0.0
+        while not self.stop_requested:
+            try:
+                data = self.transport.read()
+            except Disconnected:
+                self.disconnects += 1
+                self.decoder.reset_sequence()
+                if self.reconnect is None:
+                    break
+                t = self.reconnect()
+                if t is None:
+                    break
+                self.transport = t
+                continue
+            if not data:
+                continue
+            items = self.assembler.feed(self.decoder.feed(data), time.monotonic_ns())
+            if target is not None:
+                items = self._trim(items, target)
+            self._dispatch(items)
+            if self.on_progress and time.monotonic() - last_progress > 0.2:
+                self.on_progress(self.seconds_received)
+                last_progress = time.monotonic()
+            if target is not None and self._emg_written >= target:
+                break
+
+    _emg_written = 0
+
+    def _trim(self, items: list[Item], target: int) -> list[Item]:
+        """Stop exactly at the requested duration: the last EMG block is cut, later items dropped."""
+        out = []
+        origin = self.assembler.origin_index or 0
+        for it in items:
+            if isinstance(it, Block) and it.stream == "emg":
+                room = origin + target - it.start
+                if room <= 0:
+                    continue
+                if room < it.n_samples:
+                    it = Block(it.stream, it.start, it.data[:, :room], it.host_time_ns, it.board_time_us)
+                self._emg_written = it.start + it.n_samples - origin
+            out.append(it)
+        return out
+
+    def stats(self) -> dict:
+        a = self.assembler.stats
+        return {
+            "decoder": self.decoder.stats.to_dict(),
+            "samples": dict(a.samples),
+            "gaps": a.gaps,
+            "samples_lost": a.samples_lost,
+            "unknown_layout_frames": a.unknown_layout,
+            "board_restarts": a.restarts,
+            "disconnects": self.disconnects,
+        }

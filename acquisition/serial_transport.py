@@ -1,0 +1,82 @@
+"""Serial transport (pyserial): a byte source for the sans-I/O decoders.
+
+Facts this relies on (verified, see ``shared/TOOLCHAIN.md``): pyserial clears the input buffer on open,
+so the host sends ``START`` after opening; a read timeout returns ``b''``; an unplugged device makes the
+next read raise ``SerialException`` ("device reports readiness to read but returned no data"), and a
+large read can lose the partial data then, so we read ``in_waiting or 1`` bytes.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import serial
+
+from reengage.errors import DeviceError
+
+
+class Disconnected(Exception):
+    """The device went away (unplug, reset, cable). The recorder decides whether to wait for it."""
+
+
+def open_serial(port: str, baudrate: int = 500000, timeout_s: float = 0.05) -> serial.Serial:
+    """Open ``port`` or raise :class:`DeviceError` with a one-line explanation of what to do."""
+    try:
+        return serial.Serial(port, baudrate=baudrate, timeout=timeout_s, exclusive=True)
+    except serial.SerialException as e:
+        code = getattr(e, "errno", None)
+        text = str(e)
+        if code == errno.ENOENT or "No such file" in text or "could not open port" in text and "2]" in text:
+            raise DeviceError(f"{port}: no such serial port (is the board plugged in? see `reengage boards`)") from None
+        if code == errno.EACCES or "Permission denied" in text:
+            raise DeviceError(
+                f"{port}: permission denied; add yourself to the serial group "
+                f"(`sudo usermod -aG dialout $USER`, then log out and in)"
+            ) from None
+        if code == errno.EBUSY or "busy" in text.lower() or "lock" in text.lower():
+            raise DeviceError(f"{port}: port is busy (another program, e.g. the Arduino Serial Monitor, has it open)") from None
+        raise DeviceError(f"{port}: cannot open serial port ({text})") from None
+
+
+class SerialTransport:
+    """Open a port, say START, hand out bytes as they come, say STOP at the end."""
+
+    def __init__(self, port: str, baudrate: int = 500000, *, handshake: bool = True) -> None:
+        self.port = port
+        self.baudrate = baudrate
+        self.handshake = handshake
+        self._ser: serial.Serial | None = None
+
+    def open(self) -> None:
+        self._ser = open_serial(self.port, self.baudrate)
+        if self.handshake:
+            self._ser.write(b"START\n")
+            self._ser.flush()
+
+    def read(self) -> bytes:
+        """Bytes available now (``b''`` after a short timeout). Raises :class:`Disconnected`."""
+        ser = self._ser
+        if ser is None:
+            raise Disconnected(f"{self.port}: not open")
+        try:
+            return ser.read(ser.in_waiting or 1)
+        except (serial.SerialException, OSError) as e:
+            self._close_quietly()
+            raise Disconnected(f"{self.port}: {e}") from None
+
+    def close(self) -> None:
+        if self._ser is not None and self.handshake:
+            try:
+                self._ser.write(b"STOP\n")
+                self._ser.flush()
+            except (serial.SerialException, OSError):
+                pass
+        self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        if self._ser is not None:
+            try:
+                self._ser.close()
+            except (serial.SerialException, OSError):
+                pass
+            self._ser = None

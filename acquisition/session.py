@@ -1,0 +1,139 @@
+"""One recording session from the command line: pick the board's transport, run the acquisition into a
+recorder, keep everything on Ctrl-C, and return the recording's path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reengage.acquisition.boards import BoardConfig, load_board
+from reengage.acquisition.recorder import Acquisition, Recorder, recording_path, safe_component
+from reengage.acquisition.serial_transport import SerialTransport
+from reengage.errors import DeviceError, InputError
+
+
+@dataclass
+class RecordOptions:
+    board: str
+    port: str | None = None
+    ble: str | None = None
+    subject: str = "anonymous"
+    task: str = "prone_hip_extension"
+    duration_s: float | None = None
+    out_dir: Path = Path("recordings")
+    protocol: str | None = None
+    fs_hz: float | None = None
+    channels: str | None = None
+    phase: int | None = None
+    pain: float | None = None
+    date: str | None = None
+    notes: str = ""
+    sim_speed: float = 1.0
+    sim_seed: int = 0
+    sim_overrides: dict = field(default_factory=dict)
+
+
+class SimulatedPort:
+    """Start the simulated board process and learn the pseudo-terminal it serves."""
+
+    def __init__(self, board: BoardConfig, duration_s: float | None, speed: float, seed: int, overrides: dict):
+        cmd = [
+            sys.executable, "-m", "reengage.acquisition.simboard", "--board", str(board.path),
+            "--duration", str((duration_s or 3600.0) + 2.0), "--speed", str(speed), "--seed", str(seed),
+        ]
+        for k, v in overrides.items():
+            cmd += ["--sim", f"{k}={v}"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("/dev/"):
+            self.proc.kill()
+            raise DeviceError(f"simulated board {board.name}: did not start (got {line!r})")
+        self.path = line
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def session_meta(opts: RecordOptions, board: BoardConfig, started: dt.datetime) -> dict:
+    date = opts.date or started.date().isoformat()
+    try:
+        dt.date.fromisoformat(date)
+    except ValueError:
+        raise InputError(f"--date {date!r}: expected YYYY-MM-DD") from None
+    meta = {
+        "subject": opts.subject,
+        "task": opts.task,
+        "session_date": date,
+        "started_utc": started.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "board": board.name,
+        "protocol": opts.protocol,
+        "notes": opts.notes,
+    }
+    if opts.phase is not None:
+        meta["phase"] = opts.phase
+    if opts.pain is not None:
+        meta["pain"] = opts.pain
+    return meta
+
+
+def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
+    console = console or Console(stderr=True)
+    safe_component(opts.subject, "--subject")
+    safe_component(opts.task, "--task")
+    if opts.duration_s is not None and not opts.duration_s > 0:
+        raise InputError(f"--duration {opts.duration_s}: must be > 0 seconds")
+    board = load_board(opts.board)
+    kind = board.transport["kind"]
+    sim: SimulatedPort | None = None
+    if kind == "simulated":
+        sim = SimulatedPort(board, opts.duration_s, opts.sim_speed, opts.sim_seed, opts.sim_overrides)
+        port = sim.path
+    elif kind == "serial":
+        if not opts.port:
+            raise InputError(f"board {board.name} is a serial board: give --port (see `reengage boards`)")
+        port = opts.port
+    else:
+        raise InputError(f"board {board.name}: transport {kind!r} needs --ble (not available in this build)")
+    started = dt.datetime.now().astimezone()
+    try:
+        transport = SerialTransport(port, int(board.transport.get("baudrate", 115200)))
+        transport.open()
+        path = recording_path(opts.out_dir, opts.subject, opts.task, started)
+        recorder = Recorder(path, board, session_meta(opts, board, started))
+        console.print(f"recording {board.name} on {port} → {path}" + ("" if opts.duration_s else " (Ctrl-C to stop)"))
+        with Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.completed:.1f} s"),
+            TimeElapsedColumn(), console=console, transient=True,
+        ) as progress:
+            bar = progress.add_task("recording", total=opts.duration_s)
+            acq = Acquisition(
+                board, transport, [recorder], duration_s=opts.duration_s,
+                on_progress=lambda s: progress.update(bar, completed=s),
+            )
+            try:
+                acq.run()
+            except KeyboardInterrupt:
+                console.print("stopped by Ctrl-C; everything received is kept")
+            finally:
+                acq.transport.close()
+                recorder.close(acq.stats())
+        st = acq.stats()
+        console.print(
+            f"{acq.seconds_received:.1f} s recorded, {st['decoder']['dropped']} damaged frames, "
+            f"{st['samples_lost']} samples lost"
+        )
+        return path
+    finally:
+        if sim is not None:
+            sim.close()

@@ -1,0 +1,161 @@
+"""The simulated board: a separate process that behaves like an Arduino running our sketch.
+
+It opens a pseudo-terminal, prints the port's path on its first stdout line, waits for the host's
+``START`` line (a real Uno resets when the port opens and pyserial drops bytes received before open), then
+streams wire-protocol-v1 frames paced by the wall clock (``--speed`` > 1 runs the board clock faster
+for demos). The person it simulates follows the guided protocol (rest, MVC trials, reps); each step is
+announced in a STATUS frame, like a button on a real board. ``STOP`` or end of input stops it.
+
+Run: ``python -m reengage.acquisition.simboard --board simulated [--duration S] [--speed X]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import sys
+import time
+import tty
+
+import numpy as np
+
+from reengage.acquisition.boards import BoardConfig, load_board
+from reengage.acquisition.protocol import MAX_PAYLOAD, TYPE_EMG, TYPE_IMU, TYPE_STATUS, encode_frame
+from reengage.synth import SubjectProfile, synthesize
+
+
+def profile_from_board(board: BoardConfig, overrides: dict | None = None) -> SubjectProfile:
+    sim = {**board.simulator, **(overrides or {})}
+    kw = {k: float(sim[k]) for k in ("snr_db", "mains_hz", "rep_period_s", "rep_duration_s") if k in sim}
+    return SubjectProfile.from_latency_ratio(
+        float(sim.get("onset_latency_ms", 60.0)),
+        float(sim.get("glute_hamstring_ratio", 0.55)),
+        float(sim.get("hamstring_pct_mvc", 40.0)),
+        **kw,
+    )
+
+
+def board_samples(board: BoardConfig, profile: SubjectProfile, duration_s: float, seed: int):
+    """The session as the board's ADC would read it: int16 per stream, plus the protocol steps."""
+    emg_cfg = board.emg
+    session = synthesize(
+        profile, duration_s, fs_hz=emg_cfg.fs_hz,
+        imu_fs_hz=board.streams["imu"].fs_hz if "imu" in board.streams else 100.0, seed=seed,
+    )
+    full = (1 << board.adc_bits) - 1
+    rows = []
+    for ch in emg_cfg.channels:
+        mv = session.emg_mv[session.muscles.index(ch.role)] if ch.role in session.muscles else 0.0 * session.emg_mv[0]
+        rows.append(np.clip(np.round(mv / ch.scale + ch.offset), 0, full))
+    out = {"emg": np.array(rows, dtype=np.int16)}
+    if "imu" in board.streams:
+        imu_cfg = board.streams["imu"]
+        names = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
+        imu = [session.imu[names.index(c.name)] / c.scale for c in imu_cfg.channels]
+        out["imu"] = np.clip(np.round(imu), -32768, 32767).astype(np.int16)
+    return out, session
+
+
+class SimulatedBoard:
+    """Frames for the whole session, interleaved by sample time as the firmware would send them."""
+
+    def __init__(self, board: BoardConfig, samples: dict[str, np.ndarray], events) -> None:
+        self.board = board
+        frames: list[tuple[float, bytes]] = []  # (board time in s when the frame is complete, bytes)
+        seq = 0
+        emg_fs = board.emg.fs_hz
+        per_stream = []
+        for name, data in samples.items():
+            cfg = board.streams[name]
+            spf = cfg.samples_per_frame or MAX_PAYLOAD // (2 * len(cfg.channels))
+            ftype = TYPE_EMG if name == "emg" else TYPE_IMU
+            for i in range(0, data.shape[1] - spf + 1, spf):
+                t_done = (i + spf) / cfg.fs_hz
+                per_stream.append((t_done, ftype, i, cfg, data[:, i : i + spf]))
+        for ev in events:
+            payload = f"event={ev.label};duration_s={ev.duration_s:.3f}".encode()
+            per_stream.append((ev.onset_s, TYPE_STATUS, int(round(ev.onset_s * emg_fs)), None, payload))
+        per_stream.sort(key=lambda x: (x[0], x[1]))
+        for t_done, ftype, index, cfg, payload in per_stream:
+            t_us = int(index / (cfg.fs_hz if cfg else emg_fs) * 1e6)
+            if cfg is None:
+                frame = encode_frame(ftype, seq, index, t_us, payload)
+            else:
+                frame = encode_frame(ftype, seq, index, t_us, payload, layout_id=cfg.layout_id)
+            frames.append((t_done, frame))
+            seq += 1
+        self.frames = frames
+
+
+def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int) -> None:
+    """Wait for START, then write frames on time; return on STOP, EOF of the host, or end of session."""
+    buf = b""
+    while b"START" not in buf:
+        r, _, _ = select.select([fd], [], [], 5.0)
+        if not r:
+            continue
+        try:
+            chunk = os.read(fd, 256)
+        except OSError:
+            return
+        if not chunk:
+            return
+        buf += chunk
+    t0 = time.monotonic()
+    i = 0
+    frames = sim.frames
+    while i < len(frames):
+        now = (time.monotonic() - t0) * speed
+        out = []
+        while i < len(frames) and frames[i][0] <= now:
+            out.append(frames[i][1])
+            i += 1
+        if out:
+            data = b"".join(out)
+            while data:
+                try:
+                    n = os.write(fd, data)
+                except BlockingIOError:
+                    select.select([], [fd], [], 0.05)
+                    continue
+                except OSError:
+                    return  # the host went away
+                data = data[n:]
+        r, _, _ = select.select([fd], [], [], 0.002)
+        if r:
+            try:
+                if b"STOP" in os.read(fd, 256):
+                    return
+            except OSError:
+                return
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="reengage-simboard", description=__doc__.splitlines()[0])
+    ap.add_argument("--board", default="simulated")
+    ap.add_argument("--duration", type=float, default=600.0, help="seconds of session to simulate")
+    ap.add_argument("--speed", type=float, default=1.0, help="board clock / wall clock")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sim", action="append", default=[], metavar="KEY=VALUE", help="override [simulator]")
+    args = ap.parse_args(argv)
+    board = load_board(args.board)
+    overrides = dict(kv.split("=", 1) for kv in args.sim)
+    profile = profile_from_board(board, overrides)
+    samples, session = board_samples(board, profile, args.duration + 1.0, args.seed)
+    sim = SimulatedBoard(board, samples, session.events)
+    master, slave = os.openpty()
+    tty.setraw(slave)  # binary-clean, like a USB CDC port
+    print(os.ttyname(slave), flush=True)
+    try:
+        serve(board, sim, args.speed, master)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        os.close(master)
+        os.close(slave)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

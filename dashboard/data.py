@@ -1,0 +1,512 @@
+"""The dashboard's one data-access module: every page gets its numbers here, never from SQL or files.
+
+Sources: the session catalog (:mod:`reengage.catalog`) for everything across sessions, and, for the
+session page's traces only, the recording file itself, decimated to min/max per screen pixel so a
+one-hour recording stays responsive. Subject ids arrive from URLs; they only ever reach SQL as query
+parameters, and file paths only come from the catalog (relative to the data root, checked to stay inside).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reengage.catalog import CATALOG_NAME, Catalog
+
+# ------------------------------------------------------------------------------------ literature
+# Reference values from ../shared/MISSION.md, each with its source. They are shown beside the patient's
+# own numbers, never as a verdict. Where MISSION.md has no number, there is no entry (docs/dashboard.md).
+
+SRC_IJSPT_2014 = "Int J Sports Phys Ther 2014;9(2):157–167, table 2 (healthy subjects, ranges across studies)"
+SRC_CONTRERAS_2015 = "Contreras et al. 2015, J Appl Biomech 31:452–458 (10RM, trained women)"
+
+
+@dataclass(frozen=True)
+class Reference:
+    metric: str  # "glute_hamstring_ratio" or "glute_max_pct_mvc"
+    low: float
+    high: float
+    source: str
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        rng = f"{self.low:g}" if self.low == self.high else f"{self.low:g}–{self.high:g}"
+        return f"{rng} ({self.note + '; ' if self.note else ''}{self.source})"
+
+
+REFERENCES: dict[str, list[Reference]] = {
+    "prone_hip_extension": [Reference("glute_max_pct_mvc", 59, 59, SRC_IJSPT_2014, "GMax %MVIC")],
+    "side_lying_abduction": [Reference("glute_max_pct_mvc", 39, 51, SRC_IJSPT_2014, "GMax %MVIC")],
+    "clamshell": [Reference("glute_max_pct_mvc", 34, 53, SRC_IJSPT_2014, "GMax %MVIC")],
+    "bridge": [Reference("glute_max_pct_mvc", 25, 25, SRC_IJSPT_2014, "double-leg bridge, GMax %MVIC")],
+    "single_leg_bridge": [Reference("glute_max_pct_mvc", 40, 54, SRC_IJSPT_2014, "GMax %MVIC")],
+    "lateral_step_up": [Reference("glute_max_pct_mvc", 29, 63, SRC_IJSPT_2014, "GMax %MVIC")],
+    "hip_thrust": [
+        Reference("glute_hamstring_ratio", 1.7, 2.1, SRC_CONTRERAS_2015, "barbell hip thrust, GMax:biceps femoris"),
+        Reference("glute_max_pct_mvc", 69.5, 86.8, SRC_CONTRERAS_2015, "upper–lower GMax mean %MVIC"),
+    ],
+    "back_squat": [
+        Reference("glute_hamstring_ratio", 2.0, 3.0, SRC_CONTRERAS_2015, "back squat, GMax:biceps femoris"),
+        Reference("glute_max_pct_mvc", 29.4, 45.4, SRC_CONTRERAS_2015, "upper–lower GMax mean %MVIC"),
+    ],
+}
+TASK_ALIASES = {
+    "glute_bridge": "bridge", "double_leg_bridge": "bridge", "barbell_hip_thrust": "hip_thrust",
+    "squat": "back_squat", "side_lying_leg_lift": "side_lying_abduction", "step_up": "lateral_step_up",
+    "clamshells": "clamshell", "phe": "prone_hip_extension",
+}
+ONSET_LITERATURE = (
+    "Firing order in prone hip extension is contested. A systematic review (15 studies, 414 subjects, 2019) "
+    "found glute max consistently later than the hamstrings and erector spinae in healthy people; Sakamoto et "
+    "al. 2009 (J Electromyogr Kinesiol 19:105–112, 31 healthy adults): semitendinosus → erector spinae → glute "
+    "max; Lewis & Sahrmann 2009 (J Athl Train 44:238–248, 11 healthy women, cued to squeeze the glutes): "
+    "hamstrings and glute max started almost together (131 ± 84, 39 ± 97 and 45 ± 93 ms before movement). "
+    "The patient's change from their own baseline is the signal."
+)
+
+
+def task_key(task: str) -> str:
+    k = re.sub(r"[^a-z0-9]+", "_", (task or "").lower()).strip("_")
+    return TASK_ALIASES.get(k, k)
+
+
+def references(task: str, metric: str | None = None) -> list[Reference]:
+    refs = REFERENCES.get(task_key(task), [])
+    return [r for r in refs if metric is None or r.metric == metric]
+
+
+# --------------------------------------------------------------------------------- catalog access
+
+def data_root() -> Path:
+    """The data root of the app serving the current request."""
+    import flask
+
+    return Path(flask.current_app.config["REENGAGE_DATA_ROOT"])
+
+
+def has_catalog(root: Path) -> bool:
+    return (Path(root) / CATALOG_NAME).exists()
+
+
+def _open(root: Path) -> Catalog | None:
+    return Catalog(root) if has_catalog(root) else None
+
+
+def _finite(x) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def glute_max_pct_mvc(analysis: dict | None) -> float | None:
+    """The session's glute max amplitude in %MVC, when the analysis was MVC-normalised."""
+    if not analysis or analysis.get("normalization") != "mvc":
+        return None
+    s = analysis.get("summary") or {}
+    for key in ("median_glute_max_pct_mvc", "glute_max_pct_mvc"):
+        if _finite(s.get(key)) is not None:
+            return _finite(s[key])
+    pct = s.get("median_pct_mvc") or s.get("pct_mvc")
+    if isinstance(pct, dict) and _finite(pct.get("glute_max")) is not None:
+        return _finite(pct["glute_max"])
+    vals = [_finite((r.get("pct_mvc") or {}).get("glute_max")) for r in analysis.get("reps") or []]
+    vals = [v for v in vals if v is not None]
+    return float(np.median(vals)) if vals else None
+
+
+def _rep_values(analysis: dict | None, key: str) -> list[float]:
+    if not analysis:
+        return []
+    out = [_finite(r.get(key)) for r in analysis.get("reps") or []]
+    return [v for v in out if v is not None]
+
+
+def _iqr(vals: list[float]) -> tuple[float | None, float | None]:
+    if len(vals) < 2:
+        return None, None
+    q1, q3 = np.percentile(vals, [25, 75])
+    return float(q1), float(q3)
+
+
+# ---------------------------------------------------------------------------------- statistics
+
+def minimal_detectable_change(per_session_reps: list[list[float]]) -> float | None:
+    """MDC95 of a session's median from within-session (rep-to-rep) variability.
+
+    SEM of one session's median ≈ 1.2533 · SD_within / √n (the median's efficiency for normal data),
+    with SD_within pooled over sessions and n the median number of reps; MDC95 = 1.96 · √2 · SEM
+    (Weir 2005, J Strength Cond Res 19:231–240). Needs at least one session with 2 reps."""
+    groups = [np.asarray(g, dtype=float) for g in per_session_reps if len(g) >= 2]
+    if not groups:
+        return None
+    dof = sum(len(g) - 1 for g in groups)
+    pooled_sd = math.sqrt(sum(float(np.var(g, ddof=1)) * (len(g) - 1) for g in groups) / dof)
+    n = float(np.median([len(g) for g in per_session_reps if len(g) > 0]))
+    sem = 1.2533 * pooled_sd / math.sqrt(n)
+    return 1.96 * math.sqrt(2.0) * sem
+
+
+@dataclass
+class Projection:
+    """When a linear trend of the session medians reaches ``target``: an estimate, with its range."""
+
+    metric: str
+    target: float
+    slope_per_week: float
+    slope_se_per_week: float
+    fit_dates: list[str]
+    fit_values: list[float]
+    reached_date: str | None  # None: not reached while the trend holds
+    earliest_date: str | None
+    latest_date: str | None  # None: the upper end of the 95 % range never reaches it
+    already_reached: bool
+    reference: Reference
+
+
+def project(dates: list[str], values: list[float], ref: Reference, *, horizon_days: int = 365) -> Projection | None:
+    """Least-squares line through (date, value); the date it crosses the reference's lower bound, with
+    the 95 % range from the slope's standard error. Needs ≥ 3 sessions on ≥ 2 dates."""
+    import datetime as dt
+
+    pts = [(dt.date.fromisoformat(d), v) for d, v in zip(dates, values) if v is not None]
+    if len(pts) < 3 or len({p[0] for p in pts}) < 2:
+        return None
+    d0 = pts[0][0]
+    x = np.array([(d - d0).days for d, _ in pts], dtype=float)
+    y = np.array([v for _, v in pts], dtype=float)
+    xm = x.mean()
+    sxx = float(((x - xm) ** 2).sum())
+    slope = float(((x - xm) * (y - y.mean())).sum() / sxx)
+    intercept = float(y.mean() - slope * xm)
+    resid = y - (intercept + slope * x)
+    se = math.sqrt(float((resid**2).sum()) / max(len(x) - 2, 1) / sxx) if len(x) > 2 else float("nan")
+    target = ref.low
+    last_x = x[-1]
+    already = bool(y[-1] >= target)
+
+    def cross(s: float) -> str | None:
+        if s <= 0:
+            return None
+        # Pivot on the fitted value at the last session so the range opens from where the patient is now.
+        y_last = intercept + slope * last_x
+        days = last_x + (target - y_last) / s
+        if days > last_x + horizon_days:
+            return None
+        return (d0 + dt.timedelta(days=max(days, last_x))).isoformat()
+
+    lo_s, hi_s = slope - 1.96 * se, slope + 1.96 * se
+    return Projection(
+        metric=ref.metric, target=target, slope_per_week=slope * 7, slope_se_per_week=se * 7,
+        fit_dates=[(d0 + dt.timedelta(days=float(v))).isoformat() for v in (x[0], last_x)],
+        fit_values=[intercept + slope * x[0], intercept + slope * last_x],
+        reached_date=None if already else cross(slope), earliest_date=None if already else cross(hi_s),
+        latest_date=None if already else cross(lo_s), already_reached=already, reference=ref,
+    )
+
+
+def trend_arrow(values: list[float | None], mdc: float | None, higher_is_better: bool = True) -> tuple[str, str]:
+    """Arrow and words for the change over the last (up to) three sessions: within the minimal detectable
+    change (or 5 % of the mean when it is unknown) counts as flat."""
+    v = [x for x in values if x is not None][-3:]
+    if len(v) < 2:
+        return "·", "not enough sessions for a trend"
+    change = v[-1] - v[0]
+    noise = mdc if mdc is not None else 0.05 * abs(float(np.mean(v)))
+    if abs(change) <= noise:
+        return "→", "steady (change within the session-to-session noise)"
+    better = (change > 0) == higher_is_better
+    return ("↗" if change > 0 else "↘"), ("improving" if better else "worsening")
+
+
+# ------------------------------------------------------------------------------------ patients page
+
+def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
+    """One row per subject: last session, phase, latest ratio and latency, trend of the ratio."""
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        sessions = cat.sessions()
+    by_subject: dict[str, list[dict]] = {}
+    for s in sessions:
+        by_subject.setdefault(s["subject_id"], []).append(s)
+    needle = (search or "").strip().lower()
+    rows = []
+    for subject, ss in by_subject.items():
+        if needle and needle not in subject.lower() and not any(needle in s["task"].lower() for s in ss):
+            continue
+        last = ss[-1]
+        same_task = [s for s in ss if s["task"] == last["task"]]
+        phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
+        arrow, words = trend_arrow([s["median_glute_hamstring_ratio"] for s in same_task], None)
+        rows.append({
+            "subject_id": subject,
+            "sessions": len(ss),
+            "last_date": last["session_date"],
+            "last_task": last["task"],
+            "phase": phase,
+            "ratio": last["median_glute_hamstring_ratio"],
+            "latency_ms": last["median_onset_latency_ms"],
+            "trend": arrow,
+            "trend_words": words,
+        })
+    keys = {
+        "subject": lambda r: r["subject_id"],
+        "last_date": lambda r: r["last_date"],
+        "phase": lambda r: (r["phase"] is None, r["phase"] or 0),
+        "ratio": lambda r: (r["ratio"] is None, r["ratio"] or 0.0),
+        "latency": lambda r: (r["latency_ms"] is None, r["latency_ms"] or 0.0),
+    }
+    rows.sort(key=keys.get(sort, keys["subject"]), reverse=sort == "last_date")
+    return rows
+
+
+# ------------------------------------------------------------------------------------- patient page
+
+@dataclass
+class TaskTrend:
+    task: str
+    sessions: list[dict]  # date order, each with ratio/latency medians and IQRs, pain, phase, gmax %MVC
+    mdc_ratio: float | None
+    mdc_latency_ms: float | None
+    change_ratio: float | None
+    change_latency_ms: float | None
+    projections: list[Projection]
+    references: list[Reference]
+
+
+def patient(root: Path, subject_id: str) -> list[TaskTrend]:
+    """Per exercise, the subject's sessions over calendar time with the statistics the Patient page shows."""
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        sessions = cat.sessions(subject_id)
+        analyses = cat.analyses_for_subject(subject_id)
+    tasks: dict[str, list[dict]] = {}
+    for s in sessions:
+        a = analyses.get(s["session_id"])
+        ratios, lats = _rep_values(a, "glute_hamstring_ratio"), _rep_values(a, "onset_latency_ms")
+        row = dict(s)
+        row["ratio_reps"], row["latency_reps"] = ratios, lats
+        row["ratio_q1"], row["ratio_q3"] = _iqr(ratios)
+        row["latency_q1"], row["latency_q3"] = _iqr(lats)
+        row["glute_max_pct_mvc"] = glute_max_pct_mvc(a)
+        tasks.setdefault(s["task"], []).append(row)
+    out = []
+    for task, ss in tasks.items():
+        analysed = [s for s in ss if s["analysis_id"] is not None]
+        mdc_r = minimal_detectable_change([s["ratio_reps"] for s in analysed])
+        mdc_l = minimal_detectable_change([s["latency_reps"] for s in analysed])
+
+        def change(key):
+            v = [s[key] for s in analysed if s[key] is not None]
+            return v[-1] - v[0] if len(v) >= 2 else None
+
+        refs = references(task)
+        projections = []
+        for ref in refs:
+            key = "median_glute_hamstring_ratio" if ref.metric == "glute_hamstring_ratio" else "glute_max_pct_mvc"
+            p = project([s["session_date"] for s in analysed], [s[key] for s in analysed], ref)
+            if p is not None:
+                projections.append(p)
+        out.append(TaskTrend(task, ss, mdc_r, mdc_l, change("median_glute_hamstring_ratio"),
+                             change("median_onset_latency_ms"), projections, refs))
+    out.sort(key=lambda t: -len(t.sessions))
+    return out
+
+
+def phase_bands(sessions: list[dict]) -> list[tuple[str, str, int]]:
+    """Contiguous runs of the same rehab phase as (first date, last date, phase)."""
+    bands: list[list] = []
+    for s in sessions:
+        if s["phase"] is None:
+            continue
+        if bands and bands[-1][2] == s["phase"]:
+            bands[-1][1] = s["session_date"]
+        else:
+            bands.append([s["session_date"], s["session_date"], s["phase"]])
+    return [tuple(b) for b in bands]
+
+
+# ------------------------------------------------------------------------------------- session page
+
+QUALITY_WORDS = {
+    "snr_db": ("signal-to-noise ratio", "dB"),
+    "clipping_fraction": ("samples at the ADC limits", "fraction"),
+    "clipped_fraction": ("samples at the ADC limits", "fraction"),
+    "mains_fraction": ("power at mains frequency", "fraction"),
+    "mains_hz": ("mains frequency detected", "Hz"),
+    "baseline_rms": ("baseline noise RMS", ""),
+    "flatline_fraction": ("flat (disconnected?) stretches", "fraction"),
+}
+
+
+def quality_in_words(analysis: dict | None) -> list[dict]:
+    """Each channel's quality block as sentences: flags first, then the measured numbers."""
+    out = []
+    if not analysis:
+        return out
+    for name, ch in (analysis.get("channels") or {}).items():
+        q = (ch or {}).get("quality") or {}
+        lines = []
+        flags = q.get("flags") or q.get("problems") or []
+        if isinstance(flags, str):
+            flags = [flags]
+        for f in flags:
+            lines.append(("warning", str(f).replace("_", " ")))
+        for key, val in q.items():
+            if key in ("flags", "problems", "ok", "usable"):
+                continue
+            label, unit = QUALITY_WORDS.get(key, (key.replace("_", " "), ""))
+            if isinstance(val, bool):
+                lines.append(("warning" if val else "ok", f"{label}: {'yes' if val else 'no'}"))
+            elif isinstance(val, (int, float)):
+                lines.append(("info", f"{label}: {val:.3g}{' ' + unit if unit and unit != 'fraction' else ''}"
+                              f"{' (fraction of samples)' if unit == 'fraction' else ''}"))
+            elif isinstance(val, str):
+                lines.append(("info", f"{label}: {val}"))
+        usable = q.get("ok", q.get("usable"))
+        verdict = "usable" if usable in (True, None) and not flags else "check the electrode and cable"
+        out.append({"channel": name, "verdict": verdict, "lines": lines})
+    return out
+
+
+def session(root: Path, session_id: int) -> dict | None:
+    """Everything the session page shows except the traces."""
+    cat = _open(root)
+    if cat is None:
+        return None
+    with cat:
+        s = cat.session(session_id)
+        if s is None:
+            return None
+        analysis = cat.analysis(s["recording_id"]) if s["analysis_id"] is not None else None
+        info = cat.recording_info(s["recording_id"]) or {}
+        others = [o for o in cat.sessions(s["subject_id"]) if o["session_id"] != s["session_id"]]
+    reps = []
+    for r in (analysis or {}).get("reps") or []:
+        on, off = r.get("onset_s") or {}, r.get("offset_s") or {}
+        reps.append({
+            "rep": int(r.get("index", len(reps))) + 1,
+            "start_s": r.get("start_s"), "end_s": r.get("end_s"),
+            "glute_onset_s": on.get("glute_max"), "hamstring_onset_s": on.get("hamstrings"),
+            "glute_offset_s": off.get("glute_max"), "hamstring_offset_s": off.get("hamstrings"),
+            "onset_latency_ms": r.get("onset_latency_ms"),
+            "glute_hamstring_ratio": r.get("glute_hamstring_ratio"),
+            "firing_order": " → ".join(r.get("firing_order") or []),
+            "notes": "; ".join(r["notes"]) if isinstance(r.get("notes"), list) else (r.get("notes") or ""),
+        })
+    return {"session": s, "analysis": analysis, "info": info, "reps": reps,
+            "quality": quality_in_words(analysis), "others": others}
+
+
+# ------------------------------------------------------------------------------------------ traces
+
+_CACHE_LOCK = threading.Lock()
+_SIGNAL_CACHE: OrderedDict[tuple, dict] = OrderedDict()
+SIGNAL_CACHE_SIZE = 2  # bounded: a 1-hour 2-channel recording at 1 kHz is ≈ 90 MB of float32 traces
+
+
+def _signals(path: Path) -> dict:
+    """Raw (DC removed), cleaned (20–450 Hz, mains notched) and 100 ms moving-RMS envelope of each EMG
+    channel, float32, cached per file version."""
+    from reengage.dsp.envelope import moving_rms
+    from reengage.dsp.filters import clean, remove_dc
+    from reengage.io.recfile import read_recording
+
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    with _CACHE_LOCK:
+        if key in _SIGNAL_CACHE:
+            _SIGNAL_CACHE.move_to_end(key)
+            return _SIGNAL_CACHE[key]
+    rec = read_recording(path, streams=["emg"])
+    emg = rec.emg
+    idx = [i for i, c in enumerate(emg.channels) if c.kind == "raw"] or list(range(len(emg.channels)))
+    phys = emg.physical()[idx]
+    raw = remove_dc(phys)
+    kinds = [emg.channels[i].kind for i in idx]
+    if all(k == "raw" for k in kinds):
+        cleaned = clean(phys, fs=emg.fs_hz)
+        env = moving_rms(cleaned, fs=emg.fs_hz, window_ms=100.0)
+    else:  # envelope-only boards (MyoWare ENV pin): the signal already is an envelope
+        cleaned, env = raw, phys
+    out = {
+        "fs_hz": emg.fs_hz, "t0_s": emg.t0_s,
+        "names": [emg.channels[i].name for i in idx],
+        "roles": [emg.channels[i].role for i in idx],
+        "unit": emg.channels[idx[0]].unit if idx else "",
+        "raw": raw.astype(np.float32), "clean": np.asarray(cleaned, dtype=np.float32),
+        "envelope": np.asarray(env, dtype=np.float32),
+        "duration_s": emg.n_samples / emg.fs_hz,
+    }
+    with _CACHE_LOCK:
+        _SIGNAL_CACHE[key] = out
+        while len(_SIGNAL_CACHE) > SIGNAL_CACHE_SIZE:
+            _SIGNAL_CACHE.popitem(last=False)
+    return out
+
+
+def minmax_decimate(y: np.ndarray, fs_hz: float, t0_s: float, i0: int, i1: int, n_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples ``y[..., i0:i1]`` reduced to the min and max of each of ``n_px`` buckets (in time order
+    within the bucket), which is exactly what a line plot of all samples would light up per pixel."""
+    n = i1 - i0
+    if n <= 2 * n_px:
+        t = t0_s + np.arange(i0, i1) / fs_hz
+        return t, y[..., i0:i1]
+    per = int(math.ceil(n / n_px))
+    nb = n // per
+    seg = y[..., i0 : i0 + nb * per].reshape(*y.shape[:-1], nb, per)
+    imin, imax = seg.argmin(axis=-1), seg.argmax(axis=-1)
+    first = np.minimum(imin, imax)
+    second = np.maximum(imin, imax)
+    base = i0 + np.arange(nb) * per
+    if y.ndim == 1:
+        idx = np.stack([base + first, base + second], axis=-1).reshape(-1)
+        return t0_s + idx / fs_hz, y[idx]
+    # Multi-channel: one time axis needs a common index; use bucket start/end times with min/max values.
+    t = t0_s + np.stack([base, base + per - 1], axis=-1).reshape(-1) / fs_hz
+    vals = np.stack([np.take_along_axis(seg, first[..., None], -1)[..., 0],
+                     np.take_along_axis(seg, second[..., None], -1)[..., 0]], axis=-1).reshape(*y.shape[:-1], -1)
+    return t, vals
+
+
+def traces(root: Path, recording_id: int, t_range_s: tuple[float, float] | None = None, n_px: int = 1200) -> dict | None:
+    """Decimated raw / cleaned / envelope traces of a recording's EMG channels over ``t_range_s``."""
+    cat = _open(root)
+    if cat is None:
+        return None
+    with cat:
+        row = cat.db.execute("SELECT path FROM recordings WHERE recording_id = ?", (int(recording_id),)).fetchone()
+        if row is None:
+            return None
+        path = cat.abspath(row["path"])
+    if not path.exists():
+        return {"error": f"recording file {row['path']} is missing from the data root"}
+    sig = _signals(path)
+    fs, t0 = sig["fs_hz"], sig["t0_s"]
+    n = sig["raw"].shape[-1]
+    if t_range_s is None:
+        i0, i1 = 0, n
+    else:
+        a, b = sorted(t_range_s)
+        i0 = max(0, int(math.floor((a - t0) * fs)))
+        i1 = min(n, int(math.ceil((b - t0) * fs)) + 1)
+        if i1 - i0 < 2:
+            i0, i1 = 0, n
+    out = {"names": sig["names"], "roles": sig["roles"], "unit": sig["unit"], "duration_s": sig["duration_s"],
+           "samples_total": n, "samples_in_view": i1 - i0}
+    for kind in ("raw", "clean", "envelope"):
+        t, v = minmax_decimate(sig[kind], fs, t0, i0, i1, n_px)
+        out[kind] = {"t": t, "y": v}
+    return out

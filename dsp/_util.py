@@ -1,0 +1,96 @@
+"""Small vectorized helpers shared by the DSP steps (private)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_float(x) -> np.ndarray:
+    """``x`` as a float64 array (no copy when it already is one)."""
+    return np.asarray(x, dtype=np.float64)
+
+
+def window_samples(window_ms: float, fs: float, *, minimum: int = 1) -> int:
+    """A window length in ms as a whole number of samples (at least ``minimum``)."""
+    return max(int(minimum), int(round(float(window_ms) * 1e-3 * float(fs))))
+
+
+def moving_mean(x: np.ndarray, n: int, *, axis: int = -1, causal: bool = False) -> np.ndarray:
+    """Mean over a sliding window of ``n`` samples along ``axis``.
+
+    Centered (zero delay) unless ``causal``, in which case the window ends at the current sample
+    and the samples before the start count as zeros, which is exactly what a streaming filter fed
+    from rest produces. Computed from a cumulative sum, so the cost does not depend on ``n``.
+    """
+    x = np.moveaxis(as_float(x), axis, -1)
+    n = max(1, int(n))
+    length = x.shape[-1]
+    c = np.zeros(x.shape[:-1] + (length + 1,), dtype=np.float64)
+    np.cumsum(x, axis=-1, out=c[..., 1:])
+    if causal:
+        lo = np.maximum(np.arange(1, length + 1) - n, 0)
+        out = (c[..., 1:] - c[..., lo]) / n
+    else:
+        half = n // 2
+        idx = np.arange(length)
+        lo = np.clip(idx - half, 0, length)
+        hi = np.clip(idx - half + n, 0, length)
+        # Shrink the window at the edges instead of zero-padding: an edge is not rest.
+        out = (c[..., hi] - c[..., lo]) / np.maximum(hi - lo, 1)
+    return np.moveaxis(out, -1, axis)
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of the runs of True in a 1-D boolean array."""
+    m = np.asarray(mask, dtype=bool).astype(np.int8)
+    d = np.diff(np.concatenate(([0], m, [0])))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
+    """Close runs of False no longer than ``max_gap`` samples that lie between two runs of True."""
+    if max_gap <= 0:
+        return np.asarray(mask, dtype=bool)
+    out = np.array(mask, dtype=bool)
+    starts, stops = runs(~out)
+    inner = (starts > 0) & (stops < out.size) & ((stops - starts) <= max_gap)
+    for a, b in zip(starts[inner], stops[inner]):
+        out[a:b] = True
+    return out
+
+
+def drop_short_runs(mask: np.ndarray, min_len: int) -> np.ndarray:
+    """Remove runs of True shorter than ``min_len`` samples."""
+    out = np.array(mask, dtype=bool)
+    if min_len <= 1:
+        return out
+    starts, stops = runs(out)
+    short = (stops - starts) < min_len
+    for a, b in zip(starts[short], stops[short]):
+        out[a:b] = False
+    return out
+
+
+def intervals_mask(n: int, fs: float, intervals_s, *, t0_s: float = 0.0) -> np.ndarray:
+    """Boolean mask of length ``n`` that is True inside the (onset_s, duration_s) intervals."""
+    mask = np.zeros(int(n), dtype=bool)
+    for onset_s, duration_s in intervals_s:
+        a = int(np.floor((onset_s - t0_s) * fs))
+        b = int(np.ceil((onset_s + duration_s - t0_s) * fs))
+        a, b = max(a, 0), min(b, n)
+        if b > a:
+            mask[a:b] = True
+    return mask
+
+
+def last_true_before(mask: np.ndarray) -> np.ndarray:
+    """For each index i, the largest j <= i with mask[j] True, or -1."""
+    idx = np.where(mask, np.arange(mask.size), -1)
+    return np.maximum.accumulate(idx)
+
+
+def first_true_after(mask: np.ndarray) -> np.ndarray:
+    """For each index i, the smallest j >= i with mask[j] True, or len(mask)."""
+    n = mask.size
+    idx = np.where(mask, np.arange(n), n)
+    return np.minimum.accumulate(idx[::-1])[::-1]

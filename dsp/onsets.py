@@ -1,0 +1,225 @@
+"""Onset and offset detection of sEMG bursts.
+
+Every detector takes cleaned EMG shaped (channels, samples) (or one channel), the sampling rate
+``fs`` in Hz and the baseline: a boolean ``rest`` mask over samples (marked rest), or None to use
+each channel's quietest 1 s window. Each returns one :class:`Bursts` per channel with sample
+indices (onset = first active sample, offset = last active sample).
+
+Detectors:
+
+* :func:`hodges_bui` — Hodges & Bui 1996 (*Electroencephalogr Clin Neurophysiol* 101:511–519):
+  rectified EMG low-passed at 50 Hz; onset where the mean over a ``window_ms`` window exceeds the
+  baseline mean + h·SD.
+* :func:`bonato` — Bonato, D'Alessio & Knaflitz 1998 (*IEEE Trans Biomed Eng* 45:287–299):
+  double threshold on g = (x[k−1]² + x[k]²)/σ₀²: at least r₀ of m consecutive values above ζ, and the
+  state held for ``min_duration_ms``.
+* :func:`solnik` — Solnik, Rider, Steinweg, DeVita & Hortobágyi 2010 (*Eur J Appl Physiol*
+  110:489–498): Teager–Kaiser energy, rectified and low-passed, then the Hodges–Bui threshold.
+* :func:`power_backtrack` (the default, chosen on the validation suite, see ``validate.py``): a
+  robust detection on a 100 ms power envelope (few false alarms, no loss at 6 dB SNR) followed by
+  a local search on a short envelope for the last resting sample before the rise (the double
+  threshold idea of Bonato et al., applied backwards in time), which removes most of the delay
+  that a single high threshold has on a slowly rising burst.
+
+All detectors then merge activations separated by less than ``min_gap_ms`` and drop those shorter
+than ``min_burst_ms``: a repetition of a hip-extension exercise lasts far longer than a cable tug
+or a single motor-unit spike train.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._util import (as_float, drop_short_runs, fill_short_gaps, first_true_after, last_true_before,
+                    moving_mean, runs, window_samples)
+from .baseline import Baseline, baseline_mask, baseline_stats
+from .envelope import linear_envelope, tkeo
+
+
+class Bursts(NamedTuple):
+    """Activation bursts of one channel: sample indices of onsets and offsets (inclusive)."""
+
+    onsets: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:  # number of bursts, not the tuple's arity
+        return int(self.onsets.size)
+
+    def seconds(self, fs: float, t0_s: float = 0.0) -> list[tuple[float, float]]:
+        return [(t0_s + a / fs, t0_s + b / fs) for a, b in zip(self.onsets.tolist(), self.offsets.tolist())]
+
+
+EMPTY = Bursts(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+METHODS = ("power_backtrack", "hodges_bui", "bonato", "solnik")
+DEFAULT_METHOD = "power_backtrack"
+
+
+def _as_channels(x) -> np.ndarray:
+    x = as_float(x)
+    return x[None, :] if x.ndim == 1 else x
+
+
+def _threshold(base: Baseline, h: float, env: np.ndarray) -> np.ndarray:
+    """mean + h·SD with a floor on SD (5 % of the mean): a quantised or perfectly quiet rest has SD 0,
+    and a zero-width threshold would call every sample active."""
+    scale = np.nanmedian(np.abs(env), axis=-1) if env.size else np.zeros(base.mean.shape)
+    sd = np.maximum(base.sd, 0.05 * np.abs(base.mean))
+    sd = np.maximum(sd, 1e-9 * scale + 1e-300)
+    return base.mean + h * sd
+
+
+def _baseline(env: np.ndarray, fs: float, rest, exclude) -> Baseline:
+    mask = baseline_mask(env.shape[-1], fs=fs, rest_mask=rest, env=env, exclude=exclude)
+    return baseline_stats(env, mask)
+
+
+def _finish(active: np.ndarray, fs: float, min_gap_ms: float, min_burst_ms: float, exclude=None) -> list[Bursts]:
+    out = []
+    gap = window_samples(min_gap_ms, fs, minimum=0)
+    shortest = window_samples(min_burst_ms, fs)
+    for row in active:
+        if exclude is not None:
+            row = row & ~np.asarray(exclude, dtype=bool)
+        row = drop_short_runs(fill_short_gaps(row, gap), shortest)
+        a, b = runs(row)
+        out.append(Bursts(a.astype(np.int64), (b - 1).astype(np.int64)))
+    return out
+
+
+def hodges_bui(x, *, fs: float, rest=None, h: float = 3.0, window_ms: float = 25.0, cutoff_hz: float = 50.0,
+               min_gap_ms: float = 100.0, min_burst_ms: float = 100.0, exclude=None) -> list[Bursts]:
+    """Hodges & Bui (1996): linear envelope (``cutoff_hz``) averaged over ``window_ms`` > mean + h·SD.
+
+    Defaults h = 3, 25 ms, 50 Hz are among the combinations Hodges & Bui found closest to visual onsets.
+    """
+    x = _as_channels(x)
+    env = linear_envelope(x, fs=fs, cutoff_hz=cutoff_hz)
+    w = window_samples(window_ms, fs)
+    # Mean over the window that starts at each sample: onset = the first sample of a window above threshold.
+    avg = np.roll(moving_mean(env, w, causal=True), -(w - 1), axis=-1)
+    base = _baseline(avg, fs, rest, exclude)
+    active = avg > _threshold(base, h, avg)[:, None]
+    return _finish(active, fs, min_gap_ms, min_burst_ms, exclude)
+
+
+def bonato(x, *, fs: float, rest=None, h: float = 7.74, r0: int = 1, m: int = 5, min_duration_ms: float = 30.0,
+           min_gap_ms: float = 100.0, min_burst_ms: float = 100.0, exclude=None) -> list[Bursts]:
+    """Bonato et al. (1998) double threshold: ζ = ``h`` on g = (x[k−1]² + x[k]²)/σ₀² (pairs of samples);
+    active where at least ``r0`` of ``m`` successive g exceed ζ, kept if it lasts ``min_duration_ms``.
+
+    ζ = 7.74 with r₀ = 1 of m = 5 is the paper's setting for a false-alarm probability of 0.05.
+    """
+    x = _as_channels(x)
+    n = x.shape[-1]
+    npair = n // 2
+    if npair < m:
+        return [EMPTY for _ in range(x.shape[0])]
+    sq = x[:, : 2 * npair] ** 2
+    g = sq[:, 0::2] + sq[:, 1::2]
+    rest_pairs = None if rest is None else np.asarray(rest, dtype=bool)[: 2 * npair : 2]
+    excl_pairs = None if exclude is None else np.asarray(exclude, dtype=bool)[: 2 * npair : 2]
+    # σ₀² from the raw squared baseline; a pair of N(0, σ₀²) samples sums to σ₀²·χ²(2).
+    bmask = baseline_mask(npair, fs=fs / 2, rest_mask=rest_pairs, env=g, exclude=excl_pairs)
+    var0 = np.array([np.mean(gr[mk]) / 2 if mk.any() else 0.0 for gr, mk in zip(g, bmask)])
+    scale = np.maximum(var0, 1e-12 * np.median(g, axis=-1) + 1e-300)
+    over = (g / scale[:, None]) > h
+    count = np.roll(moving_mean(over.astype(np.float64), m, causal=True) * m, -(m - 1), axis=-1)
+    act_pairs = count >= r0 - 1e-9
+    hold = window_samples(min_duration_ms, fs / 2)
+    act_pairs = np.vstack([drop_short_runs(r, hold) for r in act_pairs])
+    active = np.zeros((x.shape[0], n), dtype=bool)
+    active[:, : 2 * npair] = np.repeat(act_pairs, 2, axis=-1)
+    return _finish(active, fs, min_gap_ms, min_burst_ms, exclude)
+
+
+def solnik(x, *, fs: float, rest=None, h: float = 8.0, cutoff_hz: float = 50.0, min_duration_ms: float = 25.0,
+           min_gap_ms: float = 100.0, min_burst_ms: float = 100.0, exclude=None) -> list[Bursts]:
+    """Solnik et al. (2010): TKEO → full-wave rectification → ``cutoff_hz`` low-pass → mean + h·SD held
+    for ``min_duration_ms``."""
+    x = _as_channels(x)
+    env = linear_envelope(tkeo(x), fs=fs, cutoff_hz=cutoff_hz)
+    base = _baseline(env, fs, rest, exclude)
+    active = env > _threshold(base, h, env)[:, None]
+    active = np.vstack([drop_short_runs(r, window_samples(min_duration_ms, fs)) for r in active])
+    return _finish(active, fs, min_gap_ms, min_burst_ms, exclude)
+
+
+def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0, h_detect: float = 8.0,
+                    onset_window_ms: float = 20.0, h_mid: float = 6.0, h_onset: float = 2.0,
+                    max_backtrack_ms: float = 400.0, min_gap_ms: float = 150.0, min_burst_ms: float = 250.0,
+                    exclude=None) -> list[Bursts]:
+    """Default detector: detect on a 100 ms power envelope, then backtrack on a 20 ms one.
+
+    1. ``P_d`` = centered mean of x² over ``detect_window_ms``; active where ``P_d`` > mean + ``h_detect``·SD
+       of its baseline; short gaps merged and short activations (cable tugs) dropped.
+    2. For each burst, ``P_o`` = centered mean of x² over ``onset_window_ms``: from the first sample where
+       ``P_o`` clears mean + ``h_mid``·SD, go back to the last sample below mean + ``h_onset``·SD (at most
+       ``max_backtrack_ms``); the next sample is the onset. Offsets mirror this forwards.
+    """
+    x = _as_channels(x)
+    n = x.shape[-1]
+    sq = x * x
+    pd = moving_mean(sq, window_samples(detect_window_ms, fs), axis=-1)
+    po = moving_mean(sq, window_samples(onset_window_ms, fs), axis=-1)
+    mask = baseline_mask(n, fs=fs, rest_mask=rest, env=pd, exclude=exclude)
+    bd, bo = baseline_stats(pd, mask), baseline_stats(po, mask)
+    active = pd > _threshold(bd, h_detect, pd)[:, None]
+    coarse = _finish(active, fs, min_gap_ms, min_burst_ms, exclude)
+    mid = _threshold(bo, h_mid, po)
+    low = _threshold(bo, h_onset, po)
+    back = window_samples(max_backtrack_ms, fs)
+    out = []
+    for c, b in enumerate(coarse):
+        if len(b) == 0:
+            out.append(b)
+            continue
+        above = po[c] > mid[c]
+        below = po[c] <= low[c]
+        # Onset: first clear rise at or after the coarse start, then back to the last quiet sample.
+        rise = first_true_after(above)[b.onsets]
+        rise = np.where(rise <= b.offsets, rise, b.onsets)
+        quiet = last_true_before(below)[rise] + 1
+        on = np.clip(quiet, np.maximum(rise - back, 0), rise)
+        # Offset: last clear activity at or before the coarse end, then on to the first quiet sample.
+        fall = last_true_before(above)[b.offsets]
+        fall = np.where(fall >= b.onsets, fall, b.offsets)
+        quiet_after = first_true_after(below)[fall] - 1
+        off = np.clip(quiet_after, fall, np.minimum(fall + back, n - 1))
+        # Refinement can make neighbours touch; keep them ordered and disjoint.
+        keep = np.ones(on.size, dtype=bool)
+        keep[1:] = on[1:] > off[:-1]
+        if not keep.all():
+            on, off = _merge_overlaps(on, off)
+        out.append(Bursts(on.astype(np.int64), off.astype(np.int64)))
+    return out
+
+
+def _merge_overlaps(on: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(on)
+    on, off = on[order], off[order]
+    mo, mf = [int(on[0])], [int(off[0])]
+    for a, b in zip(on[1:].tolist(), off[1:].tolist()):
+        if a <= mf[-1]:
+            mf[-1] = max(mf[-1], b)
+        else:
+            mo.append(a)
+            mf.append(b)
+    return np.array(mo), np.array(mf)
+
+
+_DETECTORS = {"power_backtrack": power_backtrack, "hodges_bui": hodges_bui, "bonato": bonato, "solnik": solnik}
+
+
+def detect_bursts(x, *, fs: float, method: str = DEFAULT_METHOD, rest=None, exclude=None, **params) -> list[Bursts]:
+    """Detect activation bursts with ``method`` (one of :data:`METHODS`); ``params`` go to the detector."""
+    try:
+        fn = _DETECTORS[method]
+    except KeyError:
+        raise ValueError(f"unknown onset method {method!r}; choose one of {', '.join(METHODS)}") from None
+    x = _as_channels(x)
+    if x.shape[-1] == 0:
+        return [EMPTY for _ in range(x.shape[0])]
+    return fn(x, fs=fs, rest=rest, exclude=exclude, **params)

@@ -1,0 +1,242 @@
+"""The ``reengage`` command line (contract: ``shared/contracts/cli.md``).
+
+Data goes to stdout, progress and messages to stderr. Any :class:`ReengageError` becomes one line on
+stderr and exit status 2; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from reengage.errors import InputError, ReengageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Measure gluteal re-engagement with surface EMG: record, replay, analyse, review.",
+)
+err = Console(stderr=True)
+
+
+def data_root(data: Optional[Path]) -> Path:
+    """``--data``, else ``$REENGAGE_DATA``, else ``recordings/`` in the working directory."""
+    if data is not None:
+        return data
+    return Path(os.environ.get("REENGAGE_DATA", "recordings"))
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    out = {}
+    for v in values or []:
+        if "=" not in v:
+            raise InputError(f"{option} {v!r}: expected MUSCLE=VALUE")
+        k, val = v.split("=", 1)
+        out[k.strip()] = val.strip()
+    return out
+
+
+def emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+@app.command()
+def info(
+    path: Path = typer.Argument(..., help="a recording (.rgr, .csv, .edf)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON on stdout"),
+) -> None:
+    """What a recording holds: duration, rate, channels, samples, events, gaps, integrity."""
+    from reengage.io import load_recording
+
+    rec = load_recording(path)
+    d = rec.info()
+    if as_json:
+        emit_json(d)
+        return
+    out = Console()
+    out.print(f"[bold]{path}[/bold]  integrity: {d['integrity']}")
+    out.print(f"{d['duration_s']:.2f} s at {d['fs_hz']:g} Hz, {d['samples']} samples")
+    for c in d["channels"]:
+        out.print(f"  {c['name']:<16} role={c['role'] or '-':<15} {c['kind']:<9} {c['unit']}")
+    for e in d["events"]:
+        out.print(f"  event {e['onset_s']:8.3f} s  {e['duration_s']:6.2f} s  {e['label']}")
+    for g in d["gaps"]:
+        out.print(f"  gap   {g['onset_s']:8.3f} s  {g['samples_lost']} samples lost ({g['reason']})")
+    for p in d["problems"]:
+        out.print(f"  [yellow]{p}[/yellow]")
+
+
+@app.command()
+def analyze(
+    path: Optional[Path] = typer.Argument(None, help="a recording (.rgr, .csv, .edf)"),
+    as_json: bool = typer.Option(False, "--json", help="print the analysis JSON on stdout"),
+    mvc: Optional[list[str]] = typer.Option(None, "--mvc", help="MUSCLE=VALUE: MVC reference amplitude"),
+    channel: Optional[list[str]] = typer.Option(None, "--channel", help="MUSCLE=COLUMN: map a column to a role"),
+    all_: bool = typer.Option(False, "--all", help="analyse every recording in the data root that changed"),
+    data: Optional[Path] = typer.Option(None, "--data", help="data root (default recordings/ or $REENGAGE_DATA)"),
+) -> None:
+    """Onsets, firing order, glute:hamstring ratio per rep and per session (contract: analysis.md)."""
+    if all_:
+        from reengage.batch import analyze_all
+
+        analyze_all(data_root(data), console=err)
+        return
+    if path is None:
+        raise InputError("analyze: give a recording PATH or --all")
+    from reengage.analysis import analyze as run_analysis
+    from reengage.io import load_recording
+
+    mvc_values = {}
+    for k, v in _pairs(mvc, "--mvc").items():
+        try:
+            mvc_values[k] = float(v)
+        except ValueError:
+            raise InputError(f"--mvc {k}={v}: value is not a number") from None
+        if not mvc_values[k] > 0:
+            raise InputError(f"--mvc {k}={v}: value must be > 0")
+    rec = load_recording(path, _pairs(channel, "--channel"))
+    result = run_analysis(rec, mvc=mvc_values or None)
+    if as_json:
+        emit_json(result)
+        return
+    _print_analysis(result)
+
+
+def _print_analysis(result: dict) -> None:
+    from rich.table import Table
+
+    s = result["summary"]
+    t = Table(title=f"{s['reps']} reps, normalisation: {result['normalization']}")
+    for col in ("rep", "start s", "latency ms", "order", "ratio"):
+        t.add_column(col)
+    for r in result["reps"]:
+        lat = r.get("onset_latency_ms")
+        ratio = r.get("glute_hamstring_ratio")
+        t.add_row(
+            str(r["index"]), f"{r['start_s']:.2f}", "-" if lat is None else f"{lat:+.0f}",
+            " → ".join(r.get("firing_order") or []), "-" if ratio is None else f"{ratio:.2f}",
+        )
+    Console().print(t)
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    Console().print(
+        f"median latency {fmt(s.get('median_onset_latency_ms'), '+.0f')} ms, "
+        f"median ratio {fmt(s.get('median_glute_hamstring_ratio'), '.2f')}, "
+        f"glute first in {fmt(s.get('glute_first_fraction'), '.0%')} of reps"
+    )
+
+
+@app.command()
+def record(
+    board: str = typer.Option(..., "--board", help="a board in firmware_configs/ or a path to a board TOML"),
+    port: Optional[str] = typer.Option(None, "--port", help="serial port, e.g. /dev/ttyACM0"),
+    ble: Optional[str] = typer.Option(None, "--ble", help="BLE device name or address"),
+    subject: str = typer.Option("anonymous", "--subject", help="pseudonymous subject id, e.g. P001"),
+    task: str = typer.Option("prone_hip_extension", "--task", help="exercise performed"),
+    duration: Optional[float] = typer.Option(None, "--duration", help="seconds to record (default: until Ctrl-C)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="directory (default: the data root)"),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="guided session, e.g. prone_hip_extension"),
+    fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of a plotter board, Hz"),
+    channels: Optional[str] = typer.Option(None, "--channels", help="plotter columns, e.g. glute_max,hamstrings"),
+    phase: Optional[int] = typer.Option(None, "--phase", min=1, max=3, help="rehab phase 1/2/3"),
+    pain: Optional[float] = typer.Option(None, "--pain", min=0, max=10, help="pain score 0-10"),
+    date: Optional[str] = typer.Option(None, "--date", help="session date YYYY-MM-DD (default today)"),
+    notes: str = typer.Option("", "--notes", help="free text kept with the session"),
+    sim_speed: float = typer.Option(1.0, "--sim-speed", help="simulated board: board clock / wall clock"),
+    sim_seed: int = typer.Option(0, "--sim-seed", help="simulated board: random seed"),
+    sim: Optional[list[str]] = typer.Option(None, "--sim", help="simulated board: KEY=VALUE profile override"),
+) -> None:
+    """Record a session from a board; prints the recording's path on stdout."""
+    from reengage.acquisition.session import RecordOptions, record_session
+
+    opts = RecordOptions(
+        board=board, port=port, ble=ble, subject=subject, task=task, duration_s=duration,
+        out_dir=out or data_root(None), protocol=protocol, fs_hz=fs, channels=channels,
+        phase=phase, pain=pain, date=date, notes=notes, sim_speed=sim_speed, sim_seed=sim_seed,
+        sim_overrides=_pairs(sim, "--sim"),
+    )
+    path = record_session(opts, console=err)
+    print(path)
+
+
+@app.command()
+def boards(as_json: bool = typer.Option(False, "--json", help="print JSON on stdout")) -> None:
+    """Board descriptions in firmware_configs/ and the serial ports found now."""
+    from reengage.acquisition.boards import board_paths, load_board
+
+    found = []
+    for p in board_paths():
+        try:
+            found.append(load_board(p).describe())
+        except ReengageError as e:
+            found.append({"name": p.stem, "path": str(p), "error": str(e)})
+    ports = []
+    try:
+        from reengage.acquisition.ports import list_ports
+
+        ports = list_ports()
+    except ImportError:
+        from serial.tools import list_ports as lp
+
+        ports = [{"device": p.device, "description": p.description} for p in lp.comports()]
+    result = {"boards": found, "serial_ports": ports}
+    if as_json:
+        emit_json(result)
+        return
+    out = Console()
+    for b in found:
+        out.print(f"[bold]{b['name']:<18}[/bold] {b.get('transport', '?'):<10} {b.get('description', b.get('error', ''))}")
+    out.print(f"serial ports: {', '.join(p['device'] for p in ports) or 'none found'}")
+
+
+@app.command()
+def dashboard(
+    data: Optional[Path] = typer.Option(None, "--data", help="data root"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to bind (loopback by default)"),
+    port: int = typer.Option(8050, "--port", help="TCP port"),
+) -> None:
+    """Serve the clinician dashboard (http://127.0.0.1:8050 by default)."""
+    from reengage.dashboard.app import serve
+
+    serve(data_root(data), host=host, port=port)
+
+
+@app.command()
+def demo(
+    data: Optional[Path] = typer.Option(None, "--data", help="data root"),
+    serve_dashboard: bool = typer.Option(True, "--serve/--no-serve", help="start the dashboard at the end"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8050, "--port"),
+    speed: float = typer.Option(20.0, "--speed", help="simulated board speed (board seconds per wall second)"),
+) -> None:
+    """Simulated board → six recorded sessions of P001 over twelve weeks → analysis → dashboard."""
+    from reengage.demo import run_demo
+
+    run_demo(data_root(data), speed=speed, console=err)
+    if serve_dashboard:
+        from reengage.dashboard.app import serve
+
+        serve(data_root(data), host=host, port=port)
+
+
+def main() -> None:
+    try:
+        app()
+    except ReengageError as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"reengage: error: {msg}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("reengage: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

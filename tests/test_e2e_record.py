@@ -1,0 +1,60 @@
+"""End to end through a real pseudo-terminal: simulated board process → `reengage record` → recording."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+REENGAGE = [sys.executable, "-m", "reengage.cli"]
+
+
+def run(*args, timeout=60):
+    return subprocess.run([*REENGAGE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_record_simulated_board_through_pty(tmp_path):
+    r = run(
+        "record", "--board", "simulated", "--duration", "6", "--subject", "P042",
+        "--task", "prone_hip_extension", "--out", str(tmp_path), "--sim-speed", "3",
+    )
+    assert r.returncode == 0, r.stderr
+    path = r.stdout.strip()
+    assert path.endswith(".rgr") and "/P042/" in path
+    assert "/dev/pts/" in r.stderr  # it really went through a pseudo-terminal
+    info = json.loads(run("info", path, "--json").stdout)
+    assert info["samples"] == 6000
+    assert info["fs_hz"] == 1000.0
+    assert info["integrity"] == "ok"
+    assert [c["name"] for c in info["channels"]][:2] == ["glute_max", "hamstrings"]
+    assert [c["kind"] for c in info["channels"]] == ["raw", "raw"] + ["imu"] * 6
+    assert info["streams"]["imu"]["samples"] >= 590
+    assert info["gaps"] == []
+    assert info["events"][0]["label"] == "rest"
+    assert info["meta"]["subject"] == "P042"
+    assert info["meta"]["acquisition"]["decoder"]["dropped"] == 0
+
+
+def test_record_refuses_unsafe_subject(tmp_path):
+    r = run("record", "--board", "simulated", "--duration", "1", "--subject", "../etc", "--out", str(tmp_path))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "--subject" in r.stderr
+
+
+def test_record_unknown_board_is_one_line(tmp_path):
+    r = run("record", "--board", "no_such_board", "--duration", "1", "--out", str(tmp_path))
+    assert r.returncode == 2
+    assert "unknown board 'no_such_board'" in r.stderr and "simulated" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_serial_port_absent_is_one_line(tmp_path):
+    board = tmp_path / "b.toml"
+    board.write_text(
+        '[board]\nname="b"\n[transport]\nkind="serial"\nbaudrate=115200\n'
+        '[streams.emg]\nfs_hz=1000.0\n[[streams.emg.channels]]\nname="glute_max"\nrole="glute_max"\n'
+    )
+    r = run("record", "--board", str(board), "--port", "/dev/ttyNOPE9", "--duration", "1", "--out", str(tmp_path))
+    assert r.returncode == 2
+    assert "/dev/ttyNOPE9" in r.stderr and "Traceback" not in r.stderr
