@@ -88,8 +88,34 @@ class SimulatedBoard:
         self.frames = frames
 
 
-def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int) -> None:
+FAULT_KEYS = ("drop_every", "corrupt_every", "garbage_every")
+
+
+class Faults:
+    """Deterministic line faults for tests: drop, corrupt (one flipped payload byte) or precede with
+    garbage every N-th frame (0 = never). A real cable does the same at random."""
+
+    def __init__(self, drop_every: int = 0, corrupt_every: int = 0, garbage_every: int = 0) -> None:
+        self.drop_every, self.corrupt_every, self.garbage_every = drop_every, corrupt_every, garbage_every
+        self.count = 0
+
+    def apply(self, frame: bytes) -> bytes:
+        self.count += 1
+        k = self.count
+        if self.drop_every and k % self.drop_every == 0:
+            return b""
+        if self.corrupt_every and k % self.corrupt_every == 0:
+            b = bytearray(frame)
+            b[len(b) // 2] ^= 0x5A
+            frame = bytes(b)
+        if self.garbage_every and k % self.garbage_every == 0:
+            frame = b"\x00garbage\xa5\xff" + frame
+        return frame
+
+
+def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults: Faults | None = None) -> None:
     """Wait for START, then write frames on time; return on STOP, EOF of the host, or end of session."""
+    faults = faults or Faults()
     buf = b""
     while b"START" not in buf:
         r, _, _ = select.select([fd], [], [], 5.0)
@@ -109,7 +135,7 @@ def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int) -> Non
         now = (time.monotonic() - t0) * speed
         out = []
         while i < len(frames) and frames[i][0] <= now:
-            out.append(frames[i][1])
+            out.append(faults.apply(frames[i][1]))
             i += 1
         if out:
             data = b"".join(out)
@@ -141,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     board = load_board(args.board)
     overrides = dict(kv.split("=", 1) for kv in args.sim)
+    faults = Faults(**{k: int(overrides.pop(k)) for k in FAULT_KEYS if k in overrides})
     profile = profile_from_board(board, overrides)
     samples, session = board_samples(board, profile, args.duration + 1.0, args.seed)
     sim = SimulatedBoard(board, samples, session.events)
@@ -148,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     tty.setraw(slave)  # binary-clean, like a USB CDC port
     print(os.ttyname(slave), flush=True)
     try:
-        serve(board, sim, args.speed, master)
+        serve(board, sim, args.speed, master, faults)
     except KeyboardInterrupt:
         pass
     finally:

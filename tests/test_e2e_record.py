@@ -58,3 +58,24 @@ def test_serial_port_absent_is_one_line(tmp_path):
     r = run("record", "--board", str(board), "--port", "/dev/ttyNOPE9", "--duration", "1", "--out", str(tmp_path))
     assert r.returncode == 2
     assert "/dev/ttyNOPE9" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_line_faults_cost_only_the_damaged_frames(tmp_path):
+    """Every 50th frame lost and every 37th corrupted on the wire: the recording holds every other sample,
+    and each loss is a gap event with the exact number of samples lost, none silently."""
+    r = run(
+        "record", "--board", "simulated", "--duration", "5", "--out", str(tmp_path), "--sim-speed", "2.5",
+        "--sim", "drop_every=50", "--sim", "corrupt_every=37", "--sim", "garbage_every=11",
+    )
+    assert r.returncode == 0, r.stderr
+    info = json.loads(run("info", r.stdout.strip(), "--json").stdout)
+    acq = info["meta"]["acquisition"]
+    emg_gaps = [g for g in info["gaps"] if g["stream"] == "emg"]
+    lost = sum(g["samples_lost"] for g in emg_gaps)
+    assert lost > 0 and all(g["samples_lost"] % 8 == 0 for g in emg_gaps)  # whole 8-sample frames
+    # The file spans the full 5 s of board time; the received samples are exactly span minus losses.
+    assert info["samples"] == 5000
+    assert acq["samples"]["emg"] == 5000 - lost
+    assert acq["decoder"]["dropped_by_reason"].get("crc", 0) >= 1
+    assert acq["samples_lost"] == sum(g["samples_lost"] for g in info["gaps"])
