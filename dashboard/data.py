@@ -487,12 +487,11 @@ def traces(root: Path, recording_id: int, t_range_s: tuple[float, float] | None 
     if cat is None:
         return None
     with cat:
-        row = cat.db.execute("SELECT path FROM recordings WHERE recording_id = ?", (int(recording_id),)).fetchone()
-        if row is None:
-            return None
-        path = cat.abspath(row["path"])
+        path = cat.recording_path(recording_id)
+    if path is None:
+        return None
     if not path.exists():
-        return {"error": f"recording file {row['path']} is missing from the data root"}
+        return {"error": f"recording file {path.name} is missing from the data root"}
     sig = _signals(path)
     fs, t0 = sig["fs_hz"], sig["t0_s"]
     n = sig["raw"].shape[-1]
@@ -510,3 +509,19 @@ def traces(root: Path, recording_id: int, t_range_s: tuple[float, float] | None 
         t, v = minmax_decimate(sig[kind], fs, t0, i0, i1, n_px)
         out[kind] = {"t": t, "y": v}
     return out
+
+
+def session_analysis_for_recording(root: Path, recording_id: int) -> dict | None:
+    cat = _open(root)
+    if cat is None:
+        return None
+    with cat:
+        return cat.analysis(recording_id)
+
+
+def session_id_for_recording(root: Path, recording_id: int) -> int | None:
+    cat = _open(root)
+    if cat is None:
+        return None
+    with cat:
+        return cat.session_of_recording(recording_id)

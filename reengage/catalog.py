@@ -428,6 +428,15 @@ class Catalog:
         ).fetchall()
         return [dict(r) for r in rows]
 
+    def recording_path(self, recording_id: int) -> Path | None:
+        """The file of a catalogued recording (inside the data root), or None for an unknown id."""
+        row = self.db.execute("SELECT path FROM recordings WHERE recording_id=?", (int(recording_id),)).fetchone()
+        return self.abspath(row[0]) if row else None
+
+    def session_of_recording(self, recording_id: int) -> int | None:
+        row = self.db.execute("SELECT session_id FROM recordings WHERE recording_id=?", (int(recording_id),)).fetchone()
+        return int(row[0]) if row else None
+
     def recording_info(self, recording_id: int) -> dict | None:
         row = self.db.execute("SELECT info_json FROM recordings WHERE recording_id=?", (int(recording_id),)).fetchone()
         return json.loads(row[0]) if row else None

@@ -1,0 +1,128 @@
+"""Patient: per exercise, ratio and onset latency across sessions over calendar time, with phase bands,
+published reference ranges and their sources, glute-first fraction, pain, the minimal detectable change,
+and a projection clearly marked as an estimate."""
+
+from __future__ import annotations
+
+import dash
+from dash import ALL, Input, Output, callback, ctx, dcc, html
+
+from reengage.dashboard import data, figures
+
+dash.register_page(__name__, path_template="/patient/<subject_id>", name="Patient", title="reengage — patient")
+
+
+def _num(v, spec, unit=""):
+    return "—" if v is None else f"{v:{spec}}{unit}"
+
+
+def change_words(change, mdc, unit: str, higher_is_better: bool) -> str:
+    """Change since the first session compared with the minimal detectable change, in words."""
+    if change is None:
+        return "needs two analysed sessions"
+    if mdc is None:
+        return f"{change:+.2f}{unit} since the first session (noise unknown: need sessions with ≥ 2 reps)"
+    real = abs(change) > mdc
+    direction = "better" if (change > 0) == higher_is_better else "worse"
+    verdict = f"exceeds the session-to-session noise (MDC95 {mdc:.2f}{unit}): a real change, {direction}" if real \
+        else f"within the session-to-session noise (MDC95 {mdc:.2f}{unit}): not yet a detectable change"
+    return f"{change:+.2f}{unit} since the first session — {verdict}"
+
+
+def projection_words(trend: data.TaskTrend) -> list:
+    out = []
+    for p in trend.projections:
+        what = "glute:hamstring ratio" if p.metric == "glute_hamstring_ratio" else "glute max %MVC"
+        ref = f"published lower bound {p.target:g} ({p.reference.source})"
+        if p.already_reached:
+            text = f"{what}: the latest session is already at or above the {ref}."
+        elif p.reached_date is None:
+            text = (f"{what}: at the current trend ({p.slope_per_week:+.3g} per week) the {ref} is not reached "
+                    "within a year.")
+        else:
+            rng = f"{p.earliest_date or '?'} to {p.latest_date or 'not within a year'}"
+            text = (f"{what}: reaches the {ref} around {p.reached_date} if the trend of "
+                    f"{p.slope_per_week:+.3g} ± {1.96 * p.slope_se_per_week:.2g} per week holds (95 % range {rng}).")
+        out.append(html.Li([html.Strong("ESTIMATE "), text]))
+    if not out:
+        refs = trend.references
+        out.append(html.Li(
+            "No projection: " + ("fewer than three analysed sessions." if refs else
+                                 f"the reference list (MISSION.md) has no published range for "
+                                 f"“{trend.task.replace('_', ' ')}”.")))
+    return out
+
+
+def _section(i: int, subject_id: str, trend: data.TaskTrend):
+    ss = trend.sessions
+    analysed = [s for s in ss if s["analysis_id"] is not None]
+    last = analysed[-1] if analysed else None
+    gff = None if last is None or last["glute_first_fraction"] is None else 100 * last["glute_first_fraction"]
+    cards = html.Div(className="re-cards", children=[
+        html.Div([html.Div("Sessions", className="k"), html.Div(f"{len(ss)}", className="v")], className="re-card"),
+        html.Div([html.Div("Latest ratio", className="k"),
+                  html.Div(_num(last and last["median_glute_hamstring_ratio"], ".2f"), className="v")],
+                 className="re-card"),
+        html.Div([html.Div("Latest onset latency", className="k"),
+                  html.Div(_num(last and last["median_onset_latency_ms"], "+.0f", " ms"), className="v")],
+                 className="re-card"),
+        html.Div([html.Div("Reps with glutes first", className="k"), html.Div(_num(gff, ".0f", " %"), className="v")],
+                 className="re-card"),
+    ])
+    rows = [html.Tr([
+        html.Td(dcc.Link(s["session_date"], href=f"/session/{s['session_id']}", className="session-link")),
+        html.Td(_num(s["phase"], "d")), html.Td(_num(s["pain"], "g")),
+        html.Td(_num(s["reps"], "d")), html.Td(_num(s["median_glute_hamstring_ratio"], ".2f")),
+        html.Td(_num(s["median_onset_latency_ms"], "+.0f")),
+        html.Td(_num(None if s["glute_first_fraction"] is None else 100 * s["glute_first_fraction"], ".0f")),
+        html.Td(s["notes"] or ""),
+    ]) for s in reversed(ss)]
+    table = html.Table([html.Thead(html.Tr([html.Th(h) for h in (
+        "Session", "Phase", "Pain (0–10)", "Reps", "Ratio", "Latency (ms)", "Glutes first (%)", "Notes")])),
+        html.Tbody(rows)], className="re-table")
+    return html.Section(className="re-section", children=[
+        html.H3(trend.task.replace("_", " ").capitalize()),
+        cards,
+        html.Ul(className="re-findings", children=[
+            html.Li(["Ratio: ", change_words(trend.change_ratio, trend.mdc_ratio, "", True)]),
+            html.Li(["Onset latency: ", change_words(trend.change_latency_ms, trend.mdc_latency_ms, " ms", False)]),
+            *projection_words(trend),
+        ]),
+        dcc.Graph(id={"type": "patient-trend", "index": i}, figure=figures.trend_figure(trend),
+                  className="patient-trend", config={"displaylogo": False}),
+        dcc.Graph(id={"type": "patient-context", "index": i}, figure=figures.context_figure(trend),
+                  className="patient-context", config={"displaylogo": False}),
+        html.P(data.ONSET_LITERATURE, className="re-help"),
+        html.P("Click a point to open that session. MDC95 = 1.96·√2·SEM, with SEM from the rep-to-rep spread "
+               "within sessions (Weir 2005). Published ranges are other people's group values, shown for "
+               "context, not as targets or verdicts.", className="re-help"),
+        table,
+    ])
+
+
+def layout(subject_id: str | None = None, **_query):
+    trends = data.patient(data.data_root(), subject_id or "")
+    if not trends:
+        return html.Div([html.H2("Patient not found"),
+                         html.P("No sessions are catalogued for this id."), dcc.Link("All patients", href="/")])
+    return html.Div([
+        dcc.Location(id="patient-go", refresh=True),
+        html.Div(className="re-titlebar", children=[
+            html.H2(f"Patient {subject_id}"),
+            dcc.Link("Printable report", href=f"/report/{subject_id}", className="re-button no-print",
+                     id="patient-report-link"),
+        ]),
+        *[_section(i, subject_id, t) for i, t in enumerate(trends)],
+    ])
+
+
+@callback(Output("patient-go", "href"), Input({"type": "patient-trend", "index": ALL}, "clickData"),
+          prevent_initial_call=True)
+def _open_session(clicks):
+    trig = ctx.triggered[0]["value"] if ctx.triggered else None
+    if not trig or not trig.get("points"):
+        return dash.no_update
+    session_id = trig["points"][0].get("customdata")
+    if not isinstance(session_id, int):
+        return dash.no_update
+    return f"/session/{session_id}"

@@ -1,0 +1,163 @@
+"""Session: raw, cleaned and envelope traces with onsets, offsets and reps marked (min/max per pixel,
+re-decimated on zoom), the per-rep table, quality flags in words, and a side-by-side comparison with
+another session of the same patient."""
+
+from __future__ import annotations
+
+import re
+
+import dash
+from dash import Input, Output, State, callback, dash_table, dcc, html
+
+from reengage.dashboard import data, figures
+
+dash.register_page(__name__, path_template="/session/<session_id>", name="Session", title="reengage — session")
+
+_RANGE_KEY = re.compile(r"^xaxis\d*\.range\[(0|1)\]$")
+REP_COLUMNS = [
+    ("rep", "Rep", ""), ("start_s", "Start (s)", ".2f"), ("end_s", "End (s)", ".2f"),
+    ("glute_onset_s", "Glute max onset (s)", ".3f"), ("hamstring_onset_s", "Hamstring onset (s)", ".3f"),
+    ("onset_latency_ms", "Latency (ms)", "+.0f"), ("glute_hamstring_ratio", "Ratio", ".2f"),
+    ("firing_order", "Firing order", ""), ("notes", "Notes", ""),
+]
+
+
+def _parse_id(session_id) -> int | None:
+    return int(session_id) if isinstance(session_id, str) and session_id.isdigit() else None
+
+
+def _fmt(v, spec):
+    if v is None:
+        return "—"
+    return f"{v:{spec}}" if spec and isinstance(v, (int, float)) else str(v)
+
+
+def summary_block(detail: dict) -> html.Div:
+    s, a = detail["session"], detail["analysis"] or {}
+    summ = a.get("summary") or {}
+    items = [
+        ("Date", s["session_date"]), ("Exercise", s["task"].replace("_", " ")),
+        ("Phase", _fmt(s["phase"], "d")), ("Pain (0–10)", _fmt(s["pain"], "g")),
+        ("Reps", _fmt(summ.get("reps"), "d")),
+        ("Median ratio", _fmt(summ.get("median_glute_hamstring_ratio"), ".2f")),
+        ("Median onset latency", _fmt(summ.get("median_onset_latency_ms"), "+.0f") + " ms"),
+        ("Glutes first", _fmt(None if summ.get("glute_first_fraction") is None
+                              else 100 * summ["glute_first_fraction"], ".0f") + " % of reps"),
+        ("Normalisation", {"mvc": "%MVC", "none": "none (no MVC trials): ratio of raw envelopes"}.get(
+            a.get("normalization"), str(a.get("normalization") or "—"))),
+    ]
+    return html.Dl([c for k, v in items for c in (html.Dt(k), html.Dd(v))], className="re-summary")
+
+
+def quality_block(detail: dict) -> html.Div:
+    q = detail["quality"]
+    info = detail["info"] or {}
+    lines = []
+    integrity = info.get("integrity")
+    if integrity and integrity != "ok":
+        lines.append(html.Li(f"Recording integrity: {integrity} — " + "; ".join(info.get("problems") or []),
+                             className="warning"))
+    for g in info.get("gaps") or []:
+        lines.append(html.Li(f"{g.get('samples_lost')} samples lost at {g.get('onset_s', 0):.2f} s "
+                             f"({g.get('reason') or 'gap'}): no onset is reported inside it", className="warning"))
+    for ch in q:
+        lines.append(html.Li([html.Strong(f"{ch['channel']}: {ch['verdict']}. "),
+                              "; ".join(text for _, text in ch["lines"]) or "no quality measures reported"],
+                             className="warning" if ch["verdict"] != "usable" else "ok"))
+    if not lines:
+        lines.append(html.Li("No quality information in this analysis."))
+    return html.Div([html.H4("Signal quality"), html.Ul(lines, className="re-quality")])
+
+
+def rep_table(detail: dict) -> dash_table.DataTable:
+    rows = [{k: _fmt(r.get(k), spec) if spec else r.get(k) for k, _, spec in REP_COLUMNS} for r in detail["reps"]]
+    return dash_table.DataTable(
+        id="session-reps", data=rows, columns=[{"name": n, "id": k} for k, n, _ in REP_COLUMNS],
+        sort_action="native", page_size=25, style_table={"overflowX": "auto"},
+        style_cell={"fontFamily": "inherit", "fontSize": 13, "padding": "4px 8px"},
+        style_header={"fontWeight": 600, "background": "#f1f3f5"},
+    )
+
+
+def layout(session_id: str | None = None, **_query):
+    root = data.data_root()
+    sid = _parse_id(session_id)
+    detail = data.session(root, sid) if sid is not None else None
+    if detail is None:
+        return html.Div([html.H2("Session not found"), dcc.Link("All patients", href="/")])
+    s = detail["session"]
+    tr = data.traces(root, s["recording_id"])
+    if tr is None or "error" in tr:
+        graph = html.P((tr or {}).get("error", "The recording file is not available."), className="warning")
+    else:
+        graph = dcc.Graph(id="session-traces", figure=figures.session_figure(tr, detail["analysis"]),
+                          config={"displaylogo": False})
+    options = [{"label": f"{o['session_date']} · {o['task'].replace('_', ' ')}", "value": o["session_id"]}
+               for o in detail["others"]]
+    return html.Div([
+        dcc.Store(id="session-recording", data=s["recording_id"]),
+        html.Div(className="re-titlebar", children=[
+            html.H2(["Session ", html.Span(s["session_date"]), " · ",
+                     dcc.Link(f"patient {s['subject_id']}", href=f"/patient/{s['subject_id']}",
+                              id="session-patient-link")]),
+        ]),
+        summary_block(detail),
+        quality_block(detail),
+        html.P(id="session-view-note", className="re-help",
+               children=_view_note(tr) if tr and "error" not in tr else ""),
+        graph,
+        html.H4("Repetitions"),
+        rep_table(detail),
+        html.H4("Compare with another session"),
+        dcc.Dropdown(id="session-compare", options=options, placeholder="Choose a session of the same patient",
+                     className="re-dropdown"),
+        html.Div(id="session-compare-panel", className="re-compare"),
+    ])
+
+
+def _view_note(tr: dict) -> str:
+    return (f"Showing {tr['samples_in_view']:,} of {tr['samples_total']:,} samples per channel as min/max per "
+            f"pixel; zoom to see more detail. Duration {tr['duration_s']:.1f} s.")
+
+
+@callback(Output("session-traces", "figure"), Output("session-view-note", "children"),
+          Input("session-traces", "relayoutData"), State("session-recording", "data"), prevent_initial_call=True)
+def _rezoom(relayout, recording_id):
+    if not relayout or recording_id is None:
+        return dash.no_update, dash.no_update
+    bounds = {}
+    autorange = any(k.endswith("autorange") for k in relayout)
+    for k, v in relayout.items():
+        m = _RANGE_KEY.match(k)
+        if m:
+            bounds[int(m.group(1))] = float(v)
+    if not autorange and len(bounds) != 2:
+        return dash.no_update, dash.no_update
+    root = data.data_root()
+    tr = data.traces(root, recording_id, None if autorange else (bounds[0], bounds[1]))
+    if tr is None or "error" in tr:
+        return dash.no_update, dash.no_update
+    analysis = data.session_analysis_for_recording(root, recording_id)
+    fig = figures.session_figure(tr, analysis)
+    if not autorange:
+        fig.update_xaxes(range=[bounds[0], bounds[1]])
+    return fig, _view_note(tr)
+
+
+@callback(Output("session-compare-panel", "children"), Input("session-compare", "value"),
+          State("session-recording", "data"), prevent_initial_call=True)
+def _compare(other_id, recording_id):
+    if other_id is None:
+        return []
+    root = data.data_root()
+    cols = []
+    for sid in (data.session_id_for_recording(root, recording_id), other_id):
+        detail = data.session(root, int(sid)) if sid is not None else None
+        if detail is None:
+            continue
+        tr = data.traces(root, detail["session"]["recording_id"])
+        fig = None if tr is None or "error" in tr else figures.session_figure(
+            tr, detail["analysis"], title=f"{detail['session']['session_date']}", show_raw=False)
+        cols.append(html.Div(className="re-compare-col", children=[
+            summary_block(detail), dcc.Graph(figure=fig, className="compare-graph") if fig else html.P("no traces")]))
+    return cols

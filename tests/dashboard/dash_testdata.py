@@ -1,0 +1,96 @@
+"""Test data roots for the dashboard: the demo's six P001 sessions (parameters from ``reengage.demo``)
+generated with ``reengage.synth``, written as real ``.rgr`` recordings, analysed and catalogued."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+from reengage.catalog import Catalog
+from reengage.io.recfile import RecordingWriter, StreamSpec, read_recording
+from reengage.model import Channel
+from reengage.synth import SubjectProfile, synthesize
+
+
+def have_real_analysis() -> bool:
+    try:
+        from reengage.analysis import analyze  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def truth_analysis(truth: dict, fs_hz: float, duration_s: float) -> dict:
+    """A contract-shaped analysis (contracts/analysis.md) from the generator's truth, for tests of the
+    dashboard's data access that must not depend on the detector's accuracy."""
+    reps = []
+    for r in truth["reps"]:
+        lat = r["onset_latency_ms"]
+        reps.append({
+            "index": r["index"],
+            "start_s": min(r["onset_s"].values()), "end_s": max(r["offset_s"].values()),
+            "onset_s": dict(r["onset_s"]), "offset_s": dict(r["offset_s"]),
+            "onset_latency_ms": round(lat, 1),
+            "firing_order": sorted(r["onset_s"], key=r["onset_s"].get),
+            "glute_hamstring_ratio": round(r["glute_hamstring_ratio"], 3),
+        })
+    lats = [r["onset_latency_ms"] for r in reps]
+    ratios = [r["glute_hamstring_ratio"] for r in reps]
+    return {
+        "fs_hz": fs_hz, "duration_s": duration_s, "normalization": "mvc",
+        "channels": {m: {"role": m, "quality": {"snr_db": truth["snr_db"], "flags": []}} for m in truth["muscles"]},
+        "reps": reps,
+        "summary": {
+            "reps": len(reps),
+            "glute_first_fraction": float(np.mean([x < 0 for x in lats])),
+            "median_onset_latency_ms": float(np.median(lats)),
+            "median_glute_hamstring_ratio": float(np.median(ratios)),
+        },
+    }
+
+
+def demo_like_sessions(today: dt.date | None = None) -> list[dict]:
+    from reengage.demo import demo_sessions
+
+    return demo_sessions(today or dt.date(2024, 6, 1))
+
+
+def write_session(root: Path, subject: str, task: str, s: dict, duration_s: float = 24.0) -> tuple[Path, dict]:
+    profile = SubjectProfile.from_latency_ratio(s["onset_latency_ms"], s["glute_hamstring_ratio"])
+    syn = synthesize(profile, duration_s=duration_s, seed=s["seed"], fs_hz=1000.0)
+    chans = [Channel(m, m, "mV", "raw") for m in syn.muscles]
+    path = root / subject / f"{subject}_{s['date'].replace('-', '')}_{task}.rgr"
+    meta = {"subject": subject, "task": task, "session_date": s["date"], "phase": s["phase"],
+            "pain": s["pain"], "notes": "synthetic test session", "board": "synthetic"}
+    with RecordingWriter(path, [StreamSpec("emg", syn.fs_hz, chans, "<f4")], meta) as w:
+        w.write_block("emg", 0, syn.emg_mv.astype("<f4"))
+        for ev in syn.events:
+            w.add_event(ev)
+    return path, syn.truth
+
+
+def build_root(root: Path, subject: str = "P001", task: str = "prone_hip_extension", *, real: bool | None = None,
+               extra_subjects: tuple[str, ...] = ("P002",)) -> dict:
+    """The demo's sessions for ``subject`` (+ one short session per extra subject); returns a summary."""
+    real = have_real_analysis() if real is None else real
+    sessions = demo_like_sessions()
+    ids = []
+    with Catalog(root) as cat:
+        for s in sessions:
+            p, truth = write_session(root, subject, task, s)
+            rec = read_recording(p)
+            if real:
+                from reengage.analysis import analyze
+
+                a = analyze(rec)
+            else:
+                a = truth_analysis(truth, rec.fs_hz, rec.duration_s)
+            ids.append(cat.register(p, rec.info(), a))
+        for k, other in enumerate(extra_subjects):
+            s = dict(sessions[-1], seed=900 + k, phase=2, pain=3.0)
+            p, truth = write_session(root, other, "bridge", s, duration_s=20.0)
+            rec = read_recording(p)
+            cat.register(p, rec.info(), truth_analysis(truth, rec.fs_hz, rec.duration_s))
+    return {"subject": subject, "task": task, "sessions": sessions, "recording_ids": ids, "real_analysis": real}

@@ -1,0 +1,104 @@
+"""The dashboard in real headless Chromium (dash[testing]): one app and one browser for the module."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dash_testdata import build_root
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def duo(request, tmp_path_factory):
+    """dash_duo's machinery (ThreadedRunner + DashComposite), module-scoped so the ≈ 5 s of browser and
+    server start-up is paid once."""
+    from dash.testing.application_runners import ThreadedRunner
+    from dash.testing.composite import DashComposite
+
+    from reengage.dashboard.app import create_app
+
+    root = tmp_path_factory.mktemp("dashroot")
+    info = build_root(root)
+    app = create_app(root)
+    with ThreadedRunner() as server, DashComposite(
+        server=server, browser="chrome", headless=request.config.getoption("headless"),
+        options=request.config.hook.pytest_setup_options(),
+        download_path=str(tmp_path_factory.mktemp("download")), percy_run=False, percy_finalize=False,
+    ) as dc:
+        dc.start_server(app)
+        dc.data_root = root
+        dc.info = info
+        yield dc
+
+
+def trace_points(dc, graph_selector: str, trace_name: str) -> int:
+    return dc.driver.execute_script(
+        "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+        "const t = g && g.data.find(d => d.name === arguments[1]);"
+        "return t ? t.x.filter(v => v !== null).length : -1;",
+        graph_selector, trace_name,
+    )
+
+
+def no_console_errors(dc) -> None:
+    logs = [e for e in dc.get_logs() if e.get("level") == "SEVERE"]
+    assert logs == [], logs
+
+
+def test_patients_list_and_trend_has_one_point_per_session(duo):
+    from reengage.dashboard.figures import LATENCY_TRACE, RATIO_TRACE
+
+    duo.wait_for_page(duo.server_url + "/")
+    duo.wait_for_element("#patients-table")
+    rows = duo.find_elements("#patients-table tbody tr")
+    assert [r.find_element("css selector", "td").text for r in rows] == ["P001", "P002"]
+    assert rows[0].find_elements("css selector", "td")[1].text == str(len(duo.info["sessions"]))
+    # search filters the list
+    duo.find_element("#patients-search").send_keys("P002")
+    duo.wait_for_text_to_equal("#patients-table tbody tr td", "P002")
+    assert len(duo.find_elements("#patients-table tbody tr")) == 1
+    duo.clear_input("#patients-search")
+    duo.wait_for_text_to_equal("#patients-table tbody tr td", "P001")
+    duo.find_element(".patient-link").click()
+    duo.wait_for_element(".patient-trend .js-plotly-plot")
+    assert "/patient/P001" in duo.driver.current_url
+    n = len(duo.info["sessions"])
+    assert trace_points(duo, ".patient-trend", RATIO_TRACE) == n
+    assert trace_points(duo, ".patient-trend", LATENCY_TRACE) == n
+    no_console_errors(duo)
+
+
+def test_click_patient_to_session_shows_traces_reps_and_compare(duo):
+    from reengage.catalog import Catalog
+
+    duo.wait_for_page(duo.server_url + "/patient/P001")
+    duo.wait_for_element(".session-link")
+    links = duo.find_elements(".session-link")
+    assert len(links) == len(duo.info["sessions"])
+    newest = links[0].text
+    links[0].click()
+    duo.wait_for_element("#session-traces .js-plotly-plot")
+    assert "/session/" in duo.driver.current_url
+    sid = int(duo.driver.current_url.rstrip("/").rsplit("/", 1)[1])
+    with Catalog(duo.data_root) as cat:
+        s = cat.session(sid)
+        analysis = cat.analysis(s["recording_id"])
+    assert s["session_date"] == newest
+    n_reps = len(analysis["reps"])
+    assert n_reps > 0
+    duo.wait_for_element("#session-reps")
+    assert len(duo.find_elements("#session-reps tbody tr")) == n_reps + 1  # header row + reps
+    onsets = duo.driver.execute_script(
+        "const g = document.querySelector('#session-traces .js-plotly-plot');"
+        "const t = g.data.find(d => d.name === 'glute_max onset'); return t ? t.x.length : -1;")
+    assert onsets == sum(1 for r in analysis["reps"] if r["onset_s"].get("glute_max") is not None)
+    # side by side with another session of the same patient
+    duo.select_dcc_dropdown("#session-compare", index=0)
+    deadline = time.time() + 10
+    while time.time() < deadline and len(duo.find_elements("#session-compare-panel .compare-graph")) < 2:
+        time.sleep(0.2)
+    assert len(duo.find_elements("#session-compare-panel .compare-graph")) == 2
+    no_console_errors(duo)
