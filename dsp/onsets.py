@@ -80,12 +80,21 @@ def _finish(active: np.ndarray, fs: float, min_gap_ms: float, min_burst_ms: floa
     out = []
     gap = window_samples(min_gap_ms, fs, minimum=0)
     shortest = window_samples(min_burst_ms, fs)
+    ex = None if exclude is None else np.asarray(exclude, dtype=bool)
     for row in active:
-        if exclude is not None:
-            row = row & ~np.asarray(exclude, dtype=bool)
+        if ex is not None and ex.any():
+            # A data gap is unknown signal: it may bridge activity on both sides (one burst), but
+            # a burst never starts or ends inside it, and gap samples alone are never a burst.
+            row = row | ex
         row = drop_short_runs(fill_short_gaps(row, gap), shortest)
         a, b = runs(row)
-        out.append(Bursts(a.astype(np.int64), (b - 1).astype(np.int64)))
+        b = b - 1
+        if ex is not None and ex.any() and a.size:
+            a2 = first_true_after(~ex)[a]
+            b2 = last_true_before(~ex)[b]
+            keep = (a2 <= b2) & ((b2 - a2 + 1) >= shortest)
+            a, b = a2[keep], b2[keep]
+        out.append(Bursts(a.astype(np.int64), b.astype(np.int64)))
     return out
 
 
@@ -208,6 +217,40 @@ def _merge_overlaps(on: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, np.nda
             mo.append(a)
             mf.append(b)
     return np.array(mo), np.array(mf)
+
+
+def envelope_bursts(env, *, fs: float, rest=None, h_detect: float = 8.0, h_onset: float = 2.0,
+                    smooth_ms: float = 50.0, max_backtrack_ms: float = 400.0, min_gap_ms: float = 150.0,
+                    min_burst_ms: float = 250.0, exclude=None) -> list[Bursts]:
+    """Bursts of an amplitude envelope recorded as such (a MyoWare ENV pin, not raw EMG).
+
+    The envelope is smoothed over ``smooth_ms``, detected above baseline mean + ``h_detect``·SD and
+    backtracked to the last sample below mean + ``h_onset``·SD (Hodges & Bui 1996 thresholds applied
+    to a hardware envelope, whose own smoothing already delays onsets by tens of ms).
+    """
+    env = _as_channels(env)
+    n = env.shape[-1]
+    if n == 0:
+        return [EMPTY for _ in range(env.shape[0])]
+    sm = moving_mean(env, window_samples(smooth_ms, fs), axis=-1)
+    mask = baseline_mask(n, fs=fs, rest_mask=rest, env=sm, exclude=exclude)
+    base = baseline_stats(sm, mask)
+    active = sm > _threshold(base, h_detect, sm)[:, None]
+    coarse = _finish(active, fs, min_gap_ms, min_burst_ms, exclude)
+    low = _threshold(base, h_onset, sm)
+    back = window_samples(max_backtrack_ms, fs)
+    out = []
+    for c, b in enumerate(coarse):
+        if len(b) == 0:
+            out.append(b)
+            continue
+        below = sm[c] <= low[c]
+        on = np.clip(last_true_before(below)[b.onsets] + 1, np.maximum(b.onsets - back, 0), b.onsets)
+        off = np.clip(first_true_after(below)[b.offsets] - 1, b.offsets, np.minimum(b.offsets + back, n - 1))
+        if on.size > 1 and np.any(on[1:] <= off[:-1]):
+            on, off = _merge_overlaps(on, off)
+        out.append(Bursts(on.astype(np.int64), off.astype(np.int64)))
+    return out
 
 
 _DETECTORS = {"power_backtrack": power_backtrack, "hodges_bui": hodges_bui, "bonato": bonato, "solnik": solnik}

@@ -1,0 +1,411 @@
+"""A :class:`~reengage.model.Recording` → the ``reengage analyze --json`` document.
+
+The shape is fixed by ``shared/contracts/analysis.md``; every number is a plain float rounded to a
+sensible precision or ``null`` (never NaN). The steps are the pure functions of :mod:`reengage.dsp`:
+clean → envelope → baseline → onsets → reps → per-rep measures → quality → summary.
+
+A rep is one activation of the hip extensors: the glute max and hamstring bursts that overlap in
+time. Reps that a quality problem (data gap, unusable electrode, clipping, motion artefact) would
+turn into a wrong number are listed with ``"excluded": true`` and their reasons, and left out of the
+summary.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from reengage.dsp import filters
+from reengage.dsp._util import intervals_mask, moving_mean, window_samples
+from reengage.dsp.baseline import baseline_mask
+from reengage.dsp.imu import movement_segments
+from reengage.dsp.normalize import noise_corrected_rms
+from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts
+from reengage.dsp.quality import channel_quality
+from reengage.model import MUSCLE_ROLES, Recording
+
+ENVELOPE_WINDOW_MS = 100.0  # amplitude envelope for ratios and %MVC (De Luca 1997: 50–250 ms)
+MVC_WINDOW_MS = 500.0  # MVC reference: peak of a 500 ms moving RMS (SENIAM; Burden 2010)
+OTHER_MUSCLE_LEAD_S = 0.5  # erector spinae / glute med may start this much before the rep proper
+CLIP_REP_MAX_FRACTION = 0.01
+
+GLUTE, HAM = "glute_max", "hamstrings"
+
+
+def _num(v, nd: int):
+    """A JSON-safe rounded float, or None for missing / NaN / inf."""
+    if v is None:
+        return None
+    v = float(v)
+    if not math.isfinite(v):
+        return None
+    r = round(v, nd)
+    return 0.0 if r == 0 else r
+
+
+def _median(vals):
+    v = [x for x in vals if x is not None and math.isfinite(x)]
+    return float(np.median(v)) if v else None
+
+
+def _iqr(vals):
+    v = [x for x in vals if x is not None and math.isfinite(x)]
+    if len(v) < 2:
+        return None
+    q1, q3 = np.percentile(v, [25, 75])
+    return float(q3 - q1)
+
+
+def _gap_mask(recording: Recording, stream) -> np.ndarray:
+    gaps = [(g.onset_s, g.duration_s) for g in recording.gaps if g.stream in (stream.name, "")]
+    return intervals_mask(stream.n_samples, stream.fs_hz, gaps, t0_s=stream.t0_s)
+
+
+def _event_mask(recording: Recording, stream, pred) -> np.ndarray:
+    spans = [(e.onset_s, e.duration_s) for e in recording.events if pred(e.label)]
+    return intervals_mask(stream.n_samples, stream.fs_hz, spans, t0_s=stream.t0_s)
+
+
+def _channel_keys(channels) -> list[str]:
+    """Output key per channel: its role, or its name when the role is missing or already taken."""
+    keys, used = [], set()
+    for ch in channels:
+        k = ch.role if ch.role and ch.role not in used else ch.name
+        if k in used:
+            k = f"{k}_{len(keys)}"
+        used.add(k)
+        keys.append(k)
+    return keys
+
+
+def _group_reps(bursts: dict[str, Bursts], allowed: np.ndarray) -> list[dict[str, tuple[int, int]]]:
+    """Groups of overlapping bursts across channels (a chain of overlaps is one rep)."""
+    items = []
+    for key, b in bursts.items():
+        for on, off in zip(b.onsets.tolist(), b.offsets.tolist()):
+            if allowed[on] and allowed[off]:
+                items.append((on, off, key))
+    items.sort()
+    groups: list[dict[str, tuple[int, int]]] = []
+    end = -1
+    for on, off, key in items:
+        if groups and on <= end:
+            g = groups[-1]
+            if key in g:  # a split burst of the same muscle: one activation with a dip
+                g[key] = (min(g[key][0], on), max(g[key][1], off))
+            else:
+                g[key] = (on, off)
+            end = max(end, off)
+        else:
+            groups.append({key: (on, off)})
+            end = off
+    return groups
+
+
+def _coactivation(a: np.ndarray, b: np.ndarray):
+    """Co-activation index (Falconer & Winter 1985): 100 · 2·Σmin(a, b) / Σ(a + b)."""
+    tot = float(np.sum(a) + np.sum(b))
+    if tot <= 0 or not math.isfinite(tot):
+        return None
+    return 100.0 * 2.0 * float(np.sum(np.minimum(a, b))) / tot
+
+
+def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method: str = DEFAULT_METHOD) -> dict:
+    """Analyse a recording: per-channel quality, reps with onsets/latency/order/ratio, and a summary.
+
+    ``mvc`` gives MVC reference amplitudes by role (or channel name) in the unit of that muscle's
+    envelope (the channel's unit); without it references come from ``mvc:<role>`` trials.
+    ``method`` is the onset detector (see :mod:`reengage.dsp.onsets`).
+    """
+    emg = recording.emg
+    fs = float(emg.fs_hz)
+    n = emg.n_samples
+    t0 = float(emg.t0_s)
+    notes: list[str] = []
+    muscle_idx = [i for i, c in enumerate(emg.channels) if c.kind in ("raw", "envelope")]
+    channels = [emg.channels[i] for i in muscle_idx]
+    keys = _channel_keys(channels)
+    gap = _gap_mask(recording, emg)
+    rest_ev = _event_mask(recording, emg, lambda lb: lb == "rest")
+    mvc_ev = _event_mask(recording, emg, lambda lb: lb.startswith("mvc:"))
+    rest = rest_ev & ~gap
+    rest_for_detection = rest if rest.sum() >= 0.5 * fs else None
+    if rest_for_detection is None:
+        notes.append("no marked rest of at least 0.5 s: baseline taken from each channel's quietest 1 s window")
+
+    phys = emg.physical()[muscle_idx] if muscle_idx else np.zeros((0, n))
+    raw_rows = [j for j, c in enumerate(channels) if c.kind == "raw"]
+    env_rows = [j for j, c in enumerate(channels) if c.kind == "envelope"]
+    mains_hz = None
+    cleaned = np.zeros_like(phys)
+    raw_dc = filters.remove_dc(phys[raw_rows]) if raw_rows else np.zeros((0, n))
+    if raw_rows and n:
+        mains_hz = filters.detect_mains_hz(raw_dc, fs=fs)
+        cleaned[raw_rows] = filters.clean(raw_dc, fs=fs, mains_hz=mains_hz)
+        # Gap samples hold a fill value, not signal; the filter rings across gap edges, so zero them.
+        cleaned[:, gap] = 0.0 if gap.any() else cleaned[:, gap]
+    for j in env_rows:
+        cleaned[j] = phys[j]
+
+    # Bursts per channel.
+    bursts: dict[str, Bursts] = {}
+    if raw_rows and n:
+        for j, b in zip(raw_rows, detect_bursts(cleaned[raw_rows], fs=fs, method=method,
+                                                 rest=rest_for_detection, exclude=gap)):
+            bursts[keys[j]] = b
+    if env_rows and n:
+        for j, b in zip(env_rows, envelope_bursts(cleaned[env_rows], fs=fs, rest=rest_for_detection, exclude=gap)):
+            bursts[keys[j]] = b
+
+    # Baseline, amplitude envelopes and MVC references.
+    envs: dict[str, np.ndarray] = {}
+    refs: dict[str, float | None] = {}
+    sources: dict[str, str] = {}
+    quality: dict[str, dict] = {}
+    given = {str(k): float(v) for k, v in (mvc or {}).items()}
+    win = window_samples(MVC_WINDOW_MS, fs)
+    for j, (ch, key) in enumerate(zip(channels, keys)):
+        row = cleaned[j]
+        if ch.kind == "raw":
+            sq = row * row
+            bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection,
+                               env=moving_mean(sq, window_samples(ENVELOPE_WINDOW_MS, fs))[None, :], exclude=gap)[0]
+            # Mean power of the rest, not its median: noise power adds to EMG power as a mean.
+            noise = float(np.mean(sq[bm])) if bm.any() else 0.0
+            envs[key] = noise_corrected_rms(row, fs=fs, window_ms=ENVELOPE_WINDOW_MS, noise_power=noise)
+            mvc_env = noise_corrected_rms(row, fs=fs, window_ms=MVC_WINDOW_MS, noise_power=noise)
+        else:
+            bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=row[None, :], exclude=gap)[0]
+            level = float(np.mean(row[bm])) if bm.any() else 0.0
+            envs[key] = np.maximum(row - level, 0.0)
+            mvc_env = moving_mean(envs[key], win)
+        role = ch.role or key
+        trial = _event_mask(recording, emg, lambda lb, r=role: lb == f"mvc:{r}") & ~gap
+        ref = None
+        for name in (key, ch.role, ch.name):
+            if name and name in given:
+                ref, sources[key] = given[name], "given"
+                break
+        if ref is None and trial.any():
+            peak = float(np.max(mvc_env[trial]))
+            if peak > 0 and math.isfinite(peak):
+                ref, sources[key] = peak, "mvc"
+        refs[key] = ref if ref is not None and ref > 0 and math.isfinite(ref) else None
+        burst_mask = np.zeros(n, dtype=bool)
+        b = bursts.get(key)
+        if b is not None:
+            for on, off in zip(b.onsets.tolist(), b.offsets.tolist()):
+                burst_mask[on:off + 1] = True
+        q = channel_quality(stored=emg.data[muscle_idx[j]], raw_dc=raw_dc[raw_rows.index(j)] if j in raw_rows else row,
+                            cleaned=row, fs=fs, baseline_mask=bm, burst_mask=burst_mask | mvc_ev,
+                            mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind)
+        quality[key] = q
+
+    if any(s == "given" for s in sources.values()):
+        normalization = "given"
+    elif any(s == "mvc" for s in sources.values()):
+        normalization = "mvc"
+    else:
+        normalization = "none"
+        notes.append("no MVC trials or --mvc values: amplitudes and the glute:hamstring ratio are not normalised "
+                      "(the ratio then depends on electrode placement and gain)")
+    for key in keys:
+        if normalization != "none" and refs.get(key) is None:
+            notes.append(f"{key}: no MVC reference (no mvc:{key} trial and no --mvc value): %MVC is null")
+
+    # Reps.
+    allowed = ~mvc_ev & ~gap
+    if any(e.label == "exercise" for e in recording.events):
+        allowed &= _event_mask(recording, emg, lambda lb: lb == "exercise")
+    absent = [k for k in (GLUTE, HAM) if k not in keys]
+    if absent and keys:
+        notes.append(f"no {' or '.join(absent)} channel: onset_latency_ms and glute_hamstring_ratio need both "
+                     "glute_max and hamstrings, so they are null")
+    primary = [k for k in (GLUTE, HAM) if k in bursts]
+    if not primary:
+        primary = [k for k in keys if k in bursts]
+        if keys:
+            notes.append("no glute_max or hamstrings channel: reps are taken from the other muscle channels")
+    groups = _group_reps({k: bursts[k] for k in primary}, allowed) if n else []
+    others = [k for k in keys if k not in primary and k in bursts]
+
+    imu_info, movements = None, None
+    imu = recording.imu
+    if imu is not None and imu.n_samples:
+        gyr_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith(("gyr", "gyro"))]
+        if gyr_idx:
+            ifs = float(imu.fs_hz)
+            acc_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith("acc")]
+            phys_imu = imu.physical()
+            mv = movement_segments(phys_imu[gyr_idx], fs=ifs, acc=phys_imu[acc_idx] if len(acc_idx) == 3 else None,
+                                   exclude=_gap_mask(recording, imu), axis=0)
+            movements = [(imu.t0_s + a / ifs, imu.t0_s + b / ifs) for a, b in zip(mv.onsets.tolist(), mv.offsets.tolist())]
+            imu_info = {"fs_hz": ifs, "movements": len(movements)}
+        else:
+            notes.append("IMU stream has no gyroscope channels: no movement onsets")
+
+    gap_spans = [(g.onset_s, g.onset_s + g.duration_s) for g in recording.gaps if g.stream in ("emg", "")]
+    reps, used_movements = [], set()
+    for g in groups:
+        on_s: dict[str, float | None] = {k: None for k in keys}
+        off_s: dict[str, float | None] = {k: None for k in keys}
+        idx = dict(g)
+        start = min(v[0] for v in g.values())
+        end = max(v[1] for v in g.values())
+        for k in others:
+            b = bursts[k]
+            lead = int(OTHER_MUSCLE_LEAD_S * fs)
+            hit = np.flatnonzero((b.onsets >= start - lead) & (b.onsets <= end) & (b.offsets >= start))
+            if hit.size:
+                idx[k] = (int(b.onsets[hit[0]]), int(b.offsets[hit[0]]))
+        for k, (a, b_) in idx.items():
+            on_s[k] = t0 + a / fs
+            off_s[k] = t0 + b_ / fs
+        start = min(v[0] for v in idx.values())
+        end = max(v[1] for v in idx.values())
+        rep_notes: list[str] = []
+        reasons: list[str] = []
+        latency = None
+        if on_s.get(GLUTE) is not None and on_s.get(HAM) is not None:
+            latency = 1000.0 * (on_s[GLUTE] - on_s[HAM])
+        else:
+            missing = [k for k in (GLUTE, HAM) if k in keys and on_s.get(k) is None]
+            if missing:
+                rep_notes.append(f"no burst detected in {', '.join(missing)}: latency and ratio are null")
+        ratio = None
+        if GLUTE in idx and HAM in idx:
+            a = min(idx[GLUTE][0], idx[HAM][0])
+            b_ = max(idx[GLUTE][1], idx[HAM][1]) + 1
+            rg = refs.get(GLUTE) if normalization != "none" else 1.0
+            rh = refs.get(HAM) if normalization != "none" else 1.0
+            if rg and rh:
+                den = float(np.mean(envs[HAM][a:b_])) / rh
+                if den > 0:
+                    ratio = (float(np.mean(envs[GLUTE][a:b_])) / rg) / den
+            else:
+                rep_notes.append("glute_max or hamstrings has no MVC reference: ratio is null")
+        mean_pct, peak_pct = {}, {}
+        for k in keys:
+            ref = refs.get(k)
+            seg = envs[k][start:end + 1]
+            ok = ref is not None and seg.size and k in idx
+            mean_pct[k] = _num(100.0 * float(np.mean(seg)) / ref, 1) if ok else None
+            peak_pct[k] = _num(100.0 * float(np.max(seg)) / ref, 1) if ok else None
+        coact = None
+        if GLUTE in envs and HAM in envs and GLUTE in idx and HAM in idx:
+            rg = refs.get(GLUTE) if normalization != "none" else 1.0
+            rh = refs.get(HAM) if normalization != "none" else 1.0
+            if rg and rh:
+                coact = _coactivation(envs[GLUTE][start:end + 1] / rg, envs[HAM][start:end + 1] / rh)
+        # Quality: anything that would make this rep's numbers wrong excludes it.
+        s_s, e_s = t0 + start / fs, t0 + end / fs
+        for ga, gb in gap_spans:
+            if ga < e_s + 0.2 and gb > s_s - 0.2:
+                reasons.append(f"data gap at {ga:.2f}–{gb:.2f} s overlaps the rep")
+        for k in [k for k in (GLUTE, HAM) if k in quality] or primary:
+            q = quality[k]
+            if not q["usable"]:
+                reasons.append(f"{k}: channel unusable ({', '.join(q['flags'])})")
+                continue
+            clip = q["clip_mask"][start:end + 1]
+            if clip.size and clip.mean() > CLIP_REP_MAX_FRACTION:
+                reasons.append(f"{k}: clipped in {100 * clip.mean():.0f}% of the rep")
+            if q["motion_mask"][max(start - int(0.3 * fs), 0):end + 1].any():
+                reasons.append(f"{k}: motion artefact at the rep")
+        movement_onset, re_move = None, {}
+        if movements is not None:
+            for mi, (ma, mb) in enumerate(movements):
+                if mi not in used_movements and s_s - 0.5 <= ma <= e_s and mb >= s_s:
+                    used_movements.add(mi)
+                    movement_onset = ma
+                    break
+            re_move = {k: (_num(1000.0 * (on_s[k] - movement_onset), 1)
+                           if movement_onset is not None and on_s[k] is not None else None) for k in keys}
+        order = sorted((k for k in keys if on_s[k] is not None), key=lambda k: on_s[k])
+        rep = {
+            "index": len(reps),
+            "start_s": _num(s_s, 4),
+            "end_s": _num(e_s, 4),
+            "onset_s": {k: _num(v, 4) for k, v in on_s.items()},
+            "offset_s": {k: _num(v, 4) for k, v in off_s.items()},
+            "onset_latency_ms": _num(latency, 1),
+            "firing_order": order,
+            "glute_hamstring_ratio": _num(ratio, 3),
+            "mean_pct_mvc": mean_pct,
+            "peak_pct_mvc": peak_pct,
+            "coactivation_index": _num(coact, 1),
+            "excluded": bool(reasons),
+            "exclusion_reasons": reasons,
+        }
+        if movements is not None:
+            rep["movement_onset_s"] = _num(movement_onset, 4)
+            rep["onset_re_movement_ms"] = re_move
+        reps.append(rep)
+        for m in rep_notes:
+            notes.append(f"rep {rep['index']}: {m}")
+        for r in reasons:
+            notes.append(f"rep {rep['index']} excluded: {r}")
+
+    for key in keys:
+        q = quality[key]
+        if not q["usable"]:
+            notes.append(f"{key}: {', '.join(q['flags'])} — check the electrode and cable; its numbers are not used")
+    if gap_spans:
+        lost = sum(g.samples_lost for g in recording.gaps if g.stream in ("emg", ""))
+        notes.append(f"{len(gap_spans)} data gap(s), {lost} samples lost; reps overlapping a gap are excluded")
+
+    included = [r for r in reps if not r["excluded"]]
+    lat = [r["onset_latency_ms"] for r in included if r["onset_latency_ms"] is not None]
+    rat = [r["glute_hamstring_ratio"] for r in included if r["glute_hamstring_ratio"] is not None]
+    summary = {
+        "reps": len(included),
+        "reps_detected": len(reps),
+        "reps_excluded": len(reps) - len(included),
+        "glute_first_fraction": _num(sum(1 for v in lat if v < 0) / len(lat), 3) if lat else None,
+        "median_onset_latency_ms": _num(_median(lat), 1),
+        "onset_latency_iqr_ms": _num(_iqr(lat), 1),
+        "median_glute_hamstring_ratio": _num(_median(rat), 3),
+        "glute_hamstring_ratio_iqr": _num(_iqr(rat), 3),
+        "median_mean_pct_mvc": {k: _num(_median([r["mean_pct_mvc"][k] for r in included]), 1) for k in keys},
+        "median_peak_pct_mvc": {k: _num(_median([r["peak_pct_mvc"][k] for r in included]), 1) for k in keys},
+        "median_coactivation_index": _num(_median([r["coactivation_index"] for r in included]), 1),
+        "excluded_reps": [{"index": r["index"], "reasons": r["exclusion_reasons"]} for r in reps if r["excluded"]],
+        "onset_method": method,
+    }
+    if movements is not None:
+        summary["movements"] = len(movements)
+        summary["median_onset_re_movement_ms"] = {
+            k: _num(_median([r["onset_re_movement_ms"].get(k) for r in included]), 1) for k in keys}
+        summary["median_movement_onset_latency_ms"] = summary["median_onset_re_movement_ms"]
+        unmatched = len(movements) - len(used_movements)
+        if unmatched:
+            notes.append(f"{unmatched} movement(s) seen by the IMU without a glute/hamstring burst")
+    channels_out = {}
+    for ch, key in zip(channels, keys):
+        q = {k: v for k, v in quality[key].items() if not k.endswith("_mask")}
+        channels_out[key] = {
+            "role": ch.role,
+            "name": ch.name,
+            "kind": ch.kind,
+            "unit": ch.unit,
+            "mvc_reference": _num(refs.get(key), 6),
+            "mvc_source": sources.get(key),
+            "bursts": len(bursts[key]) if key in bursts else 0,
+            "quality": q,
+        }
+    return {
+        "fs_hz": fs,
+        "duration_s": _num(recording.duration_s, 4),
+        "normalization": normalization,
+        "onset_method": method,
+        "mains_hz": mains_hz,
+        "channels": channels_out,
+        "reps": reps,
+        "notes": notes,
+        "summary": summary,
+        **({"imu": imu_info} if imu_info is not None else {}),
+    }
+
+
+__all__ = ["analyze", "MUSCLE_ROLES"]
