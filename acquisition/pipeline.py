@@ -43,6 +43,8 @@ class FrameAssembler:
         self._rebase: dict[str, int] = {s: 0 for s in board.streams}
         self.origin_index: int | None = None
         self._pending_events: list[tuple[int, str]] = []
+        self._last_host_ns: dict[str, int] = {}  # arrival time of each stream's last block
+        self._disconnected_ns: int | None = None  # set by mark_disconnect until data flows again
         self.stats = AssemblerStats(samples={s: 0 for s in board.streams})
 
     def _t(self, stream: str, index: int) -> float:
@@ -64,16 +66,26 @@ class FrameAssembler:
                 if name == "emg" and self.origin_index is None:
                     self.origin_index = idx
                 if nxt is not None and idx != nxt:
+                    outage = self._disconnected_ns is not None
                     if idx > nxt:
                         lost = idx - nxt
-                        out.append(Gap(name, self._t(name, nxt), lost / cfg.fs_hz, lost, "frames lost (sample counter jumped)"))
+                        why = "disconnected (samples counted by the board)" if outage else "frames lost (sample counter jumped)"
+                    else:
+                        # The board restarted its counter (reset, or power lost with the cable). Its own
+                        # count is gone, so the loss is estimated from the host clock: the time between
+                        # the last sample before and this frame's last sample, minus this frame.
+                        elapsed_s = (host_time_ns - self._last_host_ns.get(name, host_time_ns)) * 1e-9
+                        lost = max(0, int(round(elapsed_s * cfg.fs_hz)) - f.n_samples)
+                        self._rebase[name] += nxt + lost - idx
+                        idx = nxt + lost
+                        self.stats.restarts += 1
+                        why = "board restarted; samples lost estimated from the host clock"
+                    if lost:
+                        out.append(Gap(name, self._t(name, nxt), lost / cfg.fs_hz, lost, why))
                         self.stats.gaps += 1
                         self.stats.samples_lost += lost
-                    else:
-                        # The board restarted its counter (reset); continue the timeline where it was.
-                        self._rebase[name] += nxt - idx
-                        idx = nxt
-                        self.stats.restarts += 1
+                self._last_host_ns[name] = host_time_ns
+                self._disconnected_ns = None
                 out.append(Block(name, idx, f.samples.copy(), host_time_ns, f.t_us))
                 self._next[name] = idx + f.n_samples
                 self.stats.samples[name] += f.n_samples
@@ -87,8 +99,10 @@ class FrameAssembler:
             self._pending_events.clear()
         return out
 
-    def mark_disconnect(self) -> None:
-        """After a reconnect the next frame's index tells how much was lost; nothing to do until then."""
+    def mark_disconnect(self, host_time_ns: int = 0) -> None:
+        """The link dropped. After a reconnect the next frame's index tells how much was lost (exactly if
+        the board kept counting, estimated from the host clock if it restarted); the Gap says which."""
+        self._disconnected_ns = host_time_ns or 1
 
 
 def parse_status_event(text: str, onset_s: float) -> Event | None:

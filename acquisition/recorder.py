@@ -77,6 +77,9 @@ class Acquisition:
         duration_s: float | None = None,
         reconnect: Callable[[], object | None] | None = None,
         on_progress: Callable[[float], None] | None = None,
+        reconnect_timeout_s: float | None = None,
+        on_disconnect: Callable[[str], None] | None = None,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self.board = board
         self.transport = transport
@@ -88,6 +91,10 @@ class Acquisition:
         self.on_progress = on_progress
         self.disconnects = 0
         self.stop_requested = False
+        # After an unplug, wait for the port this long (None: until Ctrl-C or the duration; 0: give up).
+        self.reconnect_timeout_s = reconnect_timeout_s
+        self.on_disconnect = on_disconnect
+        self.on_reconnect = on_reconnect
 
     @property
     def seconds_received(self) -> float:
@@ -104,15 +111,26 @@ class Acquisition:
         while not self.stop_requested:
             try:
                 data = self.transport.read()
-            except Disconnected:
+            except Disconnected as e:
                 self.disconnects += 1
-                self.decoder.reset_sequence()
-                if self.reconnect is None:
+                # Keep SEQ/SAMPLE_INDEX tracking: if the same board comes back still counting, the gap
+                # is exact; a restarted board is recognised by its counters going backwards.
+                self.decoder.reset()
+                self.assembler.mark_disconnect(time.monotonic_ns())
+                if self.on_disconnect:
+                    self.on_disconnect(str(e))
+                if self.reconnect is not None:
+                    t = self.reconnect()
+                    if t is None:
+                        break
+                    self.transport = t
+                elif hasattr(self.transport, "reconnect") and self.reconnect_timeout_s != 0:
+                    if not self.transport.reconnect(lambda: self.stop_requested, self.reconnect_timeout_s):
+                        break
+                else:
                     break
-                t = self.reconnect()
-                if t is None:
-                    break
-                self.transport = t
+                if self.on_reconnect:
+                    self.on_reconnect()
                 continue
             if not data:
                 continue

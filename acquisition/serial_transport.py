@@ -9,6 +9,7 @@ large read can lose the partial data then, so we read ``in_waiting or 1`` bytes.
 from __future__ import annotations
 
 import errno
+import time
 
 import serial
 
@@ -20,14 +21,20 @@ class Disconnected(Exception):
 
 
 def open_serial(port: str, baudrate: int = 500000, timeout_s: float = 0.05) -> serial.Serial:
-    """Open ``port`` or raise :class:`DeviceError` with a one-line explanation of what to do."""
+    """Open ``port`` (a path, a stable symlink or a glob such as ``/dev/ttyACM*``) or raise
+    :class:`DeviceError` with a one-line explanation of what to do."""
+    from reengage.acquisition.ports import describe_absent, resolve_port
+
+    device = resolve_port(port)
+    if device is None:
+        raise DeviceError(describe_absent(port))
     try:
-        return serial.Serial(port, baudrate=baudrate, timeout=timeout_s, exclusive=True)
+        return serial.Serial(device, baudrate=baudrate, timeout=timeout_s, exclusive=True)
     except serial.SerialException as e:
         code = getattr(e, "errno", None)
         text = str(e)
         if code == errno.ENOENT or "No such file" in text or "could not open port" in text and "2]" in text:
-            raise DeviceError(f"{port}: no such serial port (is the board plugged in? see `reengage boards`)") from None
+            raise DeviceError(describe_absent(port)) from None
         if code == errno.EACCES or "Permission denied" in text:
             raise DeviceError(
                 f"{port}: permission denied; add yourself to the serial group "
@@ -35,6 +42,8 @@ def open_serial(port: str, baudrate: int = 500000, timeout_s: float = 0.05) -> s
             ) from None
         if code == errno.EBUSY or "busy" in text.lower() or "lock" in text.lower():
             raise DeviceError(f"{port}: port is busy (another program, e.g. the Arduino Serial Monitor, has it open)") from None
+        if code == errno.ENOTTY or "Inappropriate ioctl" in text:
+            raise DeviceError(f"{port}: not a serial port (a file, not a tty device; see `reengage boards`)") from None
         raise DeviceError(f"{port}: cannot open serial port ({text})") from None
 
 
@@ -63,6 +72,27 @@ class SerialTransport:
         except (serial.SerialException, OSError) as e:
             self._close_quietly()
             raise Disconnected(f"{self.port}: {e}") from None
+
+    def reconnect(self, should_stop=lambda: False, timeout_s: float | None = None) -> bool:
+        """Wait for the port to come back (same path, symlink or glob) and reopen it, with backoff.
+
+        Returns False if ``should_stop()`` turns true or ``timeout_s`` passes first. Busy or not-yet-
+        permitted ports (udev applies permissions a moment after the node appears) are retried too.
+        """
+        self._close_quietly()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        delay = 0.05
+        while not should_stop():
+            try:
+                self.open()
+                return True
+            except DeviceError:
+                pass
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        return False
 
     def close(self) -> None:
         if self._ser is not None and self.handshake:

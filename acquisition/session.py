@@ -37,6 +37,7 @@ class RecordOptions:
     sim_speed: float = 1.0
     sim_seed: int = 0
     sim_overrides: dict = field(default_factory=dict)
+    reconnect_timeout_s: float | None = None  # None: wait for an unplugged board until Ctrl-C/duration
 
 
 class SimulatedPort:
@@ -120,6 +121,10 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
             acq = Acquisition(
                 board, transport, [recorder], duration_s=opts.duration_s,
                 on_progress=lambda s: progress.update(bar, completed=s),
+                # A real board that vanishes is waited for (unplug → replug); the simulated one is gone.
+                reconnect_timeout_s=0 if sim is not None else opts.reconnect_timeout_s,
+                on_disconnect=lambda why: console.print(f"[yellow]board disconnected ({why}); waiting for it to come back (Ctrl-C to stop)[/yellow]"),
+                on_reconnect=lambda: console.print("[green]board reconnected; the gap is recorded[/green]"),
             )
             try:
                 acq.run()
