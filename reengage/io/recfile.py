@@ -15,7 +15,10 @@ Layout::
            channel-major (n_channels x n), little-endian
     EVNT   JSON event {onset_s, duration_s, label}
     GAP_   JSON gap {stream, onset_s, duration_s, samples_lost, reason}
-    META   JSON object merged into the header's ``meta`` (e.g. pain score entered at the end)
+    META   JSON object merged into the header's ``meta`` (e.g. pain score entered at the end); the writer
+           puts one ``{"time_origin": {"stream": "emg", "sample": N}}`` just before the first EMG DATA chunk
+           so that losing that chunk does not shift the time base (files without it: origin = first EMG
+           sample found)
     STAT   JSON acquisition statistics (decoder counts, clock fit), last one wins
     END_   JSON {samples: {stream: n}}: written by a clean close; its absence means "recovered"
 """
@@ -46,6 +49,7 @@ _DATA = struct.Struct("<BBBBQI")
 DTYPES = {0: np.dtype("<i2"), 1: np.dtype("<f4"), 2: np.dtype("<f8"), 3: np.dtype("<i4")}
 DTYPE_CODES = {v: k for k, v in DTYPES.items()}
 MAX_CHUNK = 64 * 1024 * 1024
+ORIGIN_REPEAT_S = 10.0
 
 
 def _chunk(tag: bytes, payload: bytes) -> bytes:
@@ -98,6 +102,8 @@ class RecordingWriter:
         self._chunk_samples = {s.name: max(1, int(round(s.fs_hz * chunk_s))) for s in streams}
         self.samples_written = {s.name: 0 for s in streams}
         self._next_index: dict[str, int | None] = {s.name: None for s in streams}
+        self.origin_index: int | None = None
+        self._origin_written_at: int | None = None
         self.sync_interval_s = sync_interval_s
         self._last_sync = time.monotonic()
         header = {
@@ -122,6 +128,15 @@ class RecordingWriter:
         data = np.asarray(data)
         if data.ndim != 2 or data.shape[0] != len(spec.channels):
             raise ValueError(f"{stream}: expected ({len(spec.channels)}, n) samples, got {data.shape}")
+        if stream == "emg" and self.origin_index is None:
+            # The time origin gets its own chunk, ahead of the samples: if the first DATA chunk is later
+            # damaged, event times and the other streams stay where they were. Repeated every
+            # ORIGIN_REPEAT_S (55 bytes each) so one damaged copy is not enough to lose it.
+            self.origin_index = int(start)
+            self._write_origin()
+        elif stream == "emg" and start - self._origin_written_at >= ORIGIN_REPEAT_S * spec.fs_hz:
+            self._write_origin()
+            self._origin_written_at = start
         nxt = self._next_index[stream]
         if nxt is not None and start != nxt:
             self._flush_stream(stream)  # a DATA chunk holds contiguous samples only
@@ -145,6 +160,11 @@ class RecordingWriter:
         self.samples_written[stream] += data.shape[1]
         self._pending[stream] = []
         self._pending_n[stream] = 0
+
+    def _write_origin(self) -> None:
+        if self._origin_written_at is None:
+            self._origin_written_at = self.origin_index
+        self._write(b"META", _json({"time_origin": {"stream": "emg", "sample": self.origin_index}}))
 
     def add_event(self, event: Event) -> None:
         self._write(b"EVNT", _json(event.to_dict()))
@@ -217,8 +237,9 @@ def _scan(buf: memoryview, path: Path) -> tuple[list[tuple[bytes, int, int]], li
                     (crc,) = struct.unpack_from("<I", buf, end - 4)
                     if crc == zlib.crc32(buf[pos:end - 4]):
                         ok = True
-                elif damaged_at is None:
-                    # An incomplete last chunk is what a crash mid-write leaves.
+                elif damaged_at is None and not _valid_chunk_after(buf, pos + 1):
+                    # An incomplete last chunk is what a crash mid-write leaves. (A length that runs past
+                    # the end with intact chunks after it is a flipped length byte: damage, resync below.)
                     truncated = True
                     problems.append(
                         f"{path}: byte {pos}: last {tag.decode()} chunk incomplete "
@@ -248,6 +269,26 @@ def _scan(buf: memoryview, path: Path) -> tuple[list[tuple[bytes, int, int]], li
     if damaged_at is not None:
         problems.append(f"{path}: bytes {damaged_at}-{n - 1}: damaged (checksum mismatch), skipped")
     return chunks, problems, truncated
+
+
+def _valid_chunk_after(buf: memoryview, start: int) -> bool:
+    """True when some chunk with a matching CRC starts at or after ``start`` (the resync test)."""
+    raw = buf.obj
+    n = len(buf)
+    pos = start
+    while True:
+        cands = [x for x in (raw.find(t, pos) for t in TAGS) if x >= 0]
+        if not cands:
+            return False
+        pos = min(cands)
+        if n - pos >= _CHUNK.size + 4:
+            tag, length = _CHUNK.unpack_from(buf, pos)
+            end = pos + _CHUNK.size + length + 4
+            if length <= MAX_CHUNK and end <= n:
+                (crc,) = struct.unpack_from("<I", buf, end - 4)
+                if crc == zlib.crc32(buf[pos:end - 4]):
+                    return True
+        pos += 1
 
 
 def read_recording(path: str | os.PathLike, *, streams: list[str] | None = None) -> Recording:
@@ -292,8 +333,12 @@ def _parse(buf: memoryview, path: Path, want: list[str] | None) -> Recording:
     for tag, off, length in chunks[1:]:
         if tag == b"DATA":
             sid, code, nch, _, first, nsamp = _DATA.unpack_from(buf, off)
-            if sid < len(names):
-                data_chunks[names[sid]].append((first, nsamp, code, off + _DATA.size))
+            ok = sid < len(names) and code in DTYPES and nch == len(specs[names[sid]]["channels"])
+            if not ok or length != _DATA.size + nch * nsamp * DTYPES[code].itemsize:
+                # A CRC-valid chunk that contradicts the header: written by something else; never guess.
+                problems.append(f"{path}: byte {off - _CHUNK.size}: DATA chunk does not match the header (damaged), skipped")
+                continue
+            data_chunks[names[sid]].append((first, nsamp, code, off + _DATA.size))
         elif tag == b"EVNT":
             d = json.loads(bytes(buf[off : off + length]))
             events.append(Event(float(d["onset_s"]), float(d["duration_s"]), str(d["label"])))
@@ -312,8 +357,15 @@ def _parse(buf: memoryview, path: Path, want: list[str] | None) -> Recording:
     if "emg" not in specs:
         raise RecordingFormatError(f"{path}: no EMG stream in the header")
     emg_parts = data_chunks["emg"]
-    # Time origin: the first EMG sample received; other streams are placed by the board's clock.
-    origin_s = (min(p[0] for p in emg_parts) / float(specs["emg"]["fs_hz"])) if emg_parts else 0.0
+    # Time origin: the first EMG sample received (written in its own META chunk since this version; older
+    # files: the first EMG sample found); other streams are placed by the board's clock.
+    origin = meta.pop("time_origin", None)
+    origin_index = None
+    if isinstance(origin, dict) and isinstance(origin.get("sample"), int):
+        origin_index = origin["sample"]
+    elif emg_parts:
+        origin_index = min(p[0] for p in emg_parts)
+    origin_s = (origin_index / float(specs["emg"]["fs_hz"])) if origin_index is not None else 0.0
     for name in names:
         if want is not None and name not in want and name != "emg":
             continue
@@ -325,6 +377,8 @@ def _parse(buf: memoryview, path: Path, want: list[str] | None) -> Recording:
             out[name] = Stream(name, float(spec["fs_hz"]), channels, np.zeros((len(channels), 0), dt))
             continue
         first = min(p[0] for p in parts)
+        if name == "emg" and origin_index is not None and origin_index < first:
+            first = origin_index  # the first chunk(s) were lost: keep t = 0 at the origin, fill, list as a gap
         last = max(p[0] + p[1] for p in parts)
         fill = np.array([round(c.offset) if dt.kind == "i" else c.offset for c in channels], dtype=dt)
         data = np.empty((len(channels), last - first), dtype=dt)
@@ -345,7 +399,10 @@ def _parse(buf: memoryview, path: Path, want: list[str] | None) -> Recording:
     if truncated or not ended:
         integrity = "recovered"
         if not ended and not truncated:
-            problems.append(f"{path}: recording was not closed cleanly; data up to the last flush recovered")
+            problems.append(
+                f"{path}: byte {len(buf)}: file ends without an END_ chunk (recorder did not close cleanly); "
+                "data up to the last flush recovered"
+            )
     if any("damaged" in p for p in problems):
         integrity = "damaged"
     return Recording(
@@ -367,3 +424,32 @@ def _note_unlisted_holes(stream: str, have: np.ndarray, t0_s: float, fs: float, 
         onset = t0_s + a / fs
         if (stream, round(onset * fs)) not in listed:
             gaps.append(Gap(stream, float(onset), float((b - a) / fs), int(b - a), "damaged or missing data chunk"))
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """Where one intact chunk lies in a file: ``offset`` of its tag, ``payload`` offset and ``length``."""
+
+    tag: str
+    offset: int
+    payload: int
+    length: int
+
+
+def scan_chunks(path: str | os.PathLike) -> tuple[list[ChunkRef], list[str]]:
+    """The intact chunks of a ``.rgr`` file and the problems found, without decoding any samples.
+
+    Touches each page once (for the CRC) through an mmap and holds nothing: this is what opening an
+    hour-long file costs before any samples are asked for (``bench/bench_recordings.py``)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size < len(MAGIC) or f.read(6) != MAGIC[:6]:
+            raise RecordingFormatError(f"{path}: not a reengage recording (bad magic at byte 0)")
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        mv = memoryview(mm)
+        try:
+            chunks, problems, _ = _scan(mv, path)
+        finally:
+            mv.release()
+            mm.close()
+    return [ChunkRef(t.decode(), off - _CHUNK.size, off, n) for t, off, n in chunks], problems
