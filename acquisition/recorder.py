@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reengage.acquisition.boards import BoardConfig
+from reengage.acquisition.clock import ClockFit
 from reengage.acquisition.pipeline import FrameAssembler, Item, Sink
 from reengage.acquisition.protocol import FrameDecoder
 from reengage.acquisition.serial_transport import Disconnected
@@ -86,6 +87,8 @@ class Acquisition:
         self.sinks = sinks
         self.decoder = FrameDecoder()
         self.assembler = FrameAssembler(board)
+        self.clock = ClockFit(board.emg.fs_hz)
+        self._restarts_seen = 0
         self.duration_s = duration_s
         self.reconnect = reconnect
         self.on_progress = on_progress
@@ -134,7 +137,9 @@ class Acquisition:
                 continue
             if not data:
                 continue
-            items = self.assembler.feed(self.decoder.feed(data), time.monotonic_ns())
+            now_ns = time.monotonic_ns()
+            items = self.assembler.feed(self.decoder.feed(data), now_ns)
+            self._clock(items, now_ns)
             if target is not None:
                 items = self._trim(items, target)
             self._dispatch(items)
@@ -145,6 +150,19 @@ class Acquisition:
                 break
 
     _emg_written = 0
+
+    def _clock(self, items: list[Item], now_ns: int) -> None:
+        if self.assembler.stats.restarts != self._restarts_seen:
+            self._restarts_seen = self.assembler.stats.restarts
+            self.clock.reset_board_clock()
+        fs = self.board.emg.fs_hz
+        for it in items:
+            if isinstance(it, Block) and it.stream == "emg" and it.n_samples:
+                last = it.start + it.n_samples - 1
+                t_us = None
+                if it.board_time_us is not None:
+                    t_us = (it.board_time_us + int(round((it.n_samples - 1) * 1e6 / fs))) & 0xFFFFFFFF
+                self.clock.add(last, now_ns, t_us)
 
     def _trim(self, items: list[Item], target: int) -> list[Item]:
         """Stop exactly at the requested duration: the last EMG block is cut, later items dropped."""
@@ -171,4 +189,5 @@ class Acquisition:
             "unknown_layout_frames": a.unknown_layout,
             "board_restarts": a.restarts,
             "disconnects": self.disconnects,
+            "clock": self.clock.report(),
         }

@@ -72,6 +72,19 @@ def info(
         out.print(f"  gap   {g['onset_s']:8.3f} s  {g['samples_lost']} samples lost ({g['reason']})")
     for p in d["problems"]:
         out.print(f"  [yellow]{p}[/yellow]")
+    acq = (d.get("meta") or {}).get("acquisition") or {}
+    clock = acq.get("clock") or {}
+    if "fs_hz" in clock:
+        out.print(
+            f"  clock: {clock['fs_hz']:.3f} Hz measured ({clock['rate_error_ppm']:+.0f} ppm vs nominal), "
+            f"arrival jitter median {clock['jitter_ms_median']:.2f} ms, p99 {clock['jitter_ms_p99']:.2f} ms"
+        )
+    if acq:
+        dec = acq.get("decoder") or {}
+        out.print(
+            f"  link: {dec.get('dropped', 0)} frames dropped {dec.get('dropped_by_reason', {})}, "
+            f"{acq.get('samples_lost', 0)} samples lost, {acq.get('disconnects', 0)} disconnects"
+        )
 
 
 @app.command()
