@@ -51,8 +51,9 @@ def _nav() -> html.Nav:
     )
 
 
-def create_app(data_root: Path | str) -> dash.Dash:
-    """The dashboard app over ``data_root`` (which holds ``catalog.sqlite`` and the recordings)."""
+def create_app(data_root: Path | str, *, live_port: int | None = None) -> dash.Dash:
+    """The dashboard app over ``data_root`` (which holds ``catalog.sqlite`` and the recordings); the live
+    page listens on ``live_port`` (default ``$REENGAGE_LIVE_PORT`` or 8051, see ``dashboard/LIVE.md``)."""
     # Page modules are re-executed for every app and register their callbacks globally; a previous app
     # built in this process that never served a request would leave duplicates behind.
     from dash import _callback
@@ -68,6 +69,8 @@ def create_app(data_root: Path | str) -> dash.Dash:
         update_title=None,
     )
     app.server.config["REENGAGE_DATA_ROOT"] = str(Path(data_root).resolve())
+    if live_port is not None:
+        app.server.config["REENGAGE_LIVE_PORT"] = int(live_port)
     creds = _credentials()
     if creds:
         _install_basic_auth(app.server, *creds)

@@ -112,13 +112,16 @@ def glute_max_pct_mvc(analysis: dict | None) -> float | None:
     if not analysis or analysis.get("normalization") != "mvc":
         return None
     s = analysis.get("summary") or {}
-    for key in ("median_glute_max_pct_mvc", "glute_max_pct_mvc"):
+    for key in ("median_mean_pct_mvc", "median_glute_max_pct_mvc", "glute_max_pct_mvc"):
+        if isinstance(s.get(key), dict) and _finite(s[key].get("glute_max")) is not None:
+            return _finite(s[key]["glute_max"])
         if _finite(s.get(key)) is not None:
             return _finite(s[key])
     pct = s.get("median_pct_mvc") or s.get("pct_mvc")
     if isinstance(pct, dict) and _finite(pct.get("glute_max")) is not None:
         return _finite(pct["glute_max"])
-    vals = [_finite((r.get("pct_mvc") or {}).get("glute_max")) for r in analysis.get("reps") or []]
+    vals = [_finite((r.get("mean_pct_mvc") or {}).get("glute_max")) for r in analysis.get("reps") or []
+            if not r.get("excluded")]
     vals = [v for v in vals if v is not None]
     return float(np.median(vals)) if vals else None
 
@@ -126,7 +129,7 @@ def glute_max_pct_mvc(analysis: dict | None) -> float | None:
 def _rep_values(analysis: dict | None, key: str) -> list[float]:
     if not analysis:
         return []
-    out = [_finite(r.get(key)) for r in analysis.get("reps") or []]
+    out = [_finite(r.get(key)) for r in analysis.get("reps") or [] if not r.get("excluded")]
     return [v for v in out if v is not None]
 
 
@@ -348,6 +351,10 @@ QUALITY_WORDS = {
     "mains_hz": ("mains frequency detected", "Hz"),
     "baseline_rms": ("baseline noise RMS", ""),
     "flatline_fraction": ("flat (disconnected?) stretches", "fraction"),
+    "flat_fraction": ("flat (disconnected electrode?) stretches", "fraction"),
+    "motion_fraction": ("time with movement artefact", "fraction"),
+    "motion_artifacts": ("movement artefacts (cable or skin)", ""),
+    "mains_db": ("mains hum above the EMG floor", "dB"),
 }
 
 
@@ -365,7 +372,7 @@ def quality_in_words(analysis: dict | None) -> list[dict]:
         for f in flags:
             lines.append(("warning", str(f).replace("_", " ")))
         for key, val in q.items():
-            if key in ("flags", "problems", "ok", "usable"):
+            if key in ("flags", "problems", "ok", "usable") or val is None:
                 continue
             label, unit = QUALITY_WORDS.get(key, (key.replace("_", " "), ""))
             if isinstance(val, bool):
@@ -404,7 +411,9 @@ def session(root: Path, session_id: int) -> dict | None:
             "onset_latency_ms": r.get("onset_latency_ms"),
             "glute_hamstring_ratio": r.get("glute_hamstring_ratio"),
             "firing_order": " → ".join(r.get("firing_order") or []),
-            "notes": "; ".join(r["notes"]) if isinstance(r.get("notes"), list) else (r.get("notes") or ""),
+            "excluded": "yes" if r.get("excluded") else "",
+            "notes": "; ".join(str(x) for x in (r.get("exclusion_reasons") or []) + (
+                r["notes"] if isinstance(r.get("notes"), list) else [r["notes"]] if r.get("notes") else [])),
         })
     return {"session": s, "analysis": analysis, "info": info, "reps": reps,
             "quality": quality_in_words(analysis), "others": others}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import dash
-from dash import Input, Output, State, callback, dash_table, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 
 from reengage.dashboard import data, figures
 
@@ -18,7 +18,7 @@ REP_COLUMNS = [
     ("rep", "Rep", ""), ("start_s", "Start (s)", ".2f"), ("end_s", "End (s)", ".2f"),
     ("glute_onset_s", "Glute max onset (s)", ".3f"), ("hamstring_onset_s", "Hamstring onset (s)", ".3f"),
     ("onset_latency_ms", "Latency (ms)", "+.0f"), ("glute_hamstring_ratio", "Ratio", ".2f"),
-    ("firing_order", "Firing order", ""), ("notes", "Notes", ""),
+    ("firing_order", "Firing order", ""), ("excluded", "Excluded", ""), ("notes", "Notes / exclusion reason", ""),
 ]
 
 
@@ -69,14 +69,15 @@ def quality_block(detail: dict) -> html.Div:
     return html.Div([html.H4("Signal quality"), html.Ul(lines, className="re-quality")])
 
 
-def rep_table(detail: dict) -> dash_table.DataTable:
-    rows = [{k: _fmt(r.get(k), spec) if spec else r.get(k) for k, _, spec in REP_COLUMNS} for r in detail["reps"]]
-    return dash_table.DataTable(
-        id="session-reps", data=rows, columns=[{"name": n, "id": k} for k, n, _ in REP_COLUMNS],
-        sort_action="native", page_size=25, style_table={"overflowX": "auto"},
-        style_cell={"fontFamily": "inherit", "fontSize": 13, "padding": "4px 8px"},
-        style_header={"fontWeight": 600, "background": "#f1f3f5"},
-    )
+def rep_table(detail: dict) -> html.Table:
+    head = html.Thead(html.Tr([html.Th(n) for _, n, _ in REP_COLUMNS]))
+    body = html.Tbody([
+        html.Tr([html.Td(_fmt(r.get(k), spec) if spec else (r.get(k) if r.get(k) not in (None, "") else
+                                                             ("" if k in ("excluded", "notes") else "—")))
+                 for k, _, spec in REP_COLUMNS], className="excluded" if r.get("excluded") else None)
+        for r in detail["reps"]
+    ])
+    return html.Table([head, body], id="session-reps", className="re-table")
 
 
 def layout(session_id: str | None = None, **_query):

@@ -22,7 +22,10 @@ def duo(request, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("dashroot")
     info = build_root(root)
-    app = create_app(root)
+    from test_dashboard_live import free_udp_port
+
+    port = free_udp_port()
+    app = create_app(root, live_port=port)
     with ThreadedRunner() as server, DashComposite(
         server=server, browser="chrome", headless=request.config.getoption("headless"),
         options=request.config.hook.pytest_setup_options(),
@@ -31,6 +34,7 @@ def duo(request, tmp_path_factory):
         dc.start_server(app)
         dc.data_root = root
         dc.info = info
+        dc.live_port = port
         yield dc
 
 
@@ -90,7 +94,7 @@ def test_click_patient_to_session_shows_traces_reps_and_compare(duo):
     n_reps = len(analysis["reps"])
     assert n_reps > 0
     duo.wait_for_element("#session-reps")
-    assert len(duo.find_elements("#session-reps tbody tr")) == n_reps + 1  # header row + reps
+    assert len(duo.find_elements("#session-reps tbody tr")) == n_reps
     onsets = duo.driver.execute_script(
         "const g = document.querySelector('#session-traces .js-plotly-plot');"
         "const t = g.data.find(d => d.name === 'glute_max onset'); return t ? t.x.length : -1;")
@@ -101,4 +105,31 @@ def test_click_patient_to_session_shows_traces_reps_and_compare(duo):
     while time.time() < deadline and len(duo.find_elements("#session-compare-panel .compare-graph")) < 2:
         time.sleep(0.2)
     assert len(duo.find_elements("#session-compare-panel .compare-graph")) == 2
+    no_console_errors(duo)
+
+
+def test_live_page_updates_while_a_replay_runs(duo):
+    import threading
+
+    from reengage.dashboard import live
+    from reengage.io.recfile import read_recording
+
+    duo.wait_for_page(duo.server_url + "/live")
+    duo.wait_for_contains_text("#live-status", "waiting")
+    path = sorted((duo.data_root / "P001").glob("*.rgr"))[-1]  # last demo session: glutes first
+    rec = read_recording(path)
+    t = threading.Thread(target=live.replay_to_live, args=(rec,), kwargs={"port": duo.live_port, "speed": 4.0})
+    t.start()
+    try:
+        duo.wait_for_contains_text("#live-status", "replaying", timeout=10)
+        first = duo.find_element("#live-status").text
+        n_traces = duo.driver.execute_script(
+            "return document.querySelector('#live-traces .js-plotly-plot').data.length")
+        assert n_traces == 2
+        duo.wait_for_contains_text("#live-cue-box", "glutes first", timeout=15)
+        assert "good" in duo.find_element("#live-cue-box").get_attribute("class")
+        duo.wait_for_contains_text("#live-latency", "Sample-to-cue latency", timeout=5)
+        assert duo.find_element("#live-status").text != first  # it keeps moving
+    finally:
+        t.join()
     no_console_errors(duo)

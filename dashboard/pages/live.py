@@ -1,0 +1,127 @@
+"""Live: rolling traces and per-rep results while `record` or `replay` runs (polled every 200 ms from a
+bounded ring buffer), with a biofeedback mode for phase-1 activation training: a large gauge of glute max
+%MVC and a cue (colour, optional tone) on each rep where the glutes fired before the hamstrings. The
+latency from a sample entering the pipeline to the cue on screen is measured in the browser and shown."""
+
+from __future__ import annotations
+
+import dash
+import flask
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
+
+from reengage.dashboard import figures, live
+
+dash.register_page(__name__, path="/live", name="Live", title="reengage — live")
+
+POLL_MS = 200
+
+
+def layout(**_query):
+    return html.Div([
+        html.Div(className="re-titlebar", children=[
+            html.H2("Live"),
+            dcc.Checklist(id="live-options", options=[{"label": " Biofeedback", "value": "bio"},
+                                                      {"label": " Tone on glutes-first reps", "value": "tone"}],
+                          value=["bio"], inline=True),
+        ]),
+        html.P(id="live-status", className="re-help", children="Waiting for `reengage record` or `reengage replay`…"),
+        dcc.Interval(id="live-tick", interval=POLL_MS),
+        dcc.Store(id="live-cue"),
+        html.Div(className="live-gauge-wrap", children=[
+            dcc.Graph(id="live-traces", config={"displayModeBar": False}, figure=_empty()),
+            html.Div(id="live-bio", children=[
+                dcc.Graph(id="live-gauge", config={"displayModeBar": False}, figure=_gauge(None, None)),
+                html.Div(id="live-cue-box", className="live-cue", children="—"),
+                html.P(id="live-latency", className="re-help", children=""),
+            ]),
+        ]),
+        html.H4("Reps so far"),
+        html.Table(id="live-reps", className="re-table"),
+    ])
+
+
+def _empty() -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white")
+    return fig
+
+
+def _gauge(value, unit) -> go.Figure:
+    fig = go.Figure(go.Indicator(
+        mode="gauge+number", value=value if value is not None else 0,
+        number={"suffix": " %", "valueformat": ".0f"},
+        title={"text": f"Glute max ({unit or 'no signal'})", "font": {"size": 13}},
+        gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#c2255c"},
+               "steps": [{"range": [0, 20], "color": "#f1f3f5"}, {"range": [20, 60], "color": "#fcc2d7"},
+                         {"range": [60, 100], "color": "#faa2c1"}]},
+    ))
+    fig.update_layout(height=260, margin=dict(l=20, r=20, t=40, b=10))
+    return fig
+
+
+@callback(
+    Output("live-traces", "figure"), Output("live-gauge", "figure"), Output("live-status", "children"),
+    Output("live-reps", "children"), Output("live-cue", "data"), Output("live-bio", "style"),
+    Input("live-tick", "n_intervals"), State("live-options", "value"),
+)
+def _poll(_n, options):
+    port = int(flask.current_app.config.get("REENGAGE_LIVE_PORT") or live.live_port())
+    snap = live.receiver(port).snapshot()
+    bio_style = {} if "bio" in (options or []) else {"display": "none"}
+    if not snap.get("channels"):
+        return (dash.no_update, dash.no_update, f"Listening on 127.0.0.1:{port} — waiting for `reengage record` "
+                "or `reengage replay` (see dashboard/LIVE.md).", dash.no_update, dash.no_update, bio_style)
+    fig = go.Figure()
+    for i, ch in enumerate(snap["channels"]):
+        c = figures.colour(ch["role"], i)
+        fig.add_trace(go.Scattergl(x=snap["t"], y=snap["env"][i], name=f"{ch['name']} envelope", mode="lines",
+                                   line=dict(color=c, width=2)))
+        if snap["thresholds"][i] is not None:
+            fig.add_hline(y=snap["thresholds"][i], line_dash="dot", line_color=c, opacity=0.5)
+    fig.update_layout(height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white", uirevision="live",
+                      legend=dict(orientation="h", y=1.06), xaxis_title="time (s)",
+                      yaxis_title="envelope (100 ms RMS, channel unit)")
+    fig.update_xaxes(range=[snap["t"][0], snap["t"][-1]])
+    reps = snap["reps"]
+    status = (f"{snap['state']} · subject {snap.get('subject') or '?'} · {snap.get('task') or ''} · "
+              f"{snap['t_end_s']:.1f} s · {len(reps)} reps" +
+              (f" · {snap['samples_lost']} samples lost in transit" if snap["samples_lost"] else ""))
+    rows = [html.Thead(html.Tr([html.Th("Rep"), html.Th("Onset latency (ms)"), html.Th("Glutes first")]))]
+    rows.append(html.Tbody([html.Tr([html.Td(r["rep"]), html.Td(f"{r['onset_latency_ms']:+.0f}"),
+                                     html.Td("yes" if r["glutes_first"] else "no")]) for r in reversed(reps[-10:])]))
+    cue = reps[-1] if reps else None
+    return fig, _gauge(snap["gauge"], snap["gauge_unit"]), status, rows, cue, bio_style
+
+
+# The cue and the latency measurement run in the browser, so the time includes rendering: sample entered
+# the pipeline (t_ns, host clock) → cue painted (Date.now(), same machine's clock).
+clientside_callback(
+    """
+    function(cue, options) {
+        const box = {className: 'live-cue', children: '—'};
+        if (!cue) { return [box.children, box.className, window.dash_clientside.no_update]; }
+        window._reLive = window._reLive || {last: 0, lat: []};
+        const st = window._reLive;
+        if (cue.rep !== st.last) {
+            st.last = cue.rep;
+            const ms = Date.now() - cue.t_ns / 1e6;
+            if (ms >= 0 && ms < 10000) { st.lat.push(ms); if (st.lat.length > 20) st.lat.shift(); }
+            if (cue.glutes_first && options && options.includes('tone')) {
+                try { const a = new (window.AudioContext || window.webkitAudioContext)();
+                      const o = a.createOscillator(); o.frequency.value = 880; o.connect(a.destination);
+                      o.start(); o.stop(a.currentTime + 0.15); } catch (e) {}
+            }
+        }
+        const sorted = [...st.lat].sort((a, b) => a - b);
+        const med = sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
+        const text = cue.glutes_first ? `Rep ${cue.rep}: glutes first (${cue.onset_latency_ms} ms)`
+                                      : `Rep ${cue.rep}: hamstrings first (+${cue.onset_latency_ms} ms)`;
+        const lat = med === null ? '' :
+            `Sample-to-cue latency: median ${med.toFixed(0)} ms over the last ${sorted.length} reps (goal ≤ 150 ms)`;
+        return [text, 'live-cue ' + (cue.glutes_first ? 'good' : 'late'), lat];
+    }
+    """,
+    Output("live-cue-box", "children"), Output("live-cue-box", "className"), Output("live-latency", "children"),
+    Input("live-cue", "data"), State("live-options", "value"),
+)
