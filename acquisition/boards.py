@@ -183,3 +183,24 @@ def _channel(c: dict, where: str, path: Path, bits: int, vref: float, stream: st
             raise BoardConfigError(f"{path}: key {where}gain must be a positive number")
         return Channel(name, role, "mV", kind, vref * 1000.0 / full_scale / float(gain), offset)
     return Channel(name, role, "adc", kind, 1.0, offset)
+
+
+def with_plotter_channels(board: BoardConfig, fs_hz: float | None, channels: str | None) -> BoardConfig:
+    """A ``protocol = "plotter"`` board with the rate and columns given on the command line
+    (``--fs 1000 --channels glute_max,hamstrings``); a muscle name sets the channel's role."""
+    from dataclasses import replace
+
+    from reengage.errors import InputError
+    from reengage.model import role_for_name
+
+    if fs_hz is None or not fs_hz > 0:
+        raise InputError(f"board {board.name} prints text lines with no rate: give --fs HZ (the sketch's sampling rate)")
+    if not channels:
+        raise InputError(f"board {board.name}: give --channels NAME,NAME,... (one name per printed column)")
+    names = [c.strip() for c in channels.split(",")]
+    if any(not n for n in names) or len(set(names)) != len(names) or len(names) > 15:
+        raise InputError(f"--channels {channels!r}: 1-15 distinct, non-empty names separated by commas")
+    template = board.emg.channels[0]
+    chans = [Channel(n, role_for_name(n), "adc", template.kind, 1.0, 0.0) for n in names]
+    emg = replace(board.emg, fs_hz=float(fs_hz), channels=chans)
+    return replace(board, streams={"emg": emg})

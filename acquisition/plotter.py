@@ -63,6 +63,7 @@ class PlotterStats:
     def to_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if k != "by_reason"}
         d["samples_lost"] = self.samples_lost
+        d["dropped"] = self.samples_lost  # lines lost: the plotter counterpart of dropped frames
         return d
 
 
@@ -221,3 +222,51 @@ class PlotterDecoder:
                 slope = np.polyfit(t - t[0], i - i[0], 1)[0]
                 if slope > 0:
                     self.stats.estimated_fs_hz = float(slope)
+
+
+class PlotterAssembler:
+    """Plotter bytes → Blocks and Gaps on the recording timeline (the plotter counterpart of
+    :class:`~reengage.acquisition.pipeline.FrameAssembler`). Samples are float32 as printed."""
+
+    def __init__(self, board) -> None:
+        from reengage.acquisition.pipeline import AssemblerStats
+
+        self.board = board
+        self.fs_hz = board.emg.fs_hz
+        self.decoder = PlotterDecoder([c.name for c in board.emg.channels])
+        self.origin_index = 0
+        self._offset = 0  # added to decoder indices after outages (host-clock estimates)
+        self._next = 0
+        self._last_host_ns: int | None = None
+        self._disconnected = False
+        self.stats = AssemblerStats(samples={s: 0 for s in board.streams})
+
+    def mark_disconnect(self, host_time_ns: int = 0) -> None:
+        self.decoder.reset()
+        self._disconnected = True
+
+    def feed(self, data: bytes, host_time_ns: int) -> list:
+        from reengage.model import Block, Gap
+
+        out: list = []
+        for ch in self.decoder.feed(data, host_time_ns):
+            start = ch.start + self._offset
+            if self._disconnected and self._last_host_ns is not None:
+                # No counter in text lines: the outage is measured on the host clock.
+                elapsed_s = (host_time_ns - self._last_host_ns) * 1e-9
+                est = max(0, int(round(elapsed_s * self.fs_hz)) - ch.n_samples)
+                if self._next + est > start:
+                    self._offset += self._next + est - start
+                    start = self._next + est
+            self._disconnected = False
+            if start > self._next:
+                lost = start - self._next
+                why = "plotter lines lost or unparsable" if lost <= 3 else "disconnected; samples lost estimated from the host clock"
+                out.append(Gap("emg", self._next / self.fs_hz, lost / self.fs_hz, lost, why))
+                self.stats.gaps += 1
+                self.stats.samples_lost += lost
+            out.append(Block("emg", start, ch.values.astype(np.float32), host_time_ns, None))
+            self._next = start + ch.n_samples
+            self._last_host_ns = host_time_ns
+            self.stats.samples["emg"] += ch.n_samples
+        return out

@@ -44,7 +44,9 @@ class Recorder:
     chunks, synced at least twice a second."""
 
     def __init__(self, path: Path, board: BoardConfig, meta: dict) -> None:
-        specs = [StreamSpec(s.name, s.fs_hz, s.channels, "<i2") for s in board.streams.values()]
+        # Plotter sketches print floats as often as ADC counts: store them as printed.
+        dtype = "<f4" if board.protocol == "plotter" else "<i2"
+        specs = [StreamSpec(s.name, s.fs_hz, s.channels, dtype) for s in board.streams.values()]
         self.writer = RecordingWriter(path, specs, meta)
         self.path = path
 
@@ -85,8 +87,16 @@ class Acquisition:
         self.board = board
         self.transport = transport
         self.sinks = sinks
-        self.decoder = FrameDecoder()
-        self.assembler = FrameAssembler(board)
+        self.plotter = None
+        if board.protocol == "plotter":
+            from reengage.acquisition.plotter import PlotterAssembler
+
+            self.plotter = PlotterAssembler(board)
+            self.decoder = self.plotter.decoder
+            self.assembler = self.plotter
+        else:
+            self.decoder = FrameDecoder()
+            self.assembler = FrameAssembler(board)
         self.clock = ClockFit(board.emg.fs_hz)
         self._restarts_seen = 0
         self.duration_s = duration_s
@@ -138,7 +148,10 @@ class Acquisition:
             if not data:
                 continue
             now_ns = time.monotonic_ns()
-            items = self.assembler.feed(self.decoder.feed(data), now_ns)
+            if self.plotter is not None:
+                items = self.plotter.feed(data, now_ns)
+            else:
+                items = self.assembler.feed(self.decoder.feed(data), now_ns)
             self._clock(items, now_ns)
             if target is not None:
                 items = self._trim(items, target)

@@ -95,6 +95,10 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
     if opts.duration_s is not None and not opts.duration_s > 0:
         raise InputError(f"--duration {opts.duration_s}: must be > 0 seconds")
     board = load_board(opts.board)
+    if board.protocol == "plotter":
+        from reengage.acquisition.boards import with_plotter_channels
+
+        board = with_plotter_channels(board, opts.fs_hz, opts.channels)
     kind = board.transport["kind"]
     sim: SimulatedPort | None = None
     if kind == "simulated":
