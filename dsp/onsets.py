@@ -157,22 +157,34 @@ def solnik(x, *, fs: float, rest=None, h: float = 8.0, cutoff_hz: float = 50.0, 
 
 
 def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0, h_detect: float = 8.0,
-                    onset_window_ms: float = 20.0, h_mid: float = 6.0, h_onset: float = 2.0,
-                    max_backtrack_ms: float = 400.0, min_gap_ms: float = 150.0, min_burst_ms: float = 250.0,
-                    exclude=None) -> list[Bursts]:
+                    onset_window_ms: float = 40.0, h_mid: float = 6.0, h_onset: float = 3.0,
+                    onset_cutoff_hz: float | None = 50.0, max_backtrack_ms: float = 400.0,
+                    min_gap_ms: float = 150.0, min_burst_ms: float = 250.0, exclude=None) -> list[Bursts]:
     """Default detector: detect on a 100 ms power envelope, then backtrack on a 20 ms one.
 
     1. ``P_d`` = centered mean of x² over ``detect_window_ms``; active where ``P_d`` > mean + ``h_detect``·SD
        of its baseline; short gaps merged and short activations (cable tugs) dropped.
-    2. For each burst, ``P_o`` = centered mean of x² over ``onset_window_ms``: from the first sample where
-       ``P_o`` clears mean + ``h_mid``·SD, go back to the last sample below mean + ``h_onset``·SD (at most
-       ``max_backtrack_ms``); the next sample is the onset. Offsets mirror this forwards.
+    2. For each burst, the onset envelope ``P_o`` is Hodges & Bui's: the linear envelope at
+       ``onset_cutoff_hz`` averaged over the ``onset_window_ms`` window starting at each sample (with
+       ``onset_cutoff_hz=None``: the centered mean of x² over ``onset_window_ms``). From the first sample
+       where ``P_o`` clears mean + ``h_mid``·SD, go back to the last sample below mean + ``h_onset``·SD (at
+       most ``max_backtrack_ms``); the next sample is the onset. Offsets mirror this forwards.
+
+    The defaults (50 Hz, 40 ms, h = 3 / 6) were chosen on tuning seeds separate from the validation
+    seeds, over a grid of cutoffs 30–80 Hz, windows 25–60 ms and h 1–3, for the lowest median and
+    p90 onset error across 20, 12 and 6 dB SNR.
     """
     x = _as_channels(x)
     n = x.shape[-1]
     sq = x * x
     pd = moving_mean(sq, window_samples(detect_window_ms, fs), axis=-1)
-    po = moving_mean(sq, window_samples(onset_window_ms, fs), axis=-1)
+    if onset_cutoff_hz is None:
+        po = moving_mean(sq, window_samples(onset_window_ms, fs), axis=-1)
+    else:
+        # Hodges & Bui's onset envelope: linear envelope averaged over the window *starting* at each
+        # sample, so a sample is called active when the next ``onset_window_ms`` are.
+        w = window_samples(onset_window_ms, fs)
+        po = np.roll(moving_mean(linear_envelope(x, fs=fs, cutoff_hz=onset_cutoff_hz), w, causal=True), -(w - 1), axis=-1)
     mask = baseline_mask(n, fs=fs, rest_mask=rest, env=pd, exclude=exclude)
     bd, bo = baseline_stats(pd, mask), baseline_stats(po, mask)
     active = pd > _threshold(bd, h_detect, pd)[:, None]
