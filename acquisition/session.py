@@ -108,11 +108,18 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         if not opts.port:
             raise InputError(f"board {board.name} is a serial board: give --port (see `reengage boards`)")
         port = opts.port
+    elif kind == "ble":
+        port = opts.ble or f"first BLE board advertising {board.transport.get('service_uuid')}"
     else:
-        raise InputError(f"board {board.name}: transport {kind!r} needs --ble (not available in this build)")
+        raise InputError(f"board {board.name}: unknown transport {kind!r}")
     started = dt.datetime.now().astimezone()
     try:
-        transport = SerialTransport(port, int(board.transport.get("baudrate", 115200)))
+        if kind == "ble":
+            from reengage.acquisition.ble_transport import transport_for_board
+
+            transport = transport_for_board(board, opts.ble or "")
+        else:
+            transport = SerialTransport(port, int(board.transport.get("baudrate", 115200)))
         transport.open()
         path = recording_path(opts.out_dir, opts.subject, opts.task, started)
         recorder = Recorder(path, board, session_meta(opts, board, started))
