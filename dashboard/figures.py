@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from functools import lru_cache
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -31,96 +33,121 @@ def _err(meds, q1s, q3s):
     return dict(type="data", symmetric=False, array=plus, arrayminus=minus, thickness=1, width=3)
 
 
-def _phase_bands(fig: go.Figure, sessions: list[dict]) -> None:
+def _phase_bands(sessions: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Phase bands as layout shapes + labels spanning every row (plain dicts: ``add_vrect`` costs
+    ≈ 90 ms a call on subplots, which alone would break the 300 ms page budget)."""
+    shapes, notes = [], []
     for first, last, phase in data.phase_bands(sessions):
-        fig.add_vrect(x0=_shift(first, -3), x1=_shift(last, 3), fillcolor=PHASE_COLOURS.get(phase, "#eee"),
-                      line_width=0, layer="below", annotation_text=PHASE_NAMES.get(phase, f"Phase {phase}"),
-                      annotation_position="top left", annotation_font_size=11)
+        x0, x1 = _shift(first, -3), _shift(last, 3)
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, layer="below",
+                           line_width=0, fillcolor=PHASE_COLOURS.get(phase, "#eee")))
+        notes.append(dict(xref="x", yref="paper", x=x0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
+                          text=PHASE_NAMES.get(phase, f"Phase {phase}"), font=dict(size=11, color="#495057")))
+    return shapes, notes
 
 
-def trend_figure(trend: data.TaskTrend, *, static: bool = False) -> go.Figure:
+def _with_layout_items(fig: go.Figure, shapes: list[dict], notes: list[dict]) -> None:
+    fig.update_layout(shapes=list(fig.layout.shapes or ()) + shapes,
+                      annotations=list(fig.layout.annotations or ()) + notes)
+
+
+@lru_cache(maxsize=4)
+def _skeleton(kind: str) -> str:
+    """The layout plotly's make_subplots computes (axis domains, titles), built once: make_subplots and
+    graph-object validation cost ≈ 50 ms per figure, which the 300 ms page budget cannot afford."""
+    if kind == "trend":
+        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.09, subplot_titles=(
+            "Glute:hamstring ratio (%MVC / %MVC; bars: IQR of reps)",
+            "Onset latency, glute max − hamstrings (ms; below 0 = glutes first)"))
+        fig.update_layout(height=560, margin=dict(l=60, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.08),
+                          plot_bgcolor="white", hovermode="closest", clickmode="event")
+        fig.update_xaxes(type="date", showgrid=True, gridcolor="#f1f3f5")
+        fig.update_yaxes(showgrid=True, gridcolor="#f1f3f5")
+        fig.update_yaxes(title_text="ratio", row=1, col=1)
+        fig.update_yaxes(title_text="ms", row=2, col=1)
+    else:
+        fig = make_subplots(specs=[[{"secondary_y": True}]])
+        fig.update_layout(height=300, margin=dict(l=60, r=60, t=20, b=40), plot_bgcolor="white",
+                          legend=dict(orientation="h", y=-0.2), barmode="overlay")
+        fig.update_xaxes(type="date")
+        fig.update_yaxes(title_text="% (reps, MVC)", range=[0, 105], secondary_y=False)
+        fig.update_yaxes(title_text="pain 0–10", range=[0, 10.5], secondary_y=True)
+    return json.dumps(fig.to_dict()["layout"])
+
+
+def _figure(kind: str, traces: list[dict], shapes: list[dict], notes: list[dict]) -> dict:
+    layout = json.loads(_skeleton(kind))
+    layout["shapes"] = layout.get("shapes", []) + shapes
+    layout["annotations"] = layout.get("annotations", []) + notes
+    return {"data": traces, "layout": layout}
+
+
+def trend_figure(trend: data.TaskTrend) -> dict:
     """Ratio (row 1) and onset latency (row 2) per session over calendar time, phase bands, reference
-    ranges with their source, and the projection marked as an estimate."""
+    ranges with their source, and the projection marked as an estimate (a plain plotly figure dict)."""
     ss = [s for s in trend.sessions if s["analysis_id"] is not None]
     dates = [s["session_date"] for s in ss]
-    fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.09,
-        subplot_titles=("Glute:hamstring ratio (%MVC / %MVC; bars: IQR of reps)",
-                        "Onset latency, glute max − hamstrings (ms; below 0 = glutes first)"),
-    )
+    ids = [s["session_id"] for s in ss]
     ratio = [s["median_glute_hamstring_ratio"] for s in ss]
-    fig.add_trace(go.Scatter(
-        x=dates, y=ratio, mode="lines+markers", name=RATIO_TRACE, marker=dict(size=9, color="#c2255c"),
-        line=dict(color="#c2255c"), error_y=_err(ratio, [s["ratio_q1"] for s in ss], [s["ratio_q3"] for s in ss]),
-        customdata=[s["session_id"] for s in ss],
-        hovertemplate="%{x}<br>ratio %{y:.2f}<extra>session %{customdata}</extra>",
-    ), row=1, col=1)
     lat = [s["median_onset_latency_ms"] for s in ss]
-    fig.add_trace(go.Scatter(
-        x=dates, y=lat, mode="lines+markers", name=LATENCY_TRACE, marker=dict(size=9, color="#1971c2"),
-        line=dict(color="#1971c2"), error_y=_err(lat, [s["latency_q1"] for s in ss], [s["latency_q3"] for s in ss]),
-        customdata=[s["session_id"] for s in ss],
-        hovertemplate="%{x}<br>%{y:.0f} ms<extra>session %{customdata}</extra>",
-    ), row=2, col=1)
-    fig.add_hline(y=0, line_dash="dot", line_color="#868e96", row=2, col=1)
+    traces = [
+        dict(type="scatter", x=dates, y=ratio, mode="lines+markers", name=RATIO_TRACE, xaxis="x", yaxis="y",
+             marker=dict(size=9, color="#c2255c"), line=dict(color="#c2255c"), customdata=ids,
+             error_y=_err(ratio, [s["ratio_q1"] for s in ss], [s["ratio_q3"] for s in ss]),
+             hovertemplate="%{x}<br>ratio %{y:.2f}<extra>session %{customdata}</extra>"),
+        dict(type="scatter", x=dates, y=lat, mode="lines+markers", name=LATENCY_TRACE, xaxis="x2", yaxis="y2",
+             marker=dict(size=9, color="#1971c2"), line=dict(color="#1971c2"), customdata=ids,
+             error_y=_err(lat, [s["latency_q1"] for s in ss], [s["latency_q3"] for s in ss]),
+             hovertemplate="%{x}<br>%{y:.0f} ms<extra>session %{customdata}</extra>"),
+    ]
+    shapes, notes = _phase_bands(trend.sessions)
+    shapes.append(dict(type="line", xref="x2 domain", yref="y2", x0=0, x1=1, y0=0, y1=0,
+                       line=dict(dash="dot", color="#868e96")))
     for ref in trend.references:
         if ref.metric != "glute_hamstring_ratio":
             continue
-        fig.add_hrect(y0=ref.low, y1=ref.high, fillcolor="rgba(47, 158, 68, 0.12)", line_width=0, row=1, col=1,
-                      annotation_text=f"published range {ref.low:g}–{ref.high:g}: {ref.source.split(',')[0]}",
-                      annotation_position="bottom right", annotation_font_size=10)
+        shapes.append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=ref.low, y1=ref.high,
+                           fillcolor="rgba(47, 158, 68, 0.12)", line_width=0, layer="below"))
+        notes.append(dict(xref="x domain", yref="y", x=1, y=ref.low, xanchor="right", yanchor="bottom",
+                          showarrow=False, font=dict(size=10),
+                          text=f"published range {ref.low:g}–{ref.high:g}: {ref.source.split(',')[0]}"))
     for p in trend.projections:
         if p.metric != "glute_hamstring_ratio" or p.already_reached:
             continue
         end = p.reached_date or _shift(p.fit_dates[-1], 90)
         y_end = p.fit_values[-1] + p.slope_per_week / 7 * (dt.date.fromisoformat(end) -
                                                            dt.date.fromisoformat(p.fit_dates[-1])).days
-        fig.add_trace(go.Scatter(
-            x=[p.fit_dates[0], p.fit_dates[-1], end], y=[p.fit_values[0], p.fit_values[-1], y_end],
-            mode="lines", line=dict(dash="dash", color="#868e96"), name="ESTIMATE: trend if it holds",
-            hoverinfo="skip",
-        ), row=1, col=1)
-    _phase_bands(fig, trend.sessions)
-    fig.update_layout(
-        height=560, margin=dict(l=60, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.08),
-        plot_bgcolor="white", hovermode="closest", clickmode="event",
-    )
-    fig.update_xaxes(type="date", showgrid=True, gridcolor="#f1f3f5")
-    fig.update_yaxes(showgrid=True, gridcolor="#f1f3f5")
-    fig.update_yaxes(title_text="ratio", row=1, col=1)
-    fig.update_yaxes(title_text="ms", row=2, col=1)
-    return fig
+        traces.append(dict(type="scatter", x=[p.fit_dates[0], p.fit_dates[-1], end],
+                           y=[p.fit_values[0], p.fit_values[-1], y_end], mode="lines", xaxis="x", yaxis="y",
+                           line=dict(dash="dash", color="#868e96"), name="ESTIMATE: trend if it holds",
+                           hoverinfo="skip"))
+    return _figure("trend", traces, shapes, notes)
 
 
-def context_figure(trend: data.TaskTrend) -> go.Figure:
+def context_figure(trend: data.TaskTrend) -> dict:
     """Glute-first fraction (%), pain (0–10) and glute max %MVC where normalised, per session."""
-    ss = [s for s in trend.sessions]
+    ss = trend.sessions
     dates = [s["session_date"] for s in ss]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
     gff = [None if s["glute_first_fraction"] is None else 100 * s["glute_first_fraction"] for s in ss]
-    fig.add_trace(go.Bar(x=dates, y=gff, name="reps with glutes first (%)", marker_color="rgba(194,37,92,0.55)",
-                         width=3 * 86400000), secondary_y=False)
+    traces = [dict(type="bar", x=dates, y=gff, name="reps with glutes first (%)", xaxis="x", yaxis="y",
+                   marker=dict(color="rgba(194,37,92,0.55)"), width=3 * 86400000)]
     gmax = [s["glute_max_pct_mvc"] for s in ss]
+    shapes, notes = _phase_bands(trend.sessions)
     if any(v is not None for v in gmax):
-        fig.add_trace(go.Scatter(x=dates, y=gmax, name="glute max (%MVC)", mode="lines+markers",
-                                 line=dict(color="#5f3dc4")), secondary_y=False)
+        traces.append(dict(type="scatter", x=dates, y=gmax, name="glute max (%MVC)", mode="lines+markers",
+                           xaxis="x", yaxis="y", line=dict(color="#5f3dc4")))
         for ref in trend.references:
             if ref.metric == "glute_max_pct_mvc":
-                fig.add_hrect(y0=ref.low - (1 if ref.low == ref.high else 0), y1=ref.high + (1 if ref.low == ref.high else 0),
-                              fillcolor="rgba(95,61,196,0.10)", line_width=0,
-                              annotation_text=f"GMax {ref.low:g}{'' if ref.low == ref.high else '–%g' % ref.high} %MVIC: "
-                                              f"{ref.source.split('(')[0].strip()}",
-                              annotation_position="top right", annotation_font_size=10)
-    pain = [s["pain"] for s in ss]
-    fig.add_trace(go.Scatter(x=dates, y=pain, name="pain (0–10)", mode="lines+markers",
-                             line=dict(color="#e8590c", dash="dot")), secondary_y=True)
-    _phase_bands(fig, trend.sessions)
-    fig.update_layout(height=300, margin=dict(l=60, r=60, t=20, b=40), plot_bgcolor="white",
-                      legend=dict(orientation="h", y=-0.2), barmode="overlay")
-    fig.update_xaxes(type="date")
-    fig.update_yaxes(title_text="% (reps, MVC)", range=[0, 105], secondary_y=False)
-    fig.update_yaxes(title_text="pain 0–10", range=[0, 10.5], secondary_y=True)
-    return fig
+                pad = 1 if ref.low == ref.high else 0  # a single published value still shows as a thin band
+                shapes.append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=ref.low - pad,
+                                   y1=ref.high + pad, fillcolor="rgba(95,61,196,0.12)", line_width=0, layer="below"))
+                notes.append(dict(xref="x domain", yref="y", x=1, y=ref.high + pad, xanchor="right",
+                                  yanchor="bottom", showarrow=False, font=dict(size=10),
+                                  text=f"GMax {ref.low:g}{'' if ref.low == ref.high else '–%g' % ref.high} %MVIC: "
+                                       f"{ref.source.split('(')[0].strip()}"))
+    traces.append(dict(type="scatter", x=dates, y=[s["pain"] for s in ss], name="pain (0–10)", mode="lines+markers",
+                       xaxis="x", yaxis="y2", line=dict(color="#e8590c", dash="dot")))
+    return _figure("context", traces, shapes, notes)
 
 
 def session_figure(tr: dict, analysis: dict | None, *, title: str = "", show_raw: bool = True) -> go.Figure:
@@ -137,10 +164,10 @@ def session_figure(tr: dict, analysis: dict | None, *, title: str = "", show_raw
                                        line=dict(width=1, color=colour(role, i)), hoverinfo="skip"), row=r, col=1)
     reps = (analysis or {}).get("reps") or []
     env_row = len(rows)
-    for rep in reps:
-        if rep.get("start_s") is not None and rep.get("end_s") is not None:
-            fig.add_vrect(x0=rep["start_s"], x1=rep["end_s"], fillcolor="rgba(134,142,150,0.10)", line_width=0,
-                          layer="below")
+    _with_layout_items(fig, [
+        dict(type="rect", xref="x", yref="paper", x0=rep["start_s"], x1=rep["end_s"], y0=0, y1=1, layer="below",
+             line_width=0, fillcolor="rgba(230,73,128,0.08)" if not rep.get("excluded") else "rgba(134,142,150,0.08)")
+        for rep in reps if rep.get("start_s") is not None and rep.get("end_s") is not None], [])
     by_role: dict[str, dict[str, list]] = {}
     for rep in reps:
         for kind, key in (("onset", "onset_s"), ("offset", "offset_s")):

@@ -1,0 +1,64 @@
+"""Report: a printable progress report of one patient (HTML; the browser's Print → PDF makes the PDF)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dash
+from dash import Input, Output, clientside_callback, dcc, html
+
+from reengage.dashboard import data, figures
+from reengage.dashboard.words import change_words, projection_words
+
+dash.register_page(__name__, path_template="/report/<subject_id>", name="Report", title="reengage — report")
+
+
+def _num(v, spec, unit=""):
+    return "—" if v is None else f"{v:{spec}}{unit}"
+
+
+def layout(subject_id: str | None = None, **_query):
+    trends = data.patient(data.data_root(), subject_id or "")
+    if not trends:
+        return html.Div([html.H2("Patient not found"), dcc.Link("All patients", href="/")])
+    static = {"staticPlot": True}
+    sections = []
+    for t in trends:
+        rows = [html.Tr([html.Td(s["session_date"]), html.Td(_num(s["phase"], "d")), html.Td(_num(s["pain"], "g")),
+                         html.Td(_num(s["reps"], "d")), html.Td(_num(s["median_glute_hamstring_ratio"], ".2f")),
+                         html.Td(_num(s["median_onset_latency_ms"], "+.0f")),
+                         html.Td(_num(None if s["glute_first_fraction"] is None else 100 * s["glute_first_fraction"],
+                                      ".0f"))]) for s in t.sessions]
+        sections.append(html.Section(className="re-section", children=[
+            html.H3(t.task.replace("_", " ").capitalize()),
+            html.Ul([
+                html.Li(["Glute:hamstring ratio: ", change_words(t.change_ratio, t.mdc_ratio, "", True)]),
+                html.Li(["Onset latency: ", change_words(t.change_latency_ms, t.mdc_latency_ms, " ms", False)]),
+                *projection_words(t),
+            ]),
+            dcc.Graph(figure=figures.trend_figure(t), config=static, className="report-trend"),
+            dcc.Graph(figure=figures.context_figure(t), config=static),
+            html.Table([html.Thead(html.Tr([html.Th(h) for h in (
+                "Date", "Phase", "Pain (0–10)", "Reps", "Ratio", "Latency (ms)", "Glutes first (%)")])),
+                html.Tbody(rows)], className="re-table"),
+            html.P(data.ONSET_LITERATURE, className="re-help"),
+        ]))
+    return html.Div(className="report-page", children=[
+        html.Div(className="re-titlebar", children=[
+            html.H2(f"Progress report — patient {subject_id}"),
+            html.Button("Print / save as PDF", id="report-print", className="re-button no-print"),
+        ]),
+        html.P(f"Generated {dt.date.today().isoformat()} by reengage from surface EMG. Ratio: glute max over "
+               "hamstring amplitude in %MVC, median of the session's reps. Latency: glute max onset − hamstring "
+               "onset (negative = glutes first). Changes are judged against the patient's own session-to-session "
+               "noise (MDC95); published values are group references, not targets. Projections are estimates "
+               "that assume the current trend continues.", className="re-help"),
+        *sections,
+        html.Div(id="report-printed", style={"display": "none"}),
+    ])
+
+
+clientside_callback(
+    "function(n) { if (n) { window.print(); } return ''; }",
+    Output("report-printed", "children"), Input("report-print", "n_clicks"), prevent_initial_call=True,
+)
