@@ -239,6 +239,35 @@ def demo(
         serve(data_root(data), host=host, port=port)
 
 
+@app.command()
+def replay(
+    path: Path = typer.Argument(..., help="a recording (.rgr, .csv, .edf)"),
+    speed: str = typer.Option("1", "--speed", help="1 = real time, 10 = ten times faster, max = as fast as possible"),
+    out: Optional[Path] = typer.Option(None, "--out", help="also re-record the stream into this directory"),
+    live: bool = typer.Option(True, "--live/--no-live", help="publish to the dashboard's live view"),
+    as_json: bool = typer.Option(False, "--json", help="print the analysis of the replayed stream on stdout"),
+) -> None:
+    """Stream a saved recording through the live pipeline (the same sinks as a board)."""
+    from reengage.replay import run_replay
+
+    result = run_replay(path, speed, out_dir=out, live=live, analyze_result=as_json, console=err)
+    if as_json:
+        emit_json(result)
+
+
+@app.command()
+def export(
+    path: Path = typer.Argument(..., help="a recording (.rgr, .csv, .edf)"),
+    fmt: str = typer.Option(..., "--format", help="edf | bdf | bids | csv"),
+    out: Path = typer.Option(..., "--out", help="output directory (a BIDS dataset root for --format bids)"),
+) -> None:
+    """Write a recording as EDF+, BIDS EMG or CSV; prints the files written on stdout."""
+    from reengage.io.export import export_recording
+
+    for p in export_recording(path, fmt, out):
+        print(p)
+
+
 def main() -> None:
     try:
         app()
