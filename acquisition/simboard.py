@@ -155,6 +155,18 @@ def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults
                     return
             except OSError:
                 return
+    # Session over: stay connected until the host says STOP or goes away, as a board that stopped
+    # streaming would; closing now would hang up the port under bytes the host has not read yet.
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(fd, 256)
+            except OSError:
+                return
+            if not chunk or b"STOP" in chunk:
+                return
 
 
 def main(argv: list[str] | None = None) -> int:
