@@ -9,6 +9,7 @@ large read can lose the partial data then, so we read ``in_waiting or 1`` bytes.
 from __future__ import annotations
 
 import errno
+import termios
 import time
 
 import serial
@@ -59,8 +60,13 @@ class SerialTransport:
     def open(self) -> None:
         self._ser = open_serial(self.port, self.baudrate)
         if self.handshake:
-            self._ser.write(b"START\n")
-            self._ser.flush()
+            try:
+                self._ser.write(b"START\n")
+                self._ser.flush()
+            except (serial.SerialException, OSError, termios.error) as e:
+                # The device vanished between open and the handshake (a flaky cable, a re-plug race).
+                self._close_quietly()
+                raise DeviceError(f"{self.port}: went away while opening ({e})") from None
 
     def read(self) -> bytes:
         """Bytes available now (``b''`` after a short timeout). Raises :class:`Disconnected`."""
@@ -99,14 +105,14 @@ class SerialTransport:
             try:
                 self._ser.write(b"STOP\n")
                 self._ser.flush()
-            except (serial.SerialException, OSError):
-                pass
+            except (serial.SerialException, OSError, termios.error):
+                pass  # the board may already be gone (unplugged, or the simulator ended)
         self._close_quietly()
 
     def _close_quietly(self) -> None:
         if self._ser is not None:
             try:
                 self._ser.close()
-            except (serial.SerialException, OSError):
+            except (serial.SerialException, OSError, termios.error):
                 pass
             self._ser = None
