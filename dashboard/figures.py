@@ -40,8 +40,8 @@ def _phase_bands(sessions: list[dict]) -> tuple[list[dict], list[dict]]:
     for first, last, phase in data.phase_bands(sessions):
         x0, x1 = _shift(first, -3), _shift(last, 3)
         shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, layer="below",
-                           line_width=0, fillcolor=PHASE_COLOURS.get(phase, "#eee")))
-        notes.append(dict(xref="x", yref="paper", x=x0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
+                           line=dict(width=0), fillcolor=PHASE_COLOURS.get(phase, "#eee")))
+        notes.append(dict(xref="x", yref="paper", x=x0, y=0.0, xanchor="left", yanchor="bottom", showarrow=False,
                           text=PHASE_NAMES.get(phase, f"Phase {phase}"), font=dict(size=11, color="#495057")))
     return shapes, notes
 
@@ -107,7 +107,7 @@ def trend_figure(trend: data.TaskTrend) -> dict:
         if ref.metric != "glute_hamstring_ratio":
             continue
         shapes.append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=ref.low, y1=ref.high,
-                           fillcolor="rgba(47, 158, 68, 0.12)", line_width=0, layer="below"))
+                           fillcolor="rgba(47, 158, 68, 0.12)", line=dict(width=0), layer="below"))
         notes.append(dict(xref="x domain", yref="y", x=1, y=ref.low, xanchor="right", yanchor="bottom",
                           showarrow=False, font=dict(size=10),
                           text=f"published range {ref.low:g}–{ref.high:g}: {ref.source.split(',')[0]}"))
@@ -140,7 +140,7 @@ def context_figure(trend: data.TaskTrend) -> dict:
             if ref.metric == "glute_max_pct_mvc":
                 pad = 1 if ref.low == ref.high else 0  # a single published value still shows as a thin band
                 shapes.append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=ref.low - pad,
-                                   y1=ref.high + pad, fillcolor="rgba(95,61,196,0.12)", line_width=0, layer="below"))
+                                   y1=ref.high + pad, fillcolor="rgba(95,61,196,0.12)", line=dict(width=0), layer="below"))
                 notes.append(dict(xref="x domain", yref="y", x=1, y=ref.high + pad, xanchor="right",
                                   yanchor="bottom", showarrow=False, font=dict(size=10),
                                   text=f"GMax {ref.low:g}{'' if ref.low == ref.high else '–%g' % ref.high} %MVIC: "
@@ -166,7 +166,7 @@ def session_figure(tr: dict, analysis: dict | None, *, title: str = "", show_raw
     env_row = len(rows)
     _with_layout_items(fig, [
         dict(type="rect", xref="x", yref="paper", x0=rep["start_s"], x1=rep["end_s"], y0=0, y1=1, layer="below",
-             line_width=0, fillcolor="rgba(230,73,128,0.08)" if not rep.get("excluded") else "rgba(134,142,150,0.08)")
+             line=dict(width=0), fillcolor="rgba(230,73,128,0.08)" if not rep.get("excluded") else "rgba(134,142,150,0.08)")
         for rep in reps if rep.get("start_s") is not None and rep.get("end_s") is not None], [])
     by_role: dict[str, dict[str, list]] = {}
     for rep in reps:
@@ -184,8 +184,9 @@ def session_figure(tr: dict, analysis: dict | None, *, title: str = "", show_raw
                     marker=dict(symbol=sym, size=10, color=c), name=f"{role} {kind}",
                     hovertemplate=f"{role} {kind} %{{x:.3f}} s<extra></extra>",
                 ), row=env_row, col=1)
-    fig.update_layout(height=200 + 190 * len(rows), margin=dict(l=60, r=20, t=50 if title else 30, b=40),
-                      plot_bgcolor="white", legend=dict(orientation="h", y=1.08 if title else 1.04),
+    fig.update_layout(height=220 + 190 * len(rows), margin=dict(l=60, r=20, t=90, b=40),
+                      plot_bgcolor="white",
+                      legend=dict(orientation="h", x=0, y=1.0 + 45 / (190 * len(rows)), yanchor="bottom"),
                       title=dict(text=title, x=0.01, font=dict(size=14)) if title else None, uirevision="keep")
     fig.update_xaxes(showgrid=True, gridcolor="#f1f3f5")
     fig.update_xaxes(title_text="time (s)", row=len(rows), col=1)

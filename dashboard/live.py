@@ -200,6 +200,8 @@ class LiveReceiver:
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Room for a few seconds of blocks if this thread is briefly starved (the kernel caps the size).
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind(("127.0.0.1", port))
         self.sock.settimeout(0.5)
         self.reps: collections.deque = collections.deque(maxlen=50)

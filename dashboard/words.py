@@ -9,15 +9,16 @@ from . import data
 
 def change_words(change, mdc, unit: str, higher_is_better: bool) -> str:
     """Change since the first session compared with the minimal detectable change, in words."""
+    spec = ".0f" if unit.strip() == "ms" else ".2f"
     if change is None:
         return "needs two analysed sessions"
     if mdc is None:
-        return f"{change:+.2f}{unit} since the first session (noise unknown: need sessions with ≥ 2 reps)"
+        return f"{change:+{spec}}{unit} since the first session (noise unknown: need sessions with ≥ 2 reps)"
     real = abs(change) > mdc
     direction = "better" if (change > 0) == higher_is_better else "worse"
-    verdict = f"exceeds the session-to-session noise (MDC95 {mdc:.2f}{unit}): a real change, {direction}" if real \
-        else f"within the session-to-session noise (MDC95 {mdc:.2f}{unit}): not yet a detectable change"
-    return f"{change:+.2f}{unit} since the first session — {verdict}"
+    verdict = f"exceeds the session-to-session noise (MDC95 {mdc:{spec}}{unit}): a real change, {direction}" if real \
+        else f"within the session-to-session noise (MDC95 {mdc:{spec}}{unit}): not yet a detectable change"
+    return f"{change:+{spec}}{unit} since the first session — {verdict}"
 
 
 def projection_words(trend: data.TaskTrend) -> list:

@@ -133,3 +133,21 @@ def test_live_page_updates_while_a_replay_runs(duo):
     finally:
         t.join()
     no_console_errors(duo)
+
+
+def test_report_page_is_printable_with_charts(duo):
+    from reengage.dashboard.figures import RATIO_TRACE
+
+    duo.wait_for_page(duo.server_url + "/patient/P001")
+    duo.find_element("#patient-report-link").click()
+    duo.wait_for_element(".report-trend .js-plotly-plot")
+    assert "/report/P001" in duo.driver.current_url
+    assert trace_points(duo, ".report-trend", RATIO_TRACE) == len(duo.info["sessions"])
+    assert len(duo.find_elements(".report-page .re-table tbody tr")) == len(duo.info["sessions"])
+    # print rules hide the navigation and the print button
+    hidden = duo.driver.execute_script(
+        "const r = [...document.styleSheets].flatMap(s => { try { return [...s.cssRules]; } catch (e) { return []; } })"
+        ".filter(x => x.media && x.media.mediaText === 'print').map(x => x.cssText).join(' ');"
+        "return r.includes('.no-print') && r.includes('display: none');")
+    assert hidden
+    no_console_errors(duo)

@@ -26,7 +26,7 @@ def test_replay_to_receiver_finds_reps_in_bounded_memory(tmp_path, which, glutes
     rec = read_recording(path)
     port = free_udp_port()
     rx = live.LiveReceiver(port)
-    pub = live.replay_to_live(rec, port=port, speed=16.0)
+    pub = live.replay_to_live(rec, port=port, speed=8.0)
     time.sleep(0.3)
     snap = rx.snapshot(n_px=300)
     assert pub.dropped == 0 and snap["samples_lost"] == 0
