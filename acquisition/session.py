@@ -37,6 +37,7 @@ class RecordOptions:
     sim_speed: float = 1.0
     sim_seed: int = 0
     sim_overrides: dict = field(default_factory=dict)
+    live: bool = True  # publish to the dashboard's Live page on loopback
     reconnect_timeout_s: float | None = None  # None: wait for an unplugged board until Ctrl-C/duration
 
 
@@ -64,6 +65,40 @@ class SimulatedPort:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+class LiveSink:
+    """Publishes the EMG to the dashboard's Live page (``dashboard/LIVE.md``) in physical units.
+
+    UDP on loopback: it never blocks the recorder, and nothing is sent beyond this machine."""
+
+    def __init__(self, board: BoardConfig, session: str, meta: dict) -> None:
+        import numpy as np
+
+        from reengage.dashboard.live import LivePublisher
+
+        chans = board.emg.channels
+        self._scale = np.array([c.scale for c in chans])[:, None]
+        self._offset = np.array([c.offset for c in chans])[:, None]
+        self.pub = LivePublisher(
+            session=session, fs_hz=board.emg.fs_hz,
+            channels=[{"name": c.name, "role": c.role, "unit": c.unit} for c in chans],
+        )
+        self.pub.status("recording", subject=meta.get("subject"), task=meta.get("task"))
+
+    def handle(self, item) -> None:
+        import time
+
+        from reengage.model import Block, Event
+
+        if isinstance(item, Block) and item.stream == "emg":
+            # time.time_ns(): the dashboard measures sample-to-cue latency against the same wall clock.
+            self.pub.block(item.start, (item.data - self._offset) * self._scale, time.time_ns())
+        elif isinstance(item, Event):
+            self.pub.event(item.onset_s, item.duration_s, item.label)
+
+    def close(self) -> None:
+        self.pub.close()
 
 
 def session_meta(opts: RecordOptions, board: BoardConfig, started: dt.datetime) -> dict:
@@ -122,7 +157,12 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
             transport = SerialTransport(port, int(board.transport.get("baudrate", 115200)))
         transport.open()
         path = recording_path(opts.out_dir, opts.subject, opts.task, started)
-        recorder = Recorder(path, board, session_meta(opts, board, started))
+        meta = session_meta(opts, board, started)
+        recorder = Recorder(path, board, meta)
+        sinks = [recorder]
+        live = LiveSink(board, str(path), meta) if opts.live else None
+        if live is not None:
+            sinks.append(live)
         console.print(f"recording {board.name} on {port} → {path}" + ("" if opts.duration_s else " (Ctrl-C to stop)"))
         with Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.completed:.1f} s"),
@@ -130,7 +170,7 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         ) as progress:
             bar = progress.add_task("recording", total=opts.duration_s)
             acq = Acquisition(
-                board, transport, [recorder], duration_s=opts.duration_s,
+                board, transport, sinks, duration_s=opts.duration_s,
                 on_progress=lambda s: progress.update(bar, completed=s),
                 # A real board that vanishes is waited for (unplug → replug); the simulated one is gone.
                 reconnect_timeout_s=0 if sim is not None else opts.reconnect_timeout_s,
@@ -144,6 +184,8 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
             finally:
                 acq.transport.close()
                 recorder.close(acq.stats())
+                if live is not None:
+                    live.close()
         st = acq.stats()
         console.print(
             f"{acq.seconds_received:.1f} s recorded, {st['decoder']['dropped']} damaged frames, "
