@@ -115,3 +115,14 @@ def test_no_emg_channel(tmp_path):
 def test_bad_channel_mapping(tmp_path, known_csv):
     path, _ = known_csv
     one_line_error(run("analyze", str(path), "--channel", "glute_max=EMG9"), "EMG9")
+
+
+def test_shipped_example_csv_analyses_as_documented():
+    """The example in recordings/examples (README) says glute max fires ~75 ms after the hamstrings."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "recordings/examples/arduino_prone_hip_extension.csv"
+    out = json.loads(run("analyze", str(example), "--json").stdout)
+    assert out["summary"]["reps"] == 2
+    assert 45 <= out["summary"]["median_onset_latency_ms"] <= 95
+    assert out["summary"]["glute_first_fraction"] == 0.0
