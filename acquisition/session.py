@@ -28,6 +28,7 @@ class RecordOptions:
     duration_s: float | None = None
     out_dir: Path = Path("recordings")
     protocol: str | None = None
+    reps: int | None = None  # guided protocol: reps (default: the protocol's)
     fs_hz: float | None = None
     channels: str | None = None
     phase: int | None = None
@@ -134,6 +135,15 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         from reengage.acquisition.boards import with_plotter_channels
 
         board = with_plotter_channels(board, opts.fs_hz, opts.channels)
+    guide_steps = None
+    if opts.protocol:
+        # Guided session (acquisition/guided.py): its length is the protocol's unless --duration is given.
+        from reengage.acquisition.guided import get_protocol, total_s
+
+        muscles = [c.role for c in board.emg.channels if c.role]
+        guide_steps = get_protocol(opts.protocol).steps(muscles, opts.reps)
+        if opts.duration_s is None:
+            opts.duration_s = total_s(guide_steps)
     kind = board.transport["kind"]
     sim: SimulatedPort | None = None
     if kind == "simulated":
@@ -163,6 +173,12 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         live = LiveSink(board, str(path), meta) if opts.live else None
         if live is not None:
             sinks.append(live)
+        guide = None
+        if guide_steps is not None:
+            from reengage.acquisition.guided import GuidedSession
+
+            guide = GuidedSession(guide_steps, board.emg.fs_hz, sinks, console)
+            sinks = [guide]
         console.print(f"recording {board.name} on {port} → {path}" + ("" if opts.duration_s else " (Ctrl-C to stop)"))
         with Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.completed:.1f} s"),
@@ -183,6 +199,8 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
                 console.print("stopped by Ctrl-C; everything received is kept")
             finally:
                 acq.transport.close()
+                if guide is not None:
+                    guide.finish()
                 recorder.close(acq.stats())
                 if live is not None:
                     live.close()

@@ -156,6 +156,7 @@ def record(
     duration: Optional[float] = typer.Option(None, "--duration", help="seconds to record (default: until Ctrl-C)"),
     out: Optional[Path] = typer.Option(None, "--out", help="directory (default: the data root)"),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="guided session, e.g. prone_hip_extension"),
+    reps: Optional[int] = typer.Option(None, "--reps", min=1, help="guided session: number of reps"),
     fs: Optional[float] = typer.Option(None, "--fs", help="sampling rate of a plotter board, Hz"),
     channels: Optional[str] = typer.Option(None, "--channels", help="plotter columns, e.g. glute_max,hamstrings"),
     phase: Optional[int] = typer.Option(None, "--phase", min=1, max=3, help="rehab phase 1/2/3"),
@@ -171,7 +172,7 @@ def record(
 
     opts = RecordOptions(
         board=board, port=port, ble=ble, subject=subject, task=task, duration_s=duration,
-        out_dir=out or data_root(None), protocol=protocol, fs_hz=fs, channels=channels,
+        out_dir=out or data_root(None), protocol=protocol, reps=reps, fs_hz=fs, channels=channels,
         phase=phase, pain=pain, date=date, notes=notes, sim_speed=sim_speed, sim_seed=sim_seed,
         sim_overrides=_pairs(sim, "--sim"),
     )

@@ -1,0 +1,188 @@
+"""Guided sessions: ``reengage record --protocol NAME`` walks the person through a rest baseline, one MVC
+trial per recorded muscle and N reps, with countdowns and cues on stderr, and writes each step as an event.
+
+Timing follows the **board's sample clock**, not the wall clock: the guide is a pipeline sink, and a step
+begins when the EMG block carrying its first sample arrives. Events are therefore exactly at the step's
+sample time whatever the USB latency, and a simulated board run at ``--sim-speed 8`` is guided eight times
+faster and stays aligned.
+
+Layout (the same one the simulated person follows, ``reengage.synth.protocol_schedule``):
+
+    rest 3 s │ MVC <muscle> 3 s, rest 2 s │ … per muscle │ get ready 1 s │ rep every period_s × N
+
+MVC positions are the manual muscle testing positions (Hislop & Montgomery, *Daniels and Worthingham's
+Muscle Testing*), as used for sEMG normalisation in SENIAM (Hermens et al. 2000): a 3 s maximal effort against
+manual resistance, with a rest between trials.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from reengage.errors import InputError
+from reengage.model import Block, Event
+
+REST_S = 3.0
+MVC_S = 3.0
+MVC_REST_S = 2.0
+READY_S = 1.0
+COUNTDOWN_S = 3
+BOARD_STEP_LABELS = ("rest", "exercise", "rep")  # what a board's button/simulator may also announce
+
+MVC_CUES = {
+    "glute_max": "lying prone, knee bent 90°: lift the thigh off the table and push up as hard as you can against the hand",
+    "glute_med": "lying on your side, top leg straight: lift it up and slightly back as hard as you can against the hand",
+    "hamstrings": "lying prone, knee bent 45°: pull the heel towards the buttock as hard as you can against the hand",
+    "erector_spinae": "lying prone, hands by your sides: lift the chest as hard as you can against the hand",
+}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    title: str
+    setup: str  # how to get into position
+    lift: str  # concentric cue
+    lower: str  # eccentric cue
+    reps: int = 10
+    period_s: float = 5.0  # one rep every period_s
+    rep_s: float = 2.5  # lift + hold + lower
+
+    def steps(self, muscles: list[str], reps: int | None = None) -> list["Step"]:
+        out = [Step(0.0, REST_S, "rest", "Rest baseline: lie still and relax completely")]
+        t = REST_S
+        for m in muscles:
+            cue = MVC_CUES.get(m, f"contract {m} as hard as you can")
+            out.append(Step(t, MVC_S, f"mvc:{m}", f"MVC {m.replace('_', ' ')}: {cue}", countdown=True))
+            out.append(Step(t + MVC_S, MVC_REST_S, "rest", "Relax"))
+            t += MVC_S + MVC_REST_S
+        n = self.reps if reps is None else reps
+        out.append(Step(t, READY_S + n * self.period_s, "exercise", f"{self.title}: {self.setup}"))
+        t += READY_S
+        for k in range(n):
+            out.append(Step(t + k * self.period_s, self.rep_s, "rep", f"Rep {k + 1}/{n}: {self.lift}",
+                            countdown=k == 0, lower=self.lower))
+        return out
+
+
+@dataclass(frozen=True)
+class Step:
+    onset_s: float
+    duration_s: float
+    label: str
+    cue: str
+    countdown: bool = False
+    lower: str = ""
+
+    @property
+    def end_s(self) -> float:
+        return self.onset_s + self.duration_s
+
+
+PROTOCOLS = {
+    p.name: p
+    for p in (
+        Protocol("prone_hip_extension", "Prone hip extension", "lie face down, knee bent 90°",
+                 "squeeze the buttock, lift the thigh", "lower slowly"),
+        Protocol("bridge", "Glute bridge", "lie on your back, knees bent, feet flat",
+                 "squeeze the buttocks, lift the hips", "roll down slowly"),
+        Protocol("clamshell", "Clamshell", "lie on your side, hips and knees bent, heels together",
+                 "open the top knee, keep the feet together", "close slowly"),
+        Protocol("side_lying_abduction", "Side-lying hip abduction", "lie on your side, bottom knee bent, top leg straight",
+                 "lift the top leg up and slightly back", "lower slowly"),
+        Protocol("hip_thrust", "Hip thrust", "shoulders on the bench, feet flat, knees bent",
+                 "drive through the heels, hips up to a straight line", "lower slowly"),
+        Protocol("single_leg_deadlift", "Single-leg deadlift", "stand on the test leg, knee soft",
+                 "hinge forward, then squeeze the buttock to stand up", "hinge forward again slowly"),
+    )
+}
+
+
+def get_protocol(name: str) -> Protocol:
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise InputError(f"--protocol {name!r}: unknown (have {', '.join(PROTOCOLS)})") from None
+
+
+def total_s(steps: list[Step]) -> float:
+    return max(s.end_s for s in steps)
+
+
+class GuidedSession:
+    """A sink in front of the recorder and live view: passes every item on, and on each EMG block moves
+    the protocol forward by the samples' own clock, emitting the step events to the same sinks.
+
+    The board's own step announcements (``rest``/``mvc:*``/``exercise``/``rep`` STATUS events) are not passed
+    on while a protocol runs: the guide is what the person was asked to do; other events pass."""
+
+    def __init__(self, steps: list[Step], fs_hz: float, sinks: list, console: Console | None = None,
+                 on_done: Callable[[], None] | None = None) -> None:
+        self.steps = sorted(steps, key=lambda s: s.onset_s)
+        self.fs_hz = fs_hz
+        self.sinks = sinks
+        self.console = console or Console(stderr=True)
+        self.on_done = on_done
+        self.origin: int | None = None
+        self.now_s = 0.0
+        self._next = 0  # index of the next step to begin
+        self._said: set[tuple[int, str]] = set()
+        self.swallowed = 0
+        self.done = False
+
+    def _emit(self, ev: Event) -> None:
+        for s in self.sinks:
+            s.handle(ev)
+
+    def handle(self, item) -> None:
+        if isinstance(item, Event) and (item.label in BOARD_STEP_LABELS or item.label.startswith("mvc:")):
+            self.swallowed += 1
+            return
+        for s in self.sinks:
+            s.handle(item)
+        if isinstance(item, Block) and item.stream == "emg":
+            if self.origin is None:
+                self.origin = item.start
+            self.advance((item.start + item.n_samples - self.origin) / self.fs_hz)
+
+    def advance(self, now_s: float) -> None:
+        """Everything due by ``now_s`` (sample time): step events, cues, countdown ticks."""
+        self.now_s = now_s
+        while self._next < len(self.steps) and self.steps[self._next].onset_s <= now_s + 1e-9:
+            step = self.steps[self._next]
+            self._emit(Event(round(step.onset_s, 6), step.duration_s, step.label))
+            style = "bold green" if step.label in ("rep", "exercise") else "bold cyan" if step.label.startswith("mvc:") else "bold"
+            self.console.print(f"[{style}]▶ {step.cue}[/{style}]  [dim]({step.onset_s:.1f} s)[/dim]")
+            self._next += 1
+        # Countdown to the next step that asks for one, once per second of sample time.
+        if self._next < len(self.steps):
+            nxt = self.steps[self._next]
+            left = nxt.onset_s - now_s
+            k = math.ceil(left - 1e-9)
+            if nxt.countdown and 1 <= k <= COUNTDOWN_S and (self._next, f"cd{k}") not in self._said:
+                self._said.add((self._next, f"cd{k}"))
+                self.console.print(f"   [yellow]{nxt.label.replace(':', ' ')} in {k}…[/yellow]")
+        # The "lower" cue half-way through each rep.
+        for i in range(max(0, self._next - 2), self._next):
+            s = self.steps[i]
+            if s.lower and now_s >= s.onset_s + s.duration_s * 0.6 and (i, "lower") not in self._said:
+                self._said.add((i, "lower"))
+                self.console.print(f"   [green]{s.lower}[/green]")
+        if not self.done and now_s >= total_s(self.steps) - 1e-9:
+            self.done = True
+            self.console.print("[bold]✔ protocol complete[/bold]")
+            if self.on_done is not None:
+                self.on_done()
+
+    def finish(self) -> None:
+        """At the end of the session (also after Ctrl-C): mark where an unfinished protocol stopped."""
+        if not self.done and self.origin is not None:
+            self._emit(Event(round(self.now_s, 6), 0.0, "stopped"))
+            self.console.print(f"[yellow]protocol stopped at {self.now_s:.1f} s; everything so far is kept[/yellow]")
+
+    def close(self) -> None:
+        self.finish()
