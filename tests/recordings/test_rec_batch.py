@@ -1,0 +1,79 @@
+"""`reengage analyze --all`: only what changed, in parallel processes, committed one by one (so Ctrl-C
+keeps what finished)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from test_rec_interop import simulated_rgr
+
+from reengage.batch import analyze_all
+from reengage.catalog import Catalog
+
+REENGAGE = [sys.executable, "-m", "reengage.cli"]
+
+
+def _n_analyses(root) -> int:
+    db = root / "catalog.sqlite"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as c:
+            return c.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+    except sqlite3.OperationalError:  # schema not created yet
+        return 0
+
+
+def test_only_what_changed_is_analysed_again(tmp_path):
+    root = tmp_path / "data"
+    paths = [simulated_rgr(root / "P031" / f"s{k}.rgr", seconds=8.0, seed=k, gap=False) for k in range(3)]
+    (root / "P031" / "broken.rgr").write_bytes(b"\x89RGREC\r\n\x1a\n" + b"\x00" * 40)
+    first = analyze_all(root, workers=2)
+    assert sorted(first.analysed) == ["P031/s0.rgr", "P031/s1.rgr", "P031/s2.rgr"]
+    assert list(first.failed) == ["P031/broken.rgr"] and "broken.rgr" in first.failed["P031/broken.rgr"]
+    with Catalog(root) as cat:
+        assert all(not cat.needs_analysis(p) for p in paths)
+        assert len(cat.sessions("P031")) == 1
+    again = analyze_all(root, workers=2)
+    assert again.analysed == [] and again.unchanged == 3
+    os.utime(paths[0])  # a touch alone is not a change (same content)
+    paths[1].unlink()
+    simulated_rgr(paths[1], seconds=8.0, seed=42, gap=False)  # new content
+    third = analyze_all(root, workers=2)
+    assert third.analysed == ["P031/s1.rgr"] and third.unchanged == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_finished_analyses(tmp_path):
+    root = tmp_path / "data"
+    n = 6
+    for k in range(n):
+        simulated_rgr(root / "P032" / f"s{k}.rgr", seconds=8.0, seed=k, gap=False)
+    proc = subprocess.Popen([*REENGAGE, "analyze", "--all", "--data", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while _n_analyses(root) == 0 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done = _n_analyses(root)
+    if proc.returncode == 0:
+        pytest.skip("every analysis finished before the interrupt arrived (machine too fast to interrupt)")
+    assert proc.returncode == 130, err
+    assert "finished analyses are saved" in err
+    assert 1 <= done < n
+    with sqlite3.connect(root / "catalog.sqlite") as c:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rest = analyze_all(root, workers=2)
+    assert len(rest.analysed) == n - done and rest.unchanged == done
