@@ -51,6 +51,8 @@ class LivePublisher:
         self.fs_hz = fs_hz
         self.sent = 0
         self.dropped = 0
+        self._status: dict | None = None
+        self._status_sent = 0.0
 
     def _send(self, msg: dict) -> None:
         msg["v"] = PROTOCOL_VERSION
@@ -64,13 +66,18 @@ class LivePublisher:
 
     def status(self, state: str, **fields) -> None:
         """``state``: "recording", "replaying" or "stopped"; fields: subject, task, mvc {role: envelope units}."""
-        self._send({"type": "status", "state": state, "fs_hz": self.fs_hz, "channels": self.channels, **fields})
+        self._status = {"type": "status", "state": state, "fs_hz": self.fs_hz, "channels": self.channels, **fields}
+        self._status_sent = time.monotonic()
+        self._send(dict(self._status))
 
     def block(self, start: int, data: np.ndarray, t_ns: int | None = None) -> None:
         """Samples (channels, n) in each channel's physical unit, first sample index ``start``; ``t_ns`` is
         ``time.time_ns()`` when the newest sample entered the pipeline (for the cue-latency measurement)."""
         data = np.asarray(data, dtype=np.float64)
         t_ns = t_ns or time.time_ns()
+        if self._status and time.monotonic() - self._status_sent > 1.0:  # a dashboard opened mid-session
+            self._status_sent = time.monotonic()
+            self._send(dict(self._status))
         per = max(1, MAX_DATAGRAM // (12 * max(1, data.shape[0])))
         for a in range(0, data.shape[1], per):
             part = data[:, a : a + per]
@@ -109,6 +116,7 @@ def replay_to_live(recording, *, port: int | None = None, speed: float = 1.0, bl
     pub.status("replaying", subject=recording.meta.get("subject"), task=recording.meta.get("task"), mvc=mvc or {})
     phys = emg.physical()
     step = max(1, int(emg.fs_hz * block_ms / 1000.0))
+    events = sorted(recording.events, key=lambda e: e.onset_s)
     t0 = time.monotonic()
     for a in range(0, phys.shape[1], step):
         if stop is not None and stop.is_set():
@@ -117,6 +125,9 @@ def replay_to_live(recording, *, port: int | None = None, speed: float = 1.0, bl
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        while events and events[0].onset_s * emg.fs_hz <= a + step:
+            e = events.pop(0)
+            pub.event(e.onset_s, e.duration_s, e.label)
         pub.block(a, phys[:, a : a + step])
     pub.close()
     return pub
@@ -221,6 +232,7 @@ class LiveReceiver:
         self.rep_count = 0
         self.open_rep: dict | None = None
         self.mvc: dict = {}
+        self.mvc_windows: list[tuple[float, float]] = []  # MVC trials: no biofeedback cue there
         self.reps.clear()
 
     def _loop(self) -> None:
@@ -254,8 +266,15 @@ class LiveReceiver:
         if kind == "status":
             if msg.get("session") != self.session:
                 self._reset(msg)
-            self.status = {k: msg.get(k) for k in ("state", "subject", "task")}
+            # A later status (e.g. "stopped") updates only the fields it carries.
+            self.status = {k: msg[k] if k in msg else self.status.get(k) for k in ("state", "subject", "task")}
             self.mvc = msg.get("mvc") or {}
+            return
+        if kind == "event":
+            if str(msg.get("label", "")).startswith("mvc") and msg.get("session") == self.session:
+                a = float(msg.get("onset_s") or 0.0)
+                self.mvc_windows.append((a, a + float(msg.get("duration_s") or 0.0)))
+                del self.mvc_windows[:-16]
             return
         if kind != "block" or not msg.get("channels") or not msg.get("fs_hz"):
             return
@@ -281,7 +300,9 @@ class LiveReceiver:
             self.open_rep["onset"].setdefault(role, index)
             self.open_rep["active"].add(role)
             on = self.open_rep["onset"]
-            if len(on) == 2 and "cued" not in self.open_rep:
+            first_s = min(on.values()) / self.fs
+            in_mvc = any(a - 0.5 <= first_s <= b + 0.5 for a, b in self.mvc_windows)
+            if len(on) == 2 and "cued" not in self.open_rep and not in_mvc:
                 self.open_rep["cued"] = True
                 lat = (on["glute_max"] - on["hamstrings"]) / self.fs * 1000.0
                 self.rep_count += 1
@@ -292,6 +313,10 @@ class LiveReceiver:
             self.open_rep["active"].discard(role)
             if not self.open_rep["active"]:
                 self.open_rep = None
+
+    def latest_rep(self) -> dict | None:
+        with self.lock:
+            return dict(self.reps[-1]) if self.reps else None
 
     def snapshot(self, n_px: int = 600) -> dict:
         """Rolling traces (min/max per pixel), gauge value, latest reps: what one 200 ms poll needs."""

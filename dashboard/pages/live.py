@@ -14,7 +14,8 @@ from reengage.dashboard import figures, live
 
 dash.register_page(__name__, path="/live", name="Live", title="reengage — live")
 
-POLL_MS = 200
+POLL_MS = 200  # traces, gauge, table
+CUE_POLL_MS = 50  # the cue has its own tiny poll so rendering the traces never delays it
 
 
 def layout(**_query):
@@ -27,6 +28,7 @@ def layout(**_query):
         ]),
         html.P(id="live-status", className="re-help", children="Waiting for `reengage record` or `reengage replay`…"),
         dcc.Interval(id="live-tick", interval=POLL_MS),
+        dcc.Interval(id="live-cue-tick", interval=CUE_POLL_MS),
         dcc.Store(id="live-cue"),
         html.Div(className="live-gauge-wrap", children=[
             dcc.Graph(id="live-traces", config={"displayModeBar": False}, figure=_empty()),
@@ -62,7 +64,7 @@ def _gauge(value, unit) -> go.Figure:
 
 @callback(
     Output("live-traces", "figure"), Output("live-gauge", "figure"), Output("live-status", "children"),
-    Output("live-reps", "children"), Output("live-cue", "data"), Output("live-bio", "style"),
+    Output("live-reps", "children"), Output("live-bio", "style"),
     Input("live-tick", "n_intervals"), State("live-options", "value"),
 )
 def _poll(_n, options):
@@ -71,18 +73,19 @@ def _poll(_n, options):
     bio_style = {} if "bio" in (options or []) else {"display": "none"}
     if not snap.get("channels"):
         return (dash.no_update, dash.no_update, f"Listening on 127.0.0.1:{port} — waiting for `reengage record` "
-                "or `reengage replay` (see dashboard/LIVE.md).", dash.no_update, dash.no_update, bio_style)
-    fig = go.Figure()
+                "or `reengage replay` (see dashboard/LIVE.md).", dash.no_update, bio_style)
+    traces, shapes = [], []
     for i, ch in enumerate(snap["channels"]):
         c = figures.colour(ch["role"], i)
-        fig.add_trace(go.Scattergl(x=snap["t"], y=snap["env"][i], name=f"{ch['name']} envelope", mode="lines",
-                                   line=dict(color=c, width=2)))
-        if snap["thresholds"][i] is not None:
-            fig.add_hline(y=snap["thresholds"][i], line_dash="dot", line_color=c, opacity=0.5)
-    fig.update_layout(height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white", uirevision="live",
-                      legend=dict(orientation="h", y=1.06), xaxis_title="time (s)",
-                      yaxis_title="envelope (100 ms RMS, channel unit)")
-    fig.update_xaxes(range=[snap["t"][0], snap["t"][-1]])
+        traces.append(dict(type="scattergl", x=snap["t"], y=snap["env"][i], name=f"{ch['name']} envelope",
+                           mode="lines", line=dict(color=c, width=2)))
+        if snap["thresholds"][i] is not None:  # the onset threshold (baseline mean + 3 SD)
+            shapes.append(dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=snap["thresholds"][i],
+                               y1=snap["thresholds"][i], line=dict(dash="dot", color=c), opacity=0.5))
+    fig = {"data": traces, "layout": dict(
+        height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white", uirevision="live", shapes=shapes,
+        legend=dict(orientation="h", y=1.06), xaxis=dict(title="time (s)", range=[snap["t"][0], snap["t"][-1]]),
+        yaxis=dict(title="envelope (100 ms RMS, channel unit)"))}
     reps = snap["reps"]
     status = (f"{snap['state']} · subject {snap.get('subject') or '?'} · {snap.get('task') or ''} · "
               f"{snap['t_end_s']:.1f} s · {len(reps)} reps" +
@@ -90,8 +93,16 @@ def _poll(_n, options):
     rows = [html.Thead(html.Tr([html.Th("Rep"), html.Th("Onset latency (ms)"), html.Th("Glutes first")]))]
     rows.append(html.Tbody([html.Tr([html.Td(r["rep"]), html.Td(f"{r['onset_latency_ms']:+.0f}"),
                                      html.Td("yes" if r["glutes_first"] else "no")]) for r in reversed(reps[-10:])]))
-    cue = reps[-1] if reps else None
-    return fig, _gauge(snap["gauge"], snap["gauge_unit"]), status, rows, cue, bio_style
+    return fig, _gauge(snap["gauge"], snap["gauge_unit"]), status, rows, bio_style
+
+
+@callback(Output("live-cue", "data"), Input("live-cue-tick", "n_intervals"), State("live-cue", "data"))
+def _cue(_n, current):
+    port = int(flask.current_app.config.get("REENGAGE_LIVE_PORT") or live.live_port())
+    cue = live.receiver(port).latest_rep()
+    if cue is None or (current and current.get("rep") == cue["rep"]):
+        return dash.no_update
+    return cue
 
 
 # The cue and the latency measurement run in the browser, so the time includes rendering: sample entered

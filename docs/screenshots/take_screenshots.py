@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
         t = threading.Thread(target=live.replay_to_live, args=(rec,), kwargs={"port": port, "speed": 1.0})
         br.driver.get(base + "/live")
         t.start()
-        br.wait_for_contains_text("#live-latency", "Sample-to-cue", timeout=60)
+        br.wait_for_contains_text("#live-latency", "over the last 4 reps", timeout=90)
         time.sleep(0.5)
         br.driver.save_screenshot(str(HERE / "live.png"))
         print("live.png:", br.find_element("#live-latency").text, file=sys.stderr)
