@@ -245,7 +245,7 @@ def replay(
     path: Path = typer.Argument(..., help="a recording (.rgr, .csv, .edf)"),
     speed: str = typer.Option("1", "--speed", help="1 = real time, 10 = ten times faster, max = as fast as possible"),
     out: Optional[Path] = typer.Option(None, "--out", help="also re-record the stream into this directory"),
-    live: bool = typer.Option(True, "--live/--no-live", help="publish to the dashboard's live view"),
+    live: Optional[bool] = typer.Option(None, "--live/--no-live", help="publish to the dashboard's live view (default: when paced)"),
     as_json: bool = typer.Option(False, "--json", help="print the analysis of the replayed stream on stdout"),
 ) -> None:
     """Stream a saved recording through the live pipeline (the same sinks as a board)."""

@@ -201,9 +201,12 @@ def parse_speed(text: str) -> float | None:
 
 
 
-def run_replay(path, speed_text: str, *, out_dir=None, live: bool = True, analyze_result: bool = False,
+def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None, analyze_result: bool = False,
                console=None) -> dict | None:
-    """The ``reengage replay`` command: recording → sinks (re-recorder, live view, collector)."""
+    """The ``reengage replay`` command: recording → sinks (re-recorder, live view, collector).
+
+    ``live=None``: publish to the live view when paced (``--speed 1``/``10``); at ``max`` a viewer could not
+    follow and the JSON encoding of every sample would dominate the run, so only when asked."""
     from pathlib import Path
 
     from rich.console import Console
@@ -227,7 +230,7 @@ def run_replay(path, speed_text: str, *, out_dir=None, live: bool = True, analyz
             n += 1
         recorder = RecordingSink(target, rec)
         sinks.append(recorder)
-    if live:
+    if live or (live is None and speed is not None):
         publisher = _live_publisher(rec)
         if publisher is not None:
             sinks.append(publisher)
@@ -251,14 +254,33 @@ def run_replay(path, speed_text: str, *, out_dir=None, live: bool = True, analyz
     return None
 
 
+class LiveViewSink:
+    """Publishes to the dashboard's Live page (``dashboard/LIVE.md``) as ``record`` does: EMG blocks in
+    physical units stamped with the wall clock when they leave the pipeline, events, and a "replaying"
+    status. UDP on loopback: never blocks the replay."""
+
+    def __init__(self, rec: Recording) -> None:
+        from reengage.dashboard.live import LivePublisher, channels_for
+
+        emg = rec.emg
+        self._scale = np.array([c.scale for c in emg.channels])[:, None]
+        self._offset = np.array([c.offset for c in emg.channels])[:, None]
+        self.pub = LivePublisher(session=str(rec.source), channels=channels_for(emg), fs_hz=emg.fs_hz)
+        self.pub.status("replaying", subject=rec.meta.get("subject"), task=rec.meta.get("task"))
+
+    def handle(self, item: Item) -> None:
+        if isinstance(item, Block) and item.stream == "emg":
+            self.pub.block(item.start, (item.data - self._offset) * self._scale, time.time_ns())
+        elif isinstance(item, Event):
+            self.pub.event(item.onset_s, item.duration_s, item.label)
+
+    def close(self) -> None:
+        self.pub.close()
+
+
 def _live_publisher(rec: Recording):
-    """The dashboard's live-view publisher (``dashboard/LIVE.md``) when this build has it."""
+    """The live-view sink when this build has the dashboard's live module."""
     try:
-        from reengage.dashboard.live import LivePublisher
+        return LiveViewSink(rec)
     except ImportError:
-        return None
-    chans = [{"name": c.name, "role": c.role, "unit": c.unit, "kind": c.kind} for c in rec.emg.channels]
-    try:
-        return LivePublisher(session=str(rec.meta.get("subject", "")), channels=chans, fs_hz=rec.fs_hz)
-    except TypeError:  # an older publisher signature: the replay still runs, unseen
         return None

@@ -82,3 +82,31 @@ def test_replay_cli_json_equals_analyze_cli(rgr, tmp_path):
     assert "real time" in r.stderr and len(list(tmp_path.glob("*-replay.rgr"))) == 1
     bad = subprocess.run([*REENGAGE, "replay", str(rgr), "--speed", "fast"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--speed 'fast'" in bad.stderr
+
+
+def test_paced_replay_publishes_to_the_live_view_like_record(tmp_path, monkeypatch):
+    """dashboard/LIVE.md: status "replaying", EMG blocks in physical units by board index, events."""
+    import socket
+
+    from reengage.replay import LiveViewSink
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    rx.settimeout(2.0)
+    monkeypatch.setenv("REENGAGE_LIVE_PORT", str(rx.getsockname()[1]))
+    rec = read_recording(simulated_rgr(tmp_path / "live.rgr", seconds=2.0, gap=False))
+    replay(rec, [LiveViewSink(rec)], speed=20.0)
+    msgs = []
+    try:
+        while True:
+            msgs.append(json.loads(rx.recv(65536)))
+    except socket.timeout:
+        pass
+    finally:
+        rx.close()
+    assert msgs[0]["type"] == "status" and msgs[0]["state"] == "replaying" and msgs[-1]["state"] == "stopped"
+    blocks = [m for m in msgs if m["type"] == "block"]
+    got = np.concatenate([np.array(b["data"]) for b in sorted(blocks, key=lambda b: b["start"])], axis=1)
+    assert got.shape == rec.emg.data.shape and np.allclose(got, rec.emg.physical(), atol=1e-5)
+    assert [m["label"] for m in msgs if m["type"] == "event"] == [e.label for e in rec.events]
