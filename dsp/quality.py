@@ -106,7 +106,10 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
     motion_count, motion_fraction = 0, 0.0
     if kind != "envelope" and p_rest and n:
         pw = moving_mean(c * c, window_samples(20, fs))
-        hot = (pw > 10.0 * p_rest) & ~am & valid
+        # 10× resting power and ≥ 300 ms from any burst: the rise and fall of a real contraction
+        # around its detected onset/offset must not count as an artefact.
+        near_burst = _dilate(am, window_samples(300, fs))
+        hot = (pw > 10.0 * p_rest) & ~near_burst & valid
         a, b = runs(hot)
         short = (b - a) <= window_samples(max_artifact_ms, fs)
         motion_count = int(short.sum())

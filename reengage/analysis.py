@@ -311,7 +311,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             clip = q["clip_mask"][start:end + 1]
             if clip.size and clip.mean() > CLIP_REP_MAX_FRACTION:
                 reasons.append(f"{k}: clipped in {100 * clip.mean():.0f}% of the rep")
-            if q["motion_mask"][max(start - int(0.3 * fs), 0):end + 1].any():
+            if q["motion_mask"][start:end + 1].any():
                 reasons.append(f"{k}: motion artefact at the rep")
         movement_onset, re_move = None, {}
         if movements is not None:

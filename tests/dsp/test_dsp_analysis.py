@@ -189,3 +189,13 @@ def test_single_channel_and_other_muscles(session):
     assert_json_safe(out)
     assert out["reps"] and all(r["onset_latency_ms"] is None for r in out["reps"])
     assert any("latency" in n for n in out["notes"])
+
+
+def test_motion_transients_flagged_not_counted():
+    s = synthesize(SubjectProfile(snr_db=12.0, motion_transients_per_min=8.0), duration_s=60.0, seed=4)
+    assert s.truth["transients_s"]
+    out = analyze(session_recording(s))
+    assert_json_safe(out)
+    assert len(out["reps"]) == len(s.truth["reps"])
+    assert sum(ch["quality"]["motion_artifacts"] for ch in out["channels"].values()) >= 1
+    assert out["summary"]["reps"] == len(s.truth["reps"])

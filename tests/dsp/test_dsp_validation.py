@@ -34,14 +34,11 @@ def test_high_snr_targets(scores):
         assert s["extra_reps"] == 0, name
         assert s["p90_abs_onset_error_ms"] <= 25.0, name
         assert s["order_accuracy"] >= 0.97, name
-        if cell.fs_hz == 1000.0:
-            assert s["median_abs_onset_error_ms"] <= 10.0, name
-            assert s["median_ratio_error"] <= 0.05, name
-        else:
-            assert s["median_abs_onset_error_ms"] <= 12.5, name
-            assert s["median_ratio_error"] <= 0.08, name
-        # Issue target is 5 ms; this is the level reached (see the report), kept as a regression bound.
-        assert s["median_abs_latency_error_ms"] <= 17.0, name
+        assert s["median_abs_onset_error_ms"] <= 10.0, name
+        assert s["median_ratio_error"] <= 0.05, name
+        # Issue target is 5 ms; reached levels are 5.5–6.5 ms at ≥ 1 kHz and 11–14 ms at 500 Hz (see
+        # the report); these bounds keep a regression from passing unnoticed.
+        assert s["median_abs_latency_error_ms"] <= (8.0 if cell.fs_hz >= 1000 else 16.0), name
 
 
 def test_low_snr_targets(scores):
