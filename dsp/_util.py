@@ -27,6 +27,25 @@ def moving_mean(x: np.ndarray, n: int, *, axis: int = -1, causal: bool = False) 
     length = x.shape[-1]
     c = np.zeros(x.shape[:-1] + (length + 1,), dtype=np.float64)
     np.cumsum(x, axis=-1, out=c[..., 1:])
+    if n < length:
+        # Slices for the bulk, index arrays only for the ≤ n edge samples.
+        out = np.empty(x.shape, dtype=np.float64)
+        if causal:
+            out[..., :n] = c[..., 1:n + 1] / n
+            np.subtract(c[..., n + 1:], c[..., 1:length - n + 1], out=out[..., n:])
+            out[..., n:] /= n
+        else:
+            half = n // 2
+            np.subtract(c[..., n:], c[..., :length + 1 - n], out=out[..., half:length - n + half + 1])
+            out[..., half:length - n + half + 1] /= n
+            head = np.arange(half)
+            tail = np.arange(length - n + half + 1, length)
+            for idx in (head, tail):
+                if idx.size:
+                    lo = np.clip(idx - half, 0, length)
+                    hi = np.clip(idx - half + n, 0, length)
+                    out[..., idx] = (c[..., hi] - c[..., lo]) / np.maximum(hi - lo, 1)
+        return np.moveaxis(out, -1, axis)
     if causal:
         lo = np.maximum(np.arange(1, length + 1) - n, 0)
         out = (c[..., 1:] - c[..., lo]) / n

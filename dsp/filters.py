@@ -104,7 +104,13 @@ def mains_spectrum(x, *, fs: float) -> dict:
     return {"freq_hz": f, "psd": psd}
 
 
-def detect_mains_hz(x, *, fs: float, min_prominence_db: float = 5.0, axis: int = -1) -> float | None:
+def _pooled_psd(xm: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    f, p = _psd(xm.reshape(-1, xm.shape[-1]), fs)
+    return f, p.mean(axis=0)
+
+
+def detect_mains_hz(x, *, fs: float, min_prominence_db: float = 5.0, axis: int = -1,
+                    _spectrum=None) -> float | None:
     """50 or 60 Hz if a mains line stands ``min_prominence_db`` above its spectral neighbours, else None.
 
     All channels are pooled: the interference comes from the same supply on every lead. A Welch
@@ -114,8 +120,7 @@ def detect_mains_hz(x, *, fs: float, min_prominence_db: float = 5.0, axis: int =
     x = np.moveaxis(np.atleast_2d(as_float(x)), axis, -1)
     if x.shape[-1] < int(fs) or fs < 2 * 50.0 + 10:
         return None
-    f, p = _psd(x.reshape(-1, x.shape[-1]), fs)
-    p = p.mean(axis=0)
+    f, p = _spectrum if _spectrum is not None else _pooled_psd(x, fs)
     best, best_db = None, min_prominence_db
     for line in MAINS_CANDIDATES_HZ:
         if line >= 0.5 * fs - 5:
@@ -128,11 +133,10 @@ def detect_mains_hz(x, *, fs: float, min_prominence_db: float = 5.0, axis: int =
 
 
 def present_harmonics(x, *, fs: float, mains_hz: float, min_prominence_db: float = 5.0,
-                      max_hz: float | None = None, axis: int = -1) -> list[float]:
+                      max_hz: float | None = None, axis: int = -1, _spectrum=None) -> list[float]:
     """The harmonics of ``mains_hz`` (fundamental included) that stand out of the spectrum."""
     x = np.moveaxis(np.atleast_2d(as_float(x)), axis, -1)
-    f, p = _psd(x.reshape(-1, x.shape[-1]), fs)
-    p = p.mean(axis=0)
+    f, p = _spectrum if _spectrum is not None else _pooled_psd(x, fs)
     top = min(0.5 * fs - 5.0, max_hz if max_hz is not None else 0.5 * fs)
     out = []
     for k in range(1, int(top // mains_hz) + 1):
@@ -181,14 +185,19 @@ def refine_line_hz(x, *, fs: float, line_hz: float, span_hz: float = 0.15, max_s
 
 
 def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int = -1) -> np.ndarray:
-    """Remove mains lines by least-squares sinusoid fits over overlapping ``segment_s`` segments.
+    """Remove mains lines by weighted least-squares sinusoid fits over overlapping ``segment_s`` segments.
 
-    Each segment's amplitude and phase of every line are fitted (cos + sin regression) and the fits are
-    blended with a periodic Hann window at 50 % overlap (the windows sum to one). This is the
-    regression approach of CleanLine (Mullen 2012, NITRC) rather than an IIR notch: a notch narrow
-    enough to spare the EMG rings for ≈ 1/(π·bandwidth) ≈ 0.2 s, and run zero-phase that ringing
-    appears *before* each burst as a false early onset. The regression removes only what is
-    coherent over seconds, which a motor-unit burst is not.
+    Each segment's amplitude and phase of every line are fitted (cos + sin regression) and the fitted
+    coefficients are blended with a periodic Hann window at 50 % overlap (the windows sum to one). This
+    is the regression approach of CleanLine (Mullen 2012, NITRC) rather than an IIR notch: a notch
+    narrow enough to spare the EMG rings for ≈ 1/(π·bandwidth) ≈ 0.2 s, and run zero-phase that
+    ringing appears *before* each burst as a false early onset. The regression removes only what is
+    coherent over seconds, which a motor-unit burst is not; samples are weighted by 1/local power so
+    a burst's own energy near the line is not fitted as mains and then subtracted from the quiet
+    samples around it.
+
+    Sums per segment come from sums per half-segment (one pass over the data per line), so the cost
+    is a few multiply-adds per sample.
     """
     x = np.moveaxis(as_float(x), axis, -1)
     lines = [float(v) for v in lines_hz if 0 < float(v) < 0.5 * fs]
@@ -197,44 +206,119 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
     if not lines or n < L:
         return np.moveaxis(x.copy(), -1, axis)
     hop = L // 2
-    nfr = int(np.ceil(max(n - L, 0) / hop)) + 1
-    total = (nfr - 1) * hop + L
-    pad = np.zeros(x.shape[:-1] + (total + hop,))
-    pad[..., hop:hop + n] = x  # half a segment in front so the first samples get two windows too
-    # Weights 1/local power: a burst's own energy near 50 Hz must not be fitted as mains (and then
-    # subtracted from the quiet samples around it), so the fit leans on the quiet parts of a segment.
-    wpad = np.zeros_like(pad)
+    nblk = int(np.ceil(n / hop)) + 2  # one half-segment of padding in front, the rest behind
+    total = nblk * hop
+    lead = hop
     local = moving_mean(x * x, max(int(0.1 * fs), 1))
     floor = np.median(local, axis=-1, keepdims=True) * 1e-3 + 1e-300
-    wpad[..., hop:hop + n] = 1.0 / (local + floor)
-    nfr += 1
-    frames = np.lib.stride_tricks.sliding_window_view(pad, L, axis=-1)[..., ::hop, :][..., :nfr, :]
-    wfr = np.lib.stride_tricks.sliding_window_view(wpad, L, axis=-1)[..., ::hop, :][..., :nfr, :]
-    xw = frames * wfr
-    tl = np.arange(L) / fs
-    win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(L) / L)  # periodic Hann: COLA at 50 % overlap
-    fit = np.zeros(frames.shape)
+    w = np.zeros(x.shape[:-1] + (total,))
+    w[..., lead:lead + n] = 1.0 / (local + floor)
+    wx = np.zeros_like(w)
+    wx[..., lead:lead + n] = x * w[..., lead:lead + n]
+    t = (np.arange(total) - lead) / fs
+    shape = x.shape[:-1] + (nblk, hop)
+
+    def blocks(v):
+        return v.reshape(shape).sum(axis=-1)
+
+    sw = blocks(w)
+    # Hann weights of the two frames covering each half-block: rising half, falling half.
+    rise = 0.5 - 0.5 * np.cos(np.pi * (np.arange(hop) + 0.5) / hop)
+    out = x.copy()
     for f in lines:
-        c, s_ = np.cos(2 * np.pi * f * tl), np.sin(2 * np.pi * f * tl)
-        gcc, gcs, gss = wfr @ (c * c), wfr @ (c * s_), wfr @ (s_ * s_)
-        rc, rs = xw @ c, xw @ s_
+        e = np.exp(1j * (2 * np.pi * f) * t)
+        c, s_ = e.real, e.imag
+        zx = blocks(wx * e.conj())  # Σ w·x·cos − i Σ w·x·sin
+        z2 = blocks(w * (e * e))  # Σ w·cos 2φ + i Σ w·sin 2φ
+        bc, bs = zx.real, -zx.imag
+        bc2, bs2 = z2.real, z2.imag
+        # Frame k spans half-blocks k and k+1.
+        fc, fs_, fw, fc2, fs2 = (b[..., :-1] + b[..., 1:] for b in (bc, bs, sw, bc2, bs2))
+        gcc, gss, gcs = 0.5 * (fw + fc2), 0.5 * (fw - fc2), 0.5 * fs2
         det = gcc * gss - gcs * gcs
-        det = np.where(np.abs(det) > 0, det, np.inf)
-        a = (gss * rc - gcs * rs) / det
-        b = (gcc * rs - gcs * rc) / det
-        fit += a[..., None] * c + b[..., None] * s_
-    # Overlap-add at 50 %: output block j = second half of frame j−1 + first half of frame j.
-    fit *= win
-    blocks = np.zeros(fit.shape[:-2] + (nfr + 1, hop))
-    blocks[..., :nfr, :] += fit[..., :hop]
-    blocks[..., 1:, :] += fit[..., hop:]
-    wsum = np.zeros((nfr + 1, hop))
-    wsum[:nfr] += win[:hop]
-    wsum[1:] += win[hop:]
-    # Edges covered by one window only: scale up the partial sum.
-    est = (blocks / np.maximum(wsum, 1e-12)).reshape(fit.shape[:-2] + (-1,))
-    y = x - est[..., hop:hop + n]
-    return np.moveaxis(y, -1, axis)
+        det = np.where(np.abs(det) > 1e-300, det, np.inf)
+        a = (gss * fc - gcs * fs_) / det
+        b = (gcc * fs_ - gcs * fc) / det
+        # Half-block j is covered by frame j−1 (falling half) and frame j (rising half).
+        pa = np.concatenate([np.zeros(a.shape[:-1] + (1,)), a, np.zeros(a.shape[:-1] + (1,))], axis=-1)
+        pb = np.concatenate([np.zeros(b.shape[:-1] + (1,)), b, np.zeros(b.shape[:-1] + (1,))], axis=-1)
+        wa = pa[..., 1:, None] * rise + pa[..., :-1, None] * (1.0 - rise)
+        wb = pb[..., 1:, None] * rise + pb[..., :-1, None] * (1.0 - rise)
+        # Edges are covered by one frame only: normalise by the window weight actually present.
+        cover = np.ones((nblk, hop))
+        cover[0] = rise
+        cover[-1] = 1.0 - rise
+        amp_c = (wa / cover).reshape(x.shape[:-1] + (total,))[..., lead:lead + n]
+        amp_s = (wb / cover).reshape(x.shape[:-1] + (total,))[..., lead:lead + n]
+        out -= amp_c * c[lead:lead + n] + amp_s * s_[lead:lead + n]
+    return np.moveaxis(out, -1, axis)
+
+
+@lru_cache(maxsize=16)
+def _bandpass_gain(fs: float, nfft: int, low_hz: float, high_hz: float, order: int) -> np.ndarray:
+    """|H(f)|² of the Butterworth band-pass on the rfft grid: what ``sosfiltfilt`` applies, phase-free."""
+    # Closed form of the bilinear-transformed Butterworth (prewarped Ω = tan(πf/fs)), squared because
+    # a forward-backward pass applies the magnitude twice; identical to sosfreqz of bandpass_sos.
+    low, high = clamp_band(fs, low_hz, high_hz)
+    om = np.tan(np.pi * np.minimum(np.fft.rfftfreq(nfft, 1.0 / fs), 0.5 * fs * (1 - 1e-9)) / fs)
+    wl = np.tan(np.pi * low / fs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if high is None:
+            ratio = wl / om
+        else:
+            wh = np.tan(np.pi * high / fs)
+            ratio = (om * om - wl * wh) / (om * (wh - wl))
+        g = 1.0 / (1.0 + ratio ** (2 * order))
+    g = np.nan_to_num(g, nan=0.0, posinf=0.0)
+    return g * g
+
+
+def spectrum_interpolate(spec: np.ndarray, freqs: np.ndarray, lines_hz, *, half_width_hz: float = 0.25,
+                         side_hz: tuple[float, float] = (1.0, 3.0)) -> None:
+    """Mains removal by spectrum interpolation (Mewett, Reynolds & Nazeran 2004, *Med Biol Eng Comput*
+    42:524–531), in place on an rfft ``spec``: inside ±``half_width_hz`` of each line the magnitude is
+    replaced by the median magnitude 1–3 Hz either side, the phase is kept.
+
+    Unlike a notch this leaves no ringing to spread before a burst, and unlike zeroing the bins it
+    leaves the EMG's own power at those frequencies."""
+    df = freqs[1] - freqs[0] if freqs.size > 1 else 1.0
+    for line in lines_hz:
+        band = np.flatnonzero(np.abs(freqs - line) <= max(half_width_hz, df))
+        side = np.flatnonzero((np.abs(freqs - line) >= side_hz[0]) & (np.abs(freqs - line) <= side_hz[1]))
+        if band.size == 0 or side.size == 0:
+            continue
+        mag = np.median(np.abs(spec[..., side]), axis=-1, keepdims=True)
+        cur = np.abs(spec[..., band])
+        spec[..., band] *= np.where(cur > mag, mag / np.maximum(cur, 1e-300), 1.0)
+
+
+def _clean_fft(xm: np.ndarray, fs: float, lines, low_hz: float, high_hz: float, order: int) -> np.ndarray:
+    """Zero-phase band-pass and spectrum interpolation in one rfft/irfft per channel.
+
+    The record is extended by odd reflection (as ``sosfiltfilt`` pads) so the circular FFT does not wrap
+    the end of the record onto its start. One channel at a time keeps the peak memory near one copy.
+    """
+    from scipy import fft as sfft
+
+    n = xm.shape[-1]
+    pad = int(min(max(int(0.5 * fs), 1), n - 1))
+    nfft = sfft.next_fast_len(n + 2 * pad, real=True)
+    gain = _bandpass_gain(float(fs), int(nfft), float(low_hz), float(high_hz), int(order))
+    freqs = np.fft.rfftfreq(nfft, 1.0 / fs)
+    flat = xm.reshape(-1, n)
+    out = np.empty_like(flat)
+    buf = np.zeros(nfft)
+    for i, row in enumerate(flat):
+        buf[:] = 0.0
+        buf[pad:pad + n] = row
+        buf[:pad] = 2 * row[0] - row[pad:0:-1]
+        buf[pad + n:pad + n + pad] = 2 * row[-1] - row[-2:-pad - 2:-1]
+        spec = sfft.rfft(buf)
+        if lines:
+            spectrum_interpolate(spec, freqs, lines)
+        spec *= gain
+        out[i] = sfft.irfft(spec, nfft)[pad:pad + n]
+    return out.reshape(xm.shape)
 
 
 def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float = 20.0, high_hz: float = 450.0,
@@ -243,8 +327,12 @@ def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float 
 
     ``mains_hz="auto"`` detects 50/60 Hz from the signal and removes only the harmonics that are
     present; a number forces that line (harmonics still checked); ``None`` disables mains removal.
-    ``mains_method="subtract"`` (default offline, see :func:`subtract_lines`) or ``"notch"`` (IIR
-    notches, Q = 30; what the causal streaming path uses, where ringing can only follow an onset).
+    ``mains_method="subtract"`` (default offline, see :func:`subtract_lines`), ``"interpolate"``
+    (spectrum interpolation, :func:`spectrum_interpolate`: faster, but it spreads the bursts' own
+    power near the line over the whole record, which raises the resting floor between bursts) or
+    ``"notch"`` (IIR notches, Q = 30; what the causal streaming path uses, where ringing can only
+    follow an onset). Zero-phase band-passing is done in the frequency domain (|H|² of the same
+    Butterworth filter that ``sosfiltfilt`` would apply twice), one channel at a time.
     Channels of kind ``envelope`` or ``imu`` must not be passed here (they are not band-limited EMG).
     """
     x = remove_dc(x, axis=axis)
@@ -252,15 +340,20 @@ def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float 
         return x
     xm = np.moveaxis(x, axis, -1)
     lines: tuple[float, ...] = ()
+    spectrum = None
     if mains_hz == "auto":
-        mains_hz = detect_mains_hz(xm, fs=fs)
+        spectrum = _pooled_psd(xm, fs)
+        mains_hz = detect_mains_hz(xm, fs=fs, _spectrum=spectrum)
     if mains_hz:
         top = clamp_band(fs, low_hz, high_hz)[1] or 0.5 * fs
-        lines = tuple(present_harmonics(xm, fs=fs, mains_hz=float(mains_hz), max_hz=top)) or (float(mains_hz),)
+        lines = tuple(present_harmonics(xm, fs=fs, mains_hz=float(mains_hz), max_hz=top,
+                                        _spectrum=spectrum)) or (float(mains_hz),)
     if lines and mains_method == "subtract":
         base = refine_line_hz(xm.reshape(-1, xm.shape[-1]), fs=fs, line_hz=float(mains_hz))
         xm = subtract_lines(xm, fs=fs, lines_hz=[base * round(v / float(mains_hz)) for v in lines])
         lines = ()
+    if zero_phase and mains_method in ("subtract", "interpolate") and xm.shape[-1] >= 16:
+        return np.moveaxis(_clean_fft(xm, float(fs), lines, low_hz, high_hz, order), -1, axis)
     sos = clean_sos(float(fs), lines_hz=lines, low_hz=low_hz, high_hz=high_hz, order=order)
     if xm.shape[-1] < 3 * (2 * sos.shape[0] + 1):
         return np.moveaxis(xm, -1, axis)

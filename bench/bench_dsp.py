@@ -1,0 +1,300 @@
+"""DSP benchmark: reengage's onset detectors against the open peers, end-to-end analyze, streaming.
+
+Usage (peers come from the optional ``bench`` extra; missing peers are skipped with a note)::
+
+    python bench/bench_dsp.py            # everything, a few minutes
+    python bench/bench_dsp.py --quick    # one seed, no 1-hour run
+    python bench/bench_dsp.py --only accuracy|e2e|stream
+
+Every time is printed as a ratio against a baseline measured in the same run on the same data
+(a bare ``scipy.signal.sosfiltfilt`` 20–450 Hz band-pass of the same array), so figures travel between
+machines. Accuracy uses the same synthetic sessions (``reengage.synth``) and the same scoring as the
+validation suite: one-to-one matching within ±250 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import time
+import tracemalloc
+import warnings
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+warnings.filterwarnings("ignore")
+
+import numpy as np  # noqa: E402
+from scipy import signal  # noqa: E402
+
+from reengage.analysis import analyze  # noqa: E402
+from reengage.dsp import filters  # noqa: E402
+from reengage.dsp._util import intervals_mask  # noqa: E402
+from reengage.dsp.onsets import METHODS, detect_bursts  # noqa: E402
+from reengage.dsp.streaming import StreamingPipeline  # noqa: E402
+from reengage.dsp.synthrec import session_recording  # noqa: E402
+from reengage.synth import SubjectProfile, synthesize  # noqa: E402
+
+FS = 1000.0
+MATCH_S = 0.25
+
+
+def timed(fn, repeat=3):
+    best = np.inf
+    out = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def floor_bandpass(x, fs):
+    sos = signal.butter(4, [20.0, min(450.0, 0.45 * fs)], btype="bandpass", fs=fs, output="sos")
+    return signal.sosfiltfilt(sos, x, axis=-1)
+
+
+# ---------------------------------------------------------------- detectors under test (ours and peers)
+
+def ours(method):
+    def run(x, fs, rest_idx):
+        rest = np.zeros(x.shape[-1], dtype=bool)
+        rest[rest_idx[0]:rest_idx[1]] = True
+        y = filters.clean(x, fs=fs)
+        return [b.onsets for b in detect_bursts(y, fs=fs, method=method, rest=rest)]
+    return run
+
+
+def peers():
+    found = {}
+    try:
+        import neurokit2 as nk
+
+        def nk_run(method):
+            def run(x, fs, rest_idx):
+                out = []
+                for row in x:
+                    sig, _ = nk.emg_process(row, sampling_rate=int(fs), method_activation=method)
+                    on = np.flatnonzero(np.diff(sig["EMG_Activity"].to_numpy().astype(int)) == 1) + 1
+                    out.append(on)
+                return out
+            return run
+        for m in ("threshold", "mixture", "biosppy", "silva"):
+            found[f"nk2 emg_process({m})"] = nk_run(m)
+    except Exception as e:  # pragma: no cover - optional
+        print(f"# NeuroKit2 not available ({type(e).__name__}: {e})")
+    try:
+        from biosppy.signals import emg as bemg
+        from biosppy.signals import tools as btools
+
+        def hp(row, fs):
+            return btools.filter_signal(signal=row, ftype="butter", band="highpass", order=4, frequency=100,
+                                        sampling_rate=fs)["signal"]
+
+        def pairs_to_onsets(idx):
+            idx = np.sort(np.asarray(idx, dtype=int))
+            return idx[0::2]
+
+        def lidierth(x, fs, rest_idx):
+            out = []
+            for row in x:
+                f = hp(row, fs)
+                size = int(0.05 * fs)
+                r = np.abs(f[rest_idx[0]:rest_idx[1]] - np.mean(f))
+                mv = np.convolve(r, np.ones(size) / size, mode="valid")
+                on = bemg.lidierth_onset_detector(signal=f, rest={"mean": mv.mean(), "std_dev": mv.std()},
+                                                  sampling_rate=fs, size=size, threshold=3,
+                                                  active_state_duration=size, fail_size=int(0.01 * fs))["onsets"]
+                out.append(pairs_to_onsets(on))
+            return out
+
+        def hodges(x, fs, rest_idx):
+            out = []
+            for row in x:
+                f = hp(row, fs)
+                size = int(0.025 * fs)
+                r = np.abs(f[rest_idx[0]:rest_idx[1]] - np.mean(f))
+                mv = np.convolve(r, np.ones(size) / size, mode="valid")
+                on = bemg.hodges_bui_onset_detector(signal=f, rest={"mean": mv.mean(), "std_dev": mv.std()},
+                                                    sampling_rate=fs, size=size, threshold=3)["onsets"]
+                out.append(pairs_to_onsets(on))
+            return out
+
+        def bonato(x, fs, rest_idx):
+            out = []
+            for row in x:
+                f = hp(row, fs)
+                on = bemg.bonato_onset_detector(signal=f, rest=[rest_idx[0], rest_idx[1]], sampling_rate=fs,
+                                                threshold=7.74, active_state_duration=int(0.03 * fs),
+                                                samples_above_fail=1, fail_size=5)["onsets"]
+                out.append(pairs_to_onsets(on))
+            return out
+
+        found["biosppy lidierth (stats, 50 ms, h=3)"] = lidierth
+        found["biosppy hodges_bui (stats, 25 ms, h=3)"] = hodges
+        found["biosppy bonato (h=7.74, 1-of-5, 30 ms)"] = bonato
+    except Exception as e:  # pragma: no cover
+        print(f"# BioSPPy not available ({type(e).__name__}: {e})")
+    try:
+        import myonset as mo
+
+        def myo(x, fs, rest_idx):
+            out = []
+            t = (np.arange(x.shape[-1]) - rest_idx[1]) / fs  # rest before time 0 = myonset's "pre_stim"
+            for row in x:
+                f = mo.hpfilter(row, sf=fs, cutoff=10)
+                on, _off = mo.get_onsets(f, t, method="single_threshold", sf=fs)
+                out.append(np.round((np.asarray(on, dtype=float) * fs) + rest_idx[1]).astype(int))
+            return out
+        found["myonset get_onsets(single_threshold)"] = myo
+    except Exception as e:  # pragma: no cover
+        print(f"# myonset not available ({type(e).__name__}: {e})")
+    return found
+
+
+def score(onsets_per_ch, session, fs):
+    errs, hits, total, false = [], 0, 0, 0
+    for c, m in enumerate(session.muscles):
+        det = np.asarray(onsets_per_ch[c], dtype=float) / fs
+        det = det[det >= 3.0]  # after the marked rest
+        true = np.array([r["onset_s"][m] for r in session.truth["reps"]])
+        pairs = sorted((abs(d - t), i, j) for i, t in enumerate(true) for j, d in enumerate(det) if abs(d - t) <= MATCH_S)
+        ui, uj = set(), set()
+        for _, i, j in pairs:
+            if i in ui or j in uj:
+                continue
+            ui.add(i)
+            uj.add(j)
+            errs.append(1000 * (det[j] - true[i]))
+        hits += len(ui)
+        total += true.size
+        false += det.size - len(uj)
+    return errs, hits, total, false
+
+
+def accuracy(seeds, duration_s=60.0):
+    print("\n## 1. Onset accuracy and speed, 2 channels at 1 kHz, same synthetic records for everyone\n")
+    methods = {f"reengage {m}": ours(m) for m in METHODS}
+    methods.update(peers())
+    rows = []
+    for snr in (20.0, 12.0, 6.0):
+        sessions = [synthesize(SubjectProfile.from_latency_ratio(60.0, 0.6, snr_db=snr), duration_s=duration_s,
+                               fs_hz=FS, seed=s, with_mvc=False) for s in seeds]
+        base_t = np.median([timed(lambda s=s: floor_bandpass(s.emg_mv, FS))[0] for s in sessions])
+        for name, fn in methods.items():
+            errs, hits, total, false, secs = [], 0, 0, 0, []
+            failed = None
+            for s in sessions:
+                try:
+                    dt, on = timed(lambda s=s: fn(s.emg_mv, FS, (500, 2900)), repeat=1 if "nk2" in name else 3)
+                except Exception as e:  # a peer crashing is a result, not a bench failure
+                    failed = f"{type(e).__name__}"
+                    continue
+                secs.append(dt)
+                e, h, t, f = score(on, s, FS)
+                errs += e
+                hits += h
+                total += t
+                false += f
+            exercise_min = len(sessions) * (duration_s - 3.0) / 60.0
+            a = np.abs(errs)
+            rows.append((name, snr, f"{np.median(a):.1f}" if a.size else "–", f"{np.percentile(a, 90):.1f}" if a.size else "–",
+                         f"{100 * hits / max(total, 1):.0f}%", f"{false / exercise_min:.1f}",
+                         f"{np.median(secs) / base_t:.1f}" if secs else "–",
+                         f"{duration_s / np.median(secs):.0f}" if secs else "–", failed or ""))
+    print("| method | SNR dB | median abs err ms | p90 abs err ms | hits | FP/min | time / baseline | × real time | error |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(str(v) for v in r) + " |")
+    print(f"\nbaseline = bare sosfiltfilt band-pass of the same 2 × {duration_s:.0f} s array "
+          f"({1e3 * base_t:.1f} ms in this run)")
+
+
+def e2e(hours=1.0):
+    print("\n## 2. End-to-end analyze: 4 channels at 1 kHz + 100 Hz IMU\n")
+    dur = 3600.0 * hours
+    prof = SubjectProfile(onset_ms={"hamstrings": 0.0, "glute_max": 60.0, "glute_med": 30.0, "erector_spinae": -20.0},
+                          pct_mvc={"hamstrings": 45.0, "glute_max": 25.0, "glute_med": 30.0, "erector_spinae": 20.0},
+                          snr_db=12.0)
+    s = synthesize(prof, duration_s=dur, fs_hz=FS, imu_fs_hz=100.0, seed=1)
+    rec = session_recording(s)
+    x = rec.emg.data
+    gc.collect()
+    t_floor, _ = timed(lambda: floor_bandpass(x, FS), repeat=2)
+    tracemalloc.start()
+    floor_bandpass(x, FS)
+    _, peak_floor = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    gc.collect()
+    t_an, out = timed(lambda: analyze(rec), repeat=2)
+    gc.collect()
+    tracemalloc.start()
+    analyze(rec)
+    _, peak_an = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print("| measure | value | ratio |")
+    print("|---|---|---|")
+    print(f"| floor: sosfiltfilt band-pass, {dur / 3600:g} h × 4 ch | {t_floor:.2f} s | 1.0 |")
+    print(f"| reengage analyze (clean, mains, onsets, reps, quality, IMU) | {t_an:.2f} s | {t_an / t_floor:.2f} × floor |")
+    print(f"| analyze × real time | {dur / t_an:.0f} | |")
+    print(f"| input array | {x.nbytes / 1e6:.0f} MB | 1.0 |")
+    print(f"| peak traced memory, floor band-pass | {peak_floor / 1e6:.0f} MB | {peak_floor / x.nbytes:.2f} × input |")
+    print(f"| peak traced memory, analyze | {peak_an / 1e6:.0f} MB | {peak_an / x.nbytes:.2f} × input |")
+    print(f"| reps found / true | {out['summary']['reps_detected']} / {len(s.truth['reps'])} | |")
+
+
+def stream(seconds=60.0):
+    print("\n## 3. Streaming: 20 ms blocks of 8 channels at 2 kHz\n")
+    fs = 2000.0
+    prof = SubjectProfile(snr_db=12.0)
+    sessions = [synthesize(prof, duration_s=seconds, fs_hz=fs, seed=k, with_mvc=False) for k in range(4)]
+    x = np.vstack([s.emg_mv for s in sessions])  # 8 channels
+    block = int(0.02 * fs)
+    pipe = StreamingPipeline(fs, x.shape[0], lines_hz=(50.0, 150.0))
+    events, times = [], []
+    for i in range(0, x.shape[-1] - block + 1, block):
+        t0 = time.perf_counter()
+        _, ev = pipe.process(x[:, i:i + block])
+        times.append(time.perf_counter() - t0)
+        events += ev
+    times = np.array(times[int(2.0 * fs / block):])  # after calibration
+    base = timed(lambda: floor_bandpass(x[:, :block * 50], fs), repeat=5)[0] / 50
+    print("| measure | value | ratio |")
+    print("|---|---|---|")
+    print(f"| median time per 20 ms block | {1e6 * np.median(times):.0f} µs | {100 * np.median(times) / 0.02:.2f} % of real time |")
+    print(f"| p99 time per block | {1e6 * np.percentile(times, 99):.0f} µs | {100 * np.percentile(times, 99) / 0.02:.2f} % of real time |")
+    print(f"| baseline: offline sosfiltfilt of the same samples, per block | {1e6 * base:.0f} µs | "
+          f"streaming = {np.median(times) / base:.1f} × baseline |")
+    delays, errs = [], []
+    for c in range(x.shape[0]):
+        s = sessions[c // 2]
+        m = s.muscles[c % 2]
+        on = [e for e in events if e.channel == c and e.kind == "onset"]
+        for r in s.truth["reps"]:
+            if not on:
+                break
+            best = min(on, key=lambda e: abs(e.sample / fs - r["onset_s"][m]))
+            if abs(best.sample / fs - r["onset_s"][m]) <= MATCH_S:
+                errs.append(1000 * (best.sample / fs - r["onset_s"][m]))
+                delays.append(1000 * (best.confirmed_at - best.sample) / fs)
+    print(f"| causal onset error (dated sample − true), median / p90 abs | {np.median(errs):.1f} / "
+          f"{np.percentile(np.abs(errs), 90):.1f} ms | |")
+    print(f"| causal detection delay (confirmed − dated sample), median / max | {np.median(delays):.0f} / "
+          f"{np.max(delays):.0f} ms | |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=["accuracy", "e2e", "stream"])
+    args = ap.parse_args()
+    if args.only in (None, "accuracy"):
+        accuracy(seeds=(0,) if args.quick else (0, 1, 2))
+    if args.only in (None, "e2e"):
+        e2e(hours=0.1 if args.quick else 1.0)
+    if args.only in (None, "stream"):
+        stream(seconds=20.0 if args.quick else 60.0)
+
+
+if __name__ == "__main__":
+    main()
