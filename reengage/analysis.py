@@ -134,26 +134,43 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     if rest_for_detection is None:
         notes.append("no marked rest of at least 0.5 s: baseline taken from each channel's quietest 1 s window")
 
-    phys = emg.physical()[muscle_idx] if muscle_idx else np.zeros((0, n))
     raw_rows = [j for j, c in enumerate(channels) if c.kind == "raw"]
     env_rows = [j for j, c in enumerate(channels) if c.kind == "envelope"]
-    mains_hz = None
-    cleaned = np.zeros_like(phys)
-    raw_dc = filters.remove_dc(phys[raw_rows]) if raw_rows else np.zeros((0, n))
+
+    def physical(j: int) -> np.ndarray:
+        ch = channels[j]
+        return (emg.data[muscle_idx[j]].astype(np.float64) - ch.offset) * ch.scale
+
+    def physical_head(j: int, samples: int) -> np.ndarray:
+        ch = channels[j]
+        return (emg.data[muscle_idx[j], :samples].astype(np.float64) - ch.offset) * ch.scale
+
+    def raw_dc(j: int) -> np.ndarray:
+        return filters.remove_dc(physical(j))
+
+    # One channel at a time from here on: peak memory stays near one extra copy of the recording.
+    mains_hz, lines = None, ()
+    cleaned = np.zeros((len(channels), n))
     if raw_rows and n:
-        mains_hz = filters.detect_mains_hz(raw_dc, fs=fs)
-        cleaned[raw_rows] = filters.clean(raw_dc, fs=fs, mains_hz=mains_hz)
+        # The mains line is found on at most 60 s of every lead together (a handful of seconds of data).
+        probe_n = min(n, int(60 * fs))
+        probe = filters.remove_dc(np.vstack([physical_head(j, probe_n) for j in raw_rows]))
+        mains_hz, lines = filters.mains_lines(probe, fs=fs)
+        del probe
+        for j in raw_rows:
+            cleaned[j] = filters.clean(raw_dc(j), fs=fs, mains_hz=mains_hz, lines_hz=lines)
         # Gap samples hold a fill value, not signal; the filter rings across gap edges, so zero them.
-        cleaned[:, gap] = 0.0 if gap.any() else cleaned[:, gap]
+        if gap.any():
+            cleaned[:, gap] = 0.0
     for j in env_rows:
-        cleaned[j] = phys[j]
+        cleaned[j] = physical(j)
 
     # Bursts per channel.
     bursts: dict[str, Bursts] = {}
     if raw_rows and n:
-        for j, b in zip(raw_rows, detect_bursts(cleaned[raw_rows], fs=fs, method=method,
-                                                 rest=rest_for_detection, exclude=gap)):
-            bursts[keys[j]] = b
+        for j in raw_rows:
+            bursts[keys[j]] = detect_bursts(cleaned[j], fs=fs, method=method, rest=rest_for_detection,
+                                            exclude=gap)[0]
     if env_rows and n:
         for j, b in zip(env_rows, envelope_bursts(cleaned[env_rows], fs=fs, rest=rest_for_detection, exclude=gap)):
             bursts[keys[j]] = b
@@ -197,7 +214,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         if b is not None:
             for on, off in zip(b.onsets.tolist(), b.offsets.tolist()):
                 burst_mask[on:off + 1] = True
-        q = channel_quality(stored=emg.data[muscle_idx[j]], raw_dc=raw_dc[raw_rows.index(j)] if j in raw_rows else row,
+        q = channel_quality(stored=emg.data[muscle_idx[j]], raw_dc=filters.remove_dc(physical_head(j, int(60 * fs))) if j in raw_rows else row,
                             cleaned=row, fs=fs, baseline_mask=bm, burst_mask=burst_mask | mvc_ev,
                             mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind)
         quality[key] = q
