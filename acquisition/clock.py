@@ -86,7 +86,7 @@ class ClockFit:
 
     def host_time_s(self, sample_index: np.ndarray) -> np.ndarray:
         """Host monotonic seconds at which the given samples were taken (for LSL time stamps)."""
-        if len(self._idx) < 2:
+        if not self._idx:  # one frame is enough to anchor: the branch below extrapolates from it
             return np.asarray(sample_index, dtype=np.float64) / self.nominal_fs_hz
         x = np.asarray(self._idx, dtype=np.float64)
         y = np.asarray(self._host, dtype=np.float64) * 1e-9

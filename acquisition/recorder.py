@@ -12,7 +12,7 @@ from pathlib import Path
 from reengage.acquisition.boards import BoardConfig
 from reengage.acquisition.clock import ClockFit
 from reengage.acquisition.pipeline import FrameAssembler, Item, Sink
-from reengage.acquisition.protocol import FrameDecoder
+from reengage.acquisition.protocol import TYPE_HELLO, FrameDecoder, Hello, parse_hello
 from reengage.acquisition.serial_transport import Disconnected
 from reengage.io.recfile import EXTENSION, RecordingWriter, StreamSpec
 from reengage.model import Block, Event, Gap
@@ -83,6 +83,7 @@ class Acquisition:
         reconnect_timeout_s: float | None = None,
         on_disconnect: Callable[[str], None] | None = None,
         on_reconnect: Callable[[], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.board = board
         self.transport = transport
@@ -108,6 +109,9 @@ class Acquisition:
         self.reconnect_timeout_s = reconnect_timeout_s
         self.on_disconnect = on_disconnect
         self.on_reconnect = on_reconnect
+        self.hello: dict | None = None  # the board's last HELLO (PROTOCOL.md §3), kept in the STAT chunk
+        self.on_warning = on_warning
+        self._hello_seen: set[str] = set()
 
     @property
     def seconds_received(self) -> float:
@@ -151,7 +155,11 @@ class Acquisition:
             if self.plotter is not None:
                 items = self.plotter.feed(data, now_ns)
             else:
-                items = self.assembler.feed(self.decoder.feed(data), now_ns)
+                frames = self.decoder.feed(data)
+                for f in frames:
+                    if f.type == TYPE_HELLO:
+                        self._check_hello(f.text)
+                items = self.assembler.feed(frames, now_ns)
             self._clock(items, now_ns)
             if target is not None:
                 items = self._trim(items, target)
@@ -163,6 +171,36 @@ class Acquisition:
                 break
 
     _emg_written = 0
+
+    def _check_hello(self, text: str) -> None:
+        """Every HELLO (START, WHORU, every 5 s, after a re-plug) is checked against the board file once."""
+        if text in self._hello_seen:
+            return
+        self._hello_seen.add(text)
+        where = getattr(self.transport, "port", None) or getattr(self.transport, "address", None) or "the link"
+        try:
+            hello = parse_hello(text)
+        except ValueError as e:
+            self._warn(f"board on {where} sent an unreadable HELLO ({e}); trusting --board {self.board.name}")
+            return
+        self.hello = {"board": hello.board, "fw": hello.fw, "proto": hello.proto, "boot": hello.boot,
+                      "streams": {k: list(v) for k, v in hello.streams.items()},
+                      "adc_bits": hello.adc_bits, "vref_mv": hello.vref_mv, **hello.extra}
+        fatal, notes = check_hello(hello, self.board)
+        if fatal:
+            from reengage.errors import DeviceError
+
+            if hello.board != self.board.name:
+                head = f"board on {where} says it is {hello.board} but --board {self.board.name} was given"
+            else:
+                head = f"board on {where} does not match its board file {self.board.path}"
+            raise DeviceError(f"{head}: {'; '.join(fatal)}")
+        for n in notes:
+            self._warn(f"board on {where}: {n}")
+
+    def _warn(self, msg: str) -> None:
+        if self.on_warning:
+            self.on_warning(msg)
 
     def _clock(self, items: list[Item], now_ns: int) -> None:
         if self.assembler.stats.restarts != self._restarts_seen:
@@ -203,4 +241,37 @@ class Acquisition:
             "board_restarts": a.restarts,
             "disconnects": self.disconnects,
             "clock": self.clock.report(),
+            **({"hello": self.hello} if self.hello else {}),
         }
+
+
+def check_hello(hello: Hello, board: BoardConfig) -> tuple[list[str], list[str]]:
+    """HELLO vs the board file → (fatal mismatches, notes). Fatal: anything that would misread the data
+    (channel count, rate, layout id, ADC bits or reference: wrong counts, wrong times or wrong millivolts).
+    A different name over an identical layout is a note: a renamed copy of a board file is legitimate."""
+    fatal: list[str] = []
+    notes: list[str] = []
+    for name, (layout, nch, fs) in hello.streams.items():
+        cfg = board.streams.get(name)
+        if cfg is None:
+            notes.append(f"it sends an {name} stream the board file lacks (ignored)")
+            continue
+        if nch != len(cfg.channels):
+            fatal.append(f"{name} has {nch} channels, the board file {len(cfg.channels)}")
+        # Sketches print whole Hz (BMI270 "100 Hz" is 99.84 Hz in its TOML): only a real difference counts.
+        if abs(fs - cfg.fs_hz) > 0.01 * cfg.fs_hz:
+            fatal.append(f"{name} runs at {fs:g} Hz, the board file says {cfg.fs_hz:g} Hz")
+        if layout != cfg.layout_id:
+            fatal.append(f"{name} uses layout id {layout}, the board file {cfg.layout_id}")
+    for name in board.streams:
+        if name not in hello.streams and name != "emg":
+            notes.append(f"its HELLO announces no {name} stream although the board file has one")
+    if hello.adc_bits is not None and hello.adc_bits != board.adc_bits:
+        fatal.append(f"ADC is {hello.adc_bits}-bit, the board file says {board.adc_bits}-bit")
+    if hello.vref_mv is not None and abs(hello.vref_mv - board.vref_v * 1000.0) > 1.0:
+        fatal.append(f"ADC reference is {hello.vref_mv} mV, the board file says {board.vref_v * 1000:g} mV")
+    if hello.proto != 1:
+        fatal.append(f"it speaks protocol v{hello.proto}, this host v1")
+    if not fatal and hello.board != board.name:
+        notes.append(f"says it is {hello.board} but --board {board.name} was given; the layouts agree, recording")
+    return fatal, notes

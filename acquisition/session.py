@@ -39,6 +39,7 @@ class RecordOptions:
     sim_seed: int = 0
     sim_overrides: dict = field(default_factory=dict)
     live: bool = True  # publish to the dashboard's Live page on loopback
+    lsl: bool = False  # publish the EMG/IMU as Lab Streaming Layer outlets (acquisition/lsl.py)
     reconnect_timeout_s: float | None = None  # None: wait for an unplugged board until Ctrl-C/duration
 
 
@@ -159,6 +160,12 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         raise InputError(f"board {board.name}: unknown transport {kind!r}")
     started = dt.datetime.now().astimezone()
     try:
+        lsl = None
+        if opts.lsl:  # before the port opens: a missing pylsl fails first, and LSL tools see the outlets early
+            from reengage.acquisition.lsl import sink_for_board
+
+            lsl = sink_for_board(board, f"{opts.subject}:{opts.task}")
+            console.print(f"LSL: publishing {', '.join(lsl.outlets)} and events as 'reengage {board.name} …'")
         if kind == "ble":
             from reengage.acquisition.ble_transport import transport_for_board
 
@@ -173,6 +180,8 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         live = LiveSink(board, str(path), meta) if opts.live else None
         if live is not None:
             sinks.append(live)
+        if lsl is not None:
+            sinks.append(lsl)
         guide = None
         if guide_steps is not None:
             from reengage.acquisition.guided import GuidedSession
@@ -192,7 +201,10 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
                 reconnect_timeout_s=0 if sim is not None else opts.reconnect_timeout_s,
                 on_disconnect=lambda why: console.print(f"[yellow]board disconnected ({why}); waiting for it to come back (Ctrl-C to stop)[/yellow]"),
                 on_reconnect=lambda: console.print("[green]board reconnected; the gap is recorded[/green]"),
+                on_warning=lambda msg: console.print(msg, style="yellow", markup=False, highlight=False),
             )
+            if lsl is not None:
+                lsl.time_of = acq.clock.host_time_s  # counter-derived sample times, never chunk arrivals
             try:
                 acq.run()
             except KeyboardInterrupt:
@@ -204,6 +216,8 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
                 recorder.close(acq.stats())
                 if live is not None:
                     live.close()
+                if lsl is not None:
+                    lsl.close()
         st = acq.stats()
         console.print(
             f"{acq.seconds_received:.1f} s recorded, {st['decoder']['dropped']} damaged frames, "

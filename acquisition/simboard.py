@@ -21,7 +21,7 @@ import tty
 import numpy as np
 
 from reengage.acquisition.boards import BoardConfig, load_board
-from reengage.acquisition.protocol import MAX_PAYLOAD, TYPE_EMG, TYPE_IMU, TYPE_STATUS, encode_frame
+from reengage.acquisition.protocol import MAX_PAYLOAD, TYPE_EMG, TYPE_HELLO, TYPE_IMU, TYPE_STATUS, encode_frame
 from reengage.synth import SubjectProfile, synthesize
 
 
@@ -57,13 +57,34 @@ def board_samples(board: BoardConfig, profile: SubjectProfile, duration_s: float
     return out, session
 
 
-class SimulatedBoard:
-    """Frames for the whole session, interleaved by sample time as the firmware would send them."""
+HELLO_EVERY_S = 5.0  # as the sketches: a HELLO on START and every 5 s while streaming
 
-    def __init__(self, board: BoardConfig, samples: dict[str, np.ndarray], events) -> None:
+
+def hello_text(board: BoardConfig, boot: int = 1) -> str:
+    """The HELLO payload the sketches send (PROTOCOL.md §3), built from the board file."""
+    def rate(fs: float) -> str:
+        return str(int(fs)) if float(fs).is_integer() else f"{fs:g}"
+
+    parts = [f"proto=1;board={board.name};fw=sim-1.0.0;boot={boot}"]
+    for name, cfg in board.streams.items():
+        parts.append(f"{name}={cfg.layout_id},{len(cfg.channels)},{rate(cfg.fs_hz)}")
+    parts.append(f"adc={board.adc_bits};vref_mv={int(round(board.vref_v * 1000))}")
+    if board.emg.samples_per_frame:
+        parts.append(f"spf={board.emg.samples_per_frame}")
+    return ";".join(parts)
+
+
+class SimulatedBoard:
+    """Frames for the whole session, interleaved by sample time as the firmware would send them.
+
+    ``hello`` is the frame sent on START (SEQ 0); the periodic HELLOs are among ``frames``."""
+
+    def __init__(self, board: BoardConfig, samples: dict[str, np.ndarray], events, boot: int = 1) -> None:
         self.board = board
         frames: list[tuple[float, bytes]] = []  # (board time in s when the frame is complete, bytes)
-        seq = 0
+        hello = hello_text(board, boot).encode()
+        self.hello = encode_frame(TYPE_HELLO, 0, 0, 0, hello)
+        seq = 1
         emg_fs = board.emg.fs_hz
         per_stream = []
         for name, data in samples.items():
@@ -76,6 +97,10 @@ class SimulatedBoard:
         for ev in events:
             payload = f"event={ev.label};duration_s={ev.duration_s:.3f}".encode()
             per_stream.append((ev.onset_s, TYPE_STATUS, int(round(ev.onset_s * emg_fs)), None, payload))
+        duration_s = samples["emg"].shape[1] / emg_fs
+        for k in range(1, int(duration_s // HELLO_EVERY_S) + 1):
+            t = k * HELLO_EVERY_S
+            per_stream.append((t, TYPE_HELLO, int(round(t * emg_fs)), None, hello))
         per_stream.sort(key=lambda x: (x[0], x[1]))
         for t_done, ftype, index, cfg, payload in per_stream:
             t_us = int(index / (cfg.fs_hz if cfg else emg_fs) * 1e6)
@@ -128,6 +153,7 @@ def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults
         if not chunk:
             return
         buf += chunk
+    os.write(fd, sim.hello)  # as the sketches answer START (PROTOCOL.md §4)
     t0 = time.monotonic()
     i = 0
     frames = sim.frames

@@ -166,6 +166,7 @@ def record(
     sim_speed: float = typer.Option(1.0, "--sim-speed", help="simulated board: board clock / wall clock"),
     sim_seed: int = typer.Option(0, "--sim-seed", help="simulated board: random seed"),
     sim: Optional[list[str]] = typer.Option(None, "--sim", help="simulated board: KEY=VALUE profile override"),
+    lsl: bool = typer.Option(False, "--lsl", help="also publish EMG/IMU/events as Lab Streaming Layer streams"),
 ) -> None:
     """Record a session from a board; prints the recording's path on stdout."""
     from reengage.acquisition.session import RecordOptions, record_session
@@ -174,7 +175,7 @@ def record(
         board=board, port=port, ble=ble, subject=subject, task=task, duration_s=duration,
         out_dir=out or data_root(None), protocol=protocol, reps=reps, fs_hz=fs, channels=channels,
         phase=phase, pain=pain, date=date, notes=notes, sim_speed=sim_speed, sim_seed=sim_seed,
-        sim_overrides=_pairs(sim, "--sim"),
+        sim_overrides=_pairs(sim, "--sim"), lsl=lsl,
     )
     path = record_session(opts, console=err)
     print(path)
@@ -247,11 +248,12 @@ def replay(
     out: Optional[Path] = typer.Option(None, "--out", help="also re-record the stream into this directory"),
     live: Optional[bool] = typer.Option(None, "--live/--no-live", help="publish to the dashboard's live view (default: when paced)"),
     as_json: bool = typer.Option(False, "--json", help="print the analysis of the replayed stream on stdout"),
+    lsl: bool = typer.Option(False, "--lsl", help="also publish the stream as Lab Streaming Layer outlets"),
 ) -> None:
     """Stream a saved recording through the live pipeline (the same sinks as a board)."""
     from reengage.replay import run_replay
 
-    result = run_replay(path, speed, out_dir=out, live=live, analyze_result=as_json, console=err)
+    result = run_replay(path, speed, out_dir=out, live=live, analyze_result=as_json, console=err, lsl=lsl)
     if as_json:
         emit_json(result)
 

@@ -202,7 +202,7 @@ def parse_speed(text: str) -> float | None:
 
 
 def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None, analyze_result: bool = False,
-               console=None) -> dict | None:
+               console=None, lsl: bool = False) -> dict | None:
     """The ``reengage replay`` command: recording → sinks (re-recorder, live view, collector).
 
     ``live=None``: publish to the live view when paced (``--speed 1``/``10``); at ``max`` a viewer could not
@@ -230,6 +230,10 @@ def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None,
             n += 1
         recorder = RecordingSink(target, rec)
         sinks.append(recorder)
+    if lsl:
+        from reengage.acquisition.lsl import sink_for_recording
+
+        sinks.append(sink_for_recording(rec, speed))
     if live or (live is None and speed is not None):
         publisher = _live_publisher(rec)
         if publisher is not None:
