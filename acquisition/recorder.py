@@ -15,7 +15,7 @@ from reengage.acquisition.pipeline import FrameAssembler, Item, Sink
 from reengage.acquisition.protocol import TYPE_HELLO, FrameDecoder, Hello, parse_hello
 from reengage.acquisition.serial_transport import Disconnected
 from reengage.io.recfile import EXTENSION, RecordingWriter, StreamSpec
-from reengage.model import Block, Event, Gap
+from reengage.model import Block, Event, Gap, Recording
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -41,14 +41,22 @@ def recording_path(out_dir: Path, subject: str, task: str, when: dt.datetime) ->
 
 class Recorder:
     """Sink that writes to a RecordingWriter. Events and gaps go straight to disk; samples in 0.25 s
-    chunks, synced at least twice a second."""
+    chunks, synced at least twice a second. Used by ``record`` (from a board) and ``replay`` (from a file)."""
 
-    def __init__(self, path: Path, board: BoardConfig, meta: dict) -> None:
+    def __init__(self, path: Path, specs: list[StreamSpec], meta: dict) -> None:
+        self.writer = RecordingWriter(path, specs, meta)
+        self.path = self.writer.path
+
+    @classmethod
+    def for_board(cls, path: Path, board: BoardConfig, meta: dict) -> "Recorder":
         # Plotter sketches print floats as often as ADC counts: store them as printed.
         dtype = "<f4" if board.protocol == "plotter" else "<i2"
-        specs = [StreamSpec(s.name, s.fs_hz, s.channels, dtype) for s in board.streams.values()]
-        self.writer = RecordingWriter(path, specs, meta)
-        self.path = path
+        return cls(path, [StreamSpec(s.name, s.fs_hz, s.channels, dtype) for s in board.streams.values()], meta)
+
+    @classmethod
+    def for_recording(cls, path: Path, template: Recording, meta: dict) -> "Recorder":
+        specs = [StreamSpec(s.name, s.fs_hz, s.channels, s.data.dtype.str) for s in template.streams.values()]
+        return cls(path, specs, meta)
 
     def handle(self, item: Item) -> None:
         if isinstance(item, Block):

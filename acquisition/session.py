@@ -69,40 +69,6 @@ class SimulatedPort:
                 self.proc.kill()
 
 
-class LiveSink:
-    """Publishes the EMG to the dashboard's Live page (``dashboard/LIVE.md``) in physical units.
-
-    UDP on loopback: it never blocks the recorder, and nothing is sent beyond this machine."""
-
-    def __init__(self, board: BoardConfig, session: str, meta: dict) -> None:
-        import numpy as np
-
-        from reengage.dashboard.live import LivePublisher
-
-        chans = board.emg.channels
-        self._scale = np.array([c.scale for c in chans])[:, None]
-        self._offset = np.array([c.offset for c in chans])[:, None]
-        self.pub = LivePublisher(
-            session=session, fs_hz=board.emg.fs_hz,
-            channels=[{"name": c.name, "role": c.role, "unit": c.unit} for c in chans],
-        )
-        self.pub.status("recording", subject=meta.get("subject"), task=meta.get("task"))
-
-    def handle(self, item) -> None:
-        import time
-
-        from reengage.model import Block, Event
-
-        if isinstance(item, Block) and item.stream == "emg":
-            # time.time_ns(): the dashboard measures sample-to-cue latency against the same wall clock.
-            self.pub.block(item.start, (item.data - self._offset) * self._scale, time.time_ns())
-        elif isinstance(item, Event):
-            self.pub.event(item.onset_s, item.duration_s, item.label)
-
-    def close(self) -> None:
-        self.pub.close()
-
-
 def session_meta(opts: RecordOptions, board: BoardConfig, started: dt.datetime) -> dict:
     date = opts.date or started.date().isoformat()
     try:
@@ -175,9 +141,14 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         transport.open()
         path = recording_path(opts.out_dir, opts.subject, opts.task, started)
         meta = session_meta(opts, board, started)
-        recorder = Recorder(path, board, meta)
+        recorder = Recorder.for_board(path, board, meta)
         sinks = [recorder]
-        live = LiveSink(board, str(path), meta) if opts.live else None
+        live = None
+        if opts.live:
+            from reengage.dashboard.live import LiveSink
+
+            live = LiveSink(board.emg.channels, board.emg.fs_hz, session=str(path), state="recording",
+                            subject=meta.get("subject"), task=meta.get("task"))
         if live is not None:
             sinks.append(live)
         if lsl is not None:

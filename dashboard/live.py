@@ -102,6 +102,32 @@ class LivePublisher:
         self.sock.close()
 
 
+class LiveSink:
+    """A pipeline sink (``reengage.acquisition.pipeline.Sink``) that publishes a stream's EMG blocks in
+    physical units (each channel's scale and offset), its events, and a status; used by ``record``
+    (state "recording") and ``replay`` (state "replaying"). Blocks are stamped with ``time.time_ns()`` as
+    they leave the pipeline, the clock the dashboard measures sample-to-cue latency against."""
+
+    def __init__(self, channels, fs_hz: float, *, session: str, state: str, subject=None, task=None,
+                 port: int | None = None) -> None:
+        self._scale = np.array([c.scale for c in channels], dtype=np.float64)[:, None]
+        self._offset = np.array([c.offset for c in channels], dtype=np.float64)[:, None]
+        self.pub = LivePublisher(port, session=session, fs_hz=fs_hz,
+                                 channels=[{"name": c.name, "role": c.role, "unit": c.unit} for c in channels])
+        self.pub.status(state, subject=subject, task=task)
+
+    def handle(self, item) -> None:
+        from reengage.model import Block, Event
+
+        if isinstance(item, Block) and item.stream == "emg":
+            self.pub.block(item.start, (item.data - self._offset) * self._scale, time.time_ns())
+        elif isinstance(item, Event):
+            self.pub.event(item.onset_s, item.duration_s, item.label)
+
+    def close(self) -> None:
+        self.pub.close()
+
+
 def channels_for(stream) -> list[dict]:
     """The ``channels`` list of a :class:`reengage.model.Stream` as the live protocol describes them."""
     return [{"name": c.name, "role": c.role, "unit": c.unit} for c in stream.channels]

@@ -17,7 +17,7 @@ import numpy as np
 
 from reengage.model import Block, Event, Gap, Recording, Stream
 
-Item = Block | Gap | Event
+from reengage.acquisition.pipeline import Item  # noqa: E402  (one alias for every sink)
 
 
 def _gap_mask(rec: Recording, s: Stream) -> np.ndarray:
@@ -162,29 +162,6 @@ class CollectSink:
         )
 
 
-class RecordingSink:
-    """Writes what it is fed to a new ``.rgr`` file: a replay can be re-recorded like a board session."""
-
-    def __init__(self, path, template: Recording) -> None:
-        from reengage.io.recfile import RecordingWriter, StreamSpec
-
-        specs = [StreamSpec(s.name, s.fs_hz, s.channels, s.data.dtype.str) for s in template.streams.values()]
-        meta = {**template.meta, "replayed_from": template.source}
-        self.writer = RecordingWriter(path, specs, meta)
-        self.path = self.writer.path
-
-    def handle(self, item: Item) -> None:
-        if isinstance(item, Block):
-            self.writer.write_block(item.stream, item.start, item.data)
-        elif isinstance(item, Gap):
-            self.writer.add_gap(item)
-        elif isinstance(item, Event):
-            self.writer.add_event(item)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 def parse_speed(text: str) -> float | None:
     """``1``, ``10``, ``2.5`` → that factor; ``max`` → None (as fast as possible)."""
     from reengage.errors import InputError
@@ -228,16 +205,19 @@ def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None,
         while target.exists():
             target = Path(out_dir) / f"{Path(path).stem}-replay-{n}.rgr"
             n += 1
-        recorder = RecordingSink(target, rec)
+        from reengage.acquisition.recorder import Recorder
+
+        recorder = Recorder.for_recording(target, rec, {**rec.meta, "replayed_from": rec.source})
         sinks.append(recorder)
     if lsl:
         from reengage.acquisition.lsl import sink_for_recording
 
         sinks.append(sink_for_recording(rec, speed))
     if live or (live is None and speed is not None):
-        publisher = _live_publisher(rec)
-        if publisher is not None:
-            sinks.append(publisher)
+        from reengage.dashboard.live import LiveSink
+
+        sinks.append(LiveSink(rec.emg.channels, rec.emg.fs_hz, session=str(rec.source), state="replaying",
+                              subject=rec.meta.get("subject"), task=rec.meta.get("task")))
     label = "max" if speed is None else f"{speed:g}×"
     console.print(f"replaying {path} ({rec.duration_s:.1f} s) at {label}")
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.1f} s"),
@@ -256,35 +236,3 @@ def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None,
 
         return analyze(collector.recording)
     return None
-
-
-class LiveViewSink:
-    """Publishes to the dashboard's Live page (``dashboard/LIVE.md``) as ``record`` does: EMG blocks in
-    physical units stamped with the wall clock when they leave the pipeline, events, and a "replaying"
-    status. UDP on loopback: never blocks the replay."""
-
-    def __init__(self, rec: Recording) -> None:
-        from reengage.dashboard.live import LivePublisher, channels_for
-
-        emg = rec.emg
-        self._scale = np.array([c.scale for c in emg.channels])[:, None]
-        self._offset = np.array([c.offset for c in emg.channels])[:, None]
-        self.pub = LivePublisher(session=str(rec.source), channels=channels_for(emg), fs_hz=emg.fs_hz)
-        self.pub.status("replaying", subject=rec.meta.get("subject"), task=rec.meta.get("task"))
-
-    def handle(self, item: Item) -> None:
-        if isinstance(item, Block) and item.stream == "emg":
-            self.pub.block(item.start, (item.data - self._offset) * self._scale, time.time_ns())
-        elif isinstance(item, Event):
-            self.pub.event(item.onset_s, item.duration_s, item.label)
-
-    def close(self) -> None:
-        self.pub.close()
-
-
-def _live_publisher(rec: Recording):
-    """The live-view sink when this build has the dashboard's live module."""
-    try:
-        return LiveViewSink(rec)
-    except ImportError:
-        return None

@@ -102,7 +102,7 @@ def test_ble_record_with_link_drop_and_reconnect(tmp_path):
     try:
         t.open()  # found by its service UUID
         assert t.address == ADDR
-        rec = Recorder(tmp_path / "ble.rgr", board_cfg, {"subject": "ble"})
+        rec = Recorder.for_board(tmp_path / "ble.rgr", board_cfg, {"subject": "ble"})
         acq = Acquisition(board_cfg, t, [rec], duration_s=1.5, reconnect_timeout_s=10)
         try:
             acq.run()

@@ -62,7 +62,7 @@ def test_wrong_board_through_a_pty_fails_before_any_sample(tmp_path):
     board = load_board("esp32_myoware")
     transport = SerialTransport(port, 500000)
     transport.open()
-    rec = Recorder(tmp_path / "r.rgr", board, {})
+    rec = Recorder.for_board(tmp_path / "r.rgr", board, {})
     acq = Acquisition(board, transport, [rec], duration_s=2.0)
     try:
         with pytest.raises(DeviceError) as ei:

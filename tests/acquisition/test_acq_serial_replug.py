@@ -147,7 +147,7 @@ def test_unplug_replug_keeps_everything_and_records_the_gap(tmp_path, restart):
     transport = SerialTransport(link, 500000)
     transport.open()
     out = tmp_path / "rec.rgr"
-    rec = Recorder(out, board_cfg, {"subject": "test"})
+    rec = Recorder.for_board(out, board_cfg, {"subject": "test"})
     events = []
     acq = Acquisition(board_cfg, transport, [rec], duration_s=1.4, reconnect_timeout_s=5.0,
                       on_disconnect=events.append, on_reconnect=lambda: events.append("back"))

@@ -15,7 +15,8 @@ from test_rec_interop import simulated_rgr
 from reengage.analysis import analyze
 from reengage.io.recfile import read_recording
 from reengage.model import Block, Event, Gap
-from reengage.replay import CollectSink, RecordingSink, iter_items, parse_speed, replay
+from reengage.acquisition.recorder import Recorder
+from reengage.replay import CollectSink, iter_items, parse_speed, replay
 
 REENGAGE = [sys.executable, "-m", "reengage.cli"]
 
@@ -55,7 +56,7 @@ def test_replay_analysis_equals_analyze_and_max_is_200x(rgr):
 
 def test_replay_rerecorded_file_is_the_same_recording(rgr, tmp_path):
     rec = read_recording(rgr)
-    sink = RecordingSink(tmp_path / "again.rgr", rec)
+    sink = Recorder.for_recording(tmp_path / "again.rgr", rec, rec.meta)
     replay(rec, [sink], speed=None)
     again = read_recording(sink.path)
     assert again.integrity == "ok"
@@ -88,7 +89,7 @@ def test_paced_replay_publishes_to_the_live_view_like_record(tmp_path, monkeypat
     """dashboard/LIVE.md: status "replaying", EMG blocks in physical units by board index, events."""
     import socket
 
-    from reengage.replay import LiveViewSink
+    from reengage.dashboard.live import LiveSink
 
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
@@ -96,7 +97,9 @@ def test_paced_replay_publishes_to_the_live_view_like_record(tmp_path, monkeypat
     rx.settimeout(2.0)
     monkeypatch.setenv("REENGAGE_LIVE_PORT", str(rx.getsockname()[1]))
     rec = read_recording(simulated_rgr(tmp_path / "live.rgr", seconds=2.0, gap=False))
-    replay(rec, [LiveViewSink(rec)], speed=20.0)
+    sink = LiveSink(rec.emg.channels, rec.emg.fs_hz, session=rec.source, state="replaying",
+                    subject=rec.meta.get("subject"), task=rec.meta.get("task"))
+    replay(rec, [sink], speed=20.0)
     msgs = []
     try:
         while True:
