@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-import time
 from collections.abc import Awaitable, Callable
 
 from bleak import BleakClient
 
 from reengage.acquisition.serial_transport import Disconnected
+from reengage.acquisition.backoff import reopen_with_backoff
 from reengage.errors import DeviceError
 
 DEFAULT_SERVICE = "6e0f0001-5c3b-4a5e-9b1f-7265656e6761"
@@ -154,19 +154,8 @@ class BleTransport:
         return b"".join(parts)
 
     def reconnect(self, should_stop=lambda: False, timeout_s: float | None = None) -> bool:
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        delay = 0.0
-        while not should_stop():
-            try:
-                self.open()
-                return True
-            except DeviceError:
-                pass
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(delay)
-            delay = min(max(delay * 2, 0.1), 2.0)
-        return False
+        # BlueZ's le-connection-abort-by-local usually clears on an immediate retry (bleak#1255).
+        return reopen_with_backoff(self.open, should_stop, timeout_s, first_delay_s=0.1, max_delay_s=2.0)
 
     def close(self) -> None:
         client, self._client = self._client, None

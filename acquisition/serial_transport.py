@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import errno
 import termios
-import time
 
 import serial
 
+from reengage.acquisition.backoff import reopen_with_backoff
 from reengage.errors import DeviceError
 
 
@@ -86,19 +86,7 @@ class SerialTransport:
         permitted ports (udev applies permissions a moment after the node appears) are retried too.
         """
         self._close_quietly()
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        delay = 0.05
-        while not should_stop():
-            try:
-                self.open()
-                return True
-            except DeviceError:
-                pass
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
-        return False
+        return reopen_with_backoff(self.open, should_stop, timeout_s, first_delay_s=0.05, max_delay_s=1.0)
 
     def close(self) -> None:
         if self._ser is not None and self.handshake:

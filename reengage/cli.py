@@ -6,7 +6,6 @@ stderr and exit status 2; a traceback means a bug.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sys

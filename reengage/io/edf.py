@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from reengage import __version__
 from reengage.errors import InputError, RecordingFormatError
 from reengage.model import IMU_CHANNELS, Channel, Event, Gap, Recording, Stream, role_for_name
 
