@@ -204,7 +204,7 @@ def boards(as_json: bool = typer.Option(False, "--json", help="print JSON on std
     if as_json:
         emit_json(result)
         return
-    out = Console()
+    out = Console(soft_wrap=True)  # one line per board, also when piped
     for b in found:
         out.print(f"[bold]{b['name']:<18}[/bold] {b.get('transport', '?'):<10} {b.get('description', b.get('error', ''))}")
     out.print(f"serial ports: {', '.join(p['device'] for p in ports) or 'none found'}")
