@@ -4,7 +4,7 @@ Usage (peers come from the optional ``bench`` extra; missing peers are skipped w
 
     python bench/bench_dsp.py            # everything, a few minutes
     python bench/bench_dsp.py --quick    # one seed, no 1-hour run
-    python bench/bench_dsp.py --only accuracy|e2e|stream
+    python bench/bench_dsp.py --only accuracy|hour|e2e|stream
 
 Every time is printed as a ratio against a baseline measured in the same run on the same data
 (a bare ``scipy.signal.sosfiltfilt`` 20–450 Hz band-pass of the same array), so figures travel between
@@ -33,6 +33,7 @@ from reengage.dsp._util import intervals_mask  # noqa: E402
 from reengage.dsp.onsets import METHODS, detect_bursts  # noqa: E402
 from reengage.dsp.streaming import StreamingPipeline  # noqa: E402
 from reengage.dsp.synthrec import session_recording  # noqa: E402
+from reengage.model import Event  # noqa: E402
 from reengage.synth import SubjectProfile, synthesize  # noqa: E402
 
 FS = 1000.0
@@ -144,7 +145,7 @@ def peers():
             for row in x:
                 f = mo.hpfilter(row, sf=fs, cutoff=10)
                 on, _off = mo.get_onsets(f, t, method="single_threshold", sf=fs)
-                out.append(np.round((np.asarray(on, dtype=float) * fs) + rest_idx[1]).astype(int))
+                out.append(np.asarray(on, dtype=int))  # sample indices
             return out
         found["myonset get_onsets(single_threshold)"] = myo
     except Exception as e:  # pragma: no cover
@@ -210,13 +211,41 @@ def accuracy(seeds, duration_s=60.0):
           f"({1e3 * base_t:.1f} ms in this run)")
 
 
+def hour_speed(hours=1.0):
+    print("\n## 1b. One 2-channel hour at 1 kHz: detector speed (clean + onsets)\n")
+    piece = min(3600.0 * hours, 600.0)
+    parts = [synthesize(SubjectProfile.from_latency_ratio(60.0, 0.6, snr_db=12.0), duration_s=piece, fs_hz=FS,
+                        seed=10 + k, with_mvc=False) for k in range(int(round(3600.0 * hours / piece)))]
+    x = np.concatenate([p.emg_mv for p in parts], axis=-1)
+    t_floor = timed(lambda: floor_bandpass(x, FS), repeat=2)[0]
+    rows = [("floor: sosfiltfilt band-pass", t_floor)]
+    rows.append(("reengage power_backtrack (default)", timed(lambda: ours("power_backtrack")(x, FS, (500, 2900)), repeat=2)[0]))
+    rows.append(("reengage hodges_bui", timed(lambda: ours("hodges_bui")(x, FS, (500, 2900)), repeat=2)[0]))
+    lid = {k: v for k, v in peers().items() if "lidierth" in k}
+    for name, fn in lid.items():
+        rows.append((name, timed(lambda fn=fn: fn(x, FS, (500, 2900)), repeat=1)[0]))
+    print("| method | seconds per 2-channel hour | × floor | × real time |")
+    print("|---|---|---|---|")
+    for name, t in rows:
+        print(f"| {name} | {t:.2f} | {t / t_floor:.1f} | {3600.0 * hours / t:.0f} |")
+
+
 def e2e(hours=1.0):
     print("\n## 2. End-to-end analyze: 4 channels at 1 kHz + 100 Hz IMU\n")
     dur = 3600.0 * hours
     prof = SubjectProfile(onset_ms={"hamstrings": 0.0, "glute_max": 60.0, "glute_med": 30.0, "erector_spinae": -20.0},
                           pct_mvc={"hamstrings": 45.0, "glute_max": 25.0, "glute_med": 30.0, "erector_spinae": 20.0},
                           snr_db=12.0)
-    s = synthesize(prof, duration_s=dur, fs_hz=FS, imu_fs_hz=100.0, seed=1)
+    # The generator's cost grows with reps × record length, so the hour is built from 10-minute sessions
+    # (different seeds) laid end to end, each with its own rest, MVC trials and exercise block.
+    piece = min(dur, 600.0)
+    parts = [synthesize(prof, duration_s=piece, fs_hz=FS, imu_fs_hz=100.0, seed=1 + k)
+             for k in range(int(round(dur / piece)))]
+    s = parts[0]
+    s.emg_mv = np.concatenate([p.emg_mv for p in parts], axis=-1)
+    s.imu = np.concatenate([p.imu for p in parts], axis=-1)
+    s.truth = {"reps": [r for p in parts for r in p.truth["reps"]]}
+    s.events = [Event(e.onset_s + k * piece, e.duration_s, e.label) for k, p in enumerate(parts) for e in p.events]
     rec = session_recording(s)
     x = rec.emg.data
     gc.collect()
@@ -286,10 +315,12 @@ def stream(seconds=60.0):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=["accuracy", "e2e", "stream"])
+    ap.add_argument("--only", choices=["accuracy", "hour", "e2e", "stream"])
     args = ap.parse_args()
-    if args.only in (None, "accuracy"):
+    if args.only == "accuracy" or args.only is None:
         accuracy(seeds=(0,) if args.quick else (0, 1, 2))
+    if args.only in (None, "accuracy", "hour"):
+        hour_speed(hours=0.2 if args.quick else 1.0)
     if args.only in (None, "e2e"):
         e2e(hours=0.1 if args.quick else 1.0)
     if args.only in (None, "stream"):

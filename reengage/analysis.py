@@ -105,10 +105,10 @@ def _group_reps(bursts: dict[str, Bursts], allowed: np.ndarray) -> list[dict[str
 
 def _coactivation(a: np.ndarray, b: np.ndarray):
     """Co-activation index (Falconer & Winter 1985): 100 · 2·Σmin(a, b) / Σ(a + b)."""
-    tot = float(np.sum(a) + np.sum(b))
+    tot = float(np.sum(a, dtype=np.float64) + np.sum(b, dtype=np.float64))
     if tot <= 0 or not math.isfinite(tot):
         return None
-    return 100.0 * 2.0 * float(np.sum(np.minimum(a, b))) / tot
+    return 100.0 * 2.0 * float(np.sum(np.minimum(a, b), dtype=np.float64)) / tot
 
 
 def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method: str = DEFAULT_METHOD) -> dict:
@@ -148,34 +148,17 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     def raw_dc(j: int) -> np.ndarray:
         return filters.remove_dc(physical(j))
 
-    # One channel at a time from here on: peak memory stays near one extra copy of the recording.
+    # One channel at a time from here on: only the envelopes (float32) of all channels are kept, so the
+    # peak memory stays near one extra copy of the recording.
     mains_hz, lines = None, ()
-    cleaned = np.zeros((len(channels), n))
     if raw_rows and n:
         # The mains line is found on at most 60 s of every lead together (a handful of seconds of data).
         probe_n = min(n, int(60 * fs))
         probe = filters.remove_dc(np.vstack([physical_head(j, probe_n) for j in raw_rows]))
         mains_hz, lines = filters.mains_lines(probe, fs=fs)
         del probe
-        for j in raw_rows:
-            cleaned[j] = filters.clean(raw_dc(j), fs=fs, mains_hz=mains_hz, lines_hz=lines)
-        # Gap samples hold a fill value, not signal; the filter rings across gap edges, so zero them.
-        if gap.any():
-            cleaned[:, gap] = 0.0
-    for j in env_rows:
-        cleaned[j] = physical(j)
 
-    # Bursts per channel.
     bursts: dict[str, Bursts] = {}
-    if raw_rows and n:
-        for j in raw_rows:
-            bursts[keys[j]] = detect_bursts(cleaned[j], fs=fs, method=method, rest=rest_for_detection,
-                                            exclude=gap)[0]
-    if env_rows and n:
-        for j, b in zip(env_rows, envelope_bursts(cleaned[env_rows], fs=fs, rest=rest_for_detection, exclude=gap)):
-            bursts[keys[j]] = b
-
-    # Baseline, amplitude envelopes and MVC references.
     envs: dict[str, np.ndarray] = {}
     refs: dict[str, float | None] = {}
     sources: dict[str, str] = {}
@@ -183,20 +166,31 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     given = {str(k): float(v) for k, v in (mvc or {}).items()}
     win = window_samples(MVC_WINDOW_MS, fs)
     for j, (ch, key) in enumerate(zip(channels, keys)):
-        row = cleaned[j]
         if ch.kind == "raw":
+            row = filters.clean(raw_dc(j), fs=fs, mains_hz=mains_hz, lines_hz=lines) if n else np.zeros(0)
+            # Gap samples hold a fill value, not signal; the filter rings across gap edges, so zero them.
+            if gap.any():
+                row[gap] = 0.0
+            if n:
+                bursts[key] = detect_bursts(row, fs=fs, method=method, rest=rest_for_detection, exclude=gap)[0]
             sq = row * row
             bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection,
                                env=moving_mean(sq, window_samples(ENVELOPE_WINDOW_MS, fs))[None, :], exclude=gap)[0]
             # Mean power of the rest, not its median: noise power adds to EMG power as a mean.
             noise = float(np.mean(sq[bm])) if bm.any() else 0.0
-            envs[key] = noise_corrected_rms(row, fs=fs, window_ms=ENVELOPE_WINDOW_MS, noise_power=noise)
+            del sq
+            env = noise_corrected_rms(row, fs=fs, window_ms=ENVELOPE_WINDOW_MS, noise_power=noise)
             mvc_env = noise_corrected_rms(row, fs=fs, window_ms=MVC_WINDOW_MS, noise_power=noise)
         else:
+            row = physical(j)
+            if n:
+                bursts[key] = envelope_bursts(row, fs=fs, rest=rest_for_detection, exclude=gap)[0]
             bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=row[None, :], exclude=gap)[0]
             level = float(np.mean(row[bm])) if bm.any() else 0.0
-            envs[key] = np.maximum(row - level, 0.0)
-            mvc_env = moving_mean(envs[key], win)
+            env = np.maximum(row - level, 0.0)
+            mvc_env = moving_mean(env, win)
+        envs[key] = env.astype(np.float32)
+        del env
         role = ch.role or key
         trial = _event_mask(recording, emg, lambda lb, r=role: lb == f"mvc:{r}") & ~gap
         ref = None
@@ -218,6 +212,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                             cleaned=row, fs=fs, baseline_mask=bm, burst_mask=burst_mask | mvc_ev,
                             mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind)
         quality[key] = q
+        del row, mvc_env
 
     if any(s == "given" for s in sources.values()):
         normalization = "given"
@@ -297,9 +292,9 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             rg = refs.get(GLUTE) if normalization != "none" else 1.0
             rh = refs.get(HAM) if normalization != "none" else 1.0
             if rg and rh:
-                den = float(np.mean(envs[HAM][a:b_])) / rh
+                den = float(np.mean(envs[HAM][a:b_], dtype=np.float64)) / rh
                 if den > 0:
-                    ratio = (float(np.mean(envs[GLUTE][a:b_])) / rg) / den
+                    ratio = (float(np.mean(envs[GLUTE][a:b_], dtype=np.float64)) / rg) / den
             else:
                 rep_notes.append("glute_max or hamstrings has no MVC reference: ratio is null")
         mean_pct, peak_pct = {}, {}
@@ -307,7 +302,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             ref = refs.get(k)
             seg = envs[k][start:end + 1]
             ok = ref is not None and seg.size and k in idx
-            mean_pct[k] = _num(100.0 * float(np.mean(seg)) / ref, 1) if ok else None
+            mean_pct[k] = _num(100.0 * float(np.mean(seg, dtype=np.float64)) / ref, 1) if ok else None
             peak_pct[k] = _num(100.0 * float(np.max(seg)) / ref, 1) if ok else None
         coact = None
         if GLUTE in envs and HAM in envs and GLUTE in idx and HAM in idx:
