@@ -124,10 +124,9 @@ class StreamingOnsetDetector:
                  confirm_ms: float = 30.0, release_ms: float = 150.0, max_backtrack_ms: float = 200.0,
                  delay_samples: float = 0.0):
         self.fs = float(fs)
+        self.h_on, self.h_low = float(h_on), float(h_low)
+        self.set_baseline(baseline)
         mean = np.asarray(baseline.mean, dtype=np.float64)
-        sd = np.maximum(np.asarray(baseline.sd, dtype=np.float64), 0.05 * np.abs(mean) + 1e-300)
-        self.on_thr = mean + h_on * sd
-        self.low_thr = mean + h_low * sd
         self.confirm = window_samples(confirm_ms, fs)
         self.release = window_samples(release_ms, fs)
         self.back = window_samples(max_backtrack_ms, fs)
@@ -137,6 +136,14 @@ class StreamingOnsetDetector:
         self.run = np.zeros(nch, dtype=np.int64)  # length of the current qualifying run
         self.pos = 0  # global index of the next sample
         self.history = np.zeros((nch, 0))  # the last ``back`` samples, for backtracking
+
+    def set_baseline(self, baseline: Baseline) -> None:
+        """Thresholds from a new resting ``baseline``, keeping the detector's state: a live view refines
+        its baseline when a marked rest arrives mid-stream without losing a burst in progress."""
+        mean = np.asarray(baseline.mean, dtype=np.float64)
+        sd = np.maximum(np.asarray(baseline.sd, dtype=np.float64), 0.05 * np.abs(mean) + 1e-300)
+        self.on_thr = mean + self.h_on * sd
+        self.low_thr = mean + self.h_low * sd
 
     def process(self, env) -> list[OnsetEvent]:
         env = np.atleast_2d(as_float(env))

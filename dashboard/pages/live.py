@@ -79,13 +79,13 @@ def _poll(_n, options):
         c = figures.colour(ch["role"], i)
         traces.append(dict(type="scattergl", x=snap["t"], y=snap["env"][i], name=f"{ch['name']} envelope",
                            mode="lines", line=dict(color=c, width=2)))
-        if snap["thresholds"][i] is not None:  # the onset threshold (baseline mean + 3 SD)
+        if snap["thresholds"][i] is not None:  # the onset threshold of reengage.dsp.streaming's detector
             shapes.append(dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=snap["thresholds"][i],
                                y1=snap["thresholds"][i], line=dict(dash="dot", color=c), opacity=0.5))
     fig = {"data": traces, "layout": dict(
         height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white", uirevision="live", shapes=shapes,
         legend=dict(orientation="h", y=1.06), xaxis=dict(title="time (s)", range=[snap["t"][0], snap["t"][-1]]),
-        yaxis=dict(title="envelope (100 ms RMS, channel unit)"))}
+        yaxis=dict(title=f"envelope ({live.DETECT_RMS_MS:.0f} ms RMS, channel unit)"))}
     reps = snap["reps"]
     status = (f"{snap['state']} · subject {snap.get('subject') or '?'} · {snap.get('task') or ''} · "
               f"{snap['t_end_s']:.1f} s · {len(reps)} reps" +
