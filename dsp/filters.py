@@ -213,54 +213,71 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
         return np.moveaxis(x.copy(), -1, axis)
     hop = L // 2
     nblk = int(np.ceil(n / hop)) + 2  # one half-segment of padding in front, the rest behind
-    total = nblk * hop
     lead = hop
+    lead_shape = x.shape[:-1]
     local = moving_mean(x * x, max(int(0.1 * fs), 1))
-    floor = np.median(local, axis=-1, keepdims=True) * 1e-3 + 1e-300
-    w = np.zeros(x.shape[:-1] + (total,))
-    w[..., lead:lead + n] = 1.0 / (local + floor)
-    wx = np.zeros_like(w)
-    wx[..., lead:lead + n] = x * w[..., lead:lead + n]
-    shape = x.shape[:-1] + (nblk, hop)
+    floor = np.median(local[..., ::max(1, n // 100_000)], axis=-1, keepdims=True) * 1e-3 + 1e-300
+    chunk = max(1, 262_144 // hop)  # blocks per pass: bounded temporaries on hour-long records
 
-    def blocks(v):
-        return v.reshape(shape).sum(axis=-1)
+    def padded(v: np.ndarray, b0: int, b1: int) -> np.ndarray:
+        """Samples of half-blocks b0..b1 (zeros outside the record), shaped (..., b1 − b0, hop)."""
+        s0, s1 = b0 * hop - lead, b1 * hop - lead
+        seg = np.zeros(lead_shape + (s1 - s0,))
+        a, b = max(s0, 0), min(s1, n)
+        if b > a:
+            seg[..., a - s0:b - s0] = v[..., a:b]
+        return seg.reshape(lead_shape + (b1 - b0, hop))
 
-    sw = blocks(w)
-    # Hann weights of the two frames covering each half-block: rising half, falling half.
+    def phase(f: float, b0: int, b1: int) -> np.ndarray:
+        # e^{iωt} as (block phase) × (phase within a block): one multiply per sample instead of an exp.
+        om = 2 * np.pi * f
+        return (np.exp(1j * om * (np.arange(b0, b1) * hop - lead) / fs)[:, None]
+                * np.exp(1j * om * np.arange(hop) / fs)[None, :])
+
+    weight = 1.0 / (local + floor)
+    del local
+    # Hann weights of the two frames covering each half-block (rising and falling half), normalised by
+    # the weight actually present so the first and last half-blocks (one frame only) are not scaled down.
     rise = 0.5 - 0.5 * np.cos(np.pi * (np.arange(hop) + 0.5) / hop)
     out = x.copy()
     for f in lines:
-        # e^{iωt} as (block phase) × (phase within a block): one multiply per sample instead of an exp.
-        om = 2 * np.pi * f
-        e = (np.exp(1j * om * (np.arange(nblk) * hop - lead) / fs)[:, None]
-             * np.exp(1j * om * np.arange(hop) / fs)[None, :]).reshape(-1)
-        zx = blocks(wx * e.conj())  # Σ w·x·cos − i Σ w·x·sin
-        z2 = blocks(w * (e * e))  # Σ w·cos 2φ + i Σ w·sin 2φ
-        bc, bs = zx.real, -zx.imag
-        bc2, bs2 = z2.real, z2.imag
-        # Frame k spans half-blocks k and k+1.
-        fc, fs_, fw, fc2, fs2 = (b[..., :-1] + b[..., 1:] for b in (bc, bs, sw, bc2, bs2))
+        zx = np.zeros(lead_shape + (nblk,), dtype=complex)
+        z2 = np.zeros(lead_shape + (nblk,), dtype=complex)
+        sw = np.zeros(lead_shape + (nblk,))
+        for b0 in range(0, nblk, chunk):
+            b1 = min(b0 + chunk, nblk)
+            w = padded(weight, b0, b1)
+            e = phase(f, b0, b1)
+            zx[..., b0:b1] = (w * padded(x, b0, b1) * e.conj()).sum(axis=-1)  # Σ w·x·(cos − i·sin)
+            z2[..., b0:b1] = (w * (e * e)).sum(axis=-1)  # Σ w·(cos 2φ + i·sin 2φ)
+            sw[..., b0:b1] = w.sum(axis=-1)
+        # Frame k spans half-blocks k and k+1: normal equations of the cos/sin regression per frame.
+        fc, fs_, fw = (zx.real[..., :-1] + zx.real[..., 1:], -(zx.imag[..., :-1] + zx.imag[..., 1:]),
+                       sw[..., :-1] + sw[..., 1:])
+        fc2, fs2 = z2.real[..., :-1] + z2.real[..., 1:], z2.imag[..., :-1] + z2.imag[..., 1:]
         gcc, gss, gcs = 0.5 * (fw + fc2), 0.5 * (fw - fc2), 0.5 * fs2
         det = gcc * gss - gcs * gcs
         det = np.where(np.abs(det) > 1e-300, det, np.inf)
         a = (gss * fc - gcs * fs_) / det
         b = (gcc * fs_ - gcs * fc) / det
-        # Half-block j is covered by frame j−1 (falling half) and frame j (rising half).
-        # Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); blend the complex coefficient between frames.
+        # Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); half-block j blends frames j−1 and j.
         z = a - 1j * b
-        pz = np.concatenate([np.zeros(z.shape[:-1] + (1,)), z, np.zeros(z.shape[:-1] + (1,))], axis=-1)
-        # Edges are covered by one frame only: normalise by the window weight actually present.
-        r_lo = np.broadcast_to(rise, (nblk, hop)).copy()
-        r_hi = 1.0 - r_lo
-        r_lo[-1] = 0.0
-        r_hi[0] = 0.0
-        cover = r_lo + r_hi
-        r_lo /= cover
-        r_hi /= cover
-        zi = pz[..., 1:, None] * r_lo + pz[..., :-1, None] * r_hi
-        zi = zi.reshape(x.shape[:-1] + (total,))
-        out -= (zi[..., lead:lead + n] * e[lead:lead + n]).real
+        pz = np.concatenate([np.zeros(lead_shape + (1,)), z, np.zeros(lead_shape + (1,))], axis=-1)
+        for b0 in range(0, nblk, chunk):
+            b1 = min(b0 + chunk, nblk)
+            r_lo = np.broadcast_to(rise, (b1 - b0, hop)).copy()
+            r_hi = 1.0 - r_lo
+            if b1 == nblk:
+                r_lo[-1] = 0.0
+            if b0 == 0:
+                r_hi[0] = 0.0
+            cover = r_lo + r_hi
+            zi = (pz[..., b0 + 1:b1 + 1, None] * (r_lo / cover) + pz[..., b0:b1, None] * (r_hi / cover))
+            fit = (zi * phase(f, b0, b1)).real.reshape(lead_shape + (-1,))
+            s0 = b0 * hop - lead
+            a_, b_ = max(s0, 0), min(b1 * hop - lead, n)
+            if b_ > a_:
+                out[..., a_:b_] -= fit[..., a_ - s0:b_ - s0]
     return np.moveaxis(out, -1, axis)
 
 

@@ -200,6 +200,7 @@ def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0,
         w = window_samples(onset_window_ms, fs)
         le = linear_envelope(x, fs=fs, cutoff_hz=onset_cutoff_hz)
         po = np.roll(moving_mean(le, w, causal=True), -(w - 1), axis=-1)
+    del sq  # long records: keep the number of full-length temporaries small
     mask = baseline_mask(n, fs=fs, rest_mask=rest, env=pd, exclude=exclude)
     bd, bo = baseline_stats(pd, mask), baseline_stats(po, mask)
     active = pd > _threshold(bd, h_detect, pd)[:, None]
@@ -214,6 +215,9 @@ def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0,
                                   window_ms=onset_window_ms, slope_ms_per_db=window_slope_ms_per_db,
                                   h_mid=h_mid, h_onset=h_onset, plateau_fraction=plateau_fraction, back=back,
                                   extrapolate=extrapolate)
+    if onset_cutoff_hz is not None:
+        del le  # the adaptive search keeps its cumulative sum, not the envelope
+    del active
     out = []
     for c, b in enumerate(coarse):
         if len(b) == 0:

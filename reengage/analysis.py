@@ -173,13 +173,13 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                 row[gap] = 0.0
             if n:
                 bursts[key] = detect_bursts(row, fs=fs, method=method, rest=rest_for_detection, exclude=gap)[0]
-            sq = row * row
-            bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection,
-                               env=moving_mean(sq, window_samples(ENVELOPE_WINDOW_MS, fs))[None, :], exclude=gap)[0]
+            ms = moving_mean(row * row, window_samples(ENVELOPE_WINDOW_MS, fs))
+            bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=ms[None, :], exclude=gap)[0]
             # Mean power of the rest, not its median: noise power adds to EMG power as a mean.
-            noise = float(np.mean(sq[bm])) if bm.any() else 0.0
-            del sq
-            env = noise_corrected_rms(row, fs=fs, window_ms=ENVELOPE_WINDOW_MS, noise_power=noise)
+            noise = float(np.mean(row[bm] ** 2)) if bm.any() else 0.0
+            # The 100 ms envelope is this same moving mean with the resting noise power removed.
+            ms -= noise
+            env = np.sqrt(np.maximum(ms, 0.0, out=ms), out=ms)
             mvc_env = noise_corrected_rms(row, fs=fs, window_ms=MVC_WINDOW_MS, noise_power=noise)
         else:
             row = physical(j)
