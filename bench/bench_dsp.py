@@ -306,8 +306,8 @@ def stream(seconds=60.0):
             if abs(best.sample / fs - r["onset_s"][m]) <= MATCH_S:
                 errs.append(1000 * (best.sample / fs - r["onset_s"][m]))
                 delays.append(1000 * (best.confirmed_at - best.sample) / fs)
-    print(f"| causal onset error (dated sample − true), median / p90 abs | {np.median(errs):.1f} / "
-          f"{np.percentile(np.abs(errs), 90):.1f} ms | |")
+    print(f"| causal onset error (dated sample − true): median signed / median abs / p90 abs | "
+          f"{np.median(errs):.1f} / {np.median(np.abs(errs)):.1f} / {np.percentile(np.abs(errs), 90):.1f} ms | |")
     print(f"| causal detection delay (confirmed − dated sample), median / max | {np.median(delays):.0f} / "
           f"{np.max(delays):.0f} ms | |")
 
