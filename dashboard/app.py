@@ -75,6 +75,10 @@ def create_app(data_root: Path | str, *, live_port: int | None = None) -> dash.D
     if creds:
         _install_basic_auth(app.server, *creds)
     app.layout = html.Div([_nav(), html.Main(dash.page_container, className="re-main")])
+    from reengage.dashboard import live
+
+    server = app.server
+    live.install_routes(server, lambda: int(server.config.get("REENGAGE_LIVE_PORT") or live.live_port()))
     return app
 
 

@@ -355,6 +355,7 @@ class LiveReceiver:
         self.sock.bind(("127.0.0.1", port))
         self.sock.settimeout(0.5)
         self.reps: collections.deque = collections.deque(maxlen=50)
+        self.rep_serial = 0  # never reset: a page's long poll asks for "after serial N" across sessions
         # The detector's recent events (channel, "onset"|"offset", sample, confirmed_at), for tests and traces.
         self.detections: collections.deque = collections.deque(maxlen=400)
         self._reset(None)
@@ -490,13 +491,15 @@ class LiveReceiver:
                 self.open_rep["cued"] = True
                 lat = (on["glute_max"] - on["hamstrings"]) / self.fs * 1000.0
                 self.rep_count += 1
+                self.rep_serial += 1
                 # t_ns: when the newest sample of the block that confirmed the onset entered the pipeline;
                 # confirmed_index lets a benchmark date the confirming sample itself.
-                self.reps.append({"rep": self.rep_count, "onset_latency_ms": round(lat, 1),
+                self.reps.append({"rep": self.rep_count, "serial": self.rep_serial, "onset_latency_ms": round(lat, 1),
                                   "glutes_first": lat < 0, "t_ns": self.last_t_ns,
                                   "glute_onset_s": on["glute_max"] / self.fs,
                                   "confirmed_index": int(ev.confirmed_at), "block_end_index": int(self.last_index),
-                                  "onset_index": {k: int(v) for k, v in on.items()}})
+                                  "onset_index": {k: int(v) for k, v in on.items()},
+                                  "rx_ns": time.time_ns()})
                 self.new_rep.notify_all()
         elif self.open_rep is not None:
             self.open_rep["active"].discard(role)
@@ -508,11 +511,14 @@ class LiveReceiver:
             return dict(self.reps[-1]) if self.reps else None
 
     def wait_rep(self, after: int, timeout_s: float) -> dict | None:
-        """The latest rep once its number exceeds ``after`` (blocks at most ``timeout_s``): a long poll, so
-        the cue reaches the page as soon as the rep is known instead of at the next poll tick."""
+        """The latest rep once its ``serial`` differs from ``after`` (blocks at most ``timeout_s``): a long
+        poll, so the cue reaches the page as soon as the rep is known instead of at the next poll tick."""
+        def fresh():
+            return bool(self.reps) and self.reps[-1]["serial"] != after
+
         with self.lock:
-            self.new_rep.wait_for(lambda: self.reps and self.reps[-1]["rep"] != after, timeout=timeout_s)
-            return dict(self.reps[-1]) if self.reps and self.reps[-1]["rep"] != after else None
+            self.new_rep.wait_for(fresh, timeout=timeout_s)
+            return dict(self.reps[-1]) if fresh() else None
 
     def gauge(self) -> tuple[float | None, str | None]:
         """Glute max amplitude now and what it is relative to: the MVC reference from the stream's
@@ -570,6 +576,30 @@ def receiver(port: int) -> LiveReceiver:
         if r is None:
             r = _RECEIVERS[port] = LiveReceiver(port)
         return r
+
+
+CUE_PATH = "/_reengage/live/cue"
+CUE_WAIT_S = 1.0  # a long poll returns empty after this long; the page asks again at once
+
+
+def install_routes(server, port_of) -> None:
+    """``GET CUE_PATH?after=<serial>``: the live cue's long poll (JSON rep, or 204 when none came within
+    ``CUE_WAIT_S``). The cue bypasses Dash's callback queue, where it waited behind the traces' 200 ms
+    figure updates (see docs/dashboard.md, "Cue latency"). ``port_of()`` gives the live UDP port."""
+    import flask
+
+    def cue():
+        try:
+            after = int(flask.request.args.get("after", "-1"))
+        except ValueError:
+            after = -1
+        rep = receiver(port_of()).wait_rep(after, CUE_WAIT_S)
+        if rep is None:
+            return flask.Response(status=204, headers={"Cache-Control": "no-store"})
+        rep["sent_ns"] = time.time_ns()  # for bench/bench_live.py's split of the latency
+        return flask.Response(json.dumps(rep), mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+    server.add_url_rule(CUE_PATH, "reengage_live_cue", cue)
 
 
 def finite_or_none(v):

@@ -15,7 +15,6 @@ from reengage.dashboard import figures, live
 dash.register_page(__name__, path="/live", name="Live", title="reengage — live")
 
 POLL_MS = 200  # traces, gauge, table
-CUE_POLL_MS = 50  # the cue has its own tiny poll so rendering the traces never delays it
 
 
 def layout(**_query):
@@ -28,8 +27,8 @@ def layout(**_query):
         ]),
         html.P(id="live-status", className="re-help", children="Waiting for `reengage record` or `reengage replay`…"),
         dcc.Interval(id="live-tick", interval=POLL_MS),
-        dcc.Interval(id="live-cue-tick", interval=CUE_POLL_MS),
         dcc.Store(id="live-cue"),
+        dcc.Store(id="live-cue-loop"),
         html.Div(className="live-gauge-wrap", children=[
             dcc.Graph(id="live-traces", config={"displayModeBar": False}, figure=_empty()),
             html.Div(id="live-bio", children=[
@@ -77,7 +76,7 @@ def _poll(_n, options):
     traces, shapes = [], []
     for i, ch in enumerate(snap["channels"]):
         c = figures.colour(ch["role"], i)
-        traces.append(dict(type="scattergl", x=snap["t"], y=snap["env"][i], name=f"{ch['name']} envelope",
+        traces.append(dict(type="scatter", x=snap["t"], y=snap["env"][i], name=f"{ch['name']} envelope",
                            mode="lines", line=dict(color=c, width=2)))
         if snap["thresholds"][i] is not None:  # the onset threshold of reengage.dsp.streaming's detector
             shapes.append(dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=snap["thresholds"][i],
@@ -96,13 +95,40 @@ def _poll(_n, options):
     return fig, _gauge(snap["gauge"], snap["gauge_unit"]), status, rows, bio_style
 
 
-@callback(Output("live-cue", "data"), Input("live-cue-tick", "n_intervals"), State("live-cue", "data"))
-def _cue(_n, current):
-    port = int(flask.current_app.config.get("REENGAGE_LIVE_PORT") or live.live_port())
-    cue = live.receiver(port).latest_rep()
-    if cue is None or (current and current.get("rep") == cue["rep"]):
-        return dash.no_update
-    return cue
+# The cue's fast path: one long poll at a time to the server (``live.CUE_PATH``), outside Dash's callback
+# queue, so a rep reaches the page as soon as the receiver knows it; the answer goes into the live-cue
+# store, whose clientside callback below paints it. Started once per page load.
+clientside_callback(
+    """
+    function(_options) {
+        if (window._reLiveLoop) { return window.dash_clientside.no_update; }
+        window._reLiveLoop = true;
+        let prefix = '/';
+        try { prefix = JSON.parse(document.getElementById('_dash-config').textContent).requests_pathname_prefix
+                       || '/'; } catch (e) {}
+        const url = prefix.replace(/\/$/, '') + '%s';
+        (async () => {
+            let after = -1;
+            while (document.getElementById('live-cue-box')) {
+                try {
+                    const r = await fetch(url + '?after=' + after, {cache: 'no-store'});
+                    if (r.status === 200) {
+                        const cue = await r.json();
+                        cue.got_ms = Date.now();  // for bench/bench_live.py's split of the latency
+                        after = cue.serial;
+                        window.dash_clientside.set_props('live-cue', {data: cue});
+                    } else if (r.status !== 204) {
+                        await new Promise(res => setTimeout(res, 500));
+                    }
+                } catch (e) { await new Promise(res => setTimeout(res, 500)); }
+            }
+            window._reLiveLoop = false;
+        })();
+        return window.dash_clientside.no_update;
+    }
+    """ % live.CUE_PATH,
+    Output("live-cue-loop", "data"), Input("live-options", "value"),
+)
 
 
 # The cue and the latency measurement run in the browser, so the time includes rendering: sample entered
@@ -112,12 +138,28 @@ clientside_callback(
     function(cue, options) {
         const box = {className: 'live-cue', children: '—'};
         if (!cue) { return [box.children, box.className, window.dash_clientside.no_update]; }
-        window._reLive = window._reLive || {last: 0, lat: []};
+        window._reLive = window._reLive || {last: 0, lat: [], log: []};
         const st = window._reLive;
         if (cue.rep !== st.last) {
             st.last = cue.rep;
-            const ms = Date.now() - cue.t_ns / 1e6;
-            if (ms >= 0 && ms < 10000) { st.lat.push(ms); if (st.lat.length > 20) st.lat.shift(); }
+            const cb_ms = Date.now();
+            // Stamp after the frame that shows the cue is painted: rAF runs before paint, the task it
+            // schedules runs after it.
+            requestAnimationFrame(() => setTimeout(() => {
+                const now = Date.now();
+                const ms = now - cue.t_ns / 1e6;
+                if (ms >= 0 && ms < 10000) { st.lat.push(ms); if (st.lat.length > 20) st.lat.shift(); }
+                st.log.push({rep: cue.rep, painted_ms: now, t_ns: cue.t_ns, rx_ns: cue.rx_ns,
+                             confirmed_index: cue.confirmed_index, block_end_index: cue.block_end_index,
+                             onset_index: cue.onset_index, got_ms: cue.got_ms, cb_ms: cb_ms, sent_ns: cue.sent_ns});
+                if (st.log.length > 500) st.log.shift();
+                const srt = [...st.lat].sort((a, b) => a - b);
+                if (srt.length) {
+                    window.dash_clientside.set_props('live-latency', {children:
+                        `Sample-to-cue latency: median ${srt[Math.floor(srt.length / 2)].toFixed(0)} ms over the ` +
+                        `last ${srt.length} reps (goal ≤ 150 ms)`});
+                }
+            }, 0));
             if (cue.glutes_first && options && options.includes('tone')) {
                 try { const a = new (window.AudioContext || window.webkitAudioContext)();
                       const o = a.createOscillator(); o.frequency.value = 880; o.connect(a.destination);
