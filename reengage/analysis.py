@@ -214,9 +214,9 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         quality[key] = q
         del row, mvc_env
 
-    if any(s == "given" for s in sources.values()):
-        normalization = "given"
-    elif any(s == "mvc" for s in sources.values()):
+    # The contract names two states, normalised to MVC or not; where the references came from (trials
+    # or --mvc) is told per channel in "mvc_source" and in "normalization_source".
+    if sources:
         normalization = "mvc"
     else:
         normalization = "none"
@@ -410,6 +410,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         "fs_hz": fs,
         "duration_s": _num(recording.duration_s, 4),
         "normalization": normalization,
+        "normalization_source": "given" if "given" in sources.values() else ("trials" if sources else None),
         "onset_method": method,
         "mains_hz": mains_hz,
         "channels": channels_out,

@@ -86,6 +86,7 @@ def test_ratio_uses_mvc_values(known_csv):
     path, truth = known_csv
     a = json.loads(run("analyze", str(path), "--json", "--mvc", "glute_max=10", "--mvc", "hamstrings=10").stdout)
     b = json.loads(run("analyze", str(path), "--json", "--mvc", "glute_max=5", "--mvc", "hamstrings=10").stdout)
+    assert a["normalization"] == "mvc" and a["normalization_source"] == "given"
     ra = a["summary"]["median_glute_hamstring_ratio"]
     rb = b["summary"]["median_glute_hamstring_ratio"]
     assert rb == pytest.approx(2 * ra, rel=0.01)

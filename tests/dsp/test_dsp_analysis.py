@@ -94,7 +94,7 @@ def test_mvc_trials_are_not_reps(result, session):
 def test_given_mvc_and_none(session):
     rec = session_recording(session)
     given = analyze(rec, mvc={"glute_max": 0.6, "hamstrings": 0.8})
-    assert given["normalization"] == "given"
+    assert given["normalization"] == "mvc" and given["normalization_source"] == "given"
     truth = session.truth["reps"]
     err = [abs(r["glute_hamstring_ratio"] / t["glute_hamstring_ratio"] - 1) for r, t in zip(given["reps"], truth)]
     assert np.median(err) < 0.05
