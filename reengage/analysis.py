@@ -250,7 +250,13 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             ifs = float(imu.fs_hz)
             acc_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith("acc")]
             phys_imu = imu.physical()
-            mv = movement_segments(phys_imu[gyr_idx], fs=ifs, acc=phys_imu[acc_idx] if len(acc_idx) == 3 else None,
+            # Tilt needs the resting posture: a marked rest gives it. Without one, the quietest stretch
+            # may be a held lift (prone hip extension holds the leg up for seconds), so tilt would call
+            # the rest posture "moved"; then movements come from the gyro alone.
+            rest_imu = _event_mask(recording, imu, lambda lb: lb == "rest")
+            use_tilt = len(acc_idx) == 3 and rest_imu.any()
+            mv = movement_segments(phys_imu[gyr_idx], fs=ifs, acc=phys_imu[acc_idx] if use_tilt else None,
+                                   rest=rest_imu if rest_imu.any() else None,
                                    exclude=_gap_mask(recording, imu), axis=0)
             movements = [(imu.t0_s + a / ifs, imu.t0_s + b / ifs) for a, b in zip(mv.onsets.tolist(), mv.offsets.tolist())]
             imu_info = {"fs_hz": ifs, "movements": len(movements)}
@@ -327,11 +333,13 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                 reasons.append(f"{k}: motion artefact at the rep")
         movement_onset, re_move = None, {}
         if movements is not None:
+            # The first movement starting in the rep is its onset; later ones inside the rep (the leg
+            # lowered again, seen by the gyro alone) belong to the same rep, not to an unexplained motion.
             for mi, (ma, mb) in enumerate(movements):
                 if mi not in used_movements and s_s - 0.5 <= ma <= e_s and mb >= s_s:
                     used_movements.add(mi)
-                    movement_onset = ma
-                    break
+                    if movement_onset is None:
+                        movement_onset = ma
             re_move = {k: (_num(1000.0 * (on_s[k] - movement_onset), 1)
                            if movement_onset is not None and on_s[k] is not None else None) for k in keys}
         order = sorted((k for k in keys if on_s[k] is not None), key=lambda k: on_s[k])
