@@ -23,13 +23,25 @@ def moving_mean(x: np.ndarray, n: int, *, axis: int = -1, causal: bool = False) 
     from rest produces. Computed from a cumulative sum, so the cost does not depend on ``n``.
     """
     x = np.moveaxis(as_float(x), axis, -1)
-    n = max(1, int(n))
-    length = x.shape[-1]
-    c = np.zeros(x.shape[:-1] + (length + 1,), dtype=np.float64)
+    return np.moveaxis(moving_mean_from_cumsum(cumsum0(x), n, causal=causal), -1, axis)
+
+
+def cumsum0(x: np.ndarray) -> np.ndarray:
+    """Cumulative sum along the last axis with a leading zero (length + 1): the input of
+    :func:`moving_mean_from_cumsum`, so several windows over one signal share one pass."""
+    x = as_float(x)
+    c = np.zeros(x.shape[:-1] + (x.shape[-1] + 1,), dtype=np.float64)
     np.cumsum(x, axis=-1, out=c[..., 1:])
+    return c
+
+
+def moving_mean_from_cumsum(c: np.ndarray, n: int, *, causal: bool = False) -> np.ndarray:
+    """:func:`moving_mean` along the last axis of the signal whose :func:`cumsum0` is ``c``."""
+    n = max(1, int(n))
+    length = c.shape[-1] - 1
     if n < length:
         # Slices for the bulk, index arrays only for the ≤ n edge samples.
-        out = np.empty(x.shape, dtype=np.float64)
+        out = np.empty(c.shape[:-1] + (length,), dtype=np.float64)
         if causal:
             out[..., :n] = c[..., 1:n + 1] / n
             np.subtract(c[..., n + 1:], c[..., 1:length - n + 1], out=out[..., n:])
@@ -45,7 +57,7 @@ def moving_mean(x: np.ndarray, n: int, *, axis: int = -1, causal: bool = False) 
                     lo = np.clip(idx - half, 0, length)
                     hi = np.clip(idx - half + n, 0, length)
                     out[..., idx] = (c[..., hi] - c[..., lo]) / np.maximum(hi - lo, 1)
-        return np.moveaxis(out, -1, axis)
+        return out
     if causal:
         lo = np.maximum(np.arange(1, length + 1) - n, 0)
         out = (c[..., 1:] - c[..., lo]) / n
@@ -56,14 +68,22 @@ def moving_mean(x: np.ndarray, n: int, *, axis: int = -1, causal: bool = False) 
         hi = np.clip(idx - half + n, 0, length)
         # Shrink the window at the edges instead of zero-padding: an edge is not rest.
         out = (c[..., hi] - c[..., lo]) / np.maximum(hi - lo, 1)
-    return np.moveaxis(out, -1, axis)
+    return out
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop (exclusive) indices of the runs of True in a 1-D boolean array."""
-    m = np.asarray(mask, dtype=bool).astype(np.int8)
-    d = np.diff(np.concatenate(([0], m, [0])))
-    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    m = np.asarray(mask, dtype=bool).ravel()
+    if m.size == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    # Change points (one comparison per sample), closed by the record's ends when they are True;
+    # the edges then alternate start, stop, start, stop, ...
+    edges = np.flatnonzero(m[1:] != m[:-1]) + 1
+    if m[0]:
+        edges = np.concatenate(([0], edges))
+    if m[-1]:
+        edges = np.concatenate((edges, [m.size]))
+    return edges[0::2], edges[1::2]
 
 
 def fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:

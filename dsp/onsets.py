@@ -28,12 +28,13 @@ or a single motor-unit spike train.
 
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple
 
 import numpy as np
 
-from ._util import (as_float, drop_short_runs, fill_short_gaps, first_true_after, last_true_before,
-                    moving_mean, runs, window_samples)
+from ._util import (as_float, cumsum0, drop_short_runs, fill_short_gaps, first_true_after, last_true_before,
+                    moving_mean, moving_mean_from_cumsum, runs, window_samples)
 from .baseline import Baseline, baseline_mask, baseline_stats
 from .envelope import linear_envelope, tkeo
 
@@ -188,19 +189,35 @@ def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0,
     separate from the validation seeds, over a grid of cutoffs 30–80 Hz, windows 25–60 ms, h 1–5
     and plateau fractions 0–0.3, for the lowest median and p90 onset error across 20, 12 and 6 dB.
     """
+    return _power_backtrack(x, fs=fs, rest=rest, detect_window_ms=detect_window_ms, h_detect=h_detect,
+                            onset_window_ms=onset_window_ms, h_mid=h_mid, h_onset=h_onset,
+                            onset_cutoff_hz=onset_cutoff_hz, plateau_fraction=plateau_fraction,
+                            window_slope_ms_per_db=window_slope_ms_per_db, extrapolate=extrapolate,
+                            max_backtrack_ms=max_backtrack_ms, min_gap_ms=min_gap_ms, min_burst_ms=min_burst_ms,
+                            exclude=exclude)
+
+
+def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms, h_mid, h_onset, onset_cutoff_hz,
+                     plateau_fraction, window_slope_ms_per_db, extrapolate, max_backtrack_ms, min_gap_ms,
+                     min_burst_ms, exclude, pd=None) -> list[Bursts]:
+    """:func:`power_backtrack`; ``pd`` is its detection envelope when the caller already has it
+    (``analyze`` computes the same 100 ms mean power for its amplitude envelope)."""
     x = _as_channels(x)
     n = x.shape[-1]
-    sq = x * x
-    pd = moving_mean(sq, window_samples(detect_window_ms, fs), axis=-1)
+    if pd is None:
+        pd = moving_mean(x * x, window_samples(detect_window_ms, fs), axis=-1)
+    else:
+        pd = np.atleast_2d(pd)
+    c_le = None
     if onset_cutoff_hz is None:
-        po = moving_mean(sq, window_samples(onset_window_ms, fs), axis=-1)
+        po = moving_mean(x * x, window_samples(onset_window_ms, fs), axis=-1)
     else:
         # Hodges & Bui's onset envelope: linear envelope averaged over the window *starting* at each
-        # sample, so a sample is called active when the next ``onset_window_ms`` are.
+        # sample, so a sample is called active when the next ``onset_window_ms`` are. One cumulative
+        # sum serves this mean and the adaptive per-burst windows.
         w = window_samples(onset_window_ms, fs)
-        le = linear_envelope(x, fs=fs, cutoff_hz=onset_cutoff_hz)
-        po = np.roll(moving_mean(le, w, causal=True), -(w - 1), axis=-1)
-    del sq  # long records: keep the number of full-length temporaries small
+        c_le = cumsum0(linear_envelope(x, fs=fs, cutoff_hz=onset_cutoff_hz))
+        po = np.roll(moving_mean_from_cumsum(c_le, w, causal=True), -(w - 1), axis=-1)
     mask = baseline_mask(n, fs=fs, rest_mask=rest, env=pd, exclude=exclude)
     bd, bo = baseline_stats(pd, mask), baseline_stats(po, mask)
     active = pd > _threshold(bd, h_detect, pd)[:, None]
@@ -211,12 +228,10 @@ def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0,
     back = window_samples(max_backtrack_ms, fs)
     adaptive = None
     if onset_cutoff_hz is not None and (plateau_fraction > 0 or window_slope_ms_per_db):
-        adaptive = _AdaptiveOnset(le, fs=fs, mask=mask, pd=pd, pd_rest=bd.mean,
+        adaptive = _AdaptiveOnset(c_le, fs=fs, mask=mask, pd=pd, pd_rest=bd.mean,
                                   window_ms=onset_window_ms, slope_ms_per_db=window_slope_ms_per_db,
                                   h_mid=h_mid, h_onset=h_onset, plateau_fraction=plateau_fraction, back=back,
                                   extrapolate=extrapolate)
-    if onset_cutoff_hz is not None:
-        del le  # the adaptive search keeps its cumulative sum, not the envelope
     del active
     out = []
     for c, b in enumerate(coarse):
@@ -261,11 +276,11 @@ class _AdaptiveOnset:
     clipped to 20–60 ms (slope tuned on seeds separate from the validation seeds).
     """
 
-    def __init__(self, le, *, fs, mask, pd, pd_rest, window_ms, slope_ms_per_db, h_mid, h_onset,
+    def __init__(self, c_le, *, fs, mask, pd, pd_rest, window_ms, slope_ms_per_db, h_mid, h_onset,
                  plateau_fraction, back, extrapolate=0.0):
-        self.n = le.shape[-1]
-        self.c = np.zeros((le.shape[0], self.n + 1))
-        np.cumsum(le, axis=-1, out=self.c[:, 1:])
+        # ``c_le``: :func:`cumsum0` of the linear envelope, (channels, n + 1).
+        self.n = c_le.shape[-1] - 1
+        self.c = c_le
         self.fs, self.mask, self.pd, self.pd_rest = fs, mask, pd, pd_rest
         self.window_ms, self.slope = window_ms, slope_ms_per_db
         self.h_mid, self.h_onset, self.pf, self.back = h_mid, h_onset, plateau_fraction, back
@@ -288,14 +303,21 @@ class _AdaptiveOnset:
 
     def __call__(self, ch: int, b: Bursts, quiet: np.ndarray, rise: np.ndarray):
         quiet, rise = quiet.copy(), rise.copy()
-        for k in range(b.onsets.size):
-            a, e = int(b.onsets[k]), int(b.offsets[k])
-            w_ms = self.window_ms
-            if self.slope and self.pd_rest[ch] > 0:
-                lvl = _median_sub(self.pd[ch, a:e + 1])
-                snr_db = 10 * np.log10(max(lvl / self.pd_rest[ch], 1e-3))
-                w_ms = float(np.clip(self.window_ms + self.slope * (12.0 - snr_db), 20.0, 60.0))
-            w = window_samples(w_ms, self.fs)
+        ons, offs = b.onsets.astype(np.int64), b.offsets.astype(np.int64)
+        # Burst levels and window lengths of all bursts at once (medians of ≈ 256 evenly spaced samples).
+        ws = np.full(ons.size, window_samples(self.window_ms, self.fs), dtype=np.int64)
+        if self.slope and self.pd_rest[ch] > 0:
+            lvl = _median_sub_many(lambda i: self.pd[ch][i], ons, offs)
+            for k in range(ons.size):
+                snr_db = 10 * np.log10(max(float(lvl[k]) / self.pd_rest[ch], 1e-3))
+                ws[k] = window_samples(float(np.clip(self.window_ms + self.slope * (12.0 - snr_db), 20.0, 60.0)),
+                                       self.fs)
+        plateau = None
+        if self.pf > 0 or self.extrapolate > 0:
+            plateau = _median_sub_many(lambda i: self.fwd_many(ch, i, ws[:, None]), ons, offs)
+        for k in range(ons.size):
+            a, e = int(ons[k]), int(offs[k])
+            w = int(ws[k])
             mu, sd = self.stats(ch, w)
             lo_i = max(a - self.back, 0)
             seg = self.fwd(ch, np.arange(lo_i, e + 1), w)
@@ -303,17 +325,46 @@ class _AdaptiveOnset:
             r = a + int(over[0]) if over.size else a
             thr = mu + self.h_onset * sd
             if self.pf > 0:
-                thr = max(thr, mu + self.pf * (_median_sub(seg[a - lo_i:]) - mu))
+                thr = max(thr, mu + self.pf * (float(plateau[k]) - mu))
             lo_r = max(r - self.back, lo_i)
             q = np.flatnonzero(seg[lo_r - lo_i:r - lo_i + 1] <= thr)
             quiet[k] = lo_r + int(q[-1]) + 1 if q.size else lo_r
             rise[k] = r
             if self.extrapolate > 0:
-                half = mu + 0.5 * (_median_sub(seg[a - lo_i:]) - mu)
+                half = mu + 0.5 * (float(plateau[k]) - mu)
                 h_i = np.flatnonzero(seg[quiet[k] - lo_i:] >= half)
                 if h_i.size:
                     quiet[k] = max(int(quiet[k] - self.extrapolate * h_i[0]), lo_i)
         return quiet, rise
+
+    def fwd_many(self, ch: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """:meth:`fwd` with a window per row of ``idx`` (same arithmetic, element by element)."""
+        end = np.minimum(idx + w, self.n)
+        return (self.c[ch, end] - self.c[ch, idx]) / np.maximum(end - idx, 1)
+
+
+def _median_sub_many(values, starts: np.ndarray, stops: np.ndarray, points: int = 256) -> np.ndarray:
+    """:func:`_median_sub` of ``v[a:e + 1]`` for every (a, e), where ``values(idx)`` gives ``v[idx]``
+    for an index array: the subsampled spans padded to one matrix and sorted once."""
+    starts = np.asarray(starts, dtype=np.int64)
+    size = np.asarray(stops, dtype=np.int64) - starts + 1
+    out = np.zeros(starts.size)
+    ok = size > 0
+    if not ok.any():
+        return out
+    step = np.maximum(1, size // points)
+    m = -(-size // step)  # ceil: samples taken from each span
+    cols = np.arange(int(m[ok].max()))
+    take = (cols[None, :] < m[:, None]) & ok[:, None]
+    idx = np.where(take, starts[:, None] + cols[None, :] * step[:, None], starts[:, None].clip(0))
+    v = np.where(take, values(idx), np.inf)
+    v.sort(axis=1)
+    r = np.arange(starts.size)
+    lo, hi = v[r, np.maximum(m - 1, 0) // 2], v[r, np.maximum(m, 1) // 2 - (m == 0)]
+    # As numpy's median: the middle value, or the mean of the two middle values.
+    med = np.where(m % 2 == 1, lo, (lo + hi) / 2)
+    out[ok] = med[ok]
+    return out
 
 
 def _merge_overlaps(on: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -362,6 +413,15 @@ def envelope_bursts(env, *, fs: float, rest=None, h_detect: float = 8.0, h_onset
         out.append(Bursts(on.astype(np.int64), off.astype(np.int64)))
     return out
 
+
+def power_backtrack_with_power(x, *, fs: float, pd: np.ndarray, rest=None, exclude=None) -> list[Bursts]:
+    """:func:`power_backtrack` with its default settings, given its detection envelope ``pd`` (the centered
+    mean of x² over ``detect_window_ms``, shaped like ``x``) so a caller that has it saves a pass."""
+    return _power_backtrack(x, fs=fs, rest=rest, exclude=exclude, pd=pd, **_PB_DEFAULTS)
+
+
+_PB_DEFAULTS = {k: p.default for k, p in inspect.signature(power_backtrack).parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and k not in ("fs", "rest", "exclude")}
 
 _DETECTORS = {"power_backtrack": power_backtrack, "hodges_bui": hodges_bui, "bonato": bonato, "solnik": solnik}
 

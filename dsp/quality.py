@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import as_float, moving_mean, runs, window_samples
+from ._util import as_float, moving_mean, moving_mean_from_cumsum, runs, window_samples
 from .filters import _psd
 
 SNR_MIN_DB = 3.0
@@ -44,15 +44,34 @@ def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
 
 
 def flat_mask(stored, *, fs: float, window_ms: float = 100.0) -> np.ndarray:
-    """Samples inside ``window_ms`` windows of exactly constant value (1-D)."""
-    s = as_float(stored)
-    if s.size == 0:
+    """Samples inside ``window_ms`` windows of exactly constant value (1-D).
+
+    A sample is flat when the centered window around it (shrunk at the record's edges, as
+    :func:`moving_mean` does) holds one value only, i.e. lies inside a run of equal samples. Found
+    from the runs of equal neighbours, so the cost is one comparison per sample.
+    """
+    s = np.asarray(stored)
+    n = s.size
+    if n == 0:
         return np.zeros(0, dtype=bool)
-    w = min(window_samples(window_ms, fs), s.size)
-    centred = s - np.median(s)
-    var = moving_mean(centred ** 2, w) - moving_mean(centred, w) ** 2
-    tol = 1e-12 * (np.max(np.abs(centred)) ** 2 + 1e-300)
-    return var <= tol
+    w = min(window_samples(window_ms, fs), n)
+    out = np.zeros(n, dtype=bool)
+    if w <= 1:
+        out[:] = True
+        return out
+    half = w // 2
+    if w - half == 1:
+        out[0] = True  # the first sample's window holds that sample alone
+    # Runs of equal values: pairs k with s[k] == s[k + 1] for k in [a, b) make samples a..b one run.
+    a, b = runs(s[1:] == s[:-1])
+    long_ = (b - a + 1) >= w - half  # shorter runs cannot hold a window, even an edge one
+    for ra, rb in zip(a[long_].tolist(), b[long_].tolist()):
+        # Window of sample i: [max(i − half, 0), min(i − half + w, n)); inside [ra, rb] when both ends are.
+        lo = ra + half if ra > 0 else 0
+        hi = rb + half - w + 1 if rb < n - 1 else n - 1
+        if hi >= lo:
+            out[lo:hi + 1] = True
+    return out
 
 
 def mains_level_db(raw_dc, *, fs: float, mains_hz: float | None) -> float | None:
@@ -77,6 +96,15 @@ def mains_level_db(raw_dc, *, fs: float, mains_hz: float | None) -> float | None
 def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_mask, mains_hz: float | None,
                     gap_mask=None, kind: str = "raw", max_artifact_ms: float = 150.0) -> dict:
     """Quality of one channel (1-D arrays over the same samples)."""
+    return _channel_quality(stored=stored, raw_dc=raw_dc, cleaned=cleaned, fs=fs, baseline_mask=baseline_mask,
+                            burst_mask=burst_mask, mains_hz=mains_hz, gap_mask=gap_mask, kind=kind,
+                            max_artifact_ms=max_artifact_ms)
+
+
+def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, mains_hz, gap_mask, kind,
+                     max_artifact_ms, power=None, power_cumsum=None) -> dict:
+    """:func:`channel_quality`; ``power`` (cleaned²) and ``power_cumsum`` (its :func:`cumsum0`) when the
+    caller already has them."""
     n = int(np.asarray(stored).size)
     valid = np.ones(n, dtype=bool) if gap_mask is None else ~np.asarray(gap_mask, dtype=bool)
     nvalid = max(int(valid.sum()), 1)
@@ -88,7 +116,7 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
     if kind == "envelope":
         act, rest = c, c
     else:
-        act = rest = c * c
+        act = rest = c * c if power is None else power
     bm = np.asarray(baseline_mask, dtype=bool) & valid
     am = np.asarray(burst_mask, dtype=bool) & valid
     p_rest = float(np.mean(rest[bm])) if bm.any() else None
@@ -105,7 +133,8 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
     # Motion: short energetic events outside bursts (a burst is far longer than a cable tug).
     motion_count, motion_fraction = 0, 0.0
     if kind != "envelope" and p_rest and n:
-        pw = moving_mean(c * c, window_samples(20, fs))
+        w20 = window_samples(20, fs)
+        pw = moving_mean(act, w20) if power_cumsum is None else moving_mean_from_cumsum(power_cumsum, w20)
         # 10× resting power and ≥ 300 ms from any burst: the rise and fall of a real contraction
         # around its detected onset/offset must not count as an artefact.
         near_burst = _dilate(am, window_samples(300, fs))
@@ -156,6 +185,11 @@ def _short_runs_mask(mask: np.ndarray, max_len: int) -> np.ndarray:
 
 
 def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    """True within ``k`` samples of any True sample."""
     if k <= 0 or not mask.any():
         return mask
-    return moving_mean(mask.astype(np.float64), 2 * k + 1) > 0
+    out = np.zeros(mask.size, dtype=bool)
+    a, b = runs(mask)
+    for i, j in zip(np.maximum(a - k, 0).tolist(), (b + k).tolist()):
+        out[i:j] = True
+    return out

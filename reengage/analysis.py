@@ -17,12 +17,11 @@ import math
 import numpy as np
 
 from reengage.dsp import filters
-from reengage.dsp._util import intervals_mask, moving_mean, window_samples
+from reengage.dsp._util import cumsum0, intervals_mask, moving_mean, moving_mean_from_cumsum, window_samples
 from reengage.dsp.baseline import baseline_mask
 from reengage.dsp.imu import movement_segments
-from reengage.dsp.normalize import noise_corrected_rms
-from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts
-from reengage.dsp.quality import channel_quality
+from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts, power_backtrack_with_power
+from reengage.dsp.quality import _channel_quality
 from reengage.model import MUSCLE_ROLES, Recording
 
 ENVELOPE_WINDOW_MS = 100.0  # amplitude envelope for ratios and %MVC (De Luca 1997: 50–250 ms)
@@ -165,22 +164,33 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     quality: dict[str, dict] = {}
     given = {str(k): float(v) for k, v in (mvc or {}).items()}
     win = window_samples(MVC_WINDOW_MS, fs)
+    sq = csq = None  # power of a raw channel and its cumulative sum (shared by several windows)
     for j, (ch, key) in enumerate(zip(channels, keys)):
         if ch.kind == "raw":
             row = filters.clean(raw_dc(j), fs=fs, mains_hz=mains_hz, lines_hz=lines) if n else np.zeros(0)
             # Gap samples hold a fill value, not signal; the filter rings across gap edges, so zero them.
             if gap.any():
                 row[gap] = 0.0
-            if n:
+            # One cumulative sum of the power serves every window over it: the 100 ms envelope (also the
+            # default detector's detection envelope), the 500 ms MVC envelope and the 20 ms motion check.
+            sq = row * row
+            csq = cumsum0(sq)
+            ms = moving_mean_from_cumsum(csq, window_samples(ENVELOPE_WINDOW_MS, fs))
+            if n and method == "power_backtrack":
+                bursts[key] = power_backtrack_with_power(row, fs=fs, pd=ms[None, :], rest=rest_for_detection,
+                                                         exclude=gap)[0]
+            elif n:
                 bursts[key] = detect_bursts(row, fs=fs, method=method, rest=rest_for_detection, exclude=gap)[0]
-            ms = moving_mean(row * row, window_samples(ENVELOPE_WINDOW_MS, fs))
             bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=ms[None, :], exclude=gap)[0]
             # Mean power of the rest, not its median: noise power adds to EMG power as a mean.
-            noise = float(np.mean(row[bm] ** 2)) if bm.any() else 0.0
+            noise = float(np.mean(sq[bm])) if bm.any() else 0.0
             # The 100 ms envelope is this same moving mean with the resting noise power removed.
             ms -= noise
             env = np.sqrt(np.maximum(ms, 0.0, out=ms), out=ms)
-            mvc_env = noise_corrected_rms(row, fs=fs, window_ms=MVC_WINDOW_MS, noise_power=noise)
+            # noise_corrected_rms over MVC_WINDOW_MS, from the shared cumulative sum.
+            mvc_env = moving_mean_from_cumsum(csq, window_samples(MVC_WINDOW_MS, fs))
+            mvc_env -= np.asarray(noise, dtype=np.float64)
+            mvc_env = np.sqrt(np.maximum(mvc_env, 0.0, out=mvc_env), out=mvc_env)
         else:
             row = physical(j)
             if n:
@@ -208,11 +218,14 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         if b is not None:
             for on, off in zip(b.onsets.tolist(), b.offsets.tolist()):
                 burst_mask[on:off + 1] = True
-        q = channel_quality(stored=emg.data[muscle_idx[j]], raw_dc=filters.remove_dc(physical_head(j, int(60 * fs))) if j in raw_rows else row,
-                            cleaned=row, fs=fs, baseline_mask=bm, burst_mask=burst_mask | mvc_ev,
-                            mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind)
+        q = _channel_quality(stored=emg.data[muscle_idx[j]], raw_dc=filters.remove_dc(physical_head(j, int(60 * fs))) if j in raw_rows else row,
+                             cleaned=row, fs=fs, baseline_mask=bm, burst_mask=burst_mask | mvc_ev,
+                             mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind,
+                             max_artifact_ms=150.0, power=sq if ch.kind == "raw" else None,
+                             power_cumsum=csq if ch.kind == "raw" else None)
         quality[key] = q
         del row, mvc_env
+        sq = csq = None
 
     # The contract names two states, normalised to MVC or not; where the references came from (trials
     # or --mvc) is told per channel in "mvc_source" and in "normalization_source".
