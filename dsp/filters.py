@@ -222,62 +222,80 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
     def padded(v: np.ndarray, b0: int, b1: int) -> np.ndarray:
         """Samples of half-blocks b0..b1 (zeros outside the record), shaped (..., b1 − b0, hop)."""
         s0, s1 = b0 * hop - lead, b1 * hop - lead
-        seg = np.zeros(lead_shape + (s1 - s0,))
+        seg = np.zeros(v.shape[:-1] + (s1 - s0,))
         a, b = max(s0, 0), min(s1, n)
         if b > a:
             seg[..., a - s0:b - s0] = v[..., a:b]
-        return seg.reshape(lead_shape + (b1 - b0, hop))
-
-    def phase(f: float, b0: int, b1: int) -> np.ndarray:
-        # e^{iωt} as (block phase) × (phase within a block): one multiply per sample instead of an exp.
-        om = 2 * np.pi * f
-        return (np.exp(1j * om * (np.arange(b0, b1) * hop - lead) / fs)[:, None]
-                * np.exp(1j * om * np.arange(hop) / fs)[None, :])
+        return seg.reshape(v.shape[:-1] + (b1 - b0, hop))
 
     weight = 1.0 / (local + floor)
     del local
-    # Hann weights of the two frames covering each half-block (rising and falling half), normalised by
-    # the weight actually present so the first and last half-blocks (one frame only) are not scaled down.
-    rise = 0.5 - 0.5 * np.cos(np.pi * (np.arange(hop) + 0.5) / hop)
+    # e^{iωt} = B_b·P_k (block phase × phase within the block), so every per-block sum over a half-block
+    # is B_b (or B_b²) times a dot product of the samples with P_k (or P_k²): one matrix product per chunk
+    # covers all lines. Hann weights of the two frames covering each half-block (rising and falling half)
+    # are normalised by the weight actually present, so the first and last half-blocks (one frame only)
+    # are not scaled down.
+    k_in = np.arange(hop)
+    rise = 0.5 - 0.5 * np.cos(np.pi * (k_in + 0.5) / hop)
+    fall = 1.0 - rise
+    cover = rise + fall
+    om = [2 * np.pi * f for f in lines]
+    P = np.array([np.exp(1j * o * k_in / fs) for o in om])  # (lines, hop)
+    nl = len(lines)
+    Pa = np.concatenate([P.real, P.imag]).T  # (hop, 2·lines): Σ w·x·cos, Σ w·x·sin
+    P2 = P * P
+    P2a = np.concatenate([P2.real, P2.imag]).T
+    syn = np.concatenate([((rise / cover) * P).real, ((rise / cover) * P).imag,
+                          ((fall / cover) * P).real, ((fall / cover) * P).imag])  # (4·lines, hop)
+
+    def block_phase(b0: int, b1: int) -> np.ndarray:  # (lines, b1 − b0)
+        return np.exp(1j * np.array(om)[:, None] * (np.arange(b0, b1) * hop - lead)[None, :] / fs)
+
     out = x.copy()
-    for f in lines:
-        zx = np.zeros(lead_shape + (nblk,), dtype=complex)
-        z2 = np.zeros(lead_shape + (nblk,), dtype=complex)
-        sw = np.zeros(lead_shape + (nblk,))
+    for r in np.ndindex(*lead_shape):
+        zx = np.zeros((nl, nblk), dtype=complex)
+        z2 = np.zeros((nl, nblk), dtype=complex)
+        sw = np.zeros(nblk)
         for b0 in range(0, nblk, chunk):
             b1 = min(b0 + chunk, nblk)
-            w = padded(weight, b0, b1)
-            e = phase(f, b0, b1)
-            zx[..., b0:b1] = (w * padded(x, b0, b1) * e.conj()).sum(axis=-1)  # Σ w·x·(cos − i·sin)
-            z2[..., b0:b1] = (w * (e * e)).sum(axis=-1)  # Σ w·(cos 2φ + i·sin 2φ)
-            sw[..., b0:b1] = w.sum(axis=-1)
+            w = padded(weight[r], b0, b1)
+            wx = padded(x[r], b0, b1)
+            wx *= w
+            Bc = block_phase(b0, b1)
+            sx = wx @ Pa  # (blocks, 2·lines)
+            s2 = w @ P2a
+            zx[:, b0:b1] = Bc.conj() * (sx[:, :nl] - 1j * sx[:, nl:]).T  # Σ w·x·(cos − i·sin)
+            z2[:, b0:b1] = (Bc * Bc) * (s2[:, :nl] + 1j * s2[:, nl:]).T  # Σ w·(cos 2φ + i·sin 2φ)
+            sw[b0:b1] = w.sum(axis=-1)
         # Frame k spans half-blocks k and k+1: normal equations of the cos/sin regression per frame.
-        fc, fs_, fw = (zx.real[..., :-1] + zx.real[..., 1:], -(zx.imag[..., :-1] + zx.imag[..., 1:]),
-                       sw[..., :-1] + sw[..., 1:])
-        fc2, fs2 = z2.real[..., :-1] + z2.real[..., 1:], z2.imag[..., :-1] + z2.imag[..., 1:]
+        fc, fs_, fw = (zx.real[:, :-1] + zx.real[:, 1:], -(zx.imag[:, :-1] + zx.imag[:, 1:]), sw[:-1] + sw[1:])
+        fc2, fs2 = z2.real[:, :-1] + z2.real[:, 1:], z2.imag[:, :-1] + z2.imag[:, 1:]
         gcc, gss, gcs = 0.5 * (fw + fc2), 0.5 * (fw - fc2), 0.5 * fs2
         det = gcc * gss - gcs * gcs
         det = np.where(np.abs(det) > 1e-300, det, np.inf)
         a = (gss * fc - gcs * fs_) / det
         b = (gcc * fs_ - gcs * fc) / det
-        # Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); half-block j blends frames j−1 and j.
+        # Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); half-block j blends frames j−1 and j:
+        # Re(pz[j+1]·B_j·(rise·P)_k + pz[j]·B_j·(fall·P)_k), again one matrix product per chunk.
         z = a - 1j * b
-        pz = np.concatenate([np.zeros(lead_shape + (1,)), z, np.zeros(lead_shape + (1,))], axis=-1)
+        pz = np.concatenate([np.zeros((nl, 1)), z, np.zeros((nl, 1))], axis=-1)
         for b0 in range(0, nblk, chunk):
             b1 = min(b0 + chunk, nblk)
-            r_lo = np.broadcast_to(rise, (b1 - b0, hop)).copy()
-            r_hi = 1.0 - r_lo
-            if b1 == nblk:
-                r_lo[-1] = 0.0
+            Bc = block_phase(b0, b1)
+            u = pz[:, b0 + 1:b1 + 1] * Bc
+            v = pz[:, b0:b1] * Bc
+            coef = np.concatenate([u.real, -u.imag, v.real, -v.imag]).T  # (blocks, 4·lines)
+            fit = coef @ syn
+            # The first and last half-blocks lie under one frame only: its coefficient, unweighted.
             if b0 == 0:
-                r_hi[0] = 0.0
-            cover = r_lo + r_hi
-            zi = (pz[..., b0 + 1:b1 + 1, None] * (r_lo / cover) + pz[..., b0:b1, None] * (r_hi / cover))
-            fit = (zi * phase(f, b0, b1)).real.reshape(lead_shape + (-1,))
+                fit[0] = (u[:, 0:1] * P).real.sum(axis=0)
+            if b1 == nblk:
+                fit[-1] = (v[:, -1:] * P).real.sum(axis=0)
+            fit = fit.reshape(-1)
             s0 = b0 * hop - lead
             a_, b_ = max(s0, 0), min(b1 * hop - lead, n)
             if b_ > a_:
-                out[..., a_:b_] -= fit[..., a_ - s0:b_ - s0]
+                out[r][a_:b_] -= fit[a_ - s0:b_ - s0]
     return np.moveaxis(out, -1, axis)
 
 
