@@ -261,12 +261,6 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
     return out
 
 
-def _median_sub(v: np.ndarray, points: int = 256) -> float:
-    """Median of about ``points`` evenly spaced samples: a burst's level, without sorting it all."""
-    step = max(1, v.size // points)
-    return float(np.median(v[::step])) if v.size else 0.0
-
-
 class _AdaptiveOnset:
     """Per-burst onset search of :func:`power_backtrack` with an SNR-dependent Hodges–Bui window.
 
@@ -344,8 +338,9 @@ class _AdaptiveOnset:
 
 
 def _median_sub_many(values, starts: np.ndarray, stops: np.ndarray, points: int = 256) -> np.ndarray:
-    """:func:`_median_sub` of ``v[a:e + 1]`` for every (a, e), where ``values(idx)`` gives ``v[idx]``
-    for an index array: the subsampled spans padded to one matrix and sorted once."""
+    """A burst's level without sorting it all: the median of about ``points`` evenly spaced samples of
+    ``v[a:e + 1]`` (step ``max(1, size // points)``) for every (a, e), where ``values(idx)`` gives
+    ``v[idx]`` for an index array; the subsampled spans are padded to one matrix and sorted once."""
     starts = np.asarray(starts, dtype=np.int64)
     size = np.asarray(stops, dtype=np.int64) - starts + 1
     out = np.zeros(starts.size)

@@ -134,7 +134,6 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         notes.append("no marked rest of at least 0.5 s: baseline taken from each channel's quietest 1 s window")
 
     raw_rows = [j for j, c in enumerate(channels) if c.kind == "raw"]
-    env_rows = [j for j, c in enumerate(channels) if c.kind == "envelope"]
 
     def physical(j: int) -> np.ndarray:
         ch = channels[j]
