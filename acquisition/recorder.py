@@ -118,6 +118,9 @@ class Acquisition:
         self.on_disconnect = on_disconnect
         self.on_reconnect = on_reconnect
         self.hello: dict | None = None  # the board's last HELLO (PROTOCOL.md §3), kept in the STAT chunk
+        # Called with each new HELLO once it checks out, so the recorder can keep it at once (STAT is only
+        # written at a clean close, and a crash must not lose which board and firmware made the file).
+        self.on_hello: Callable[[dict], None] | None = None
         self.on_warning = on_warning
         self._hello_seen: set[str] = set()
 
@@ -205,6 +208,8 @@ class Acquisition:
             raise DeviceError(f"{head}: {'; '.join(fatal)}")
         for n in notes:
             self._warn(f"board on {where}: {n}")
+        if self.on_hello:
+            self.on_hello(self.hello)
 
     def _warn(self, msg: str) -> None:
         if self.on_warning:

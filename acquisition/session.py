@@ -174,6 +174,7 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
                 on_reconnect=lambda: console.print("[green]board reconnected; the gap is recorded[/green]"),
                 on_warning=lambda msg: console.print(msg, style="yellow", markup=False, highlight=False),
             )
+            acq.on_hello = lambda hello: recorder.writer.update_meta({"hello": hello})
             if lsl is not None:
                 lsl.time_of = acq.clock.host_time_s  # counter-derived sample times, never chunk arrivals
             try:
@@ -191,7 +192,8 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
                     lsl.close()
         st = acq.stats()
         console.print(
-            f"{acq.seconds_received:.1f} s recorded, {st['decoder']['dropped']} damaged frames, "
+            f"{recorder.writer.samples_written['emg'] / board.emg.fs_hz:.1f} s recorded, "
+            f"{st['decoder']['dropped']} damaged frames, "
             f"{st['samples_lost']} samples lost"
         )
         return path

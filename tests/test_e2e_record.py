@@ -79,3 +79,34 @@ def test_line_faults_cost_only_the_damaged_frames(tmp_path):
     assert acq["samples"]["emg"] == 5000 - lost
     assert acq["decoder"]["dropped_by_reason"].get("crc", 0) >= 1
     assert acq["samples_lost"] == sum(g["samples_lost"] for g in info["gaps"])
+
+
+@pytest.mark.slow
+def test_board_identity_survives_a_crash(tmp_path):
+    """The board's HELLO (board, firmware, layout) is on disk as soon as it checks out, not only at a clean
+    close: a recorder killed mid-session still says which board and firmware made the file."""
+    import signal
+    import time
+
+    from reengage.io.recfile import read_recording
+
+    proc = subprocess.Popen(
+        [*REENGAGE, "record", "--board", "simulated", "--duration", "60", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        files = []
+        while time.monotonic() < deadline:
+            files = list(tmp_path.rglob("*.rgr"))
+            if files and files[0].stat().st_size > 8000:  # > 1 s of samples flushed
+                break
+            time.sleep(0.1)
+        assert files, "no recording appeared"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    rec = read_recording(files[0])
+    assert rec.integrity == "recovered"
+    assert rec.meta["hello"]["board"] == "simulated"
+    assert rec.meta["hello"]["streams"]["emg"] == [0, 2, 1000]
