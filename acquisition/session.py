@@ -177,15 +177,23 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
             acq.on_hello = lambda hello: recorder.writer.update_meta({"hello": hello})
             if lsl is not None:
                 lsl.time_of = acq.clock.host_time_s  # counter-derived sample times, never chunk arrivals
+            refused_empty = False
             try:
                 acq.run()
             except KeyboardInterrupt:
                 console.print("stopped by Ctrl-C; everything received is kept")
+            except DeviceError:
+                # A board refused at the handshake (HELLO does not match the board file) sent no sample:
+                # leave no empty recording behind in the data root.
+                refused_empty = not any(acq.assembler.stats.samples.values())
+                raise
             finally:
                 acq.transport.close()
                 if guide is not None:
                     guide.finish()
                 recorder.close(acq.stats())
+                if refused_empty:
+                    path.unlink(missing_ok=True)
                 if live is not None:
                     live.close()
                 if lsl is not None:

@@ -115,3 +115,4 @@ def test_cli_mismatch_is_one_line(tmp_path):
         "ADC is 10-bit, the board file says 12-bit"
     )
     assert "Traceback" not in r.stderr
+    assert not list(tmp_path.rglob("*.rgr"))  # refused at the handshake: no empty recording left behind
