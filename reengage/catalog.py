@@ -135,9 +135,16 @@ def migrate(db: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         db.execute(f"PRAGMA user_version = {int(target)}")  # PRAGMA takes no parameters; int() is ours
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        _rollback(db)
         raise
     return current
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: a Ctrl-C can land just after COMMIT took effect, and
+    a ROLLBACK then would raise over the KeyboardInterrupt that the caller must see."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -320,7 +327,7 @@ class Catalog:
             db.execute("DELETE FROM sessions WHERE session_id NOT IN (SELECT session_id FROM recordings)")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         return int(recording_id)
 
