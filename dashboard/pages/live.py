@@ -106,7 +106,7 @@ clientside_callback(
         let prefix = '/';
         try { prefix = JSON.parse(document.getElementById('_dash-config').textContent).requests_pathname_prefix
                        || '/'; } catch (e) {}
-        const url = prefix.replace(/\/$/, '') + '%s';
+        const url = prefix.replace(/[/]$/, '') + '%s';
         (async () => {
             let after = -1;
             while (document.getElementById('live-cue-box')) {
