@@ -28,6 +28,7 @@ ENVELOPE_WINDOW_MS = 100.0  # amplitude envelope for ratios and %MVC (De Luca 19
 MVC_WINDOW_MS = 500.0  # MVC reference: peak of a 500 ms moving RMS (SENIAM; Burden 2010)
 OTHER_MUSCLE_LEAD_S = 0.5  # erector spinae / glute med may start this much before the rep proper
 CLIP_REP_MAX_FRACTION = 0.01
+EDGE_MARGIN_S = 0.15  # a rep ending this close to an edge of the recording was cut by it
 
 GLUTE, HAM = "glute_max", "hamstrings"
 
@@ -330,6 +331,12 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                 coact = _coactivation(envs[GLUTE][start:end + 1] / rg, envs[HAM][start:end + 1] / rh)
         # Quality: anything that would make this rep's numbers wrong excludes it.
         s_s, e_s = t0 + start / fs, t0 + end / fs
+        # A burst still on when the recording starts or stops was cut: its onset or offset, and with them
+        # the rep's window and ratio, are the recording's edge, not the muscle. The margin covers the
+        # envelope windows, which end a burst up to ~100 ms before the last sample.
+        edge = int(round(EDGE_MARGIN_S * fs))
+        if start <= edge or end >= n - 1 - edge:
+            reasons.append("rep cut by the start or end of the recording")
         for ga, gb in gap_spans:
             if ga < e_s + 0.2 and gb > s_s - 0.2:
                 reasons.append(f"data gap at {ga:.2f}–{gb:.2f} s overlaps the rep")
