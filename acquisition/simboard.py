@@ -17,6 +17,7 @@ import select
 import sys
 import time
 import tty
+from collections.abc import Callable
 
 import numpy as np
 
@@ -138,12 +139,17 @@ class Faults:
         return frame
 
 
-def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults: Faults | None = None) -> None:
-    """Wait for START, then write frames on time; return on STOP, EOF of the host, or end of session."""
+def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults: Faults | None = None,
+          host_alive: Callable[[], bool] = lambda: True) -> None:
+    """Wait for START, then write frames on time; return on STOP, EOF of the host, end of session, or when
+    ``host_alive()`` turns false. ``fd`` must be non-blocking: this process holds the pty's other end open
+    itself, so a host killed with SIGKILL never shows as EOF and a blocking write would hang for ever."""
     faults = faults or Faults()
     buf = b""
     while b"START" not in buf:
-        r, _, _ = select.select([fd], [], [], 5.0)
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if not host_alive():
+            return
         if not r:
             continue
         try:
@@ -169,6 +175,8 @@ def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults
                 try:
                     n = os.write(fd, data)
                 except BlockingIOError:
+                    if not host_alive():
+                        return
                     select.select([], [fd], [], 0.05)
                     continue
                 except OSError:
@@ -184,7 +192,7 @@ def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults
     # Session over: stay connected until the host says STOP or goes away, as a board that stopped
     # streaming would; closing now would hang up the port under bytes the host has not read yet.
     deadline = time.monotonic() + 60.0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and host_alive():
         r, _, _ = select.select([fd], [], [], 0.5)
         if r:
             try:
@@ -211,9 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     sim = SimulatedBoard(board, samples, session.events)
     master, slave = os.openpty()
     tty.setraw(slave)  # binary-clean, like a USB CDC port
+    os.set_blocking(master, False)
+    parent = os.getppid()
     print(os.ttyname(slave), flush=True)
     try:
-        serve(board, sim, args.speed, master, faults)
+        # A recorder killed with SIGKILL leaves this process reparented: stop then, never linger.
+        serve(board, sim, args.speed, master, faults, host_alive=lambda: os.getppid() == parent)
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,6 +1,7 @@
 """End to end through a real pseudo-terminal: simulated board process → `reengage record` → recording."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -110,3 +111,48 @@ def test_board_identity_survives_a_crash(tmp_path):
     assert rec.integrity == "recovered"
     assert rec.meta["hello"]["board"] == "simulated"
     assert rec.meta["hello"]["streams"]["emg"] == [0, 2, 1000]
+
+
+@pytest.mark.slow
+def test_simulated_board_does_not_outlive_a_killed_recorder(tmp_path):
+    """kill -9 of `reengage record` must not leave the simulated board process running (it holds its own
+    end of the pty, so it only notices through being reparented)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [*REENGAGE, "record", "--board", "simulated", "--duration", "60", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        child = None
+        while time.monotonic() < deadline and child is None:
+            out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                parts = line.split(None, 2)
+                if len(parts) == 3 and parts[1] == str(proc.pid) and "reengage.acquisition.simboard" in parts[2]:
+                    child = int(parts[0])
+            time.sleep(0.1)
+        assert child is not None, "the simulated board process did not start"
+        while time.monotonic() < deadline:  # kill it while it streams, not while it waits for START
+            files = list(tmp_path.rglob("*.rgr"))
+            if files and files[0].stat().st_size > 8000:
+                break
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        try:  # reap it if it became our zombie (it is reparented to init, normally)
+            os.waitpid(child, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    os.kill(child, 9)
+    pytest.fail("the simulated board kept running 5 s after its recorder was killed")
