@@ -10,6 +10,12 @@ def as_float(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+def long_enough_for_filtfilt(n_samples: int, sos: np.ndarray) -> bool:
+    """Whether ``scipy.signal.sosfiltfilt`` with its default padding accepts ``n_samples``: it needs
+    strictly more samples than ``3 * (2 * sections + 1)`` (the largest default ``padlen``)."""
+    return n_samples > 3 * (2 * np.asarray(sos).shape[0] + 1)
+
+
 def window_samples(window_ms: float, fs: float, *, minimum: int = 1) -> int:
     """A window length in ms as a whole number of samples (at least ``minimum``)."""
     return max(int(minimum), int(round(float(window_ms) * 1e-3 * float(fs))))

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
-from ._util import as_float, moving_mean, window_samples
+from ._util import as_float, long_enough_for_filtfilt, moving_mean, window_samples
 
 
 def moving_rms(x, *, fs: float, window_ms: float = 100.0, causal: bool = False, axis: int = -1) -> np.ndarray:
@@ -42,7 +42,7 @@ def linear_envelope(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, zer
     """
     x = np.abs(as_float(x))
     sos = lowpass_sos(float(fs), float(cutoff_hz), int(order))
-    if x.shape[axis] < 3 * (2 * sos.shape[0] + 1):
+    if not long_enough_for_filtfilt(x.shape[axis], sos):
         return x.copy()
     y = signal.sosfiltfilt(sos, x, axis=axis) if zero_phase else signal.sosfilt(sos, x, axis=axis)
     return np.maximum(y, 0.0)

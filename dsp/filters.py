@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
-from ._util import as_float, moving_mean
+from ._util import as_float, long_enough_for_filtfilt, moving_mean
 
 SENIAM_BAND_HZ = (20.0, 450.0)
 MAINS_CANDIDATES_HZ = (50.0, 60.0)
@@ -62,7 +62,7 @@ def bandpass(x, *, fs: float, low_hz: float = 20.0, high_hz: float = 450.0, orde
     """
     x = as_float(x)
     sos = bandpass_sos(float(fs), float(low_hz), float(high_hz), int(order))
-    if x.shape[axis] < 3 * (2 * sos.shape[0] + 1):
+    if not long_enough_for_filtfilt(x.shape[axis], sos):
         return x - np.mean(x, axis=axis, keepdims=True) if x.shape[axis] else x.copy()
     if zero_phase:
         return signal.sosfiltfilt(sos, x, axis=axis)
@@ -416,7 +416,7 @@ def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float 
     if zero_phase and mains_method in ("subtract", "interpolate") and xm.shape[-1] >= 16:
         return np.moveaxis(_clean_fft(xm, float(fs), lines, low_hz, high_hz, order), -1, axis)
     sos = clean_sos(float(fs), lines_hz=lines, low_hz=low_hz, high_hz=high_hz, order=order)
-    if xm.shape[-1] < 3 * (2 * sos.shape[0] + 1):
+    if not long_enough_for_filtfilt(xm.shape[-1], sos):
         return np.moveaxis(xm, -1, axis)
     y = signal.sosfiltfilt(sos, xm, axis=-1) if zero_phase else signal.sosfilt(sos, xm, axis=-1)
     return np.moveaxis(y, -1, axis)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import as_float, first_true_after, last_true_before, window_samples
+from ._util import as_float, first_true_after, long_enough_for_filtfilt, last_true_before, window_samples
 from .baseline import baseline_mask, baseline_stats
 from .envelope import lowpass_sos
 from .onsets import Bursts, _finish
@@ -25,7 +25,7 @@ def gyro_magnitude(gyr, *, fs: float, cutoff_hz: float = 5.0, axis: int = 0) -> 
     g = np.moveaxis(as_float(gyr), axis, 0)
     mag = np.sqrt(np.sum(g * g, axis=0))
     sos = lowpass_sos(float(fs), float(cutoff_hz), 2)
-    if mag.size < 3 * (2 * sos.shape[0] + 1):
+    if not long_enough_for_filtfilt(mag.size, sos):
         return mag
     return np.maximum(signal.sosfiltfilt(sos, mag), 0.0)
 
@@ -38,7 +38,7 @@ def tilt_deg(acc, *, fs: float, rest=None, exclude=None, cutoff_hz: float = 5.0,
     """
     a = np.moveaxis(as_float(acc), axis, 0)
     sos = lowpass_sos(float(fs), float(cutoff_hz), 2)
-    if a.shape[-1] >= 3 * (2 * sos.shape[0] + 1):
+    if long_enough_for_filtfilt(a.shape[-1], sos):
         a = signal.sosfiltfilt(sos, a, axis=-1)
     norm = np.sqrt(np.sum(a * a, axis=0))
     # Without marked rest, the median posture over the record: a session is mostly rest between reps.
