@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from reengage.errors import ReengageError
-from reengage.model import Block, Channel, Event, Gap
+from reengage.model import Block, Channel, Event, Gap, ToPhysical
 
 # Above this the fit moved too far to slew (seconds): step onto it instead.
 _STEP_S = 0.1
@@ -93,7 +93,7 @@ class LslSink:
         self._fs = {n: float(fs) for n, (fs, _) in streams.items()}
         self.warmup_s, self.refit_s = warmup_s, refit_s
         self.outlets = {}
-        self._scale, self._offset = {}, {}
+        self._physical = {}
         for name, (fs, chans) in streams.items():
             if name == "emg":
                 info = _stream_info(pylsl, f"reengage {model} EMG", "EMG", fs, chans, f"{source_id}:emg", model,
@@ -103,8 +103,7 @@ class LslSink:
                 info = _stream_info(pylsl, f"reengage {model} {stype}", stype, fs, chans, f"{source_id}:{name}",
                                     model, _imu_type)
             self.outlets[name] = pylsl.StreamOutlet(info)
-            self._scale[name] = np.array([c.scale for c in chans], dtype=np.float64)[:, None]
-            self._offset[name] = np.array([c.offset for c in chans], dtype=np.float64)[:, None]
+            self._physical[name] = ToPhysical(chans)
         minfo = pylsl.StreamInfo(f"reengage {model} events", "Markers", 1, pylsl.IRREGULAR_RATE, "string",
                                  f"{source_id}:events")
         self.markers = pylsl.StreamOutlet(minfo)
@@ -170,7 +169,7 @@ class LslSink:
             if self._first is None and item.stream == "emg":
                 self._first = item.start
             ts = self._stamps(item.stream, item.start, item.n_samples, slew=item.stream == "emg")
-            x = ((np.asarray(item.data, dtype=np.float64) - self._offset[item.stream]) * self._scale[item.stream])
+            x = self._physical[item.stream](item.data)
             out.push_chunk(np.ascontiguousarray(x.T, dtype=np.float32), ts.tolist())
             self.pushed[item.stream] += item.n_samples
         elif isinstance(item, (Event, Gap)) and self._first is not None:

@@ -112,8 +112,9 @@ class LiveSink:
 
     def __init__(self, channels, fs_hz: float, *, session: str, state: str, subject=None, task=None,
                  port: int | None = None) -> None:
-        self._scale = np.array([c.scale for c in channels], dtype=np.float64)[:, None]
-        self._offset = np.array([c.offset for c in channels], dtype=np.float64)[:, None]
+        from reengage.model import ToPhysical
+
+        self._physical = ToPhysical(channels)
         self.pub = LivePublisher(port, session=session, fs_hz=fs_hz,
                                  channels=[{"name": c.name, "role": c.role, "unit": c.unit} for c in channels])
         self.pub.status(state, subject=subject, task=task)
@@ -122,7 +123,7 @@ class LiveSink:
         from reengage.model import Block, Event
 
         if isinstance(item, Block) and item.stream == "emg":
-            self.pub.block(item.start, (item.data - self._offset) * self._scale, time.time_ns())
+            self.pub.block(item.start, self._physical(item.data), time.time_ns())
         elif isinstance(item, Event):
             self.pub.event(item.onset_s, item.duration_s, item.label)
 

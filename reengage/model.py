@@ -109,6 +109,19 @@ class Gap:
         }
 
 
+class ToPhysical:
+    """Stored samples (channels, n) → each channel's unit: ``(stored - offset) * scale``, float64.
+
+    Built once per channel list, so live sinks convert every block without rebuilding the factors."""
+
+    def __init__(self, channels: list[Channel]) -> None:
+        self.scale = np.array([c.scale for c in channels], dtype=np.float64)[:, None]
+        self.offset = np.array([c.offset for c in channels], dtype=np.float64)[:, None]
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return (np.asarray(data, dtype=np.float64) - self.offset) * self.scale
+
+
 @dataclass
 class Stream:
     """Channels sampled together at one rate. ``data`` is (channels, samples), stored units."""
@@ -126,9 +139,7 @@ class Stream:
 
     def physical(self) -> np.ndarray:
         """Samples converted to each channel's unit, float64, shaped (channels, samples)."""
-        scale = np.array([c.scale for c in self.channels], dtype=np.float64)[:, None]
-        offset = np.array([c.offset for c in self.channels], dtype=np.float64)[:, None]
-        return (self.data.astype(np.float64) - offset) * scale
+        return ToPhysical(self.channels)(self.data)
 
     def times(self) -> np.ndarray:
         """Sample times in seconds from the recording origin."""
