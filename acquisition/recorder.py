@@ -123,6 +123,7 @@ class Acquisition:
         self.on_hello: Callable[[dict], None] | None = None
         self.on_warning = on_warning
         self._hello_seen: set[str] = set()
+        self._emg_written = 0  # EMG samples passed to the sinks since the origin (for --duration)
 
     @property
     def seconds_received(self) -> float:
@@ -180,8 +181,6 @@ class Acquisition:
                 last_progress = time.monotonic()
             if target is not None and self._emg_written >= target:
                 break
-
-    _emg_written = 0
 
     def _check_hello(self, text: str) -> None:
         """Every HELLO (START, WHORU, every 5 s, after a re-plug) is checked against the board file once."""
