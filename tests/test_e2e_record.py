@@ -113,6 +113,23 @@ def test_board_identity_survives_a_crash(tmp_path):
     assert rec.meta["hello"]["streams"]["emg"] == [0, 2, 1000]
 
 
+def _simboard_child_of(parent: int) -> int | None:
+    """The simulated board process started by ``parent``, from /proc (ps truncates long command lines)."""
+    from pathlib import Path
+
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+        if ppid == parent and b"reengage.acquisition.simboard" in cmd:
+            return int(p.name)
+    return None
+
+
 @pytest.mark.slow
 def test_simulated_board_does_not_outlive_a_killed_recorder(tmp_path):
     """kill -9 of `reengage record` must not leave the simulated board process running (it holds its own
@@ -128,11 +145,7 @@ def test_simulated_board_does_not_outlive_a_killed_recorder(tmp_path):
         deadline = time.monotonic() + 30
         child = None
         while time.monotonic() < deadline and child is None:
-            out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
-            for line in out.splitlines():
-                parts = line.split(None, 2)
-                if len(parts) == 3 and parts[1] == str(proc.pid) and "reengage.acquisition.simboard" in parts[2]:
-                    child = int(parts[0])
+            child = _simboard_child_of(proc.pid)
             time.sleep(0.1)
         assert child is not None, "the simulated board process did not start"
         while time.monotonic() < deadline:  # kill it while it streams, not while it waits for START
