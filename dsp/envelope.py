@@ -15,6 +15,7 @@ import numpy as np
 from scipy import signal
 
 from ._util import as_float, long_enough_for_filtfilt, moving_mean, window_samples
+from .filters import filtfilt_fft
 
 
 def moving_rms(x, *, fs: float, window_ms: float = 100.0, causal: bool = False, axis: int = -1) -> np.ndarray:
@@ -44,8 +45,8 @@ def linear_envelope(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, zer
     sos = lowpass_sos(float(fs), float(cutoff_hz), int(order))
     if not long_enough_for_filtfilt(x.shape[axis], sos):
         return x.copy()
-    y = signal.sosfiltfilt(sos, x, axis=axis) if zero_phase else signal.sosfilt(sos, x, axis=axis)
-    return np.maximum(y, 0.0)
+    y = filtfilt_fft(x, sos, axis=axis) if zero_phase else signal.sosfilt(sos, x, axis=axis)
+    return np.maximum(y, 0.0, out=y)
 
 
 def tkeo(x, *, axis: int = -1) -> np.ndarray:
