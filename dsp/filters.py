@@ -98,10 +98,12 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768) -> np.ndarray:
     A forward-backward IIR pass is, away from the record's ends, a convolution with the autocorrelation
     of the filter's impulse response. That kernel (truncated where its tail is below 1e-11 of its weight)
     is applied by overlap-save FFT convolution over ``block``-sample pieces, which stay in the CPU cache:
-    several times faster than ``sosfiltfilt`` on long records. The record's ends are extended by odd
-    reflection (as ``sosfiltfilt`` pads), so the two agree in the interior to ≈ 1e-10 of the signal and
-    differ only in the first and last few hundred ms of the edge transient. Records shorter than the
-    kernel, or filters whose response does not decay (cutoff ≪ ``fs``), go to ``sosfiltfilt``.
+    two to three times faster than ``sosfiltfilt`` on long records. The FFTs run in single precision
+    (the output is float64): the two agree in the interior to ≈ 1e-6 of the signal's peak, below the
+    step of a 16-bit ADC. The record's ends are extended by odd reflection (as ``sosfiltfilt`` pads),
+    so the results differ otherwise only within the edge transient (a few hundred ms at each end).
+    Records shorter than the kernel, or filters whose response does not decay (cutoff ≪ ``fs``), go to
+    ``sosfiltfilt``.
     """
     from scipy import fft as sfft
 
@@ -121,19 +123,38 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768) -> np.ndarray:
     blocks = -(-n // step)
     flat = x.reshape(-1, n)
     out = np.empty((flat.shape[0], blocks * step))
-    z = np.zeros(blocks * step + 2 * half)
+    # Block b filters z[b·step : b·step + size] of the padded record z = [odd reflection (half), x,
+    # odd reflection (half), zeros]. Blocks inside x read a view of x; only the first and last few
+    # are assembled, so the record is never copied whole.
+    first_inner = -(-half // step)
+    last_inner = (n + half - size) // step
+    inner = np.arange(first_inner, last_inner + 1) if last_inner >= first_inner else np.zeros(0, dtype=int)
+    edge = np.setdiff1d(np.arange(blocks), inner)
     chunk = max(1, (1 << 21) // size)  # blocks per FFT call: temporaries of a few MB
-    for r, row in enumerate(flat):
-        z[:half] = 2 * row[0] - row[half:0:-1]
-        z[half:half + n] = row
-        z[half + n:2 * half + n] = 2 * row[-1] - row[-2:-half - 2:-1]
-        z[2 * half + n:] = 0.0
-        view = np.lib.stride_tricks.sliding_window_view(z, size)[::step]
-        dest = out[r].reshape(blocks, step)
-        for b0 in range(0, blocks, chunk):
-            spec = sfft.rfft(view[b0:b0 + chunk], axis=-1)
-            spec *= gain
+
+    gain32 = gain.astype(np.float32)
+
+    def run(segments: np.ndarray, dest: np.ndarray) -> None:
+        for b0 in range(0, segments.shape[0], chunk):
+            # Single precision halves the FFT's cost; its rounding (≈ 1e-7 of the block's largest value)
+            # is far below any ADC's step (a 16-bit converter resolves 1.5e-5 of its range).
+            spec = sfft.rfft(segments[b0:b0 + chunk].astype(np.float32), axis=-1)
+            spec *= gain32
             dest[b0:b0 + chunk] = sfft.irfft(spec, size, axis=-1)[:, half:half + step]
+
+    for r, row in enumerate(flat):
+        dest = out[r].reshape(blocks, step)
+        if inner.size:
+            view = np.lib.stride_tricks.sliding_window_view(row, size)[inner[0] * step - half::step][:inner.size]
+            run(view, dest[inner[0]:inner[-1] + 1])
+        if edge.size:
+            i = edge[:, None] * step + np.arange(size)[None, :] - half  # index into x
+            head = 2 * row[0] - row[np.clip(-i, 0, n - 1)]
+            tail = 2 * row[-1] - row[np.clip(2 * (n - 1) - i, 0, n - 1)]
+            seg = np.where(i < 0, head, np.where(i < n, row[np.clip(i, 0, n - 1)], np.where(i < n + half, tail, 0.0)))
+            tmp = np.empty((edge.size, step))
+            run(seg, tmp)
+            dest[edge] = tmp
     return np.moveaxis(out[:, :n].reshape(x.shape), -1, axis)
 
 

@@ -20,7 +20,8 @@ def test_equals_sosfiltfilt_away_from_the_ends(fs, kind):
     got = filtfilt_fft(x, sos)
     edge = int(fs)  # the two differ only in how the ends are padded
     scale = np.max(np.abs(ref))
-    assert np.max(np.abs(got - ref)[:, edge:-edge]) < 1e-9 * scale
+    # single-precision FFTs: far below a 16-bit ADC step (1.5e-5 of full scale)
+    assert np.max(np.abs(got - ref)[:, edge:-edge]) < 2e-6 * scale
     # and the ends stay the same size (odd reflection, like sosfiltfilt's padding)
     assert np.max(np.abs(got)) < 2 * scale
 
@@ -29,7 +30,7 @@ def test_axis_and_short_records():
     rng = np.random.default_rng(0)
     sos = bandpass_sos(1000.0)
     x = rng.standard_normal((20000, 2))
-    np.testing.assert_allclose(filtfilt_fft(x, sos, axis=0), filtfilt_fft(x.T, sos).T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(filtfilt_fft(x, sos, axis=0), filtfilt_fft(x.T, sos).T, rtol=0, atol=1e-6)
     for n in (0, 1, 5, 40, 300):  # shorter than the kernel: sosfiltfilt where it accepts the length
         y = filtfilt_fft(rng.standard_normal((2, n)), sos)
         assert y.shape == (2, n) and np.all(np.isfinite(y))
