@@ -37,7 +37,10 @@ def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     out = np.zeros(s.size, dtype=bool)
     for level in (s.max(), s.min()):
-        a, b = runs(s == level)
+        at = s == level
+        if np.count_nonzero(at) < min_run:  # the usual case for unclipped data: no runs to look for
+            continue
+        a, b = runs(at)
         for i, j in zip(a[(b - a) >= min_run], b[(b - a) >= min_run]):
             out[i:j] = True
     return out

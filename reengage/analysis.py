@@ -144,9 +144,6 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         ch = channels[j]
         return (emg.data[muscle_idx[j], :samples].astype(np.float64) - ch.offset) * ch.scale
 
-    def raw_dc(j: int) -> np.ndarray:
-        return filters.remove_dc(physical(j))
-
     # One channel at a time from here on: only the envelopes (float32) of all channels are kept, so the
     # peak memory stays near one extra copy of the recording.
     mains_hz, lines = None, ()
@@ -167,7 +164,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     sq = csq = None  # power of a raw channel and its cumulative sum (shared by several windows)
     for j, (ch, key) in enumerate(zip(channels, keys)):
         if ch.kind == "raw":
-            row = filters.clean(raw_dc(j), fs=fs, mains_hz=mains_hz, lines_hz=lines) if n else np.zeros(0)
+            row = filters.clean(physical(j), fs=fs, mains_hz=mains_hz, lines_hz=lines) if n else np.zeros(0)
             # Gap samples hold a fill value, not signal; the filter rings across gap edges, so zero them.
             if gap.any():
                 row[gap] = 0.0
