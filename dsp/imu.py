@@ -37,6 +37,8 @@ def tilt_deg(acc, *, fs: float, rest=None, exclude=None, cutoff_hz: float = 5.0,
     held part of the movement, so the lift and the lowering are one movement, not two.
     """
     a = np.moveaxis(as_float(acc), axis, 0)
+    if a.shape[-1] == 0:
+        return np.zeros(0)
     sos = lowpass_sos(float(fs), float(cutoff_hz), 2)
     if long_enough_for_filtfilt(a.shape[-1], sos):
         a = signal.sosfiltfilt(sos, a, axis=-1)
