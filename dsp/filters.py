@@ -13,7 +13,6 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import signal
-from threadpoolctl import threadpool_limits
 
 from ._util import as_float, long_enough_for_filtfilt, moving_mean
 
@@ -369,56 +368,51 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
         return np.exp(1j * np.array(om)[:, None] * (np.arange(b0, b1) * hop - lead)[None, :] / fs)
 
     out = x.copy()
-    # The matrix products here are thin (samples × a few lines) and memory-bound: BLAS threads gain
-    # nothing and, when the cores are busy (a process pool in ``analyze --all``, a recording), each
-    # product waits for a descheduled thread; on a loaded 2-core machine that made this step several
-    # times slower. One thread.
-    with threadpool_limits(limits=1, user_api="blas"):
-        for r in np.ndindex(*lead_shape):
-            zx = np.zeros((nl, nblk), dtype=complex)
-            z2 = np.zeros((nl, nblk), dtype=complex)
-            sw = np.zeros(nblk)
-            for b0 in range(0, nblk, chunk):
-                b1 = min(b0 + chunk, nblk)
-                w = weight[r][b0 * spb:b1 * spb].reshape(b1 - b0, spb, 1)
-                wx = padded(x[r], b0, b1)
-                wx.reshape(b1 - b0, spb, sub)[...] *= w
-                w = w[..., 0]
-                Bc = block_phase(b0, b1)
-                sx = wx @ Pa  # (blocks, 2·lines)
-                s2 = w @ P2a
-                zx[:, b0:b1] = Bc.conj() * (sx[:, :nl] - 1j * sx[:, nl:]).T  # Σ w·x·(cos − i·sin)
-                z2[:, b0:b1] = (Bc * Bc) * (s2[:, :nl] + 1j * s2[:, nl:]).T  # Σ w·(cos 2φ + i·sin 2φ)
-                sw[b0:b1] = sub * w.sum(axis=-1)
-            # Frame k spans half-blocks k and k+1: normal equations of the cos/sin regression per frame.
-            fc, fs_, fw = (zx.real[:, :-1] + zx.real[:, 1:], -(zx.imag[:, :-1] + zx.imag[:, 1:]), sw[:-1] + sw[1:])
-            fc2, fs2 = z2.real[:, :-1] + z2.real[:, 1:], z2.imag[:, :-1] + z2.imag[:, 1:]
-            gcc, gss, gcs = 0.5 * (fw + fc2), 0.5 * (fw - fc2), 0.5 * fs2
-            det = gcc * gss - gcs * gcs
-            det = np.where(np.abs(det) > 1e-300, det, np.inf)
-            a = (gss * fc - gcs * fs_) / det
-            b = (gcc * fs_ - gcs * fc) / det
-            # Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); half-block j blends frames j−1 and j:
-            # Re(pz[j+1]·B_j·(rise·P)_k + pz[j]·B_j·(fall·P)_k), again one matrix product per chunk.
-            z = a - 1j * b
-            pz = np.concatenate([np.zeros((nl, 1)), z, np.zeros((nl, 1))], axis=-1)
-            for b0 in range(0, nblk, chunk):
-                b1 = min(b0 + chunk, nblk)
-                Bc = block_phase(b0, b1)
-                u = pz[:, b0 + 1:b1 + 1] * Bc
-                v = pz[:, b0:b1] * Bc
-                coef = np.concatenate([u.real, -u.imag, v.real, -v.imag]).T  # (blocks, 4·lines)
-                fit = coef @ syn
-                # The first and last half-blocks lie under one frame only: its coefficient, unweighted.
-                if b0 == 0:
-                    fit[0] = (u[:, 0:1] * P).real.sum(axis=0)
-                if b1 == nblk:
-                    fit[-1] = (v[:, -1:] * P).real.sum(axis=0)
-                fit = fit.reshape(-1)
-                s0 = b0 * hop - lead
-                a_, b_ = max(s0, 0), min(b1 * hop - lead, n)
-                if b_ > a_:
-                    out[r][a_:b_] -= fit[a_ - s0:b_ - s0]
+    for r in np.ndindex(*lead_shape):
+        zx = np.zeros((nl, nblk), dtype=complex)
+        z2 = np.zeros((nl, nblk), dtype=complex)
+        sw = np.zeros(nblk)
+        for b0 in range(0, nblk, chunk):
+            b1 = min(b0 + chunk, nblk)
+            w = weight[r][b0 * spb:b1 * spb].reshape(b1 - b0, spb, 1)
+            wx = padded(x[r], b0, b1)
+            wx.reshape(b1 - b0, spb, sub)[...] *= w
+            w = w[..., 0]
+            Bc = block_phase(b0, b1)
+            sx = wx @ Pa  # (blocks, 2·lines)
+            s2 = w @ P2a
+            zx[:, b0:b1] = Bc.conj() * (sx[:, :nl] - 1j * sx[:, nl:]).T  # Σ w·x·(cos − i·sin)
+            z2[:, b0:b1] = (Bc * Bc) * (s2[:, :nl] + 1j * s2[:, nl:]).T  # Σ w·(cos 2φ + i·sin 2φ)
+            sw[b0:b1] = sub * w.sum(axis=-1)
+        # Frame k spans half-blocks k and k+1: normal equations of the cos/sin regression per frame.
+        fc, fs_, fw = (zx.real[:, :-1] + zx.real[:, 1:], -(zx.imag[:, :-1] + zx.imag[:, 1:]), sw[:-1] + sw[1:])
+        fc2, fs2 = z2.real[:, :-1] + z2.real[:, 1:], z2.imag[:, :-1] + z2.imag[:, 1:]
+        gcc, gss, gcs = 0.5 * (fw + fc2), 0.5 * (fw - fc2), 0.5 * fs2
+        det = gcc * gss - gcs * gcs
+        det = np.where(np.abs(det) > 1e-300, det, np.inf)
+        a = (gss * fc - gcs * fs_) / det
+        b = (gcc * fs_ - gcs * fc) / det
+        # Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); half-block j blends frames j−1 and j:
+        # Re(pz[j+1]·B_j·(rise·P)_k + pz[j]·B_j·(fall·P)_k), again one matrix product per chunk.
+        z = a - 1j * b
+        pz = np.concatenate([np.zeros((nl, 1)), z, np.zeros((nl, 1))], axis=-1)
+        for b0 in range(0, nblk, chunk):
+            b1 = min(b0 + chunk, nblk)
+            Bc = block_phase(b0, b1)
+            u = pz[:, b0 + 1:b1 + 1] * Bc
+            v = pz[:, b0:b1] * Bc
+            coef = np.concatenate([u.real, -u.imag, v.real, -v.imag]).T  # (blocks, 4·lines)
+            fit = coef @ syn
+            # The first and last half-blocks lie under one frame only: its coefficient, unweighted.
+            if b0 == 0:
+                fit[0] = (u[:, 0:1] * P).real.sum(axis=0)
+            if b1 == nblk:
+                fit[-1] = (v[:, -1:] * P).real.sum(axis=0)
+            fit = fit.reshape(-1)
+            s0 = b0 * hop - lead
+            a_, b_ = max(s0, 0), min(b1 * hop - lead, n)
+            if b_ > a_:
+                out[r][a_:b_] -= fit[a_ - s0:b_ - s0]
     return np.moveaxis(out, -1, axis)
 
 

@@ -13,8 +13,11 @@ summary.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from reengage.dsp import filters
 from reengage.dsp._util import cumsum0, intervals_mask, moving_mean, moving_mean_from_cumsum, window_samples
@@ -111,12 +114,24 @@ def _coactivation(a: np.ndarray, b: np.ndarray):
     return 100.0 * 2.0 * float(np.sum(np.minimum(a, b), dtype=np.float64)) / tot
 
 
-def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method: str = DEFAULT_METHOD) -> dict:
+def _default_threads() -> int:
+    """Worker threads for the channels: the cores this process may use, at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method: str = DEFAULT_METHOD,
+            threads: int | None = None) -> dict:
     """Analyse a recording: per-channel quality, reps with onsets/latency/order/ratio, and a summary.
 
     ``mvc`` gives MVC reference amplitudes by role (or channel name) in the unit of that muscle's
     envelope (the channel's unit); without it references come from ``mvc:<role>`` trials.
-    ``method`` is the onset detector (see :mod:`reengage.dsp.onsets`).
+    ``method`` is the onset detector (see :mod:`reengage.dsp.onsets`). ``threads``: channels processed
+    at once (default: the usable cores, at most 4; 1 = one after another, as in ``analyze --all``'s
+    worker processes). The result does not depend on it.
     """
     emg = recording.emg
     fs = float(emg.fs_hz)
@@ -144,8 +159,8 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         ch = channels[j]
         return (emg.data[muscle_idx[j], :samples].astype(np.float64) - ch.offset) * ch.scale
 
-    # One channel at a time from here on: only the envelopes (float32) of all channels are kept, so the
-    # peak memory stays near one extra copy of the recording.
+    # Channel by channel from here on: only the envelopes (float32) of all channels are kept, so the
+    # peak memory stays near one extra copy of the recording per worker thread.
     mains_hz, lines = None, ()
     if raw_rows and n:
         # The mains line is found on at most 60 s of every lead together (a handful of seconds of data).
@@ -154,15 +169,14 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         mains_hz, lines = filters.mains_lines(probe, fs=fs)
         del probe
 
-    bursts: dict[str, Bursts] = {}
-    envs: dict[str, np.ndarray] = {}
-    refs: dict[str, float | None] = {}
-    sources: dict[str, str] = {}
-    quality: dict[str, dict] = {}
     given = {str(k): float(v) for k, v in (mvc or {}).items()}
     win = window_samples(MVC_WINDOW_MS, fs)
-    sq = csq = None  # power of a raw channel and its cumulative sum (shared by several windows)
-    for j, (ch, key) in enumerate(zip(channels, keys)):
+
+    def per_channel(j: int) -> tuple[Bursts | None, np.ndarray, float | None, str | None, dict]:
+        """One channel from stored samples to (bursts, float32 envelope, MVC reference, its source, quality)."""
+        ch, key = channels[j], keys[j]
+        burst = None
+        sq = csq = None  # power of a raw channel and its cumulative sum (shared by several windows)
         if ch.kind == "raw":
             row = filters.clean(physical(j), fs=fs, mains_hz=mains_hz, lines_hz=lines) if n else np.zeros(0)
             # Gap samples hold a fill value, not signal; the filter rings across gap edges, so zero them.
@@ -174,10 +188,10 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             csq = cumsum0(sq)
             ms = moving_mean_from_cumsum(csq, window_samples(ENVELOPE_WINDOW_MS, fs))
             if n and method == "power_backtrack":
-                bursts[key] = power_backtrack_with_power(row, fs=fs, pd=ms[None, :], rest=rest_for_detection,
-                                                         exclude=gap)[0]
+                burst = power_backtrack_with_power(row, fs=fs, pd=ms[None, :], rest=rest_for_detection,
+                                                   exclude=gap)[0]
             elif n:
-                bursts[key] = detect_bursts(row, fs=fs, method=method, rest=rest_for_detection, exclude=gap)[0]
+                burst = detect_bursts(row, fs=fs, method=method, rest=rest_for_detection, exclude=gap)[0]
             bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=ms[None, :], exclude=gap)[0]
             # Mean power of the rest, not its median: noise power adds to EMG power as a mean.
             noise = float(np.mean(sq[bm])) if bm.any() else 0.0
@@ -191,38 +205,61 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         else:
             row = physical(j)
             if n:
-                bursts[key] = envelope_bursts(row, fs=fs, rest=rest_for_detection, exclude=gap)[0]
+                burst = envelope_bursts(row, fs=fs, rest=rest_for_detection, exclude=gap)[0]
             bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=row[None, :], exclude=gap)[0]
             level = float(np.mean(row[bm])) if bm.any() else 0.0
             env = np.maximum(row - level, 0.0)
             mvc_env = moving_mean(env, win)
-        envs[key] = env.astype(np.float32)
+        env32 = env.astype(np.float32)
         del env
         role = ch.role or key
-        trial = _event_mask(recording, emg, lambda lb, r=role: lb == f"mvc:{r}") & ~gap
-        ref = None
+        trial = _event_mask(recording, emg, lambda lb: lb == f"mvc:{role}") & ~gap
+        ref, source = None, None
         for name in (key, ch.role, ch.name):
             if name and name in given:
-                ref, sources[key] = given[name], "given"
+                ref, source = given[name], "given"
                 break
         if ref is None and trial.any():
             peak = float(np.max(mvc_env[trial]))
             if peak > 0 and math.isfinite(peak):
-                ref, sources[key] = peak, "mvc"
-        refs[key] = ref if ref is not None and ref > 0 and math.isfinite(ref) else None
+                ref, source = peak, "mvc"
+        ref = ref if ref is not None and ref > 0 and math.isfinite(ref) else None
         burst_mask = np.zeros(n, dtype=bool)
-        b = bursts.get(key)
-        if b is not None:
-            for on, off in zip(b.onsets.tolist(), b.offsets.tolist()):
+        if burst is not None:
+            for on, off in zip(burst.onsets.tolist(), burst.offsets.tolist()):
                 burst_mask[on:off + 1] = True
-        q = _channel_quality(stored=emg.data[muscle_idx[j]], raw_dc=filters.remove_dc(physical_head(j, int(60 * fs))) if j in raw_rows else row,
+        q = _channel_quality(stored=emg.data[muscle_idx[j]],
+                             raw_dc=filters.remove_dc(physical_head(j, int(60 * fs))) if ch.kind == "raw" else row,
                              cleaned=row, fs=fs, baseline_mask=bm, burst_mask=burst_mask | mvc_ev,
                              mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind,
-                             max_artifact_ms=150.0, power=sq if ch.kind == "raw" else None,
-                             power_cumsum=csq if ch.kind == "raw" else None)
+                             max_artifact_ms=150.0, power=sq, power_cumsum=csq)
+        return burst, env32, ref, source, q
+
+    # Channels are independent from here to the reps: each is processed whole by one worker thread (numpy
+    # and scipy.fft release the GIL), holding only its own temporaries, and leaves a float32 envelope.
+    # BLAS is held to one thread meanwhile: its products here are thin and memory-bound, and BLAS threads
+    # competing with the channel threads for the cores stall each other.
+    bursts: dict[str, Bursts] = {}
+    envs: dict[str, np.ndarray] = {}
+    refs: dict[str, float | None] = {}
+    sources: dict[str, str] = {}
+    quality: dict[str, dict] = {}
+    workers = max(1, min(int(threads) if threads else _default_threads(), len(channels)))
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reengage-analyze") as pool:
+                results = list(pool.map(per_channel, range(len(channels))))
+        else:
+            results = [per_channel(j) for j in range(len(channels))]
+    for key, (burst, env32, ref, source, q) in zip(keys, results):
+        if burst is not None:
+            bursts[key] = burst
+        envs[key] = env32
+        refs[key] = ref
+        if source is not None:
+            sources[key] = source
         quality[key] = q
-        del row, mvc_env
-        sq = csq = None
+    del results
 
     # The contract names two states, normalised to MVC or not; where the references came from (trials
     # or --mvc) is told per channel in "mvc_source" and in "normalization_source".

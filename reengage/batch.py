@@ -55,7 +55,8 @@ def _analyse_one(path: str) -> tuple[str, dict | None, dict | None, str | None]:
     try:
         rec = load_recording(path)
         info = rec.info()
-        return path, info, analyze(rec), None
+        # The pool already runs one recording per core: channels one after another inside each.
+        return path, info, analyze(rec, threads=1), None
     except ReengageError as e:
         return path, None, None, str(e).splitlines()[0]
 
