@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 
 
@@ -162,3 +165,34 @@ def prev_true(mask: np.ndarray, at) -> np.ndarray:
     true_at = np.flatnonzero(mask)
     pos = np.searchsorted(true_at, at, side="right") - 1
     return np.where(pos >= 0, true_at[np.maximum(pos, 0)] if true_at.size else 0, -1).astype(np.int64)
+
+
+_blas_lock = threading.Lock()
+_blas_limiter = None
+
+
+@contextmanager
+def single_threaded_blas():
+    """Hold BLAS to one thread inside the block, then restore the process's setting.
+
+    Our matrix products are thin (samples × a few sinusoids) and memory-bound: BLAS threads gain nothing,
+    and when the cores are busy (another process, a recording, our own channel threads) every product
+    waits for a descheduled BLAS thread — on a loaded 2-core machine the mains regression ran 5–7× slower.
+    The setting is process-wide and OpenBLAS only honours a restore from the thread that set it, so the
+    first block to enter sets it and restores it when it ends; blocks entered meanwhile (nested, or in
+    other threads) leave it alone.
+    """
+    global _blas_limiter
+    from threadpoolctl import threadpool_limits
+
+    with _blas_lock:
+        mine = _blas_limiter is None
+        if mine:
+            _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+    try:
+        yield
+    finally:
+        if mine:
+            with _blas_lock:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None

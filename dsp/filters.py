@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
-from ._util import as_float, long_enough_for_filtfilt, moving_mean
+from ._util import as_float, long_enough_for_filtfilt, moving_mean, single_threaded_blas
 
 SENIAM_BAND_HZ = (20.0, 450.0)
 MAINS_CANDIDATES_HZ = (50.0, 60.0)
@@ -291,7 +291,8 @@ def refine_line_hz(x, *, fs: float, line_hz: float, span_hz: float = 0.15, max_s
     return float(f[sel[np.argmax(spec[:, sel].sum(axis=0))]])
 
 
-def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int = -1) -> np.ndarray:
+def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int = -1,
+                   overwrite_x: bool = False) -> np.ndarray:
     """Remove mains lines by weighted least-squares sinusoid fits over overlapping ``segment_s`` segments.
 
     Each segment's amplitude and phase of every line are fitted (cos + sin regression) and the fitted
@@ -304,14 +305,15 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
     samples around it.
 
     Sums per segment come from sums per half-segment (one pass over the data per line), so the cost
-    is a few multiply-adds per sample.
+    is a few multiply-adds per sample. With ``overwrite_x`` the result may be written into ``x`` (when it
+    is a float64 array), as ``scipy.fft`` does, saving a copy of the record.
     """
     x = np.moveaxis(as_float(x), axis, -1)
     lines = [float(v) for v in lines_hz if 0 < float(v) < 0.5 * fs]
     n = x.shape[-1]
     L = max(int(round(segment_s * fs)) // 2 * 2, 8)
     if not lines or n < L:
-        return np.moveaxis(x.copy(), -1, axis)
+        return np.moveaxis(x if overwrite_x else x.copy(), -1, axis)
     hop = L // 2
     nblk = int(np.ceil(n / hop)) + 2  # one half-segment of padding in front, the rest behind
     lead = hop
@@ -322,12 +324,12 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
     spb = _pieces_per_half_segment(hop, max(1, int(0.01 * fs)))
     sub = hop // spb
     npc = -(-n // sub)
-    sq = np.zeros(lead_shape + (npc * sub,))
-    np.multiply(x, x, out=sq[..., :n])
-    piece_power = sq.reshape(lead_shape + (npc, sub)).sum(axis=-1)
-    del sq
-    piece_power[..., -1] /= n - (npc - 1) * sub
-    piece_power[..., :-1] /= sub
+    whole = n // sub
+    piece_power = np.zeros(lead_shape + (npc,))
+    xr = x[..., :whole * sub].reshape(lead_shape + (whole, sub))
+    piece_power[..., :whole] = np.einsum("...ij,...ij->...i", xr, xr) / sub  # Σx² per piece, no x² copy
+    if npc > whole:
+        piece_power[..., -1] = np.mean(x[..., whole * sub:] ** 2, axis=-1)
     local = moving_mean(piece_power, max(int(round(0.1 * fs / sub)), 1))
     floor = np.median(local, axis=-1, keepdims=True) * 1e-3 + 1e-300
     # Per piece in padded coordinates (zero weight outside the record, as its samples are absent).
@@ -367,52 +369,54 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
     def block_phase(b0: int, b1: int) -> np.ndarray:  # (lines, b1 − b0)
         return np.exp(1j * np.array(om)[:, None] * (np.arange(b0, b1) * hop - lead)[None, :] / fs)
 
-    out = x.copy()
-    for r in np.ndindex(*lead_shape):
-        zx = np.zeros((nl, nblk), dtype=complex)
-        z2 = np.zeros((nl, nblk), dtype=complex)
-        sw = np.zeros(nblk)
-        for b0 in range(0, nblk, chunk):
-            b1 = min(b0 + chunk, nblk)
-            w = weight[r][b0 * spb:b1 * spb].reshape(b1 - b0, spb, 1)
-            wx = padded(x[r], b0, b1)
-            wx.reshape(b1 - b0, spb, sub)[...] *= w
-            w = w[..., 0]
-            Bc = block_phase(b0, b1)
-            sx = wx @ Pa  # (blocks, 2·lines)
-            s2 = w @ P2a
-            zx[:, b0:b1] = Bc.conj() * (sx[:, :nl] - 1j * sx[:, nl:]).T  # Σ w·x·(cos − i·sin)
-            z2[:, b0:b1] = (Bc * Bc) * (s2[:, :nl] + 1j * s2[:, nl:]).T  # Σ w·(cos 2φ + i·sin 2φ)
-            sw[b0:b1] = sub * w.sum(axis=-1)
-        # Frame k spans half-blocks k and k+1: normal equations of the cos/sin regression per frame.
-        fc, fs_, fw = (zx.real[:, :-1] + zx.real[:, 1:], -(zx.imag[:, :-1] + zx.imag[:, 1:]), sw[:-1] + sw[1:])
-        fc2, fs2 = z2.real[:, :-1] + z2.real[:, 1:], z2.imag[:, :-1] + z2.imag[:, 1:]
-        gcc, gss, gcs = 0.5 * (fw + fc2), 0.5 * (fw - fc2), 0.5 * fs2
-        det = gcc * gss - gcs * gcs
-        det = np.where(np.abs(det) > 1e-300, det, np.inf)
-        a = (gss * fc - gcs * fs_) / det
-        b = (gcc * fs_ - gcs * fc) / det
-        # Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); half-block j blends frames j−1 and j:
-        # Re(pz[j+1]·B_j·(rise·P)_k + pz[j]·B_j·(fall·P)_k), again one matrix product per chunk.
-        z = a - 1j * b
-        pz = np.concatenate([np.zeros((nl, 1)), z, np.zeros((nl, 1))], axis=-1)
-        for b0 in range(0, nblk, chunk):
-            b1 = min(b0 + chunk, nblk)
-            Bc = block_phase(b0, b1)
-            u = pz[:, b0 + 1:b1 + 1] * Bc
-            v = pz[:, b0:b1] * Bc
-            coef = np.concatenate([u.real, -u.imag, v.real, -v.imag]).T  # (blocks, 4·lines)
-            fit = coef @ syn
-            # The first and last half-blocks lie under one frame only: its coefficient, unweighted.
-            if b0 == 0:
-                fit[0] = (u[:, 0:1] * P).real.sum(axis=0)
-            if b1 == nblk:
-                fit[-1] = (v[:, -1:] * P).real.sum(axis=0)
-            fit = fit.reshape(-1)
-            s0 = b0 * hop - lead
-            a_, b_ = max(s0, 0), min(b1 * hop - lead, n)
-            if b_ > a_:
-                out[r][a_:b_] -= fit[a_ - s0:b_ - s0]
+    # Each channel's sums are complete before its fit is subtracted, so the input may be the output.
+    out = x if overwrite_x else x.copy()
+    with single_threaded_blas():  # thin, memory-bound products (see single_threaded_blas)
+        for r in np.ndindex(*lead_shape):
+            zx = np.zeros((nl, nblk), dtype=complex)
+            z2 = np.zeros((nl, nblk), dtype=complex)
+            sw = np.zeros(nblk)
+            for b0 in range(0, nblk, chunk):
+                b1 = min(b0 + chunk, nblk)
+                w = weight[r][b0 * spb:b1 * spb].reshape(b1 - b0, spb, 1)
+                wx = padded(x[r], b0, b1)
+                wx.reshape(b1 - b0, spb, sub)[...] *= w
+                w = w[..., 0]
+                Bc = block_phase(b0, b1)
+                sx = wx @ Pa  # (blocks, 2·lines)
+                s2 = w @ P2a
+                zx[:, b0:b1] = Bc.conj() * (sx[:, :nl] - 1j * sx[:, nl:]).T  # Σ w·x·(cos − i·sin)
+                z2[:, b0:b1] = (Bc * Bc) * (s2[:, :nl] + 1j * s2[:, nl:]).T  # Σ w·(cos 2φ + i·sin 2φ)
+                sw[b0:b1] = sub * w.sum(axis=-1)
+            # Frame k spans half-blocks k and k+1: normal equations of the cos/sin regression per frame.
+            fc, fs_, fw = (zx.real[:, :-1] + zx.real[:, 1:], -(zx.imag[:, :-1] + zx.imag[:, 1:]), sw[:-1] + sw[1:])
+            fc2, fs2 = z2.real[:, :-1] + z2.real[:, 1:], z2.imag[:, :-1] + z2.imag[:, 1:]
+            gcc, gss, gcs = 0.5 * (fw + fc2), 0.5 * (fw - fc2), 0.5 * fs2
+            det = gcc * gss - gcs * gcs
+            det = np.where(np.abs(det) > 1e-300, det, np.inf)
+            a = (gss * fc - gcs * fs_) / det
+            b = (gcc * fs_ - gcs * fc) / det
+            # Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); half-block j blends frames j−1 and j:
+            # Re(pz[j+1]·B_j·(rise·P)_k + pz[j]·B_j·(fall·P)_k), again one matrix product per chunk.
+            z = a - 1j * b
+            pz = np.concatenate([np.zeros((nl, 1)), z, np.zeros((nl, 1))], axis=-1)
+            for b0 in range(0, nblk, chunk):
+                b1 = min(b0 + chunk, nblk)
+                Bc = block_phase(b0, b1)
+                u = pz[:, b0 + 1:b1 + 1] * Bc
+                v = pz[:, b0:b1] * Bc
+                coef = np.concatenate([u.real, -u.imag, v.real, -v.imag]).T  # (blocks, 4·lines)
+                fit = coef @ syn
+                # The first and last half-blocks lie under one frame only: its coefficient, unweighted.
+                if b0 == 0:
+                    fit[0] = (u[:, 0:1] * P).real.sum(axis=0)
+                if b1 == nblk:
+                    fit[-1] = (v[:, -1:] * P).real.sum(axis=0)
+                fit = fit.reshape(-1)
+                s0 = b0 * hop - lead
+                a_, b_ = max(s0, 0), min(b1 * hop - lead, n)
+                if b_ > a_:
+                    out[r][a_:b_] -= fit[a_ - s0:b_ - s0]
     return np.moveaxis(out, -1, axis)
 
 
@@ -535,7 +539,7 @@ def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float 
     else:
         lines = mains_lines(xm, fs=fs, mains_hz=mains_hz, high_hz=high_hz)[1]
     if lines and mains_method == "subtract":
-        xm = subtract_lines(xm, fs=fs, lines_hz=lines)
+        xm = subtract_lines(xm, fs=fs, lines_hz=lines, overwrite_x=True)  # xm is remove_dc's own copy
         lines = ()
     if zero_phase and lines and mains_method == "interpolate" and xm.shape[-1] >= 16:
         return np.moveaxis(_clean_fft(xm, float(fs), lines, low_hz, high_hz, order), -1, axis)

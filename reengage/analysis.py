@@ -17,10 +17,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from reengage.dsp import filters
-from reengage.dsp._util import cumsum0, intervals_mask, moving_mean, moving_mean_from_cumsum, window_samples
+from reengage.dsp._util import (cumsum0, intervals_mask, moving_mean, moving_mean_from_cumsum, single_threaded_blas,
+                                window_samples)
 from reengage.dsp.baseline import baseline_mask
 from reengage.dsp.imu import movement_segments
 from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts, power_backtrack_with_power
@@ -245,7 +245,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     sources: dict[str, str] = {}
     quality: dict[str, dict] = {}
     workers = max(1, min(int(threads) if threads else _default_threads(), len(channels)))
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         if workers > 1:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reengage-analyze") as pool:
                 results = list(pool.map(per_channel, range(len(channels))))
