@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from reengage.dsp.onsets import DEFAULT_METHOD
-from reengage.dsp.validate import Scenario, run
+from reengage.dsp.validate import Scenario, oracle_latency_error_ms, run
 
 SEEDS = (0, 1)
 
@@ -55,3 +55,11 @@ def test_low_snr_targets(scores):
 def test_no_extra_reps_from_motion_transients(scores):
     for name, (cell, s) in scores.items():
         assert s["extra_reps"] == 0, name
+
+
+def test_oracle_latency_error_is_above_the_5_ms_target_at_12_db():
+    # Why the 5 ms latency target is not asserted above: an oracle that knows the generator's noise,
+    # plateau and rise-time distribution does not reach it at 12 dB (see oracle_latency_error_ms).
+    at = {snr: oracle_latency_error_ms(snr, pairs=300) for snr in (20.0, 12.0, 6.0)}
+    assert at[12.0] > 5.0
+    assert at[20.0] < at[12.0] < at[6.0]
