@@ -38,7 +38,8 @@ def test_high_snr_targets(scores):
         # 5 % is met at ≥ 1 kHz; at 500 Hz it sits at 5–6 % (see the report).
         assert s["median_ratio_error"] <= (0.05 if cell.fs_hz >= 1000 else 0.07), name
         # Issue target is 5 ms; reached levels are 5.5–6.5 ms at ≥ 1 kHz and 11–14 ms at 500 Hz (see
-        # the report); these bounds keep a regression from passing unnoticed.
+        # the report); these bounds keep a regression from passing unnoticed. An oracle does not reach
+        # 5 ms either (test_oracle_latency_error_is_above_the_5_ms_target_at_12_db).
         assert s["median_abs_latency_error_ms"] <= (8.0 if cell.fs_hz >= 1000 else 16.0), name
 
 
