@@ -32,6 +32,7 @@ import inspect
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ._util import (as_float, cumsum0, drop_short_runs, fill_short_gaps, first_true_after, last_true_before,
                     moving_mean, moving_mean_from_cumsum, runs, window_samples)
@@ -166,7 +167,7 @@ def solnik(x, *, fs: float, rest=None, h: float = 8.0, cutoff_hz: float = 50.0, 
 def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0, h_detect: float = 8.0,
                     onset_window_ms: float = 45.0, h_mid: float = 5.5, h_onset: float = 2.5,
                     onset_cutoff_hz: float | None = 50.0, plateau_fraction: float = 0.15,
-                    window_slope_ms_per_db: float = 2.0, extrapolate: float = 0.0,
+                    window_slope_ms_per_db: float = 2.0, extrapolate: float = 0.0, ramp_fit: bool = False,
                     max_backtrack_ms: float = 400.0,
                     min_gap_ms: float = 150.0, min_burst_ms: float = 250.0, exclude=None) -> list[Bursts]:
     """Default detector: detect on a 100 ms power envelope, then backtrack on a 20 ms one.
@@ -184,6 +185,9 @@ def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0,
        strong bursts (``window_slope_ms_per_db``, see :class:`_AdaptiveOnset`); ``extrapolate`` > 0
        moves the onset back by that multiple of the time from the quiet sample to half the plateau
        (off by default: on the validation suite it traded bias for spread without a net gain).
+       ``ramp_fit`` replaces each onset by the posterior mean of :func:`ramp_onsets` searched around it
+       (off by default: on tuning seeds 100–111 it changed the median latency error by −2…+5 ms per
+       cell, within the seed-to-seed noise, for about 50 µs per burst; see that function).
 
     The defaults (50 Hz, 45 ms, h = 2.5 / 5.5, 15 % of the plateau) were chosen on tuning seeds
     separate from the validation seeds, over a grid of cutoffs 30–80 Hz, windows 25–60 ms, h 1–5
@@ -193,13 +197,14 @@ def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0,
                             onset_window_ms=onset_window_ms, h_mid=h_mid, h_onset=h_onset,
                             onset_cutoff_hz=onset_cutoff_hz, plateau_fraction=plateau_fraction,
                             window_slope_ms_per_db=window_slope_ms_per_db, extrapolate=extrapolate,
-                            max_backtrack_ms=max_backtrack_ms, min_gap_ms=min_gap_ms, min_burst_ms=min_burst_ms,
+                            ramp_fit=ramp_fit, max_backtrack_ms=max_backtrack_ms, min_gap_ms=min_gap_ms,
+                            min_burst_ms=min_burst_ms,
                             exclude=exclude)
 
 
 def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms, h_mid, h_onset, onset_cutoff_hz,
                      plateau_fraction, window_slope_ms_per_db, extrapolate, max_backtrack_ms, min_gap_ms,
-                     min_burst_ms, exclude, pd=None) -> list[Bursts]:
+                     min_burst_ms, exclude, ramp_fit=False, pd=None) -> list[Bursts]:
     """:func:`power_backtrack`; ``pd`` is its detection envelope when the caller already has it
     (``analyze`` computes the same 100 ms mean power for its amplitude envelope)."""
     x = _as_channels(x)
@@ -247,6 +252,18 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
         if adaptive is not None:
             quiet, rise = adaptive(c, b, quiet, rise)
         on = np.clip(quiet, np.maximum(rise - back, 0), rise)
+        if ramp_fit:
+            # The fit window must not reach into the previous burst or a data gap.
+            lo_v = np.r_[0, b.offsets[:-1] + 1]
+            hi_v = np.r_[b.onsets[1:], n]
+            if exclude is not None and np.any(exclude):
+                ex = np.asarray(exclude, dtype=bool)
+                lo_v = np.maximum(lo_v, last_true_before(ex)[on] + 1)
+                hi_v = np.minimum(hi_v, first_true_after(ex)[on])
+            plateau = _median_sub_many(lambda i: pd[c][i], b.onsets, b.offsets)
+            fitted, ok = ramp_onsets(x[c], on, fs=fs, noise_power=np.full(on.size, bd.mean[c]),
+                                     plateau_power=plateau, valid_lo=lo_v, valid_hi=hi_v)
+            on = np.where(ok, np.minimum(fitted, b.offsets), on)
         # Offset: last clear activity at or before the coarse end, then on to the first quiet sample.
         fall = last_true_before(above)[b.offsets]
         fall = np.where(fall >= b.onsets, fall, b.offsets)
@@ -335,6 +352,112 @@ class _AdaptiveOnset:
         """:meth:`fwd` with a window per row of ``idx`` (same arithmetic, element by element)."""
         end = np.minimum(idx + w, self.n)
         return (self.c[ch, end] - self.c[ch, idx]) / np.maximum(end - idx, 1)
+
+
+def ramp_onsets(x, guess, *, fs: float, noise_power, plateau_power, valid_lo=None, valid_hi=None,
+                before_ms: float = 60.0, after_ms: float = 40.0, rise_min_ms: float = 20.0,
+                rise_max_ms: float = 160.0, rise_step_ms: float = 10.0, bin_ms: float = 2.0,
+                temperature: float = 0.5, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior-mean onset of each burst under a raised-cosine amplitude rise.
+
+    Model (the maximum-likelihood change-point idea of Staude & Wolf's AGLR onset detector, 1999,
+    *Med Eng Phys* 21:449–467, with a ramp instead of a step): the cleaned EMG sample at time t is Gaussian with
+    variance ``noise_power`` + A²·r((t − t0)/T)², where r(u) = (1 − cos πu)/2 on 0 ≤ u ≤ 1 (0 before,
+    1 after) and A² = ``plateau_power`` − ``noise_power``. The power x² is averaged over ``bin_ms``
+    bins (Gamma likelihood); t0 has a flat prior over [guess − ``before_ms``, guess + ``after_ms``]
+    and the rise time T a flat prior over ``rise_min_ms``…``rise_max_ms`` in ``rise_step_ms`` steps.
+    The log-likelihood is scaled by ``temperature`` (< 1 because the sEMG carrier's samples are
+    correlated: fewer independent values than samples). The estimate is the posterior mean of t0
+    with T marginalised, which minimises the squared error for this prior.
+
+    Why a posterior mean and not the maximum-likelihood (t0, T): the onset of a smooth rise is
+    poorly identified when T is free (the likelihood is a ridge along t0 + T/2 ≈ the half-amplitude
+    time); the ML estimate is unbiased in T but has about twice the spread of a fixed-fraction
+    threshold, while the posterior mean trades the two optimally under the prior.
+
+    Parameters
+    ----------
+    x : array, (samples,)
+        Cleaned EMG of one channel (band-passed, mains removed).
+    guess : int array, (bursts,)
+        Sample index of each burst's onset from a first detector; the search is centred on it.
+    fs : float
+        Sampling rate in Hz.
+    noise_power, plateau_power : arrays, (bursts,)
+        Resting mean of x² and the burst's mean x² on its plateau (same units as x²).
+    valid_lo, valid_hi : int arrays, (bursts,), optional
+        The fit window must lie in ``[valid_lo, valid_hi)`` (e.g. after the previous burst); a burst
+        whose window does not fit keeps its guess.
+    before_ms, after_ms, rise_min_ms, rise_max_ms, rise_step_ms, bin_ms : float
+        The search grid described above, in ms.
+    temperature : float
+        Factor on the log-likelihood (1 = independent samples).
+    chunk : int
+        Bursts evaluated together (bounds the temporaries at about chunk × 50 k floats).
+
+    Returns
+    -------
+    onsets : int64 array, (bursts,)
+        The posterior-mean onset (sample index), or the guess where no fit was made.
+    fitted : bool array, (bursts,)
+        Whether the burst was fitted.
+
+    ``temperature`` = 0.5 was chosen between 0.5 and 1 on tuning seeds 100–105 (0.5: 1–2 ms lower median
+    latency error at 12 and 6 dB). Cost: about 50 µs per burst at 1 kHz (bursts of a chunk at once, one
+    batched matrix product), i.e. about 0.25 s for 5000 bursts: too slow for the default path of
+    :func:`power_backtrack` at no measured gain, hence ``ramp_fit=False`` there.
+    """
+    x = as_float(x)
+    n = x.shape[-1]
+    guess = np.asarray(guess, dtype=np.int64)
+    out, fitted = guess.copy(), np.zeros(guess.size, dtype=bool)
+    if guess.size == 0:
+        return out, fitted
+    m = max(1, int(round(bin_ms * 1e-3 * fs)))
+    bin_ms = 1e3 * m / fs
+    before = int(round(before_ms / bin_ms))
+    ncand = before + int(round(after_ms / bin_ms)) + 1
+    tb = np.unique(np.round(np.arange(rise_min_ms, rise_max_ms + 1e-9, rise_step_ms) / bin_ms).astype(np.int64))
+    tb = tb[tb >= 1]
+    tmax = int(tb.max())
+    length = ncand + tmax  # bins in each burst's window
+    start = guess - before * m
+    lo = np.zeros(guess.size, dtype=np.int64) if valid_lo is None else np.asarray(valid_lo, dtype=np.int64)
+    hi = np.full(guess.size, n, dtype=np.int64) if valid_hi is None else np.asarray(valid_hi, dtype=np.int64)
+    s2 = np.broadcast_to(np.asarray(noise_power, dtype=np.float64), guess.shape)
+    p2 = np.broadcast_to(np.asarray(plateau_power, dtype=np.float64), guess.shape)
+    ok = (start >= np.maximum(lo, 0)) & (start + length * m <= np.minimum(hi, n)) & (s2 > 0) & (p2 > s2)
+    j = np.arange(tmax)
+    inside = j[None, :] < tb[:, None]  # (rise times, tmax): bin j lies on a ramp of tb bins
+    r2 = (0.5 * (1.0 - np.cos(np.pi * np.minimum((j[None, :] + 0.5) / tb[:, None], 1.0)))) ** 2
+    cand = np.arange(ncand)
+    ends = cand[:, None] + tb[None, :]  # (candidates, rise times): first plateau bin
+    for s in range(0, guess.size, chunk):
+        ks = np.flatnonzero(ok[s:s + chunk]) + s
+        if ks.size == 0:
+            continue
+        xs = x[start[ks, None] + np.arange(length * m)[None, :]]
+        y = np.einsum("kbi,kbi->kb", xs.reshape(ks.size, length, m), xs.reshape(ks.size, length, m)) / m
+        yc = np.zeros((ks.size, length + 1))
+        np.cumsum(y, axis=1, out=yc[:, 1:])
+        sk, pk = s2[ks, None], p2[ks, None]
+        # Negative log-likelihood (per unit of m/2) of every (t0, T): rest before t0, ramp, plateau after.
+        pre = cand[None, :] * np.log(sk) + yc[:, :ncand] / sk                          # (K, C)
+        mu = sk[:, :, None] + (pk - sk)[:, :, None] * r2[None]                          # (K, NT, tmax)
+        inv = np.where(inside[None], 1.0 / mu, 0.0)
+        logdet = np.log(np.where(inside[None], mu, 1.0)).sum(-1)                       # (K, NT)
+        windows = sliding_window_view(y, tmax, axis=1)[:, :ncand, :]                   # (K, C, tmax)
+        nll = np.matmul(windows, inv.transpose(0, 2, 1))                               # (K, C, NT)
+        nll += logdet[:, None, :] + pre[:, :, None]
+        nll += (length - ends)[None] * np.log(pk)[:, :, None]
+        nll += (yc[:, -1][:, None, None] - yc[:, ends]) / pk[:, :, None]
+        logp = (-0.5 * m * temperature) * nll
+        logp -= logp.max(axis=(1, 2), keepdims=True)
+        post = np.exp(logp).sum(-1)                                                     # (K, C)
+        t0_bins = (post @ cand) / post.sum(-1)
+        out[ks] = np.round(start[ks] + t0_bins * m).astype(np.int64)
+        fitted[ks] = True
+    return out, fitted
 
 
 def _median_sub_many(values, starts: np.ndarray, stops: np.ndarray, points: int = 256) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from reengage.dsp.onsets import DEFAULT_METHOD
-from reengage.dsp.validate import Scenario, run
+from reengage.dsp.validate import Scenario, oracle_latency_error_ms, run
 
 SEEDS = (0, 1)
 
@@ -38,7 +38,8 @@ def test_high_snr_targets(scores):
         # 5 % is met at ≥ 1 kHz; at 500 Hz it sits at 5–6 % (see the report).
         assert s["median_ratio_error"] <= (0.05 if cell.fs_hz >= 1000 else 0.07), name
         # Issue target is 5 ms; reached levels are 5.5–6.5 ms at ≥ 1 kHz and 11–14 ms at 500 Hz (see
-        # the report); these bounds keep a regression from passing unnoticed.
+        # the report); these bounds keep a regression from passing unnoticed. An oracle does not reach
+        # 5 ms either (test_oracle_latency_error_is_above_the_5_ms_target_at_12_db).
         assert s["median_abs_latency_error_ms"] <= (8.0 if cell.fs_hz >= 1000 else 16.0), name
 
 
@@ -55,3 +56,11 @@ def test_low_snr_targets(scores):
 def test_no_extra_reps_from_motion_transients(scores):
     for name, (cell, s) in scores.items():
         assert s["extra_reps"] == 0, name
+
+
+def test_oracle_latency_error_is_above_the_5_ms_target_at_12_db():
+    # Why the 5 ms latency target is not asserted above: an oracle that knows the generator's noise,
+    # plateau and rise-time distribution does not reach it at 12 dB (see oracle_latency_error_ms).
+    at = {snr: oracle_latency_error_ms(snr, pairs=300) for snr in (20.0, 12.0, 6.0)}
+    assert at[12.0] > 5.0
+    assert at[20.0] < at[12.0] < at[6.0]
