@@ -20,19 +20,24 @@ SENIAM_BAND_HZ = (20.0, 450.0)
 MAINS_CANDIDATES_HZ = (50.0, 60.0)
 
 
-def remove_dc(x, *, axis: int = -1) -> np.ndarray:
+def remove_dc(x, *, axis: int = -1, overwrite_x: bool = False) -> np.ndarray:
     """Subtract each channel's median level (volts, mV or ADC counts alike).
 
     The median, not the mean, because a long burst would otherwise shift the estimate of the zero
-    level (e.g. the MyoWare RAW pin's mid-rail offset in ADC counts).
+    level (e.g. the MyoWare RAW pin's mid-rail offset in ADC counts). With ``overwrite_x`` a float64
+    ``x`` is changed in place (no copy of the record).
     """
     x = as_float(x)
     if x.shape[axis] == 0:
-        return x.copy()
+        return x if overwrite_x else x.copy()
     # A median of ~100 k evenly spread samples is as good a zero level and 10–100× cheaper on long records.
     step = max(1, x.shape[axis] // 100_000)
     sub = np.take(x, np.arange(0, x.shape[axis], step), axis=axis) if step > 1 else x
-    return x - np.median(sub, axis=axis, keepdims=True)
+    level = np.median(sub, axis=axis, keepdims=True)
+    if overwrite_x:
+        x -= level
+        return x
+    return x - level
 
 
 def clamp_band(fs: float, low_hz: float = SENIAM_BAND_HZ[0], high_hz: float = SENIAM_BAND_HZ[1]) -> tuple[float, float | None]:
@@ -130,7 +135,7 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768) -> np.ndarray:
     last_inner = (n + half - size) // step
     inner = np.arange(first_inner, last_inner + 1) if last_inner >= first_inner else np.zeros(0, dtype=int)
     edge = np.setdiff1d(np.arange(blocks), inner)
-    chunk = max(1, (1 << 21) // size)  # blocks per FFT call: temporaries of a few MB
+    chunk = max(1, (1 << 19) // size)  # blocks per FFT call: temporaries of a few MB
 
     gain32 = gain.astype(np.float32)
 
@@ -515,7 +520,7 @@ def mains_lines(x, *, fs: float, mains_hz: float | None | str = "auto", high_hz:
 
 def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float = 20.0, high_hz: float = 450.0,
           order: int = 4, zero_phase: bool = True, mains_method: str = "subtract", lines_hz=None,
-          axis: int = -1) -> np.ndarray:
+          axis: int = -1, overwrite_x: bool = False) -> np.ndarray:
     """Clean raw sEMG: remove DC, band-pass 20–450 Hz (clamped below Nyquist), remove mains.
 
     ``mains_hz="auto"`` detects 50/60 Hz from the signal and removes only the harmonics that are
@@ -527,8 +532,9 @@ def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float 
     follow an onset). Zero-phase filtering is :func:`filtfilt_fft` (what ``sosfiltfilt`` computes, by
     blocked FFT convolution); spectrum interpolation works on one whole-record FFT per channel.
     Channels of kind ``envelope`` or ``imu`` must not be passed here (they are not band-limited EMG).
+    ``overwrite_x``: a float64 ``x`` may be used as scratch space (its content is then undefined).
     """
-    x = remove_dc(x, axis=axis)
+    x = remove_dc(x, axis=axis, overwrite_x=overwrite_x)
     if x.shape[axis] == 0:
         return x
     xm = np.moveaxis(x, axis, -1)

@@ -178,7 +178,8 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         burst = None
         sq = csq = None  # power of a raw channel and its cumulative sum (shared by several windows)
         if ch.kind == "raw":
-            row = filters.clean(physical(j), fs=fs, mains_hz=mains_hz, lines_hz=lines) if n else np.zeros(0)
+            row = filters.clean(physical(j), fs=fs, mains_hz=mains_hz, lines_hz=lines,
+                                    overwrite_x=True) if n else np.zeros(0)  # physical() is a fresh copy
             # Gap samples hold a fill value, not signal; the filter rings across gap edges, so zero them.
             if gap.any():
                 row[gap] = 0.0
