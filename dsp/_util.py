@@ -80,6 +80,22 @@ def moving_mean_from_cumsum(c: np.ndarray, n: int, *, causal: bool = False) -> n
     return out
 
 
+def forward_mean_from_cumsum(c: np.ndarray, n: int) -> np.ndarray:
+    """Mean over the ``n`` samples *starting* at each sample (Hodges & Bui's window), from the signal's
+    :func:`cumsum0` ``c``; the window shrinks over the record's last ``n − 1`` samples."""
+    n = max(1, int(n))
+    length = c.shape[-1] - 1
+    out = np.empty(c.shape[:-1] + (length,), dtype=np.float64)
+    full = max(length - n + 1, 0)
+    if full:
+        np.subtract(c[..., n:n + full], c[..., :full], out=out[..., :full])
+        out[..., :full] /= n
+    tail = np.arange(full, length)
+    if tail.size:
+        out[..., tail] = (c[..., length:length + 1] - c[..., tail]) / (length - tail)
+    return out
+
+
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop (exclusive) indices of the runs of True in a 1-D boolean array."""
     m = np.asarray(mask, dtype=bool).ravel()

@@ -41,11 +41,12 @@ def linear_envelope(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, zer
     Zero-phase by default (no delay, used offline); causal with ``zero_phase=False`` (streaming).
     The output is clipped at zero: ringing of the low-pass must not produce negative amplitude.
     """
-    x = np.abs(as_float(x))
+    x = as_float(x)
     sos = lowpass_sos(float(fs), float(cutoff_hz), int(order))
     if not long_enough_for_filtfilt(x.shape[axis], sos):
-        return x.copy()
-    y = filtfilt_fft(x, sos, axis=axis) if zero_phase else signal.sosfilt(sos, x, axis=axis)
+        return np.abs(x)
+    # Zero-phase: rectified block by block inside the FFT filter, no rectified copy of the record.
+    y = filtfilt_fft(x, sos, axis=axis, rectify=True) if zero_phase else signal.sosfilt(sos, np.abs(x), axis=axis)
     return np.maximum(y, 0.0, out=y)
 
 

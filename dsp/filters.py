@@ -97,7 +97,7 @@ def _zero_phase_kernel(sos_bytes: bytes, sections: int, tol: float = 1e-11) -> n
     return None
 
 
-def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768) -> np.ndarray:
+def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768, rectify: bool = False) -> np.ndarray:
     """Zero-phase filtering like :func:`scipy.signal.sosfiltfilt`, by FFT convolution in blocks.
 
     A forward-backward IIR pass is, away from the record's ends, a convolution with the autocorrelation
@@ -108,11 +108,13 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768) -> np.ndarray:
     step of a 16-bit ADC. The record's ends are extended by odd reflection (as ``sosfiltfilt`` pads),
     so the results differ otherwise only within the edge transient (a few hundred ms at each end).
     Records shorter than the kernel, or filters whose response does not decay (cutoff ≪ ``fs``), go to
-    ``sosfiltfilt``.
+    ``sosfiltfilt``. ``rectify=True`` filters |x| (a linear envelope) without a rectified copy of the record.
     """
     from scipy import fft as sfft
 
     x = np.moveaxis(as_float(x), axis, -1)
+    if rectify and x.shape[-1] < 2 * 32768:  # short: the copy costs nothing, one code path
+        x, rectify = np.abs(x), False
     sos = np.ascontiguousarray(np.asarray(sos, dtype=np.float64))
     n = x.shape[-1]
     kernel = _zero_phase_kernel(sos.tobytes(), int(sos.shape[0]))
@@ -139,11 +141,14 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768) -> np.ndarray:
 
     gain32 = gain.astype(np.float32)
 
-    def run(segments: np.ndarray, dest: np.ndarray) -> None:
+    def run(segments: np.ndarray, dest: np.ndarray, rectify_blocks: bool) -> None:
         for b0 in range(0, segments.shape[0], chunk):
             # Single precision halves the FFT's cost; its rounding (≈ 1e-7 of the block's largest value)
             # is far below any ADC's step (a 16-bit converter resolves 1.5e-5 of its range).
-            spec = sfft.rfft(segments[b0:b0 + chunk].astype(np.float32), axis=-1)
+            seg = segments[b0:b0 + chunk].astype(np.float32)
+            if rectify_blocks:
+                np.abs(seg, out=seg)
+            spec = sfft.rfft(seg, axis=-1)
             spec *= gain32
             dest[b0:b0 + chunk] = sfft.irfft(spec, size, axis=-1)[:, half:half + step]
 
@@ -151,14 +156,15 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768) -> np.ndarray:
         dest = out[r].reshape(blocks, step)
         if inner.size:
             view = np.lib.stride_tricks.sliding_window_view(row, size)[inner[0] * step - half::step][:inner.size]
-            run(view, dest[inner[0]:inner[-1] + 1])
+            run(view, dest[inner[0]:inner[-1] + 1], rectify)
         if edge.size:
             i = edge[:, None] * step + np.arange(size)[None, :] - half  # index into x
-            head = 2 * row[0] - row[np.clip(-i, 0, n - 1)]
-            tail = 2 * row[-1] - row[np.clip(2 * (n - 1) - i, 0, n - 1)]
-            seg = np.where(i < 0, head, np.where(i < n, row[np.clip(i, 0, n - 1)], np.where(i < n + half, tail, 0.0)))
+            at = (lambda k: np.abs(row[k])) if rectify else (lambda k: row[k])
+            head = 2 * at(0) - at(np.clip(-i, 0, n - 1))
+            tail = 2 * at(n - 1) - at(np.clip(2 * (n - 1) - i, 0, n - 1))
+            seg = np.where(i < 0, head, np.where(i < n, at(np.clip(i, 0, n - 1)), np.where(i < n + half, tail, 0.0)))
             tmp = np.empty((edge.size, step))
-            run(seg, tmp)
+            run(seg, tmp, False)  # assembled from |x| already: the reflection is of the rectified signal
             dest[edge] = tmp
     return np.moveaxis(out[:, :n].reshape(x.shape), -1, axis)
 

@@ -116,17 +116,22 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
     clipping_fraction = float(clip.sum() / nvalid)
     flat_fraction = float(flat.sum() / nvalid)
     c = as_float(cleaned)
-    if kind == "envelope":
-        act, rest = c, c
-    else:
-        act = rest = c * c if power is None else power
+
+    def level(sel: np.ndarray) -> float:
+        """Mean power (raw EMG: of x², squared on the selected samples only) or mean envelope level."""
+        if power is not None:
+            return float(np.mean(power[sel]))
+        v = c[sel]
+        return float(np.mean(v if kind == "envelope" else v * v))
+
     bm = np.asarray(baseline_mask, dtype=bool) & valid
     am = np.asarray(burst_mask, dtype=bool) & valid
-    p_rest = float(np.mean(rest[bm])) if bm.any() else None
+    p_rest = level(bm) if bm.any() else None
     if am.any():
-        p_act = float(np.mean(act[am]))
-    elif n:
-        p_act = float(np.percentile(moving_mean(act, window_samples(250, fs))[valid], 95)) if valid.any() else None
+        p_act = level(am)
+    elif n and valid.any():
+        act = c if kind == "envelope" else (c * c if power is None else power)
+        p_act = float(np.percentile(moving_mean(act, window_samples(250, fs))[valid], 95))
     else:
         p_act = None
     snr_db = None
@@ -137,7 +142,8 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
     motion_count, motion_fraction = 0, 0.0
     if kind != "envelope" and p_rest and n:
         w20 = window_samples(20, fs)
-        pw = moving_mean(act, w20) if power_cumsum is None else moving_mean_from_cumsum(power_cumsum, w20)
+        pw = moving_mean(c * c if power is None else power, w20) if power_cumsum is None \
+            else moving_mean_from_cumsum(power_cumsum, w20)
         # 10× resting power and ≥ 300 ms from any burst: the rise and fall of a real contraction
         # around its detected onset/offset must not count as an artefact.
         near_burst = _dilate(am, window_samples(300, fs))

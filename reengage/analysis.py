@@ -115,12 +115,15 @@ def _coactivation(a: np.ndarray, b: np.ndarray):
 
 
 def _default_threads() -> int:
-    """Worker threads for the channels: the cores this process may use, at most 4."""
+    """Worker threads for the channels: two when this process may use two cores or more.
+
+    Each thread holds about five channel-lengths of float64 temporaries, so two keep the peak memory
+    within ≈ 3× a 4-channel recording; more threads would gain little on memory-bound steps."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
+    return max(1, min(cores, 2))
 
 
 def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method: str = DEFAULT_METHOD,
@@ -130,7 +133,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     ``mvc`` gives MVC reference amplitudes by role (or channel name) in the unit of that muscle's
     envelope (the channel's unit); without it references come from ``mvc:<role>`` trials.
     ``method`` is the onset detector (see :mod:`reengage.dsp.onsets`). ``threads``: channels processed
-    at once (default: the usable cores, at most 4; 1 = one after another, as in ``analyze --all``'s
+    at once (default: 2 when two cores are usable; 1 = one after another, as in ``analyze --all``'s
     worker processes). The result does not depend on it.
     """
     emg = recording.emg
@@ -176,7 +179,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         """One channel from stored samples to (bursts, float32 envelope, MVC reference, its source, quality)."""
         ch, key = channels[j], keys[j]
         burst = None
-        sq = csq = None  # power of a raw channel and its cumulative sum (shared by several windows)
+        csq = None  # cumulative sum of a raw channel's power (shared by several windows)
         if ch.kind == "raw":
             row = filters.clean(physical(j), fs=fs, mains_hz=mains_hz, lines_hz=lines,
                                     overwrite_x=True) if n else np.zeros(0)  # physical() is a fresh copy
@@ -185,8 +188,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                 row[gap] = 0.0
             # One cumulative sum of the power serves every window over it: the 100 ms envelope (also the
             # default detector's detection envelope), the 500 ms MVC envelope and the 20 ms motion check.
-            sq = row * row
-            csq = cumsum0(sq)
+            csq = cumsum0(row * row)
             ms = moving_mean_from_cumsum(csq, window_samples(ENVELOPE_WINDOW_MS, fs))
             if n and method == "power_backtrack":
                 burst = power_backtrack_with_power(row, fs=fs, pd=ms[None, :], rest=rest_for_detection,
@@ -195,7 +197,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                 burst = detect_bursts(row, fs=fs, method=method, rest=rest_for_detection, exclude=gap)[0]
             bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=ms[None, :], exclude=gap)[0]
             # Mean power of the rest, not its median: noise power adds to EMG power as a mean.
-            noise = float(np.mean(sq[bm])) if bm.any() else 0.0
+            noise = float(np.mean(np.square(row[bm]))) if bm.any() else 0.0
             # The 100 ms envelope is this same moving mean with the resting noise power removed.
             ms -= noise
             env = np.sqrt(np.maximum(ms, 0.0, out=ms), out=ms)
@@ -233,7 +235,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                              raw_dc=filters.remove_dc(physical_head(j, int(60 * fs))) if ch.kind == "raw" else row,
                              cleaned=row, fs=fs, baseline_mask=bm, burst_mask=burst_mask | mvc_ev,
                              mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind,
-                             max_artifact_ms=150.0, power=sq, power_cumsum=csq)
+                             max_artifact_ms=150.0, power_cumsum=csq)
         return burst, env32, ref, source, q
 
     # Channels are independent from here to the reps: each is processed whole by one worker thread (numpy

@@ -43,3 +43,12 @@ def test_zero_phase_keeps_a_burst_in_place():
     y = filtfilt_fft(burst, bandpass_sos(fs))
     env = np.abs(signal.hilbert(y))
     assert abs(t[np.argmax(env)] - 50.0) < 0.002
+
+
+def test_rectify_equals_filtering_the_rectified_record():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3 * 32768 + 77)) * np.linspace(0.1, 2.0, 3 * 32768 + 77)
+    sos = lowpass_sos(1000.0, 50.0)
+    np.testing.assert_allclose(filtfilt_fft(x, sos, rectify=True), filtfilt_fft(np.abs(x), sos), rtol=0, atol=1e-9)
+    short = x[:, :5000]
+    np.testing.assert_allclose(filtfilt_fft(short, sos, rectify=True), filtfilt_fft(np.abs(short), sos), rtol=0, atol=1e-9)
