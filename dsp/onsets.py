@@ -322,40 +322,42 @@ class _AdaptiveOnset:
         return self._stats[key]
 
     def __call__(self, ch: int, b: Bursts, quiet: np.ndarray, rise: np.ndarray):
-        quiet, rise = quiet.copy(), rise.copy()
         ons, offs = b.onsets.astype(np.int64), b.offsets.astype(np.int64)
         # Burst levels and window lengths of all bursts at once (medians of ≈ 256 evenly spaced samples).
         ws = np.full(ons.size, window_samples(self.window_ms, self.fs), dtype=np.int64)
         if self.slope and self.pd_rest[ch] > 0:
             lvl = _median_sub_many(lambda i: self.pd[ch][i], ons, offs)
-            for k in range(ons.size):
-                snr_db = 10 * np.log10(max(float(lvl[k]) / self.pd_rest[ch], 1e-3))
-                ws[k] = window_samples(float(np.clip(self.window_ms + self.slope * (12.0 - snr_db), 20.0, 60.0)),
-                                       self.fs)
+            snr_db = 10 * np.log10(np.maximum(lvl / self.pd_rest[ch], 1e-3))
+            ms = np.clip(self.window_ms + self.slope * (12.0 - snr_db), 20.0, 60.0)
+            ws = np.maximum(1, np.round(ms * 1e-3 * float(self.fs))).astype(np.int64)  # as window_samples
         plateau = None
         if self.pf > 0 or self.extrapolate > 0:
             plateau = _median_sub_many(lambda i: self.fwd_many(ch, i, ws[:, None]), ons, offs)
-        for k in range(ons.size):
-            a, e = int(ons[k]), int(offs[k])
-            w = int(ws[k])
-            mu, sd = self.stats(ch, w)
-            lo_i = max(a - self.back, 0)
-            seg = self.fwd(ch, np.arange(lo_i, e + 1), w)
-            over = np.flatnonzero(seg[a - lo_i:] > mu + self.h_mid * sd)
-            r = a + int(over[0]) if over.size else a
-            thr = mu + self.h_onset * sd
-            if self.pf > 0:
-                thr = max(thr, mu + self.pf * (float(plateau[k]) - mu))
-            lo_r = max(r - self.back, lo_i)
-            q = np.flatnonzero(seg[lo_r - lo_i:r - lo_i + 1] <= thr)
-            quiet[k] = lo_r + int(q[-1]) + 1 if q.size else lo_r
-            rise[k] = r
-            if self.extrapolate > 0:
-                half = mu + 0.5 * (float(plateau[k]) - mu)
-                h_i = np.flatnonzero(seg[quiet[k] - lo_i:] >= half)
-                if h_i.size:
-                    quiet[k] = max(int(quiet[k] - self.extrapolate * h_i[0]), lo_i)
-        return quiet, rise
+        stats = {int(w): self.stats(ch, int(w)) for w in np.unique(ws)}
+        mu = np.array([stats[int(w)][0] for w in ws])
+        sd = np.array([stats[int(w)][1] for w in ws])
+        lo_i = np.maximum(ons - self.back, 0)
+
+        def fwd_rows(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+            return self.fwd_many(ch, idx, ws[rows, None])
+
+        # Rise: the first sample from the coarse onset on whose forward window clears mean + h_mid·SD.
+        level = mu + self.h_mid * sd
+        hit = _search(lambda r, i: fwd_rows(r, i) > level[r, None], ons, offs, n=self.n)
+        r = np.where(hit >= 0, hit, ons)
+        thr = mu + self.h_onset * sd
+        if self.pf > 0:
+            thr = np.maximum(thr, mu + self.pf * (plateau - mu))
+        # Quiet: the last sample at or before the rise (at most ``back`` earlier) at or below thr; onset after it.
+        lo_r = np.maximum(r - self.back, lo_i)
+        q = _search(lambda rr, i: fwd_rows(rr, i) <= thr[rr, None], lo_r, r, n=self.n, forward=False)
+        quiet = np.where(q >= 0, q + 1, lo_r)
+        if self.extrapolate > 0:
+            half = mu + 0.5 * (plateau - mu)
+            h = _search(lambda rr, i: fwd_rows(rr, i) >= half[rr, None], quiet, offs, n=self.n)
+            moved = np.maximum((quiet - self.extrapolate * (h - quiet)).astype(np.int64), lo_i)
+            quiet = np.where(h >= 0, moved, quiet)
+        return quiet.astype(np.int64), r.astype(np.int64)
 
     def fwd_many(self, ch: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
         """:meth:`fwd` with a window per row of ``idx`` (same arithmetic, element by element)."""
@@ -467,6 +469,35 @@ def ramp_onsets(x, guess, *, fs: float, noise_power, plateau_power, valid_lo=Non
         out[ks] = np.round(start[ks] + t0_bins * m).astype(np.int64)
         fitted[ks] = True
     return out, fitted
+
+
+def _search(test, start: np.ndarray, stop: np.ndarray, *, n: int, forward: bool = True,
+            step: int = 512) -> np.ndarray:
+    """For each row k: the first (``forward``) or last index i in [start[k], stop[k]] where
+    ``test(rows, idx)`` is True, else −1. ``test`` gets the row numbers (m,) and candidate indices
+    (m, L) and returns booleans (m, L); indices outside [0, n) are never tested.
+
+    All rows are searched together in ``step``-sample slices, and only rows still unresolved go on to
+    the next slice, so a search that ends near its start (the usual case) costs one slice."""
+    start = np.asarray(start, dtype=np.int64)
+    stop = np.asarray(stop, dtype=np.int64)
+    out = np.full(start.size, -1, dtype=np.int64)
+    todo = np.flatnonzero(start <= stop)
+    offset = 0
+    cols = np.arange(step)
+    while todo.size:
+        if forward:
+            idx = start[todo, None] + offset + cols
+        else:
+            idx = stop[todo, None] - offset - cols
+        ok = (idx >= start[todo, None]) & (idx <= stop[todo, None]) & (idx >= 0) & (idx < n)
+        hit = test(todo, np.clip(idx, 0, max(n - 1, 0))) & ok
+        found = hit.any(axis=1)
+        first = hit.argmax(axis=1)
+        out[todo[found]] = idx[found, first[found]]
+        offset += step
+        todo = todo[~found & (stop[todo] - start[todo] + 1 > offset)]
+    return out
 
 
 def _median_sub_many(values, starts: np.ndarray, stops: np.ndarray, points: int = 256) -> np.ndarray:
