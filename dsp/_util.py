@@ -80,6 +80,18 @@ def moving_mean_from_cumsum(c: np.ndarray, n: int, *, causal: bool = False) -> n
     return out
 
 
+def moving_mean_at(c: np.ndarray, n: int, idx) -> np.ndarray:
+    """:func:`moving_mean_from_cumsum` (centered, shrinking at the edges) at the indices ``idx`` only,
+    for a 1-D signal's :func:`cumsum0` ``c``: the same values without computing the whole record."""
+    n = max(1, int(n))
+    length = c.shape[-1] - 1
+    idx = np.asarray(idx, dtype=np.int64)
+    half = n // 2
+    lo = np.clip(idx - half, 0, length)
+    hi = np.clip(idx - half + n, 0, length)
+    return (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+
+
 def forward_mean_from_cumsum(c: np.ndarray, n: int) -> np.ndarray:
     """Mean over the ``n`` samples *starting* at each sample (Hodges & Bui's window), from the signal's
     :func:`cumsum0` ``c``; the window shrinks over the record's last ``n − 1`` samples."""

@@ -306,6 +306,7 @@ class _AdaptiveOnset:
         self.h_mid, self.h_onset, self.pf, self.back = h_mid, h_onset, plateau_fraction, back
         self.extrapolate = extrapolate
         self._stats: dict[tuple[int, int], tuple[float, float]] = {}
+        self._rest_idx: dict[int, np.ndarray] = {}
 
     def fwd(self, ch: int, idx: np.ndarray, w: int) -> np.ndarray:
         end = np.minimum(idx + w, self.n)
@@ -314,7 +315,9 @@ class _AdaptiveOnset:
     def stats(self, ch: int, w: int) -> tuple[float, float]:
         key = (ch, w)
         if key not in self._stats:
-            idx = np.flatnonzero(self.mask[ch])
+            if ch not in self._rest_idx:  # one scan of the record per channel, not one per window length
+                self._rest_idx[ch] = np.flatnonzero(self.mask[ch])
+            idx = self._rest_idx[ch]
             vals = self.fwd(ch, idx, w) if idx.size else np.zeros(0)
             mu, sd = (float(np.median(vals)), float(1.4826 * np.median(np.abs(vals - np.median(vals))))) \
                 if vals.size else (0.0, 0.0)

@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from reengage.dsp import filters
-from reengage.dsp._util import (cumsum0, intervals_mask, moving_mean, moving_mean_from_cumsum, single_threaded_blas,
-                                window_samples)
+from reengage.dsp._util import (cumsum0, intervals_mask, moving_mean, moving_mean_at, moving_mean_from_cumsum,
+                                single_threaded_blas, window_samples)
 from reengage.dsp.baseline import baseline_mask
 from reengage.dsp.imu import movement_segments
 from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts, power_backtrack_with_power
@@ -201,10 +201,10 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             # The 100 ms envelope is this same moving mean with the resting noise power removed.
             ms -= noise
             env = np.sqrt(np.maximum(ms, 0.0, out=ms), out=ms)
-            # noise_corrected_rms over MVC_WINDOW_MS, from the shared cumulative sum.
-            mvc_env = moving_mean_from_cumsum(csq, window_samples(MVC_WINDOW_MS, fs))
-            mvc_env -= np.asarray(noise, dtype=np.float64)
-            mvc_env = np.sqrt(np.maximum(mvc_env, 0.0, out=mvc_env), out=mvc_env)
+            # noise_corrected_rms over MVC_WINDOW_MS, from the shared cumulative sum, where it is used:
+            # inside this muscle's MVC trials.
+            def mvc_env_at(idx: np.ndarray, csq=csq, noise=noise) -> np.ndarray:
+                return np.sqrt(np.maximum(moving_mean_at(csq, window_samples(MVC_WINDOW_MS, fs), idx) - noise, 0.0))
         else:
             row = physical(j)
             if n:
@@ -212,9 +212,10 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=row[None, :], exclude=gap)[0]
             level = float(np.mean(row[bm])) if bm.any() else 0.0
             env = np.maximum(row - level, 0.0)
-            mvc_env = moving_mean(env, win)
+
+            def mvc_env_at(idx: np.ndarray, env=env) -> np.ndarray:
+                return moving_mean(env, win)[idx]
         env32 = env.astype(np.float32)
-        del env
         role = ch.role or key
         trial = _event_mask(recording, emg, lambda lb: lb == f"mvc:{role}") & ~gap
         ref, source = None, None
@@ -223,7 +224,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                 ref, source = given[name], "given"
                 break
         if ref is None and trial.any():
-            peak = float(np.max(mvc_env[trial]))
+            peak = float(np.max(mvc_env_at(np.flatnonzero(trial))))
             if peak > 0 and math.isfinite(peak):
                 ref, source = peak, "mvc"
         ref = ref if ref is not None and ref > 0 and math.isfinite(ref) else None
