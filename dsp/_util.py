@@ -172,29 +172,6 @@ def first_true_after(mask: np.ndarray) -> np.ndarray:
     return np.minimum.accumulate(idx[::-1])[::-1]
 
 
-def next_true(mask: np.ndarray, at) -> np.ndarray:
-    """For each index in ``at``: the smallest j >= index with ``mask[j]`` True, or ``len(mask)``.
-
-    The same as ``first_true_after(mask)[at]`` without building an index array over the whole record
-    (one pass to list the True samples, then a binary search per query)."""
-    mask = np.asarray(mask, dtype=bool)
-    at = np.asarray(at, dtype=np.int64)
-    true_at = np.flatnonzero(mask)
-    pos = np.searchsorted(true_at, at, side="left")
-    return np.where(pos < true_at.size, true_at[np.minimum(pos, max(true_at.size - 1, 0))] if true_at.size else 0,
-                    mask.size).astype(np.int64)
-
-
-def prev_true(mask: np.ndarray, at) -> np.ndarray:
-    """For each index in ``at``: the largest j <= index with ``mask[j]`` True, or -1
-    (``last_true_before(mask)[at]`` by binary search)."""
-    mask = np.asarray(mask, dtype=bool)
-    at = np.asarray(at, dtype=np.int64)
-    true_at = np.flatnonzero(mask)
-    pos = np.searchsorted(true_at, at, side="right") - 1
-    return np.where(pos >= 0, true_at[np.maximum(pos, 0)] if true_at.size else 0, -1).astype(np.int64)
-
-
 _blas_lock = threading.Lock()
 _blas_limiter = None
 

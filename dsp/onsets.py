@@ -35,8 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._util import (as_float, cumsum0, drop_short_runs, fill_short_gaps, first_true_after, forward_mean_from_cumsum,
-                    last_true_before, moving_mean, moving_mean_from_cumsum, next_true, prev_true, runs,
-                    window_samples)
+                    last_true_before, moving_mean, runs, window_samples)
 from .baseline import Baseline, baseline_mask, baseline_stats
 from .envelope import linear_envelope, tkeo
 
@@ -252,14 +251,17 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
         if len(b) == 0:
             out.append(b)
             continue
-        above = po[c] > mid[c]
-        below = po[c] <= low[c]
-        # Onset: first clear rise at or after the coarse start, then back to the last quiet sample.
-        rise = next_true(above, b.onsets)
-        rise = np.where(rise <= b.offsets, rise, b.onsets)
-        quiet = prev_true(below, rise) + 1
+        p, hi, lo = po[c], mid[c], low[c]
+        # Searches run only around each burst (never over the whole record): see _search.
         if adaptive is not None:
-            quiet, rise = adaptive(c, b, quiet, rise)
+            quiet, rise = adaptive(c, b)
+        else:
+            # Onset: first clear rise within the coarse burst, then back (≤ ``back``) to the last quiet sample.
+            rise = _search(lambda _, i: p[i] > hi, b.onsets, b.offsets, n=n)
+            rise = np.where(rise >= 0, rise, b.onsets)
+            lo_r = np.maximum(rise - back, 0)
+            q = _search(lambda _, i: p[i] <= lo, lo_r, rise, n=n, forward=False)
+            quiet = np.where(q >= 0, q + 1, lo_r)
         on = np.clip(quiet, np.maximum(rise - back, 0), rise)
         if ramp_fit:
             # The fit window must not reach into the previous burst or a data gap.
@@ -274,10 +276,11 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
                                      plateau_power=plateau, valid_lo=lo_v, valid_hi=hi_v)
             on = np.where(ok, np.minimum(fitted, b.offsets), on)
         # Offset: last clear activity at or before the coarse end, then on to the first quiet sample.
-        fall = prev_true(above, b.offsets)
-        fall = np.where(fall >= b.onsets, fall, b.offsets)
-        quiet_after = next_true(below, fall) - 1
-        off = np.clip(quiet_after, fall, np.minimum(fall + back, n - 1))
+        fall = _search(lambda _, i: p[i] > hi, b.onsets, b.offsets, n=n, forward=False)
+        fall = np.where(fall >= 0, fall, b.offsets)
+        hi_f = np.minimum(fall + back + 1, n - 1)
+        after = _search(lambda _, i: p[i] <= lo, fall, hi_f, n=n)
+        off = np.clip(np.where(after >= 0, after - 1, hi_f), fall, np.minimum(fall + back, n - 1))
         # Refinement can make neighbours touch; keep them ordered and disjoint.
         keep = np.ones(on.size, dtype=bool)
         keep[1:] = on[1:] > off[:-1]
@@ -324,7 +327,8 @@ class _AdaptiveOnset:
             self._stats[key] = (mu, max(sd, 0.05 * abs(mu), 1e-300))
         return self._stats[key]
 
-    def __call__(self, ch: int, b: Bursts, quiet: np.ndarray, rise: np.ndarray):
+    def __call__(self, ch: int, b: Bursts) -> tuple[np.ndarray, np.ndarray]:
+        """(quiet, rise) sample indices of every burst of channel ``ch``."""
         ons, offs = b.onsets.astype(np.int64), b.offsets.astype(np.int64)
         # Burst levels and window lengths of all bursts at once (medians of ≈ 256 evenly spaced samples).
         ws = np.full(ons.size, window_samples(self.window_ms, self.fs), dtype=np.int64)
