@@ -25,7 +25,7 @@ from reengage.dsp.baseline import baseline_mask
 from reengage.dsp.imu import movement_segments
 from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts, power_backtrack_with_power
 from reengage.dsp.quality import _channel_quality
-from reengage.model import MUSCLE_ROLES, Recording
+from reengage.model import MUSCLE_ROLES, Recording, ToPhysical
 
 ENVELOPE_WINDOW_MS = 100.0  # amplitude envelope for ratios and %MVC (De Luca 1997: 50–250 ms)
 MVC_WINDOW_MS = 500.0  # MVC reference: peak of a 500 ms moving RMS (SENIAM; Burden 2010)
@@ -154,13 +154,12 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
 
     raw_rows = [j for j, c in enumerate(channels) if c.kind == "raw"]
 
-    def physical(j: int) -> np.ndarray:
-        ch = channels[j]
-        return (emg.data[muscle_idx[j]].astype(np.float64) - ch.offset) * ch.scale
+    to_physical = [ToPhysical([ch]) for ch in channels]
 
-    def physical_head(j: int, samples: int) -> np.ndarray:
-        ch = channels[j]
-        return (emg.data[muscle_idx[j], :samples].astype(np.float64) - ch.offset) * ch.scale
+    def physical(j: int, samples: int | None = None) -> np.ndarray:
+        """Channel j (its first ``samples``) in its unit, as a new float64 array."""
+        i = muscle_idx[j]
+        return to_physical[j](emg.data[i:i + 1, :samples])[0]
 
     # Channel by channel from here on: only the envelopes (float32) of all channels are kept, so the
     # peak memory stays near one extra copy of the recording per worker thread.
@@ -168,7 +167,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     if raw_rows and n:
         # The mains line is found on at most 60 s of every lead together (a handful of seconds of data).
         probe_n = min(n, int(60 * fs))
-        probe = filters.remove_dc(np.vstack([physical_head(j, probe_n) for j in raw_rows]))
+        probe = filters.remove_dc(np.vstack([physical(j, probe_n) for j in raw_rows]))
         mains_hz, lines = filters.mains_lines(probe, fs=fs)
         del probe
 
@@ -233,7 +232,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             for on, off in zip(burst.onsets.tolist(), burst.offsets.tolist()):
                 burst_mask[on:off + 1] = True
         q = _channel_quality(stored=emg.data[muscle_idx[j]],
-                             raw_dc=filters.remove_dc(physical_head(j, int(60 * fs))) if ch.kind == "raw" else row,
+                             raw_dc=filters.remove_dc(physical(j, int(60 * fs))) if ch.kind == "raw" else row,
                              cleaned=row, fs=fs, baseline_mask=bm, burst_mask=burst_mask | mvc_ev,
                              mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind,
                              max_artifact_ms=150.0, power_cumsum=csq)
@@ -316,6 +315,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
 
     gap_spans = [(g.onset_s, g.onset_s + g.duration_s) for g in recording.gaps if g.stream in ("emg", "")]
     reps, used_movements = [], set()
+    movement_starts = np.array([ma for ma, _ in movements]) if movements is not None else np.zeros(0)
     for g in groups:
         on_s: dict[str, float | None] = {k: None for k in keys}
         off_s: dict[str, float | None] = {k: None for k in keys}
@@ -392,7 +392,11 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         if movements is not None:
             # The first movement starting in the rep is its onset; later ones inside the rep (the leg
             # lowered again, seen by the gyro alone) belong to the same rep, not to an unexplained motion.
-            for mi, (ma, mb) in enumerate(movements):
+            # Movements are in time order: only those starting within [s_s − 0.5, e_s] can qualify.
+            first_mi = int(np.searchsorted(movement_starts, s_s - 0.5, side="left"))
+            last_mi = int(np.searchsorted(movement_starts, e_s, side="right"))
+            for mi in range(first_mi, last_mi):
+                ma, mb = movements[mi]
                 if mi not in used_movements and s_s - 0.5 <= ma <= e_s and mb >= s_s:
                     used_movements.add(mi)
                     if movement_onset is None:

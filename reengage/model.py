@@ -119,7 +119,10 @@ class ToPhysical:
         self.offset = np.array([c.offset for c in channels], dtype=np.float64)[:, None]
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
-        return (np.asarray(data, dtype=np.float64) - self.offset) * self.scale
+        out = np.array(data, dtype=np.float64)  # always a new array, converted in place (one copy, not three)
+        out -= self.offset
+        out *= self.scale
+        return out
 
 
 @dataclass
