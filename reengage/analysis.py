@@ -106,6 +106,12 @@ def _group_reps(bursts: dict[str, Bursts], allowed: np.ndarray) -> list[dict[str
     return groups
 
 
+def _mean64(v: np.ndarray) -> float:
+    """np.mean(v, dtype=float64) (the same pairwise sum) without its per-call overhead: the rep loop
+    takes thousands of these on hour-long sessions."""
+    return float(v.sum(dtype=np.float64)) / v.size
+
+
 def _coactivation(a: np.ndarray, b: np.ndarray):
     """Co-activation index (Falconer & Winter 1985): 100 · 2·Σmin(a, b) / Σ(a + b)."""
     tot = float(np.sum(a, dtype=np.float64) + np.sum(b, dtype=np.float64))
@@ -238,6 +244,28 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                              max_artifact_ms=150.0, power_cumsum=csq)
         return burst, env32, ref, source, q
 
+    def imu_movements() -> tuple[dict | None, list[tuple[float, float]] | None, str | None]:
+        """(imu info, movement (onset_s, offset_s) list, note) from the IMU stream, if there is one."""
+        imu = recording.imu
+        if imu is None or not imu.n_samples:
+            return None, None, None
+        gyr_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith(("gyr", "gyro"))]
+        if not gyr_idx:
+            return None, None, "IMU stream has no gyroscope channels: no movement onsets"
+        ifs = float(imu.fs_hz)
+        acc_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith("acc")]
+        phys_imu = imu.physical()
+        # Tilt needs the resting posture: a marked rest gives it. Without one, the quietest stretch
+        # may be a held lift (prone hip extension holds the leg up for seconds), so tilt would call
+        # the rest posture "moved"; then movements come from the gyro alone.
+        rest_imu = _event_mask(recording, imu, lambda lb: lb == "rest")
+        use_tilt = len(acc_idx) == 3 and rest_imu.any()
+        mv = movement_segments(phys_imu[gyr_idx], fs=ifs, acc=phys_imu[acc_idx] if use_tilt else None,
+                               rest=rest_imu if rest_imu.any() else None,
+                               exclude=_gap_mask(recording, imu), axis=0)
+        found = [(imu.t0_s + a / ifs, imu.t0_s + b / ifs) for a, b in zip(mv.onsets.tolist(), mv.offsets.tolist())]
+        return {"fs_hz": ifs, "movements": len(found)}, found, None
+
     # Channels are independent from here to the reps: each is processed whole by one worker thread (numpy
     # and scipy.fft release the GIL), holding only its own temporaries, and leaves a float32 envelope.
     # BLAS is held to one thread meanwhile: its products here are thin and memory-bound, and BLAS threads
@@ -251,9 +279,12 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     with single_threaded_blas():
         if workers > 1:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reengage-analyze") as pool:
+                imu_future = pool.submit(imu_movements)  # independent of the EMG: runs beside the channels
                 results = list(pool.map(per_channel, range(len(channels))))
+                imu_result = imu_future.result()
         else:
             results = [per_channel(j) for j in range(len(channels))]
+            imu_result = imu_movements()
     for key, (burst, env32, ref, source, q) in zip(keys, results):
         if burst is not None:
             bursts[key] = burst
@@ -292,26 +323,9 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     groups = _group_reps({k: bursts[k] for k in primary}, allowed) if n else []
     others = [k for k in keys if k not in primary and k in bursts]
 
-    imu_info, movements = None, None
-    imu = recording.imu
-    if imu is not None and imu.n_samples:
-        gyr_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith(("gyr", "gyro"))]
-        if gyr_idx:
-            ifs = float(imu.fs_hz)
-            acc_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith("acc")]
-            phys_imu = imu.physical()
-            # Tilt needs the resting posture: a marked rest gives it. Without one, the quietest stretch
-            # may be a held lift (prone hip extension holds the leg up for seconds), so tilt would call
-            # the rest posture "moved"; then movements come from the gyro alone.
-            rest_imu = _event_mask(recording, imu, lambda lb: lb == "rest")
-            use_tilt = len(acc_idx) == 3 and rest_imu.any()
-            mv = movement_segments(phys_imu[gyr_idx], fs=ifs, acc=phys_imu[acc_idx] if use_tilt else None,
-                                   rest=rest_imu if rest_imu.any() else None,
-                                   exclude=_gap_mask(recording, imu), axis=0)
-            movements = [(imu.t0_s + a / ifs, imu.t0_s + b / ifs) for a, b in zip(mv.onsets.tolist(), mv.offsets.tolist())]
-            imu_info = {"fs_hz": ifs, "movements": len(movements)}
-        else:
-            notes.append("IMU stream has no gyroscope channels: no movement onsets")
+    imu_info, movements, imu_note = imu_result
+    if imu_note:
+        notes.append(imu_note)
 
     gap_spans = [(g.onset_s, g.onset_s + g.duration_s) for g in recording.gaps if g.stream in ("emg", "")]
     reps, used_movements = [], set()
@@ -349,9 +363,9 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             rg = refs.get(GLUTE) if normalization != "none" else 1.0
             rh = refs.get(HAM) if normalization != "none" else 1.0
             if rg and rh:
-                den = float(np.mean(envs[HAM][a:b_], dtype=np.float64)) / rh
+                den = _mean64(envs[HAM][a:b_]) / rh
                 if den > 0:
-                    ratio = (float(np.mean(envs[GLUTE][a:b_], dtype=np.float64)) / rg) / den
+                    ratio = (_mean64(envs[GLUTE][a:b_]) / rg) / den
             else:
                 rep_notes.append("glute_max or hamstrings has no MVC reference: ratio is null")
         mean_pct, peak_pct = {}, {}
@@ -359,8 +373,8 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             ref = refs.get(k)
             seg = envs[k][start:end + 1]
             ok = ref is not None and seg.size and k in idx
-            mean_pct[k] = _num(100.0 * float(np.mean(seg, dtype=np.float64)) / ref, 1) if ok else None
-            peak_pct[k] = _num(100.0 * float(np.max(seg)) / ref, 1) if ok else None
+            mean_pct[k] = _num(100.0 * _mean64(seg) / ref, 1) if ok else None
+            peak_pct[k] = _num(100.0 * float(seg.max()) / ref, 1) if ok else None
         coact = None
         if GLUTE in envs and HAM in envs and GLUTE in idx and HAM in idx:
             rg = refs.get(GLUTE) if normalization != "none" else 1.0
