@@ -339,9 +339,13 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         for k in others:
             b = bursts[k]
             lead = int(OTHER_MUSCLE_LEAD_S * fs)
-            hit = np.flatnonzero((b.onsets >= start - lead) & (b.onsets <= end) & (b.offsets >= start))
-            if hit.size:
-                idx[k] = (int(b.onsets[hit[0]]), int(b.offsets[hit[0]]))
+            # The first burst starting in [start − lead, end] that is still on at start (onsets are sorted).
+            for i in range(int(np.searchsorted(b.onsets, start - lead, side="left")), len(b)):
+                if b.onsets[i] > end:
+                    break
+                if b.offsets[i] >= start:
+                    idx[k] = (int(b.onsets[i]), int(b.offsets[i]))
+                    break
         for k, (a, b_) in idx.items():
             on_s[k] = t0 + a / fs
             off_s[k] = t0 + b_ / fs
@@ -398,8 +402,9 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                 reasons.append(f"{k}: channel unusable ({', '.join(q['flags'])})")
                 continue
             clip = q["clip_mask"][start:end + 1]
-            if clip.size and clip.mean() > CLIP_REP_MAX_FRACTION:
-                reasons.append(f"{k}: clipped in {100 * clip.mean():.0f}% of the rep")
+            clipped = np.count_nonzero(clip) / clip.size if clip.size else 0.0
+            if clipped > CLIP_REP_MAX_FRACTION:
+                reasons.append(f"{k}: clipped in {100 * clipped:.0f}% of the rep")
             if q["motion_mask"][start:end + 1].any():
                 reasons.append(f"{k}: motion artefact at the rep")
         movement_onset, re_move = None, {}
