@@ -123,7 +123,8 @@ def hodges_bui(x, *, fs: float, rest=None, h: float = 3.0, window_ms: float = 25
     env = linear_envelope(x, fs=fs, cutoff_hz=cutoff_hz)
     w = window_samples(window_ms, fs)
     # Mean over the window that starts at each sample: onset = the first sample of a window above threshold.
-    avg = np.roll(moving_mean(env, w, causal=True), -(w - 1), axis=-1)
+    # (A rolled causal mean would wrap the record's first samples onto its last w − 1.)
+    avg = forward_mean_from_cumsum(cumsum0(env), w)
     base = _baseline(avg, fs, rest, exclude)
     active = avg > _threshold(base, h, avg)[:, None]
     return _finish(active, fs, min_gap_ms, min_burst_ms, exclude)
@@ -150,7 +151,8 @@ def bonato(x, *, fs: float, rest=None, h: float = 7.74, r0: int = 1, m: int = 5,
     var0 = np.array([np.mean(gr[mk]) / 2 if mk.any() else 0.0 for gr, mk in zip(g, bmask)])
     scale = np.maximum(var0, 1e-12 * np.median(g, axis=-1) + 1e-300)
     over = (g / scale[:, None]) > h
-    count = np.roll(moving_mean(over.astype(np.float64), m, causal=True) * m, -(m - 1), axis=-1)
+    c_over = cumsum0(over.astype(np.float64))
+    count = c_over[:, np.minimum(np.arange(npair) + m, npair)] - c_over[:, :npair]  # over-threshold g in the next m
     act_pairs = count >= r0 - 1e-9
     hold = window_samples(min_duration_ms, fs / 2)
     act_pairs = np.vstack([drop_short_runs(r, hold) for r in act_pairs])
