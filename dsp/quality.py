@@ -118,7 +118,11 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
     c = as_float(cleaned)
 
     def level(sel: np.ndarray) -> float:
-        """Mean power (raw EMG: of x², squared on the selected samples only) or mean envelope level."""
+        """Mean power (raw EMG: of x²) or mean envelope level over the selected samples. With the power's
+        cumulative sum, from its values at the ends of the selected runs (no gather of the samples)."""
+        if kind != "envelope" and power_cumsum is not None:
+            a, b = runs(sel)
+            return float((power_cumsum[b] - power_cumsum[a]).sum() / (b - a).sum())
         if power is not None:
             return float(np.mean(power[sel]))
         v = c[sel]
