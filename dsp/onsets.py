@@ -36,7 +36,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ._util import (as_float, cumsum0, drop_short_runs, fill_short_gaps, first_true_after, forward_mean_from_cumsum,
                     last_true_before, moving_mean, runs, window_samples)
-from .baseline import Baseline, baseline_mask, baseline_stats
+from .baseline import Baseline, baseline_mask, baseline_stats, robust_stats
 from .envelope import linear_envelope, tkeo
 
 
@@ -224,22 +224,31 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
         pd = np.atleast_2d(pd)
     c_le = None
     if onset_cutoff_hz is None:
-        po = moving_mean(x * x, window_samples(onset_window_ms, fs), axis=-1)
+        po_full = moving_mean(x * x, window_samples(onset_window_ms, fs), axis=-1)
+
+        def po_at(ch: int, idx: np.ndarray) -> np.ndarray:
+            return po_full[ch][idx]
     else:
         # Hodges & Bui's onset envelope: linear envelope averaged over the window *starting* at each
-        # sample, so a sample is called active when the next ``onset_window_ms`` are. One cumulative
-        # sum serves this mean and the adaptive per-burst windows.
+        # sample, so a sample is called active when the next ``onset_window_ms`` are. It is read only at
+        # the rest, around bursts and on a subsample, so it is evaluated there from one cumulative sum
+        # (which also serves the adaptive per-burst windows), never as a whole-record array.
         w = window_samples(onset_window_ms, fs)
         c_le = cumsum0(linear_envelope(x, fs=fs, cutoff_hz=onset_cutoff_hz))
-        po = forward_mean_from_cumsum(c_le, w)
+
+        def po_at(ch: int, idx: np.ndarray) -> np.ndarray:  # forward_mean_from_cumsum(c_le, w)[ch][idx]
+            end = np.minimum(idx + w, n)
+            return (c_le[ch, end] - c_le[ch, idx]) / np.maximum(end - idx, 1)
     mask = baseline_mask(n, fs=fs, rest_mask=rest, env=pd, exclude=exclude)
-    bd, bo = baseline_stats(pd, mask), baseline_stats(po, mask)
+    bd = baseline_stats(pd, mask)
+    po_rest = [robust_stats(po_at(c, np.flatnonzero(mask[c]))) for c in range(x.shape[0])]  # as baseline_stats
+    bo = Baseline(np.array([mu for mu, _ in po_rest]), np.array([sd for _, sd in po_rest]))
     active = pd > _threshold(bd, h_detect, pd)[:, None]
     # 150 ms: longer than a 30–50 ms artefact smeared by the 100 ms detection window.
     coarse = _finish(active, fs, min_gap_ms, min_burst_ms, exclude, min_run_ms=detect_window_ms + 50.0)
-    po_scale = _scale(po)
-    mid = _threshold(bo, h_mid, po, scale=po_scale)
-    low = _threshold(bo, h_onset, po, scale=po_scale)
+    po_scale = np.array([np.mean(np.abs(po_at(c, np.arange(0, n, 16)))) if n else 0.0 for c in range(x.shape[0])])
+    mid = _threshold(bo, h_mid, None, scale=po_scale)
+    low = _threshold(bo, h_onset, None, scale=po_scale)
     back = window_samples(max_backtrack_ms, fs)
     adaptive = None
     if onset_cutoff_hz is not None and (plateau_fraction > 0 or window_slope_ms_per_db):
@@ -253,7 +262,8 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
         if len(b) == 0:
             out.append(b)
             continue
-        p, hi, lo = po[c], mid[c], low[c]
+        hi, lo = mid[c], low[c]
+        p = _Lazy(po_at, c)
         # Searches run only around each burst (never over the whole record): see _search.
         if adaptive is not None:
             quiet, rise = adaptive(c, b)
@@ -290,6 +300,16 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
             on, off = _merge_overlaps(on, off)
         out.append(Bursts(on.astype(np.int64), off.astype(np.int64)))
     return out
+
+
+class _Lazy:
+    """``p[idx]`` → ``at(ch, idx)``: an envelope evaluated only where it is read."""
+
+    def __init__(self, at, ch: int) -> None:
+        self.at, self.ch = at, ch
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        return self.at(self.ch, idx)
 
 
 class _AdaptiveOnset:
