@@ -231,9 +231,9 @@ def hour_speed(hours=1.0):
             ("reengage hodges_bui: clean + detection", timed(lambda: ours("hodges_bui")(x, FS, rest_idx), repeat=3)[0])]
     lid = {k: v for k, v in peers().items() if "lidierth" in k}
     for name, fn in lid.items():
-        rows.append((name + ": own 100 Hz high-pass + detection", timed(lambda fn=fn: fn(x, FS, rest_idx), repeat=1)[0]))
+        rows.append((name + ": own 100 Hz high-pass + detection", timed(lambda fn=fn: fn(x, FS, rest_idx), repeat=2)[0]))
         rows.append((name + ": detection alone, on the same cleaned input",
-                     timed(lambda fn=fn: fn(y, FS, rest_idx, highpass=False), repeat=1)[0]))
+                     timed(lambda fn=fn: fn(y, FS, rest_idx, highpass=False), repeat=2)[0]))
     print("| method | seconds per 2-channel hour | × floor | × real time |")
     print("|---|---|---|---|")
     for name, t in rows:
