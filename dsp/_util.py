@@ -92,6 +92,14 @@ def moving_mean_at(c: np.ndarray, n: int, idx) -> np.ndarray:
     return (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
 
 
+def forward_mean_at(c: np.ndarray, n, idx) -> np.ndarray:
+    """:func:`forward_mean_from_cumsum` at the indices ``idx`` only (``c``: a 1-D signal's :func:`cumsum0`);
+    ``n`` may be an array broadcasting against ``idx`` (one window length per row)."""
+    length = c.shape[-1] - 1
+    end = np.minimum(idx + n, length)
+    return (c[end] - c[idx]) / np.maximum(end - idx, 1)
+
+
 def forward_mean_from_cumsum(c: np.ndarray, n: int) -> np.ndarray:
     """Mean over the ``n`` samples *starting* at each sample (Hodges & Bui's window), from the signal's
     :func:`cumsum0` ``c``; the window shrinks over the record's last ``n − 1`` samples."""

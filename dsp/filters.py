@@ -113,7 +113,7 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768, rectify: bool = 
     from scipy import fft as sfft
 
     x = np.moveaxis(as_float(x), axis, -1)
-    if rectify and x.shape[-1] < 2 * 32768:  # short: the copy costs nothing, one code path
+    if rectify and x.shape[-1] < 2 * block:  # short: the copy costs nothing, one code path
         x, rectify = np.abs(x), False
     sos = np.ascontiguousarray(np.asarray(sos, dtype=np.float64))
     n = x.shape[-1]
@@ -560,5 +560,4 @@ def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float 
         return np.moveaxis(filtfilt_fft(xm, sos), -1, axis)
     if not long_enough_for_filtfilt(xm.shape[-1], sos):
         return np.moveaxis(xm, -1, axis)
-    y = signal.sosfiltfilt(sos, xm, axis=-1) if zero_phase else signal.sosfilt(sos, xm, axis=-1)
-    return np.moveaxis(y, -1, axis)
+    return np.moveaxis(signal.sosfilt(sos, xm, axis=-1), -1, axis)

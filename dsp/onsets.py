@@ -34,8 +34,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._util import (as_float, cumsum0, drop_short_runs, fill_short_gaps, first_true_after, forward_mean_from_cumsum,
-                    last_true_before, moving_mean, runs, window_samples)
+from ._util import (as_float, cumsum0, drop_short_runs, fill_short_gaps, first_true_after, forward_mean_at,
+                    forward_mean_from_cumsum, last_true_before, moving_mean, runs, window_samples)
 from .baseline import Baseline, baseline_mask, baseline_stats, robust_stats
 from .envelope import linear_envelope, tkeo
 
@@ -64,11 +64,14 @@ def _as_channels(x) -> np.ndarray:
     return x[None, :] if x.ndim == 1 else x
 
 
+_SCALE_STEP = 16
+
+
 def _scale(env: np.ndarray) -> np.ndarray:
     """Typical magnitude of each channel of ``env`` (mean |value| of every 16th sample): only the size of
     the tiny SD floor in :func:`_threshold` depends on it, so a subsample is as good and 16× cheaper."""
     env = np.atleast_2d(env)
-    return np.mean(np.abs(env[..., ::16]), axis=-1) if env.shape[-1] else np.zeros(env.shape[:-1])
+    return np.mean(np.abs(env[..., ::_SCALE_STEP]), axis=-1) if env.shape[-1] else np.zeros(env.shape[:-1])
 
 
 def _threshold(base: Baseline, h: float, env: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
@@ -236,9 +239,8 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
         w = window_samples(onset_window_ms, fs)
         c_le = cumsum0(linear_envelope(x, fs=fs, cutoff_hz=onset_cutoff_hz))
 
-        def po_at(ch: int, idx: np.ndarray) -> np.ndarray:  # forward_mean_from_cumsum(c_le, w)[ch][idx]
-            end = np.minimum(idx + w, n)
-            return (c_le[ch, end] - c_le[ch, idx]) / np.maximum(end - idx, 1)
+        def po_at(ch: int, idx: np.ndarray) -> np.ndarray:
+            return forward_mean_at(c_le[ch], w, idx)
     mask = baseline_mask(n, fs=fs, rest_mask=rest, env=pd, exclude=exclude)
     bd = baseline_stats(pd, mask)
     po_rest = [robust_stats(po_at(c, np.flatnonzero(mask[c]))) for c in range(x.shape[0])]  # as baseline_stats
@@ -246,7 +248,9 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
     active = pd > _threshold(bd, h_detect, pd)[:, None]
     # 150 ms: longer than a 30–50 ms artefact smeared by the 100 ms detection window.
     coarse = _finish(active, fs, min_gap_ms, min_burst_ms, exclude, min_run_ms=detect_window_ms + 50.0)
-    po_scale = np.array([np.mean(np.abs(po_at(c, np.arange(0, n, 16)))) if n else 0.0 for c in range(x.shape[0])])
+    # _scale(po), from the same subsample of po
+    po_scale = np.array([np.mean(np.abs(po_at(c, np.arange(0, n, _SCALE_STEP)))) if n else 0.0
+                         for c in range(x.shape[0])])
     mid = _threshold(bo, h_mid, None, scale=po_scale)
     low = _threshold(bo, h_onset, None, scale=po_scale)
     back = window_samples(max_backtrack_ms, fs)
@@ -263,16 +267,15 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
             out.append(b)
             continue
         hi, lo = mid[c], low[c]
-        p = _Lazy(po_at, c)
         # Searches run only around each burst (never over the whole record): see _search.
         if adaptive is not None:
             quiet, rise = adaptive(c, b)
         else:
             # Onset: first clear rise within the coarse burst, then back (≤ ``back``) to the last quiet sample.
-            rise = _search(lambda _, i: p[i] > hi, b.onsets, b.offsets, n=n)
+            rise = _search(lambda _, i: po_at(c, i) > hi, b.onsets, b.offsets, n=n)
             rise = np.where(rise >= 0, rise, b.onsets)
             lo_r = np.maximum(rise - back, 0)
-            q = _search(lambda _, i: p[i] <= lo, lo_r, rise, n=n, forward=False)
+            q = _search(lambda _, i: po_at(c, i) <= lo, lo_r, rise, n=n, forward=False)
             quiet = np.where(q >= 0, q + 1, lo_r)
         on = np.clip(quiet, np.maximum(rise - back, 0), rise)
         if ramp_fit:
@@ -288,10 +291,10 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
                                      plateau_power=plateau, valid_lo=lo_v, valid_hi=hi_v)
             on = np.where(ok, np.minimum(fitted, b.offsets), on)
         # Offset: last clear activity at or before the coarse end, then on to the first quiet sample.
-        fall = _search(lambda _, i: p[i] > hi, b.onsets, b.offsets, n=n, forward=False)
+        fall = _search(lambda _, i: po_at(c, i) > hi, b.onsets, b.offsets, n=n, forward=False)
         fall = np.where(fall >= 0, fall, b.offsets)
         hi_f = np.minimum(fall + back + 1, n - 1)
-        after = _search(lambda _, i: p[i] <= lo, fall, hi_f, n=n)
+        after = _search(lambda _, i: po_at(c, i) <= lo, fall, hi_f, n=n)
         off = np.clip(np.where(after >= 0, after - 1, hi_f), fall, np.minimum(fall + back, n - 1))
         # Refinement can make neighbours touch; keep them ordered and disjoint.
         keep = np.ones(on.size, dtype=bool)
@@ -300,16 +303,6 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
             on, off = _merge_overlaps(on, off)
         out.append(Bursts(on.astype(np.int64), off.astype(np.int64)))
     return out
-
-
-class _Lazy:
-    """``p[idx]`` → ``at(ch, idx)``: an envelope evaluated only where it is read."""
-
-    def __init__(self, at, ch: int) -> None:
-        self.at, self.ch = at, ch
-
-    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
-        return self.at(self.ch, idx)
 
 
 class _AdaptiveOnset:
@@ -333,9 +326,9 @@ class _AdaptiveOnset:
         self._stats: dict[tuple[int, int], tuple[float, float]] = {}
         self._rest_idx: dict[int, np.ndarray] = {}
 
-    def fwd(self, ch: int, idx: np.ndarray, w: int) -> np.ndarray:
-        end = np.minimum(idx + w, self.n)
-        return (self.c[ch, end] - self.c[ch, idx]) / np.maximum(end - idx, 1)
+    def fwd(self, ch: int, idx: np.ndarray, w) -> np.ndarray:
+        """Forward ``w``-sample mean of the linear envelope at ``idx`` (``w`` an int or one per row)."""
+        return forward_mean_at(self.c[ch], w, idx)
 
     def stats(self, ch: int, w: int) -> tuple[float, float]:
         key = (ch, w)
@@ -361,14 +354,14 @@ class _AdaptiveOnset:
             ws = np.maximum(1, np.round(ms * 1e-3 * float(self.fs))).astype(np.int64)  # as window_samples
         plateau = None
         if self.pf > 0 or self.extrapolate > 0:
-            plateau = _median_sub_many(lambda i: self.fwd_many(ch, i, ws[:, None]), ons, offs)
+            plateau = _median_sub_many(lambda i: self.fwd(ch, i, ws[:, None]), ons, offs)
         stats = {int(w): self.stats(ch, int(w)) for w in np.unique(ws)}
         mu = np.array([stats[int(w)][0] for w in ws])
         sd = np.array([stats[int(w)][1] for w in ws])
         lo_i = np.maximum(ons - self.back, 0)
 
         def fwd_rows(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-            return self.fwd_many(ch, idx, ws[rows, None])
+            return self.fwd(ch, idx, ws[rows, None])
 
         # Rise: the first sample from the coarse onset on whose forward window clears mean + h_mid·SD.
         level = mu + self.h_mid * sd
@@ -387,11 +380,6 @@ class _AdaptiveOnset:
             moved = np.maximum((quiet - self.extrapolate * (h - quiet)).astype(np.int64), lo_i)
             quiet = np.where(h >= 0, moved, quiet)
         return quiet.astype(np.int64), r.astype(np.int64)
-
-    def fwd_many(self, ch: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """:meth:`fwd` with a window per row of ``idx`` (same arithmetic, element by element)."""
-        end = np.minimum(idx + w, self.n)
-        return (self.c[ch, end] - self.c[ch, idx]) / np.maximum(end - idx, 1)
 
 
 def ramp_onsets(x, guess, *, fs: float, noise_power, plateau_power, valid_lo=None, valid_hi=None,

@@ -105,9 +105,8 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
 
 
 def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, mains_hz, gap_mask, kind,
-                     max_artifact_ms, power=None, power_cumsum=None) -> dict:
-    """:func:`channel_quality`; ``power`` (cleaned²) and ``power_cumsum`` (its :func:`cumsum0`) when the
-    caller already has them."""
+                     max_artifact_ms, power_cumsum=None) -> dict:
+    """:func:`channel_quality`; ``power_cumsum`` (:func:`cumsum0` of cleaned²) when the caller already has it."""
     n = int(np.asarray(stored).size)
     valid = np.ones(n, dtype=bool) if gap_mask is None else ~np.asarray(gap_mask, dtype=bool)
     nvalid = max(int(valid.sum()), 1)
@@ -123,8 +122,6 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
         if kind != "envelope" and power_cumsum is not None:
             a, b = runs(sel)
             return float((power_cumsum[b] - power_cumsum[a]).sum() / (b - a).sum())
-        if power is not None:
-            return float(np.mean(power[sel]))
         v = c[sel]
         return float(np.mean(v if kind == "envelope" else v * v))
 
@@ -134,7 +131,7 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
     if am.any():
         p_act = level(am)
     elif n and valid.any():
-        act = c if kind == "envelope" else (c * c if power is None else power)
+        act = c if kind == "envelope" else c * c
         p_act = float(np.percentile(moving_mean(act, window_samples(250, fs))[valid], 95))
     else:
         p_act = None
@@ -146,8 +143,7 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
     motion_count, motion_fraction = 0, 0.0
     if kind != "envelope" and p_rest and n:
         w20 = window_samples(20, fs)
-        pw = moving_mean(c * c if power is None else power, w20) if power_cumsum is None \
-            else moving_mean_from_cumsum(power_cumsum, w20)
+        pw = moving_mean(c * c, w20) if power_cumsum is None else moving_mean_from_cumsum(power_cumsum, w20)
         # 10× resting power and ≥ 300 ms from any burst: the rise and fall of a real contraction
         # around its detected onset/offset must not count as an artefact.
         near_burst = _dilate(am, window_samples(300, fs))
