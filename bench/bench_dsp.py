@@ -29,7 +29,6 @@ from scipy import signal  # noqa: E402
 
 from reengage.analysis import analyze  # noqa: E402
 from reengage.dsp import filters  # noqa: E402
-from reengage.dsp._util import intervals_mask  # noqa: E402
 from reengage.dsp.onsets import METHODS, detect_bursts  # noqa: E402
 from reengage.dsp.streaming import StreamingPipeline  # noqa: E402
 from reengage.dsp.synthrec import session_recording  # noqa: E402
@@ -48,6 +47,17 @@ def timed(fn, repeat=3):
         out = fn()
         best = min(best, time.perf_counter() - t0)
     return best, out
+
+
+def peak_traced(fn) -> int:
+    """Peak bytes Python allocated (tracemalloc) while ``fn()`` ran."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def floor_bandpass(x, fs):
@@ -222,30 +232,26 @@ def hour_speed(hours=1.0):
     rest[rest_idx[0]:rest_idx[1]] = True
     t_floor = timed(lambda: floor_bandpass(x, FS), repeat=3)[0]
     t_clean, y = timed(lambda: filters.clean(x, fs=FS), repeat=3)
+    t_detect = timed(lambda: detect_bursts(y, fs=FS, method="power_backtrack", rest=rest), repeat=3)[0]
+    t_both = timed(lambda: ours("power_backtrack")(x, FS, rest_idx), repeat=3)[0]
     rows = [("floor: sosfiltfilt band-pass", t_floor),
             ("reengage clean (DC, band-pass, mains) alone", t_clean),
-            ("reengage power_backtrack (default): detection alone, on the cleaned input",
-             timed(lambda: detect_bursts(y, fs=FS, method="power_backtrack", rest=rest), repeat=3)[0]),
-            ("reengage power_backtrack (default): clean + detection",
-             timed(lambda: ours("power_backtrack")(x, FS, rest_idx), repeat=3)[0]),
+            ("reengage power_backtrack (default): detection alone, on the cleaned input", t_detect),
+            ("reengage power_backtrack (default): clean + detection", t_both),
             ("reengage hodges_bui: clean + detection", timed(lambda: ours("hodges_bui")(x, FS, rest_idx), repeat=3)[0])]
-    lid = {k: v for k, v in peers().items() if "lidierth" in k}
-    for name, fn in lid.items():
-        rows.append((name + ": own 100 Hz high-pass + detection", timed(lambda fn=fn: fn(x, FS, rest_idx), repeat=2)[0]))
-        rows.append((name + ": detection alone, on the same cleaned input",
-                     timed(lambda fn=fn: fn(y, FS, rest_idx, highpass=False), repeat=2)[0]))
+    lidierth = next((fn for name, fn in peers().items() if "lidierth" in name), None)
+    if lidierth is not None:
+        t_lid_own = timed(lambda: lidierth(x, FS, rest_idx), repeat=2)[0]
+        t_lid_alone = timed(lambda: lidierth(y, FS, rest_idx, highpass=False), repeat=2)[0]
+        rows += [("biosppy lidierth: own 100 Hz high-pass + detection", t_lid_own),
+                 ("biosppy lidierth: detection alone, on the same cleaned input", t_lid_alone)]
     print("| method | seconds per 2-channel hour | × floor | × real time |")
     print("|---|---|---|---|")
     for name, t in rows:
         print(f"| {name} | {t:.2f} | {t / t_floor:.2f} | {3600.0 * hours / t:.0f} |")
-    if lid:
-        t = dict(rows)
-        ld = [v for k, v in t.items() if "lidierth" in k and "alone" in k][0]
-        lf = [v for k, v in t.items() if "lidierth" in k and "own" in k][0]
-        da = t["reengage power_backtrack (default): detection alone, on the cleaned input"]
-        dc = t["reengage power_backtrack (default): clean + detection"]
-        print(f"\nLidierth / reengage default: detection alone {ld / da:.1f}×, each with its own filtering "
-              f"{lf / dc:.1f}× (> 1 = reengage faster)")
+    if lidierth is not None:
+        print(f"\nLidierth / reengage default: detection alone {t_lid_alone / t_detect:.1f}×, each with its own "
+              f"filtering {t_lid_own / t_both:.1f}× (> 1 = reengage faster)")
 
 
 def e2e(hours=1.0):
@@ -268,25 +274,14 @@ def e2e(hours=1.0):
     x = rec.emg.data
     gc.collect()
     t_floor, _ = timed(lambda: floor_bandpass(x, FS), repeat=5)  # min of 5: the first runs pay page faults
-    tracemalloc.start()
-    floor_bandpass(x, FS)
-    _, peak_floor = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak_floor = peak_traced(lambda: floor_bandpass(x, FS))
     gc.collect()
     t_an, out = timed(lambda: analyze(rec), repeat=3)
     gc.collect()
     t_an1, out1 = timed(lambda: analyze(rec, threads=1), repeat=3)
     assert out1 == out  # the thread count must not change the result
-    gc.collect()
-    tracemalloc.start()
-    analyze(rec)
-    _, peak_an = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    gc.collect()
-    tracemalloc.start()
-    analyze(rec, threads=1)
-    _, peak_an1 = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak_an = peak_traced(lambda: analyze(rec))
+    peak_an1 = peak_traced(lambda: analyze(rec, threads=1))
     from reengage.analysis import _default_threads
     nthreads = min(_default_threads(), len(rec.emg.channels))
     print("| measure | value | ratio |")
