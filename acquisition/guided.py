@@ -1,18 +1,19 @@
-"""Guided sessions: ``reengage record --protocol NAME`` walks the person through a rest baseline, one MVC
-trial per recorded muscle and N reps, with countdowns and cues on stderr, and writes each step as an event.
+"""Guided sessions: ``reengage record --protocol NAME`` walks the person through a rest baseline, three
+rounds of MVC trials (one per recorded muscle each round) and N reps, with countdowns and cues on stderr,
+and writes each step as an event.
 
 Timing follows the **board's sample clock**, not the wall clock: the guide is a pipeline sink, and a step
 begins when the EMG block carrying its first sample arrives. Events are therefore exactly at the step's
 sample time whatever the USB latency, and a simulated board run at ``--sim-speed 8`` is guided eight times
 faster and stays aligned.
 
-Layout (the same one the simulated person follows, ``reengage.synth.protocol_schedule``):
+Layout (:mod:`reengage.session_plan`, the same one the simulated person follows):
 
-    rest 3 s │ MVC <muscle> 3 s, rest 2 s │ … per muscle │ get ready 1 s │ rep every period_s × N
+    rest 3 s │ 3 rounds of: MVC <muscle> 5 s, rest 10 s │ … per muscle │ get ready 1 s │ rep every period_s × N
 
 MVC positions are the manual muscle testing positions (Hislop & Montgomery, *Daniels and Worthingham's
-Muscle Testing*), as used for sEMG normalisation in SENIAM (Hermens et al. 2000): a 3 s maximal effort against
-manual resistance, with a rest between trials.
+Muscle Testing*), as used for sEMG normalisation in SENIAM (Hermens et al. 2000): a 5 s maximal effort against
+manual resistance, three times per muscle (MISSION: e.g. 3 × 5 s), each muscle resting while the others work.
 """
 
 from __future__ import annotations
@@ -25,11 +26,8 @@ from rich.console import Console
 
 from reengage.errors import InputError
 from reengage.model import Block, Event
+from reengage.session_plan import MVC_PLAN, READY_S, REST_S, MvcPlan
 
-REST_S = 3.0
-MVC_S = 3.0
-MVC_REST_S = 2.0
-READY_S = 1.0
 COUNTDOWN_S = 3
 BOARD_STEP_LABELS = ("rest", "exercise", "rep")  # what a board's button/simulator may also announce
 
@@ -52,14 +50,19 @@ class Protocol:
     period_s: float = 5.0  # one rep every period_s
     rep_s: float = 2.5  # lift + hold + lower
 
-    def steps(self, muscles: list[str], reps: int | None = None) -> list["Step"]:
+    def steps(self, muscles: list[str], reps: int | None = None, mvc: MvcPlan = MVC_PLAN) -> list["Step"]:
         out = [Step(0.0, REST_S, "rest", "Rest baseline: lie still and relax completely")]
         t = REST_S
-        for m in muscles:
+        for ev in mvc.events(muscles, t):
+            if ev.label == "rest":
+                out.append(Step(ev.onset_s, ev.duration_s, "rest", "Relax"))
+                continue
+            m = ev.label.split(":", 1)[1]
+            k = sum(1 for s in out if s.label == ev.label) + 1
             cue = MVC_CUES.get(m, f"contract {m} as hard as you can")
-            out.append(Step(t, MVC_S, f"mvc:{m}", f"MVC {m.replace('_', ' ')}: {cue}", countdown=True))
-            out.append(Step(t + MVC_S, MVC_REST_S, "rest", "Relax"))
-            t += MVC_S + MVC_REST_S
+            out.append(Step(ev.onset_s, ev.duration_s, ev.label,
+                            f"MVC {m.replace('_', ' ')} ({k}/{mvc.trials}): {cue}", countdown=True))
+        t += mvc.span_s(len(muscles))
         n = self.reps if reps is None else reps
         out.append(Step(t, READY_S + n * self.period_s, "exercise", f"{self.title}: {self.setup}"))
         t += READY_S

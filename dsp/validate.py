@@ -38,6 +38,9 @@ from reengage.dsp.synthrec import session_recording
 from reengage.synth import SubjectProfile, _burst, _semg_carrier, synthesize
 
 MATCH_S = 0.25
+# Seconds per session: the full session layout (reengage.session_plan: 3 s rest, 3 rounds of 5 s MVC
+# trials with 10 s rests for two muscles, 93 s in all) and 77 s of exercise, about 15 reps.
+DURATION_S = 170.0
 ORDER_MIN_LATENCY_MS = 30.0
 # The generator's rise time of a burst (raised cosine), drawn independently per muscle and rep:
 # ``rng.uniform(0.04, 0.12)`` in :func:`reengage.synth.synthesize`.
@@ -150,7 +153,7 @@ def score_session(result: dict, session, tally: Tally) -> None:
             tally.ratio_err.append(abs(r["glute_hamstring_ratio"] / t["glute_hamstring_ratio"] - 1.0))
 
 
-def run(scenarios, methods=(METHODS[0],), seeds=(0, 1), duration_s: float = 90.0) -> dict:
+def run(scenarios, methods=(METHODS[0],), seeds=(0, 1), duration_s: float = DURATION_S) -> dict:
     """Score ``methods`` on every scenario; returns {method: {scenario name: summary}}."""
     out: dict = {m: {} for m in methods}
     for sc in scenarios:
@@ -263,7 +266,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 kHz only, fewer seeds")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated detectors")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--duration", type=float, default=90.0, help="seconds per session")
+    ap.add_argument("--duration", type=float, default=DURATION_S, help="seconds per session")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--oracle", action="store_true",
                     help="print an oracle estimator's median |latency error| per cell (see oracle_latency_error_ms)")

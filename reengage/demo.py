@@ -23,7 +23,9 @@ SESSIONS = [
     (9.5, -15.0, 1.20, 3, 2.0),
     (12.0, -40.0, 1.40, 3, 1.0),
 ]
-DURATION_S = 45.0
+# Room for the full guided layout (reengage.session_plan: rest, 3 rounds of MVC trials for the board's two
+# muscles = 93 s) and then about ten reps, as a clinic session would have.
+DURATION_S = 150.0
 
 
 def demo_sessions(today: dt.date | None = None) -> list[dict]:

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import signal
 
 from reengage.model import Event
+from reengage.session_plan import REST_S, mvc_plan_for
 
 DEFAULT_MVC_RMS_MV = {"glute_max": 0.60, "hamstrings": 0.80, "glute_med": 0.50, "erector_spinae": 0.45}
 
@@ -96,15 +97,15 @@ def _burst(t: np.ndarray, onset: float, rise: float, plateau_end: float, fall: f
 
 
 def protocol_schedule(duration_s: float, muscles: list[str], rep_period_s: float) -> tuple[list[Event], float]:
-    """The guided-session layout the simulated person follows: rest baseline, one MVC trial per muscle
-    (3 s, with 2 s rest), then exercise reps until the end. Returns the events and the exercise start."""
-    events = [Event(0.0, 3.0, "rest")]
-    t = 3.0
-    if duration_s >= 3.0 + 5.0 * len(muscles) + 2 * rep_period_s:
-        for m in muscles:
-            events.append(Event(t, 3.0, f"mvc:{m}"))
-            events.append(Event(t + 3.0, 2.0, "rest"))
-            t += 5.0
+    """The session layout the simulated person follows (:mod:`reengage.session_plan`, the same as a guided
+    session's): rest baseline, the MVC trials the session has room for (:func:`~reengage.session_plan.mvc_plan_for`),
+    then exercise reps until the end. Returns the events and the exercise start."""
+    events = [Event(0.0, REST_S, "rest")]
+    t = REST_S
+    plan = mvc_plan_for(duration_s, len(muscles), rep_period_s)
+    if plan is not None:
+        events += plan.events(muscles, t)
+        t += plan.span_s(len(muscles))
     events.append(Event(t, max(0.0, duration_s - t), "exercise"))
     return events, t
 

@@ -18,8 +18,12 @@ from reengage.io.recfile import read_recording
 from reengage.model import Block, Event
 
 REENGAGE = [sys.executable, "-m", "reengage.cli"]
-EXPECTED = [(0.0, "rest"), (3.0, "mvc:glute_max"), (6.0, "rest"), (8.0, "mvc:hamstrings"), (11.0, "rest"),
-            (13.0, "exercise"), (14.0, "rep"), (19.0, "rep")]
+# rest, then three rounds of 5 s MVC trials with 10 s rests (glute max, hamstrings, glute max, …), then reps.
+EXPECTED = [(0.0, "rest")] + [
+    (3.0 + 15.0 * k + dt, label)
+    for k, m in enumerate(["glute_max", "hamstrings"] * 3)
+    for dt, label in ((0.0, f"mvc:{m}"), (5.0, "rest"))
+] + [(93.0, "exercise"), (94.0, "rep"), (99.0, "rep")]
 
 
 class Collect:
@@ -63,9 +67,9 @@ def _quiet():
 
 
 @pytest.mark.slow
-def test_guided_clamshell_on_the_simulated_board_at_8x(tmp_path):
+def test_guided_clamshell_on_the_simulated_board_at_16x(tmp_path):
     r = subprocess.run(
-        [*REENGAGE, "record", "--board", "simulated", "--protocol", "clamshell", "--reps", "2", "--sim-speed", "8",
+        [*REENGAGE, "record", "--board", "simulated", "--protocol", "clamshell", "--reps", "2", "--sim-speed", "16",
          "--subject", "P050", "--task", "clamshell", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=90,
     )
@@ -73,13 +77,13 @@ def test_guided_clamshell_on_the_simulated_board_at_8x(tmp_path):
     assert "Rest baseline" in r.stderr and "in 3…" in r.stderr and "Rep 2/2" in r.stderr
     assert "protocol complete" in r.stderr
     rec = read_recording(r.stdout.strip())
-    assert rec.integrity == "ok" and rec.duration_s == 24.0 and rec.meta["protocol"] == "clamshell"
+    assert rec.integrity == "ok" and rec.duration_s == 104.0 and rec.meta["protocol"] == "clamshell"
     assert [(e.onset_s, e.label) for e in rec.events] == EXPECTED
-    # The simulated person follows the same schedule on the board's clock: at 8× the guide stays on it.
+    # The simulated person follows the same schedule on the board's clock: at 16× the guide stays on it.
     result = analyze(rec)
     assert result["normalization"] == "mvc"
     assert len(result["reps"]) == 2
-    for rep, start in zip(result["reps"], (14.0, 19.0)):
+    for rep, start in zip(result["reps"], (94.0, 99.0)):
         for onset in rep["onset_s"].values():
             assert start - 0.2 <= onset <= start + 0.5
 
@@ -87,7 +91,7 @@ def test_guided_clamshell_on_the_simulated_board_at_8x(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_ends_a_guided_session_cleanly_and_keeps_everything(tmp_path):
     proc = subprocess.Popen(
-        [*REENGAGE, "record", "--board", "simulated", "--protocol", "bridge", "--sim-speed", "10",
+        [*REENGAGE, "record", "--board", "simulated", "--protocol", "bridge", "--sim-speed", "20",
          "--out", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -107,6 +111,6 @@ def test_ctrl_c_ends_a_guided_session_cleanly_and_keeps_everything(tmp_path):
     rec = read_recording(out.strip())
     assert rec.integrity == "ok"
     labels = [e.label for e in rec.events]
-    assert labels[:8] == [lb for _, lb in EXPECTED[:7]] + [labels[7]] and labels[-1] == "stopped"
-    assert 14.0 <= rec.duration_s < 64.0
+    assert labels[:16] == [lb for _, lb in EXPECTED[:15]] + [labels[15]] and labels[-1] == "stopped"
+    assert 94.0 <= rec.duration_s < 144.0  # stopped after the first rep, before the tenth
     assert rec.events[-1].onset_s == pytest.approx(rec.duration_s, abs=0.3)

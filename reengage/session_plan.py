@@ -1,0 +1,68 @@
+"""The layout of a recording session, shared by the guided protocol (``reengage record --protocol``) and the
+simulated person (:func:`reengage.synth.protocol_schedule`), so a guided session on the simulated board
+and its events line up sample for sample.
+
+    rest 3 s │ MVC rounds │ get ready 1 s │ one rep every period_s
+
+MVC normalisation follows the field's practice (``shared/MISSION.md``: maximal contractions per muscle,
+e.g. 3 × 5 s; reference = peak of a ≈ 500 ms moving RMS, taken over all of a muscle's trials). The
+trials go in rounds — every muscle once, then again — so each muscle rests while the others work: with
+two muscles a muscle rests 25 s between its own trials, with four 55 s. MISSION gives no figure for the
+rest between maximal efforts; 10 s after each trial is this project's choice.
+
+One trial of 5 s is not enough: the peak 500 ms RMS of a single short trial varies by about ±5 % from
+session to session (a random carrier's RMS over 0.5 s), and that error is shared by every rep of the
+session. Three trials bring the validation suite's median glute:hamstring ratio error at 500 Hz, 12 dB
+from 4.9–5.1 % to ≈ 3.3 % (``docs/validation.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reengage.model import Event
+
+REST_S = 3.0  # resting baseline at the start
+READY_S = 1.0  # "get ready" before the first rep
+
+
+@dataclass(frozen=True)
+class MvcPlan:
+    """``trials`` rounds of one ``trial_s`` maximal contraction per muscle, each followed by ``rest_s``."""
+
+    trials: int = 3
+    trial_s: float = 5.0
+    rest_s: float = 10.0
+
+    def span_s(self, n_muscles: int) -> float:
+        """Length of all the MVC trials and their rests (s)."""
+        return self.trials * n_muscles * (self.trial_s + self.rest_s)
+
+    def events(self, muscles: list[str], start_s: float) -> list[Event]:
+        """``mvc:<muscle>`` and ``rest`` events from ``start_s``, round by round."""
+        out, t = [], start_s
+        for _ in range(self.trials):
+            for m in muscles:
+                out.append(Event(t, self.trial_s, f"mvc:{m}"))
+                out.append(Event(t + self.trial_s, self.rest_s, "rest"))
+                t += self.trial_s + self.rest_s
+        return out
+
+
+MVC_PLAN = MvcPlan()
+# Recordings too short for the full plan (unit tests, quick checks of the simulated board) get the
+# one-trial layout of earlier versions; a guided session always uses MVC_PLAN.
+SHORT_MVC_PLAN = MvcPlan(trials=1, trial_s=3.0, rest_s=2.0)
+
+
+def mvc_plan_for(duration_s: float, n_muscles: int, rep_period_s: float) -> MvcPlan | None:
+    """The MVC plan a session of ``duration_s`` has room for, keeping at least one rep after it:
+    :data:`MVC_PLAN` if it fits, else :data:`SHORT_MVC_PLAN` (with two reps), else none."""
+    if duration_s >= REST_S + MVC_PLAN.span_s(n_muscles) + READY_S + rep_period_s:
+        return MVC_PLAN
+    if duration_s >= REST_S + SHORT_MVC_PLAN.span_s(n_muscles) + 2 * rep_period_s:
+        return SHORT_MVC_PLAN
+    return None
+
+
+__all__ = ["MvcPlan", "MVC_PLAN", "SHORT_MVC_PLAN", "REST_S", "READY_S", "mvc_plan_for"]
