@@ -38,9 +38,9 @@ def test_high_snr_targets(scores):
         assert s["median_abs_onset_error_ms"] <= 10.0, name
         # Per-cell medians of 2 seeds spread by about ±2 points: these bounds catch a regression; the 5 %
         # target itself is checked on 12 seeds by `python -m reengage.dsp.validate --seeds 12`, where the
-        # full MVC layout gives 2.7–3.9 % in every cell (docs/validation.md). On these 2 seeds: 3.1–6.1 %.
+        # full MVC layout gives 2.9–4.0 % in every cell (docs/validation.md). On these 2 seeds: 3.1–6.1 %.
         assert s["median_ratio_error"] <= 0.07, name
-        # Issue target is 5 ms; reached levels on 12 seeds are 9–12 ms at 12 dB (8–11 ms on these 2), and an
+        # Issue target is 5 ms; reached levels on 12 seeds are 9–12 ms at 12 dB (8–12 ms on these 2), and an
         # oracle does not reach 5 ms either (test_oracle_latency_error_is_above_the_5_ms_target_at_12_db);
         # these bounds keep a regression from passing unnoticed.
         assert s["median_abs_latency_error_ms"] <= (13.0 if cell.fs_hz >= 1000 else 16.0), name
