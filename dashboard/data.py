@@ -239,35 +239,40 @@ def trend_arrow(values: list[float | None], mdc: float | None, higher_is_better:
 # ------------------------------------------------------------------------------------ patients page
 
 def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
-    """One row per subject: last session, phase, latest ratio and latency, trend of the ratio."""
+    """One row per subject: last session, phase, latest ratio and latency, trend of the ratio.
+
+    The trend is judged against the same minimal detectable change as the Patient page's (from the
+    rep-to-rep spread of the subject's sessions of that exercise), so the two pages never disagree."""
     cat = _open(root)
     if cat is None:
         return []
-    with cat:
-        sessions = cat.sessions()
-    by_subject: dict[str, list[dict]] = {}
-    for s in sessions:
-        by_subject.setdefault(s["subject_id"], []).append(s)
-    needle = (search or "").strip().lower()
     rows = []
-    for subject, ss in by_subject.items():
-        if needle and needle not in subject.lower() and not any(needle in s["task"].lower() for s in ss):
-            continue
-        last = ss[-1]
-        same_task = [s for s in ss if s["task"] == last["task"]]
-        phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
-        arrow, words = trend_arrow([s["median_glute_hamstring_ratio"] for s in same_task], None)
-        rows.append({
-            "subject_id": subject,
-            "sessions": len(ss),
-            "last_date": last["session_date"],
-            "last_task": last["task"],
-            "phase": phase,
-            "ratio": last["median_glute_hamstring_ratio"],
-            "latency_ms": last["median_onset_latency_ms"],
-            "trend": arrow,
-            "trend_words": words,
-        })
+    with cat:
+        by_subject: dict[str, list[dict]] = {}
+        for s in cat.sessions():
+            by_subject.setdefault(s["subject_id"], []).append(s)
+        needle = (search or "").strip().lower()
+        for subject, ss in by_subject.items():
+            if needle and needle not in subject.lower() and not any(needle in s["task"].lower() for s in ss):
+                continue
+            last = ss[-1]
+            same_task = [s for s in ss if s["task"] == last["task"]]
+            phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
+            analyses = cat.analyses_for_subject(subject)
+            mdc = minimal_detectable_change([_rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
+                                             for s in same_task if s["analysis_id"] is not None])
+            arrow, words = trend_arrow([s["median_glute_hamstring_ratio"] for s in same_task], mdc)
+            rows.append({
+                "subject_id": subject,
+                "sessions": len(ss),
+                "last_date": last["session_date"],
+                "last_task": last["task"],
+                "phase": phase,
+                "ratio": last["median_glute_hamstring_ratio"],
+                "latency_ms": last["median_onset_latency_ms"],
+                "trend": arrow,
+                "trend_words": words,
+            })
     keys = {
         "subject": lambda r: r["subject_id"],
         "last_date": lambda r: r["last_date"],

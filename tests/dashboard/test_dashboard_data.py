@@ -122,3 +122,28 @@ def test_basic_auth_when_configured(root, monkeypatch):
     assert client.get("/", headers={"Authorization": f"Basic {bad}"}).status_code == 401
     good = base64.b64encode(b"clinic:s3cret").decode()
     assert client.get("/", headers={"Authorization": f"Basic {good}"}).status_code == 200
+
+
+def test_patients_list_judges_the_trend_by_the_patient_pages_mdc(tmp_path):
+    """Ratio medians 1.00 → 1.04 → 1.08 rise by more than 5 % of their mean, but the reps scatter by ±0.3:
+    within the minimal detectable change, so both pages call it steady."""
+    from dash_testdata import demo_like_sessions, truth_analysis, write_session
+    from reengage.catalog import Catalog
+    from reengage.io.recfile import read_recording
+
+    spread = [-0.3, -0.15, 0.0, 0.15, 0.3]
+    with Catalog(tmp_path) as cat:
+        for k, (s, median) in enumerate(zip(demo_like_sessions()[:3], (1.00, 1.04, 1.08))):
+            p, truth = write_session(tmp_path, "P009", "bridge", dict(s, seed=300 + k), duration_s=30.0)
+            rec = read_recording(p)
+            a = truth_analysis(truth, rec.fs_hz, rec.duration_s)
+            a["reps"] = a["reps"][:5]
+            for rep, d in zip(a["reps"], spread):
+                rep["glute_hamstring_ratio"] = median + d
+            a["summary"]["median_glute_hamstring_ratio"] = median
+            cat.register(p, rec.info(), a)
+    [t] = data.patient(tmp_path, "P009")
+    assert t.mdc_ratio > 0.08
+    [row] = data.patients(tmp_path)
+    assert (row["trend"], row["trend_words"]) == data.trend_arrow([1.00, 1.04, 1.08], t.mdc_ratio)
+    assert row["trend"] == "→"
