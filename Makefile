@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install browser bench clean
+.PHONY: demo test install browser system-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,17 +14,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's chromium + chromium-driver for the real-browser dashboard tests (CI runs as root).
-browser:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+# Debian packages the tests use (CI runs as root): chromium + chromium-driver for the real-browser dashboard
+# tests, and avr-gcc with Arduino's AVR core to build the Uno sketch as the Arduino IDE would.
+SYSTEM_PACKAGES := chromium chromium-driver gcc-avr avr-libc arduino-core-avr
+system-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v avr-g++ >/dev/null \
+		|| [ ! -f /usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
+
+browser: system-deps
 
 demo: $(STAMP)
 	$(VENV)/bin/reengage demo
 
-test: $(STAMP) browser
+test: $(STAMP) system-deps
 	$(PY) -m pytest --headless -q
 
 bench: $(STAMP)
