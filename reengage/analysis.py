@@ -19,12 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from reengage.dsp import filters
-from reengage.dsp._util import (cumsum0, intervals_mask, moving_mean, moving_mean_at, moving_mean_from_cumsum,
+from reengage.dsp._util import (intervals_mask, moving_mean, moving_mean_at, moving_mean_from_cumsum,
                                 single_threaded_blas, window_samples)
 from reengage.dsp.baseline import baseline_mask
 from reengage.dsp.imu import movement_segments
 from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts, power_backtrack_with_power
-from reengage.dsp.quality import _channel_quality
+from reengage.dsp.quality import _channel_quality, _mask_of_spans
 from reengage.model import MUSCLE_ROLES, Recording, ToPhysical
 
 ENVELOPE_WINDOW_MS = 100.0  # amplitude envelope for ratios and %MVC (De Luca 1997: 50–250 ms)
@@ -86,6 +86,16 @@ def _channel_keys(channels) -> list[str]:
         used.add(k)
         keys.append(k)
     return keys
+
+
+def _power_cumsum(row: np.ndarray) -> np.ndarray:
+    """``cumsum0(row * row)``, the same sums, with the squares written into the output instead of a
+    record-long temporary."""
+    c = np.empty(row.size + 1, dtype=np.float64)
+    c[0] = 0.0
+    np.multiply(row, row, out=c[1:])
+    np.cumsum(c[1:], out=c[1:])
+    return c
 
 
 def _group_reps(bursts: dict[str, Bursts], allowed: np.ndarray) -> list[dict[str, tuple[int, int]]]:
@@ -425,7 +435,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                 row[gap] = 0.0
             # One cumulative sum of the power serves every window over it: the 100 ms envelope (also the
             # default detector's detection envelope), the 500 ms MVC envelope and the 20 ms motion check.
-            csq = cumsum0(row * row)
+            csq = _power_cumsum(row)
             ms = moving_mean_from_cumsum(csq, window_samples(ENVELOPE_WINDOW_MS, fs))
             if n and method == "power_backtrack":
                 burst = power_backtrack_with_power(row, fs=fs, pd=ms[None, :], rest=rest_for_detection,
@@ -465,13 +475,12 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             if peak > 0 and math.isfinite(peak):
                 ref, source = peak, "mvc"
         ref = ref if ref is not None and ref > 0 and math.isfinite(ref) else None
-        burst_mask = np.zeros(n, dtype=bool)
-        if burst is not None:
-            for on, off in zip(burst.onsets.tolist(), burst.offsets.tolist()):
-                burst_mask[on:off + 1] = True
+        # Activity for the quality measures: the bursts and the MVC trials.
+        active = _mask_of_spans(n, burst.onsets, burst.offsets + 1) if burst is not None else np.zeros(n, dtype=bool)
+        active |= mvc_ev
         q = _channel_quality(stored=emg.data[muscle_idx[j]],
                              raw_dc=filters.remove_dc(physical(j, int(60 * fs))) if ch.kind == "raw" else row,
-                             cleaned=row, fs=fs, baseline_mask=bm, burst_mask=burst_mask | mvc_ev,
+                             cleaned=row, fs=fs, baseline_mask=bm, burst_mask=active,
                              mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind,
                              max_artifact_ms=150.0, power_cumsum=csq)
         return burst, env32, ref, source, q
@@ -511,9 +520,11 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     with single_threaded_blas():
         if workers > 1:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reengage-analyze") as pool:
-                imu_future = pool.submit(imu_movements)  # independent of the EMG: runs beside the channels
-                results = list(pool.map(per_channel, range(len(channels))))
-                imu_result = imu_future.result()
+                futures = [pool.submit(per_channel, j) for j in range(len(channels))]
+                # Independent of the EMG, the IMU is done here meanwhile (this thread would only wait), so
+                # the workers share the channels evenly.
+                imu_result = imu_movements()
+                results = [f.result() for f in futures]
         else:
             results = [per_channel(j) for j in range(len(channels))]
             imu_result = imu_movements()
