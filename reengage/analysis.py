@@ -374,6 +374,29 @@ def _default_threads() -> int:
     return max(1, min(cores, 2))
 
 
+def _imu_movements(recording: Recording) -> tuple[dict | None, list[tuple[float, float]] | None, str | None]:
+    """(imu info, movement (onset_s, offset_s) list, note) from the IMU stream, if there is one."""
+    imu = recording.imu
+    if imu is None or not imu.n_samples:
+        return None, None, None
+    gyr_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith(("gyr", "gyro"))]
+    if not gyr_idx:
+        return None, None, "IMU stream has no gyroscope channels: no movement onsets"
+    ifs = float(imu.fs_hz)
+    acc_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith("acc")]
+    phys_imu = imu.physical()
+    # Tilt needs the resting posture: a marked rest gives it. Without one, the quietest stretch
+    # may be a held lift (prone hip extension holds the leg up for seconds), so tilt would call
+    # the rest posture "moved"; then movements come from the gyro alone.
+    rest_imu = _event_mask(recording, imu, lambda lb: lb == "rest")
+    use_tilt = len(acc_idx) == 3 and rest_imu.any()
+    mv = movement_segments(phys_imu[gyr_idx], fs=ifs, acc=phys_imu[acc_idx] if use_tilt else None,
+                           rest=rest_imu if rest_imu.any() else None,
+                           exclude=_gap_mask(recording, imu), axis=0)
+    found = [(imu.t0_s + a / ifs, imu.t0_s + b / ifs) for a, b in zip(mv.onsets.tolist(), mv.offsets.tolist())]
+    return {"fs_hz": ifs, "movements": len(found)}, found, None
+
+
 def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method: str = DEFAULT_METHOD,
             threads: int | None = None) -> dict:
     """Analyse a recording: per-channel quality, reps with onsets/latency/order/ratio, and a summary.
@@ -384,6 +407,22 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     at once (default: 2 when two cores are usable; 1 = one after another, as in ``analyze --all``'s
     worker processes). The result does not depend on it.
     """
+    n_channels = sum(1 for c in recording.emg.channels if c.kind in ("raw", "envelope"))
+    workers = max(1, min(int(threads) if threads else _default_threads(), n_channels))
+    # BLAS is held to one thread: its products here are thin and memory-bound, and BLAS threads competing
+    # with the channel threads for the cores stall each other.
+    with single_threaded_blas():
+        if workers == 1:
+            return _analyze(recording, mvc=mvc, method=method, pool=None)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reengage-analyze") as pool:
+            return _analyze(recording, mvc=mvc, method=method, pool=pool)
+
+
+def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor | None) -> dict:
+    """:func:`analyze`, with the channels processed by ``pool``'s threads, or one after another without."""
+    # The IMU is independent of the EMG: a worker takes it now, on the core this thread leaves idle while
+    # it prepares the channels.
+    imu_future = pool.submit(_imu_movements, recording) if pool is not None else None
     emg = recording.emg
     fs = float(emg.fs_hz)
     n = emg.n_samples
@@ -396,7 +435,7 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     rest_ev = _event_mask(recording, emg, lambda lb: lb == "rest")
     mvc_ev = _event_mask(recording, emg, lambda lb: lb.startswith("mvc:"))
     rest = rest_ev & ~gap
-    rest_for_detection = rest if rest.sum() >= 0.5 * fs else None
+    rest_for_detection = rest if np.count_nonzero(rest) >= 0.5 * fs else None
     if rest_for_detection is None:
         notes.append("no marked rest of at least 0.5 s: baseline taken from each channel's quietest 1 s window")
 
@@ -418,6 +457,12 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
         probe = filters.remove_dc(np.vstack([physical(j, probe_n) for j in raw_rows]))
         mains_hz, lines = filters.mains_lines(probe, fs=fs)
         del probe
+
+    # With enough marked rest, every channel's baseline is that rest (the envelope only matters without):
+    # one mask for all channels, read-only.
+    rest_baseline = None
+    if rest_for_detection is not None:
+        rest_baseline = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, exclude=gap)[0]
 
     given = {str(k): float(v) for k, v in (mvc or {}).items()}
     win = window_samples(MVC_WINDOW_MS, fs)
@@ -442,12 +487,17 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                                                    exclude=gap)[0]
             elif n:
                 burst = detect_bursts(row, fs=fs, method=method, rest=rest_for_detection, exclude=gap)[0]
-            bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=ms[None, :], exclude=gap)[0]
+            bm = rest_baseline if rest_baseline is not None else baseline_mask(
+                n, fs=fs, rest_mask=rest_for_detection, env=ms[None, :], exclude=gap)[0]
             # Mean power of the rest, not its median: noise power adds to EMG power as a mean.
             noise = float(np.mean(np.square(row[bm]))) if bm.any() else 0.0
             # The 100 ms envelope is this same moving mean with the resting noise power removed.
             ms -= noise
-            env = np.sqrt(np.maximum(ms, 0.0, out=ms), out=ms)
+            # Square root in float64, stored straight as the float32 envelope (as sqrt then astype, which
+            # overflows to inf silently too).
+            with np.errstate(over="ignore"):
+                env32 = np.sqrt(np.maximum(ms, 0.0, out=ms), out=np.empty(n, dtype=np.float32), casting="same_kind")
+            del ms
             # noise_corrected_rms over MVC_WINDOW_MS, from the shared cumulative sum, where it is used:
             # inside this muscle's MVC trials.
             def mvc_env_at(idx: np.ndarray, csq=csq, noise=noise) -> np.ndarray:
@@ -456,13 +506,14 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
             row = physical(j)
             if n:
                 burst = envelope_bursts(row, fs=fs, rest=rest_for_detection, exclude=gap)[0]
-            bm = baseline_mask(n, fs=fs, rest_mask=rest_for_detection, env=row[None, :], exclude=gap)[0]
+            bm = rest_baseline if rest_baseline is not None else baseline_mask(
+                n, fs=fs, rest_mask=rest_for_detection, env=row[None, :], exclude=gap)[0]
             level = float(np.mean(row[bm])) if bm.any() else 0.0
             env = np.maximum(row - level, 0.0)
+            env32 = env.astype(np.float32)
 
             def mvc_env_at(idx: np.ndarray, env=env) -> np.ndarray:
                 return moving_mean(env, win)[idx]
-        env32 = env.astype(np.float32)
         role = ch.role or key
         trial = _event_mask(recording, emg, lambda lb: lb == f"mvc:{role}") & ~gap
         ref, source = None, None
@@ -485,49 +536,19 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
                              max_artifact_ms=150.0, power_cumsum=csq)
         return burst, env32, ref, source, q
 
-    def imu_movements() -> tuple[dict | None, list[tuple[float, float]] | None, str | None]:
-        """(imu info, movement (onset_s, offset_s) list, note) from the IMU stream, if there is one."""
-        imu = recording.imu
-        if imu is None or not imu.n_samples:
-            return None, None, None
-        gyr_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith(("gyr", "gyro"))]
-        if not gyr_idx:
-            return None, None, "IMU stream has no gyroscope channels: no movement onsets"
-        ifs = float(imu.fs_hz)
-        acc_idx = [i for i, c in enumerate(imu.channels) if c.name.lower().startswith("acc")]
-        phys_imu = imu.physical()
-        # Tilt needs the resting posture: a marked rest gives it. Without one, the quietest stretch
-        # may be a held lift (prone hip extension holds the leg up for seconds), so tilt would call
-        # the rest posture "moved"; then movements come from the gyro alone.
-        rest_imu = _event_mask(recording, imu, lambda lb: lb == "rest")
-        use_tilt = len(acc_idx) == 3 and rest_imu.any()
-        mv = movement_segments(phys_imu[gyr_idx], fs=ifs, acc=phys_imu[acc_idx] if use_tilt else None,
-                               rest=rest_imu if rest_imu.any() else None,
-                               exclude=_gap_mask(recording, imu), axis=0)
-        found = [(imu.t0_s + a / ifs, imu.t0_s + b / ifs) for a, b in zip(mv.onsets.tolist(), mv.offsets.tolist())]
-        return {"fs_hz": ifs, "movements": len(found)}, found, None
-
     # Channels are independent from here to the reps: each is processed whole by one worker thread (numpy
     # and scipy.fft release the GIL), holding only its own temporaries, and leaves a float32 envelope.
-    # BLAS is held to one thread meanwhile: its products here are thin and memory-bound, and BLAS threads
-    # competing with the channel threads for the cores stall each other.
     bursts: dict[str, Bursts] = {}
     envs: dict[str, np.ndarray] = {}
     refs: dict[str, float | None] = {}
     sources: dict[str, str] = {}
     quality: dict[str, dict] = {}
-    workers = max(1, min(int(threads) if threads else _default_threads(), len(channels)))
-    with single_threaded_blas():
-        if workers > 1:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reengage-analyze") as pool:
-                futures = [pool.submit(per_channel, j) for j in range(len(channels))]
-                # Independent of the EMG, the IMU is done here meanwhile (this thread would only wait), so
-                # the workers share the channels evenly.
-                imu_result = imu_movements()
-                results = [f.result() for f in futures]
-        else:
-            results = [per_channel(j) for j in range(len(channels))]
-            imu_result = imu_movements()
+    if pool is not None:
+        results = list(pool.map(per_channel, range(len(channels))))
+        imu_result = imu_future.result()
+    else:
+        results = [per_channel(j) for j in range(len(channels))]
+        imu_result = _imu_movements(recording)
     for key, (burst, env32, ref, source, q) in zip(keys, results):
         if burst is not None:
             bursts[key] = burst
