@@ -28,6 +28,7 @@ CLIP_MAX_FRACTION = 0.01
 FLAT_MAX_FRACTION = 0.5
 MOTION_MAX_FRACTION = 0.05
 MAINS_MAX_DB = 0.0
+FLAT_WINDOW_MS = 100.0
 
 
 def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
@@ -40,7 +41,7 @@ def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
     return _clipped(s, *_equal_runs(s), min_run=min_run)
 
 
-def flat_mask(stored, *, fs: float, window_ms: float = 100.0) -> np.ndarray:
+def flat_mask(stored, *, fs: float, window_ms: float = FLAT_WINDOW_MS) -> np.ndarray:
     """Samples inside ``window_ms`` windows of exactly constant value (1-D).
 
     A sample is flat when the centered window around it (shrunk at the record's edges, as
@@ -147,9 +148,9 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
     if n:
         eq_a, eq_b = _equal_runs(s)
         clip = _clipped(s, eq_a, eq_b, min_run=3)
-        flat = _flat(n, eq_a, eq_b, w=min(window_samples(100.0, fs), n))
+        flat = _flat(n, eq_a, eq_b, w=min(window_samples(FLAT_WINDOW_MS, fs), n))
     else:
-        clip = flat = np.zeros(0, dtype=bool)
+        clip, flat = np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     if valid is not None:
         clip &= valid
         flat &= valid

@@ -183,7 +183,8 @@ def test_rep_measures_equal_the_per_rep_loop(seed, n, nbursts, others, overlappi
     primary = [k for k in (GLUTE, HAM) if k in bursts]
     groups = _group_reps({k: bursts[k] for k in primary}, allowed)
     dur = n / fs
-    gap_spans = [(t0 + a, t0 + a + d) for a, d in zip(rng.uniform(0, dur, 2), rng.uniform(0, 0.3, 2))][:rng.integers(3)]
+    gaps = zip(rng.uniform(0, dur, 2), rng.uniform(0, 0.3, 2))
+    gap_spans = [(t0 + a, t0 + a + d) for a, d in gaps][:rng.integers(3)]
     movements = None
     if with_movements:
         ma = np.sort(rng.uniform(t0 - 0.5, t0 + dur, rng.integers(0, 30)))
