@@ -450,13 +450,14 @@ def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor
 
     # Channel by channel from here on: only the envelopes (float32) of all channels are kept, so the
     # peak memory stays near one extra copy of the recording per worker thread.
-    mains_hz, lines = None, ()
+    mains_hz, lines, first_minute = None, (), {}
     if raw_rows and n:
         # The mains line is found on at most 60 s of every lead together (a handful of seconds of data).
         probe_n = min(n, int(60 * fs))
         probe = filters.remove_dc(np.vstack([physical(j, probe_n) for j in raw_rows]))
         mains_hz, lines = filters.mains_lines(probe, fs=fs)
-        del probe
+        # Each row (remove_dc works row by row) is also that lead's first minute for its mains level.
+        first_minute = dict(zip(raw_rows, probe))
 
     # With enough marked rest, every channel's baseline is that rest (the envelope only matters without):
     # one mask for all channels, read-only.
@@ -530,7 +531,7 @@ def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor
         active = _mask_of_spans(n, burst.onsets, burst.offsets + 1) if burst is not None else np.zeros(n, dtype=bool)
         active |= mvc_ev
         q = _channel_quality(stored=emg.data[muscle_idx[j]],
-                             raw_dc=filters.remove_dc(physical(j, int(60 * fs))) if ch.kind == "raw" else row,
+                             raw_dc=first_minute.get(j, row) if ch.kind == "raw" else row,
                              cleaned=row, fs=fs, baseline_mask=bm, burst_mask=active,
                              mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind,
                              max_artifact_ms=150.0, power_cumsum=csq)
