@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -414,12 +415,38 @@ def analyze(recording: Recording, *, mvc: dict[str, float] | None = None, method
     with single_threaded_blas():
         if workers == 1:
             return _analyze(recording, mvc=mvc, method=method, pool=None)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reengage-analyze") as pool:
-            return _analyze(recording, mvc=mvc, method=method, pool=pool)
+        # This thread is one of the workers: it would only wait otherwise, and its allocations reuse the
+        # main heap, where a worker thread's large arrays are page-faulted afresh far more often.
+        with ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="reengage-analyze") as pool:
+            return _analyze(recording, mvc=mvc, method=method, pool=pool, helpers=workers - 1)
 
 
-def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor | None) -> dict:
-    """:func:`analyze`, with the channels processed by ``pool``'s threads, or one after another without."""
+def _map_here_and_on(pool: ThreadPoolExecutor, helpers: int, fn, n: int) -> list:
+    """``[fn(i) for i in range(n)]`` computed by this thread and ``helpers`` tasks on ``pool`` together,
+    each taking the next ``i`` when it is free (the calls differ in cost)."""
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(n):
+        todo.put(i)
+    out: list = [None] * n
+
+    def drain() -> None:
+        while True:
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            out[i] = fn(i)
+
+    tasks = [pool.submit(drain) for _ in range(helpers)]
+    drain()
+    for task in tasks:
+        task.result()
+    return out
+
+
+def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor | None, helpers: int = 0) -> dict:
+    """:func:`analyze`, with the channels processed by this thread and ``helpers`` threads of ``pool``, or
+    one after another without a pool."""
     # The IMU is independent of the EMG: a worker takes it now, on the core this thread leaves idle while
     # it prepares the channels.
     imu_future = pool.submit(_imu_movements, recording) if pool is not None else None
@@ -545,7 +572,7 @@ def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor
     sources: dict[str, str] = {}
     quality: dict[str, dict] = {}
     if pool is not None:
-        results = list(pool.map(per_channel, range(len(channels))))
+        results = _map_here_and_on(pool, helpers, per_channel, len(channels))
         imu_result = imu_future.result()
     else:
         results = [per_channel(j) for j in range(len(channels))]
