@@ -28,6 +28,7 @@ CLIP_MAX_FRACTION = 0.01
 FLAT_MAX_FRACTION = 0.5
 MOTION_MAX_FRACTION = 0.05
 MAINS_MAX_DB = 0.0
+FLAT_WINDOW_MS = 100.0
 
 
 def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
@@ -35,18 +36,12 @@ def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
     s = np.asarray(stored)
     if s.size == 0:
         return np.zeros(0, dtype=bool)
-    out = np.zeros(s.size, dtype=bool)
-    for level in (s.max(), s.min()):
-        at = s == level
-        if np.count_nonzero(at) < min_run:  # the usual case for unclipped data: no runs to look for
-            continue
-        a, b = runs(at)
-        for i, j in zip(a[(b - a) >= min_run], b[(b - a) >= min_run]):
-            out[i:j] = True
-    return out
+    if min_run <= 1:  # every sample at an extreme, no run needed
+        return (s == s.max()) | (s == s.min())
+    return _clipped(s, *_equal_runs(s), min_run=min_run)
 
 
-def flat_mask(stored, *, fs: float, window_ms: float = 100.0) -> np.ndarray:
+def flat_mask(stored, *, fs: float, window_ms: float = FLAT_WINDOW_MS) -> np.ndarray:
     """Samples inside ``window_ms`` windows of exactly constant value (1-D).
 
     A sample is flat when the centered window around it (shrunk at the record's edges, as
@@ -54,27 +49,65 @@ def flat_mask(stored, *, fs: float, window_ms: float = 100.0) -> np.ndarray:
     from the runs of equal neighbours, so the cost is one comparison per sample.
     """
     s = np.asarray(stored)
-    n = s.size
-    if n == 0:
+    if s.size == 0:
         return np.zeros(0, dtype=bool)
-    w = min(window_samples(window_ms, fs), n)
-    out = np.zeros(n, dtype=bool)
+    return _flat(s.size, *_equal_runs(s), w=min(window_samples(window_ms, fs), s.size))
+
+
+def _equal_runs(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of equal neighbours: pairs k with s[k] == s[k + 1] for k in [a, b) make samples a..b one run of
+    equal values. Clipping and flat lines both are such runs, so the one comparison serves both."""
+    return runs(s[1:] == s[:-1])
+
+
+def _clipped(s: np.ndarray, a: np.ndarray, b: np.ndarray, *, min_run: int) -> np.ndarray:
+    """:func:`clipped_mask` (``min_run`` ≥ 2) from the runs of equal neighbours ``a``, ``b`` of ``s``: the runs
+    of ≥ ``min_run`` samples whose value is the record's maximum or minimum."""
+    long_ = (b - a + 1) >= min_run
+    a, b = a[long_], b[long_]
+    level = s[a]
+    at_rail = (level == s.max()) | (level == s.min())
+    return _mask_of_spans(s.size, a[at_rail], b[at_rail] + 1)
+
+
+def _flat(n: int, a: np.ndarray, b: np.ndarray, *, w: int) -> np.ndarray:
+    """:func:`flat_mask` of ``n`` samples with window ``w`` from the runs of equal neighbours ``a``, ``b``."""
     if w <= 1:
-        out[:] = True
-        return out
+        return np.ones(n, dtype=bool)
     half = w // 2
+    long_ = (b - a + 1) >= w - half  # shorter runs cannot hold a window, even an edge one
+    ra, rb = a[long_], b[long_]
+    # Window of sample i: [max(i − half, 0), min(i − half + w, n)); inside [ra, rb] when both ends are.
+    lo = np.where(ra > 0, ra + half, 0)
+    hi = np.where(rb < n - 1, rb + half - w + 1, n - 1)
+    out = _mask_of_spans(n, lo, hi + 1)
     if w - half == 1:
         out[0] = True  # the first sample's window holds that sample alone
-    # Runs of equal values: pairs k with s[k] == s[k + 1] for k in [a, b) make samples a..b one run.
-    a, b = runs(s[1:] == s[:-1])
-    long_ = (b - a + 1) >= w - half  # shorter runs cannot hold a window, even an edge one
-    for ra, rb in zip(a[long_].tolist(), b[long_].tolist()):
-        # Window of sample i: [max(i − half, 0), min(i − half + w, n)); inside [ra, rb] when both ends are.
-        lo = ra + half if ra > 0 else 0
-        hi = rb + half - w + 1 if rb < n - 1 else n - 1
-        if hi >= lo:
-            out[lo:hi + 1] = True
     return out
+
+
+def _mask_of_spans(n: int, starts: np.ndarray, stops: np.ndarray, *, inside: bool = True) -> np.ndarray:
+    """Boolean mask of ``n`` samples, True in each [start, stop) (clipped to the record; spans may overlap
+    or be empty), written in one pass from run lengths rather than one slice per span.
+    ``inside=False``: the complement, True outside every span."""
+    starts = np.clip(np.asarray(starts, dtype=np.int64), 0, n)
+    stops = np.clip(np.asarray(stops, dtype=np.int64), 0, n)
+    keep = stops > starts
+    order = np.argsort(starts[keep], kind="stable")
+    starts, stops = starts[keep][order], stops[keep][order]
+    if starts.size == 0:
+        return np.full(n, not inside, dtype=bool)
+    # A span starting at or before the furthest stop so far extends the current one.
+    first = np.ones(starts.size, dtype=bool)
+    first[1:] = starts[1:] > np.maximum.accumulate(stops)[:-1]
+    heads = np.flatnonzero(first)
+    edges = np.empty(2 * heads.size + 2, dtype=np.int64)
+    edges[0], edges[-1] = 0, n
+    edges[1:-1:2] = starts[heads]
+    edges[2:-1:2] = np.maximum.reduceat(stops, heads)
+    values = np.full(edges.size - 1, not inside, dtype=bool)
+    values[1::2] = inside
+    return np.repeat(values, np.diff(edges))
 
 
 def mains_level_db(raw_dc, *, fs: float, mains_hz: float | None) -> float | None:
@@ -107,32 +140,45 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
 def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, mains_hz, gap_mask, kind,
                      max_artifact_ms, power_cumsum=None) -> dict:
     """:func:`channel_quality`; ``power_cumsum`` (:func:`cumsum0` of cleaned²) when the caller already has it."""
-    n = int(np.asarray(stored).size)
-    valid = np.ones(n, dtype=bool) if gap_mask is None else ~np.asarray(gap_mask, dtype=bool)
-    nvalid = max(int(valid.sum()), 1)
-    clip = clipped_mask(stored) & valid
-    flat = flat_mask(stored, fs=fs) & valid
-    clipping_fraction = float(clip.sum() / nvalid)
-    flat_fraction = float(flat.sum() / nvalid)
+    s = np.asarray(stored)
+    n = int(s.size)
+    # None: every sample valid (no gaps), so no mask to combine with.
+    valid = None if gap_mask is None or not np.any(gap_mask) else ~np.asarray(gap_mask, dtype=bool)
+    nvalid = max(n if valid is None else np.count_nonzero(valid), 1)
+    if n:
+        eq_a, eq_b = _equal_runs(s)
+        clip = _clipped(s, eq_a, eq_b, min_run=3)
+        flat = _flat(n, eq_a, eq_b, w=min(window_samples(FLAT_WINDOW_MS, fs), n))
+    else:
+        clip, flat = np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    if valid is not None:
+        clip &= valid
+        flat &= valid
+    clipping_fraction = float(np.count_nonzero(clip) / nvalid)
+    flat_fraction = float(np.count_nonzero(flat) / nvalid)
     c = as_float(cleaned)
 
-    def level(sel: np.ndarray) -> float:
+    def level(sel: np.ndarray, sel_runs: tuple[np.ndarray, np.ndarray]) -> float:
         """Mean power (raw EMG: of x²) or mean envelope level over the selected samples. With the power's
         cumulative sum, from its values at the ends of the selected runs (no gather of the samples)."""
         if kind != "envelope" and power_cumsum is not None:
-            a, b = runs(sel)
+            a, b = sel_runs
             return float((power_cumsum[b] - power_cumsum[a]).sum() / (b - a).sum())
         v = c[sel]
         return float(np.mean(v if kind == "envelope" else v * v))
 
-    bm = np.asarray(baseline_mask, dtype=bool) & valid
-    am = np.asarray(burst_mask, dtype=bool) & valid
-    p_rest = level(bm) if bm.any() else None
-    if am.any():
-        p_act = level(am)
-    elif n and valid.any():
+    bm = np.asarray(baseline_mask, dtype=bool)
+    am = np.asarray(burst_mask, dtype=bool)
+    if valid is not None:
+        bm, am = bm & valid, am & valid
+    rest_runs, act_runs = runs(bm), runs(am)
+    p_rest = level(bm, rest_runs) if rest_runs[0].size else None
+    if act_runs[0].size:
+        p_act = level(am, act_runs)
+    elif n and (valid is None or valid.any()):
         act = c if kind == "envelope" else c * c
-        p_act = float(np.percentile(moving_mean(act, window_samples(250, fs))[valid], 95))
+        mm = moving_mean(act, window_samples(250, fs))
+        p_act = float(np.percentile(mm if valid is None else mm[valid], 95))
     else:
         p_act = None
     snr_db = None
@@ -141,17 +187,25 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
         snr_db = float((20.0 if kind == "envelope" else 10.0) * np.log10(p_act / p_rest))
     # Motion: short energetic events outside bursts (a burst is far longer than a cable tug).
     motion_count, motion_fraction = 0, 0.0
+    motion = np.zeros(n, dtype=bool)
     if kind != "envelope" and p_rest and n:
         w20 = window_samples(20, fs)
         pw = moving_mean(c * c, w20) if power_cumsum is None else moving_mean_from_cumsum(power_cumsum, w20)
+        hot = pw > 10.0 * p_rest
+        del pw
         # 10× resting power and ≥ 300 ms from any burst: the rise and fall of a real contraction
         # around its detected onset/offset must not count as an artefact.
-        near_burst = _dilate(am, window_samples(300, fs))
-        hot = (pw > 10.0 * p_rest) & ~near_burst & valid
+        k = max(window_samples(300, fs), 0)
+        hot &= _mask_of_spans(n, act_runs[0] - k, act_runs[1] + k, inside=False)
+        if valid is not None:
+            hot &= valid
         a, b = runs(hot)
         short = (b - a) <= window_samples(max_artifact_ms, fs)
         motion_count = int(short.sum())
         motion_fraction = float((b - a)[short].sum() / nvalid)
+        # The artefacts, widened by 50 ms: the samples a rep must not touch.
+        k = max(window_samples(50, fs), 0)
+        motion = _mask_of_spans(n, a[short] - k, b[short] + k)
     mains_db = None if kind != "raw" else mains_level_db(raw_dc, fs=fs, mains_hz=mains_hz)
     flags = []
     if flat_fraction > FLAT_MAX_FRACTION or n == 0:
@@ -180,25 +234,5 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
         "flags": flags,
         "usable": bool(usable),
         "clip_mask": clip,
-        "motion_mask": _dilate(hot & _short_runs_mask(hot, window_samples(max_artifact_ms, fs)), window_samples(50, fs)) if kind != "envelope" and p_rest and n else np.zeros(n, dtype=bool),
+        "motion_mask": motion,
     }
-
-
-def _short_runs_mask(mask: np.ndarray, max_len: int) -> np.ndarray:
-    out = np.zeros(mask.size, dtype=bool)
-    a, b = runs(mask)
-    for i, j in zip(a, b):
-        if j - i <= max_len:
-            out[i:j] = True
-    return out
-
-
-def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
-    """True within ``k`` samples of any True sample."""
-    if k <= 0 or not mask.any():
-        return mask
-    out = np.zeros(mask.size, dtype=bool)
-    a, b = runs(mask)
-    for i, j in zip(np.maximum(a - k, 0).tolist(), (b + k).tolist()):
-        out[i:j] = True
-    return out
