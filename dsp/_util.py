@@ -35,6 +35,39 @@ def moving_mean(x: np.ndarray, n: int, *, axis: int = -1, causal: bool = False) 
     return np.moveaxis(moving_mean_from_cumsum(cumsum0(x), n, causal=causal), -1, axis)
 
 
+_PAIRWISE_LEAF = 1 << 16
+
+
+def _pairwise_sum(row: np.ndarray, fn, start: int, size: int) -> float:
+    """Σ fn(row[start:start + size]) added up in numpy's own pairwise order: ``np.add.reduce`` over a
+    contiguous run splits it at half (rounded down to a multiple of 8) until 128 values are left, so
+    subtrees of up to 2¹⁶ values are reduced by numpy itself and joined the same way here."""
+    if size <= _PAIRWISE_LEAF:
+        return np.add.reduce(fn(row[start:start + size]))
+    half = size // 2
+    half -= half % 8
+    return _pairwise_sum(row, fn, start, half) + _pairwise_sum(row, fn, start + half, size - half)
+
+
+def std_rows(x: np.ndarray) -> np.ndarray:
+    """``np.std(x, axis=-1)`` of a 2-D array, bit for bit, without its whole-record temporaries.
+
+    ``np.std`` materialises ``x − mean`` and its square (two copies of a long record, page faults and
+    all); here the squared deviations exist only for one pairwise subtree at a time, in the CPU cache.
+    Rows that are short or not contiguous (where numpy may reduce in buffered pieces) go to ``np.std``.
+    """
+    x = as_float(x)
+    if x.ndim != 2 or x.shape[-1] <= _PAIRWISE_LEAF or not x.flags.c_contiguous:
+        return np.std(x, axis=-1)
+    n = x.shape[-1]
+    out = np.empty(x.shape[0])
+    for r, row in enumerate(x):
+        mean = np.add.reduce(row) / n
+        # (v − mean)², as np.std squares its deviations.
+        out[r] = _pairwise_sum(row, lambda v, m=mean: np.square(v - m), 0, n) / n
+    return np.sqrt(out)
+
+
 def cumsum0(x: np.ndarray) -> np.ndarray:
     """Cumulative sum along the last axis with a leading zero (length + 1): the input of
     :func:`moving_mean_from_cumsum`, so several windows over one signal share one pass."""

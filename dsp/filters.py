@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
-from ._util import as_float, long_enough_for_filtfilt, moving_mean, single_threaded_blas
+from ._util import as_float, long_enough_for_filtfilt, moving_mean, single_threaded_blas, std_rows
 
 SENIAM_BAND_HZ = (20.0, 450.0)
 MAINS_CANDIDATES_HZ = (50.0, 60.0)
@@ -195,14 +195,15 @@ def _psd(x: np.ndarray, fs: float, *, max_seconds: float = 60.0) -> tuple[np.nda
     taken as evenly spread 2 s pieces, so the cost stays flat for hour-long sessions."""
     x = np.atleast_2d(as_float(x))
     # Each channel at unit power: pooled decisions (which mains line, which harmonics) must not
-    # depend on one electrode's gain.
-    x = x / np.maximum(np.std(x, axis=-1, keepdims=True), 1e-300)
+    # depend on one electrode's gain. The whole record's SD, but only the pieces analysed are scaled.
+    sd = np.maximum(std_rows(x), 1e-300)[:, None]
     n = x.shape[-1]
     seg = int(2 * fs)
     if n > max_seconds * fs and seg > 0:
         k = int(max_seconds // 2)
         starts = np.linspace(0, n - seg, k).astype(int)
         x = np.concatenate([x[:, s:s + seg] for s in starts], axis=-1)
+    x = x / sd
     nperseg = int(min(x.shape[-1], 2 * fs))
     f, p = signal.welch(x, fs=fs, nperseg=max(nperseg, 8), axis=-1, detrend="constant")
     return f, np.atleast_2d(p)

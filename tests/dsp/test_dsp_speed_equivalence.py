@@ -22,3 +22,13 @@ def test_burst_search_with_a_short_first_slice_finds_what_a_loop_finds(bits, dat
         cand = [i for i in range(max(a, 0), min(b, n - 1) + 1) if mask[i]]
         want = (cand[0] if forward else cand[-1]) if cand else -1
         assert got[k] == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 300_000), st.floats(-1e3, 1e3), st.integers(0, 2**32 - 1))
+def test_std_rows_is_numpys_std_bit_for_bit(rows, n, offset, seed):
+    from reengage.dsp._util import std_rows
+
+    x = np.random.default_rng(seed).standard_normal((rows, n)) * 3.0 + offset
+    assert np.array_equal(std_rows(x), np.std(x, axis=-1))
+    assert np.array_equal(std_rows(x[:, ::2]), np.std(x[:, ::2], axis=-1))  # strided rows: numpy's own
