@@ -77,6 +77,55 @@ def cumsum0(x: np.ndarray) -> np.ndarray:
     return c
 
 
+def cumsum_into(c: np.ndarray, start: int, v: np.ndarray) -> None:
+    """Continue a running sum: ``c[start + 1 : start + 1 + len(v)]`` = ``c[start]`` + cumsum(``v``) (1-D
+    ``c``), with the additions in ``np.cumsum``'s order (``c[k + 1] = c[k] + v[k]``), so a record summed
+    piece by piece, pieces in order, gives :func:`cumsum0`'s values bit for bit. ``v`` is overwritten."""
+    if start:
+        v[0] += c[start]
+    np.cumsum(v, out=c[start + 1:start + 1 + v.size])
+
+
+def power_cumsum(x: np.ndarray, *, block: int = 1 << 16) -> np.ndarray:
+    """:func:`cumsum0` of ``x * x`` along the last axis, bit for bit, without the record-sized ``x * x``:
+    squares of ``block`` samples at a time, added to the running sum while they are in the cache."""
+    x = as_float(x)
+    n = x.shape[-1]
+    c = np.empty(x.shape[:-1] + (n + 1,))
+    c[..., 0] = 0.0
+    buf = np.empty(min(int(block), max(n, 1)))
+    for r in np.ndindex(*x.shape[:-1]):
+        row, cr = x[r], c[r]
+        for s in range(0, n, buf.size):
+            v = buf[:min(buf.size, n - s)]
+            np.multiply(row[s:s + v.size], row[s:s + v.size], out=v)
+            cumsum_into(cr, s, v)
+    return c
+
+
+def moving_mean_exceeds(c: np.ndarray, n: int, level: float, *, block: int = 1 << 16) -> np.ndarray:
+    """``moving_mean_from_cumsum(c, n) > level`` (centered) for a 1-D signal's :func:`cumsum0` ``c``, bit
+    for bit, a ``block`` of samples at a time: the moving mean never exists as a record-sized array."""
+    n = max(1, int(n))
+    length = c.shape[-1] - 1
+    half = n // 2
+    if n >= length:
+        return moving_mean_from_cumsum(c, n) > level
+    out = np.empty(length, dtype=bool)
+    # The full-window samples [half, length − n + half] as in moving_mean_from_cumsum (difference, then
+    # the division by n), the ≤ n shrinking-window samples at the ends as moving_mean_at computes them.
+    lo, hi = half, length - n + half + 1
+    buf = np.empty(min(int(block), hi - lo))
+    for s in range(lo, hi, buf.size):
+        v = buf[:min(buf.size, hi - s)]
+        np.subtract(c[s - half + n:s - half + n + v.size], c[s - half:s - half + v.size], out=v)
+        v /= n
+        np.greater(v, level, out=out[s:s + v.size])
+    ends = np.r_[0:lo, hi:length]
+    out[ends] = moving_mean_at(c, n, ends) > level
+    return out
+
+
 def moving_mean_from_cumsum(c: np.ndarray, n: int, *, causal: bool = False) -> np.ndarray:
     """:func:`moving_mean` along the last axis of the signal whose :func:`cumsum0` is ``c``."""
     n = max(1, int(n))

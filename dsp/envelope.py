@@ -14,8 +14,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
-from ._util import as_float, long_enough_for_filtfilt, moving_mean, window_samples
-from .filters import filtfilt_fft
+from ._util import as_float, cumsum0, cumsum_into, long_enough_for_filtfilt, moving_mean, window_samples
+from .filters import _overlap_save_blocks, _overlap_save_plan, filtfilt_fft
 
 
 def moving_rms(x, *, fs: float, window_ms: float = 100.0, causal: bool = False, axis: int = -1) -> np.ndarray:
@@ -48,6 +48,35 @@ def linear_envelope(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, zer
     # Zero-phase: rectified block by block inside the FFT filter, no rectified copy of the record.
     y = filtfilt_fft(x, sos, axis=axis, rectify=True) if zero_phase else signal.sosfilt(sos, np.abs(x), axis=axis)
     return np.maximum(y, 0.0, out=y)
+
+
+def linear_envelope_cumsum(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2,
+                           block: int = 32768) -> np.ndarray:
+    """:func:`cumsum0` of the zero-phase :func:`linear_envelope` along the last axis, bit for bit, without
+    the envelope as a record-sized array: each filtered block is clipped at zero and added to the running
+    sum while it is in the cache (what the onset search of ``power_backtrack`` reads)."""
+    x = as_float(x)
+    sos = lowpass_sos(float(fs), float(cutoff_hz), int(order))
+    n = x.shape[-1]
+    # Short records (and filters that need sosfiltfilt) take linear_envelope's own path.
+    plan = _overlap_save_plan(n, sos, block) if long_enough_for_filtfilt(n, sos) and n >= 2 * block else None
+    if plan is None:
+        return cumsum0(linear_envelope(x, fs=fs, cutoff_hz=cutoff_hz, order=order))
+    c = np.empty(x.shape[:-1] + (n + 1,))
+    c[..., 0] = 0.0
+    buf = np.empty(plan.step)
+    for r in np.ndindex(*x.shape[:-1]):
+        cr = c[r]
+        for b0, values in _overlap_save_blocks(x[r], plan, True):
+            for k, block_out in enumerate(values):
+                a = (b0 + k) * plan.step
+                if a >= n:
+                    break
+                v = buf[:min(plan.step, n - a)]
+                v[...] = block_out[:v.size]
+                np.maximum(v, 0.0, out=v)
+                cumsum_into(cr, a, v)
+    return c
 
 
 def tkeo(x, *, axis: int = -1) -> np.ndarray:
