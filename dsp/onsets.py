@@ -257,10 +257,15 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
     n, n_ch = x.shape[-1], x.shape[0]
     w_d = window_samples(detect_window_ms, fs)
     c_sq = None  # cumsum0(x * x), when this function computes the detection envelope itself
+    c_le = None
+    if pd is None and onset_cutoff_hz is not None:
+        # Both running sums in one pass (see linear_envelope_cumsum).
+        c_sq, c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=onset_cutoff_hz, with_power=True)
+    elif pd is None:
+        c_sq = power_cumsum(x)
     if pd is None:
         # The 100 ms mean power is read from its cumulative sum: compared with the threshold a block at a
         # time, and at the rest, around bursts and on a subsample, never as a whole-record array.
-        c_sq = power_cumsum(x)
 
         def pd_at(ch: int, idx: np.ndarray) -> np.ndarray:
             return moving_mean_at(c_sq[ch], w_d, idx)
@@ -269,7 +274,6 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
 
         def pd_at(ch: int, idx: np.ndarray) -> np.ndarray:
             return pd[ch][idx]
-    c_le = None
     if onset_cutoff_hz is None:
         w_o = window_samples(onset_window_ms, fs)
         c_po = c_sq if c_sq is not None else power_cumsum(x)
@@ -282,7 +286,8 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
         # the rest, around bursts and on a subsample, so it is evaluated there from one cumulative sum
         # (which also serves the adaptive per-burst windows), never as a whole-record array.
         w = window_samples(onset_window_ms, fs)
-        c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=onset_cutoff_hz)
+        if c_le is None:
+            c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=onset_cutoff_hz)
 
         def po_at(ch: int, idx: np.ndarray) -> np.ndarray:
             return forward_mean_at(c_le[ch], w, idx)

@@ -66,6 +66,9 @@ def test_linear_envelope_cumsum_is_cumsum0_of_the_envelope_bit_for_bit(rows, n, 
     x = np.random.default_rng(seed).standard_normal((rows, n))
     want = cumsum0(np.maximum(filtfilt_fft(x, lowpass_sos(1000.0, 50.0), rectify=True, block=block), 0.0))
     assert np.array_equal(linear_envelope_cumsum(x, fs=1000.0, cutoff_hz=50.0, block=block), want)
+    c_sq, c_env = linear_envelope_cumsum(x, fs=1000.0, cutoff_hz=50.0, block=block, with_power=True)
+    assert np.array_equal(c_env, want)
+    assert np.array_equal(c_sq, cumsum0(x * x))
 
 
 def test_linear_envelope_cumsum_matches_on_a_long_record():
