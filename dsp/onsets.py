@@ -84,6 +84,32 @@ def _threshold(base: Baseline, h: float, env: np.ndarray, scale: np.ndarray | No
     return base.mean + h * sd
 
 
+def _floor_scale(base: Baseline, bound: np.ndarray, exact) -> np.ndarray:
+    """``scale`` for :func:`_threshold` given an upper ``bound`` of it per channel: the scale only sets the
+    tiny SD floor 1e-9·scale, so where even the bound leaves that floor below the SD it floors (all real
+    recordings), the bound gives the same threshold as the exact scale and ``exact()`` (a subsample of
+    the whole record) is not computed."""
+    sd = np.maximum(base.sd, 0.05 * np.abs(base.mean))
+    bound = np.asarray(bound, dtype=np.float64)
+    return bound if np.all(1e-9 * bound + 1e-300 <= sd) else exact()
+
+
+def _running_mean_bound(c: np.ndarray, w: int, at, sub: np.ndarray, *, centered: bool) -> np.ndarray:
+    """Per channel, an upper bound of the mean of the ``w``-sample running mean (centered, or starting at
+    each sample) over the subsample ``sub``, from its :func:`cumsum0` ``c`` of a non-negative signal.
+
+    A full window's mean is ``fl(fl(c[i + w] − c[i]) / w)`` ≤ ``fl(c[n] / w)``: c rises from 0 to c[n] and
+    rounding is monotonic. Windows that shrink at the record's ends (one-sided there) are evaluated with
+    ``at(ch, idx)``. The factor 1 + 1e-6 covers the rounding of the mean over the subsample."""
+    n = c.shape[-1] - 1
+    half = w // 2 if centered else 0
+    ends = sub[(sub < half) | (sub > n - w + half)]
+    out = np.empty(c.shape[0])
+    for ch in range(c.shape[0]):
+        out[ch] = np.max(np.r_[c[ch][n] / w, at(ch, ends)])  # NaN stays NaN: then the exact scale
+    return out * (1.0 + 1e-6)
+
+
 def _baseline(env: np.ndarray, fs: float, rest, exclude) -> Baseline:
     mask = baseline_mask(env.shape[-1], fs=fs, rest_mask=rest, env=env, exclude=exclude)
     return baseline_stats(env, mask)
@@ -297,10 +323,20 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
     pd_rest = [robust_stats(pd_at(c, rest_idx[c])) for c in range(n_ch)]
     bd = Baseline(np.array([mu for mu, _ in pd_rest]), np.array([sd for _, sd in pd_rest]))
     sub = np.arange(0, n, _SCALE_STEP)
-    pd_scale = np.mean(np.abs(np.stack([pd_at(c, sub) for c in range(n_ch)])), axis=-1) if n else np.zeros(n_ch)
+
+    def pd_scale() -> np.ndarray:  # _scale(pd)
+        return np.mean(np.abs(np.stack([pd_at(c, sub) for c in range(n_ch)])), axis=-1) if n else np.zeros(n_ch)
+
+    def po_scale() -> np.ndarray:  # _scale(po), from the same subsample of po
+        return np.array([np.mean(np.abs(po_at(c, sub))) if n else 0.0 for c in range(n_ch)])
+
     po_rest = [robust_stats(po_at(c, rest_idx[c])) for c in range(n_ch)]
     bo = Baseline(np.array([mu for mu, _ in po_rest]), np.array([sd for _, sd in po_rest]))
-    level = _threshold(bd, h_detect, None, scale=pd_scale)
+    if c_sq is not None:
+        pd_bound = _running_mean_bound(c_sq, w_d, pd_at, sub, centered=True)
+        level = _threshold(bd, h_detect, None, scale=_floor_scale(bd, pd_bound, pd_scale))
+    else:
+        level = _threshold(bd, h_detect, None, scale=pd_scale())
     # 150 ms: longer than a 30–50 ms artefact smeared by the 100 ms detection window.
     min_run_ms = detect_window_ms + 50.0
     if exclude is not None and np.any(exclude):
@@ -311,10 +347,13 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
     else:
         coarse = [_finish_runs(*runs(pd[c] > level[c] if pd is not None else moving_mean_exceeds(c_sq[c], w_d, level[c])),
                                fs, min_gap_ms, min_burst_ms, min_run_ms=min_run_ms) for c in range(n_ch)]
-    # _scale(po), from the same subsample of po
-    po_scale = np.array([np.mean(np.abs(po_at(c, sub))) if n else 0.0 for c in range(n_ch)])
-    mid = _threshold(bo, h_mid, None, scale=po_scale)
-    low = _threshold(bo, h_onset, None, scale=po_scale)
+    if c_le is not None:
+        po_bound = _running_mean_bound(c_le, w, po_at, sub, centered=False)
+    else:
+        po_bound = _running_mean_bound(c_po, w_o, po_at, sub, centered=True)
+    po_sc = _floor_scale(bo, po_bound, po_scale)
+    mid = _threshold(bo, h_mid, None, scale=po_sc)
+    low = _threshold(bo, h_onset, None, scale=po_sc)
     back = window_samples(max_backtrack_ms, fs)
     adaptive = None
     if onset_cutoff_hz is not None and (plateau_fraction > 0 or window_slope_ms_per_db):

@@ -130,3 +130,33 @@ def test_power_backtrack_reading_its_envelope_from_the_cumsum_agrees_with_a_give
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a.onsets, b.onsets)
             np.testing.assert_array_equal(a.offsets, b.offsets)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4000), st.integers(1, 300), st.booleans(), st.sampled_from([0.0, 1e-12, 1.0]),
+       st.integers(0, 2**32 - 1))
+def test_running_mean_bound_bounds_the_subsample_mean(length, window, centered, quiet, seed):
+    from reengage.dsp._util import cumsum0, forward_mean_at, moving_mean_at
+    from reengage.dsp.onsets import _SCALE_STEP, _running_mean_bound
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, length)) ** 2 * rng.uniform(0, 10, (2, 1))
+    x[:, : length // 2] *= quiet  # a quiet (or silent) half, a loud half
+    c = cumsum0(x)
+    at = (lambda ch, i: moving_mean_at(c[ch], window, i)) if centered else (lambda ch, i: forward_mean_at(c[ch], window, i))
+    sub = np.arange(0, length, _SCALE_STEP)
+    exact = np.array([np.mean(np.abs(at(ch, sub))) for ch in range(2)])
+    assert np.all(_running_mean_bound(c, window, at, sub, centered=centered) >= exact)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-1e3, 1e3), st.floats(0, 1e3), st.floats(0, 1e6), st.floats(0, 1.0), st.sampled_from([2.5, 5.5, 8.0]))
+def test_floor_scale_gives_the_threshold_of_the_exact_scale(mean, sd, bound, fraction, h):
+    from reengage.dsp.baseline import Baseline
+    from reengage.dsp.onsets import _floor_scale, _threshold
+
+    base = Baseline(np.array([mean, mean * 1e-12]), np.array([sd, sd * 1e-14]))
+    bound_arr = np.array([bound, bound])
+    exact = bound_arr * fraction  # any scale the bound bounds
+    got = _threshold(base, h, None, scale=_floor_scale(base, bound_arr, lambda: exact))
+    assert np.array_equal(got, _threshold(base, h, None, scale=exact))
