@@ -41,12 +41,19 @@ def linear_envelope(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, zer
     Zero-phase by default (no delay, used offline); causal with ``zero_phase=False`` (streaming).
     The output is clipped at zero: ringing of the low-pass must not produce negative amplitude.
     """
+    return _linear_envelope(x, fs=fs, cutoff_hz=cutoff_hz, order=order, zero_phase=zero_phase, axis=axis)
+
+
+def _linear_envelope(x, *, fs: float, cutoff_hz: float, order: int = 2, zero_phase: bool = True, axis: int = -1,
+                     block: int = 32768) -> np.ndarray:
+    """:func:`linear_envelope`, with the FFT filter's ``block`` (see :func:`filtfilt_fft`)."""
     x = as_float(x)
     sos = lowpass_sos(float(fs), float(cutoff_hz), int(order))
     if not long_enough_for_filtfilt(x.shape[axis], sos):
         return np.abs(x)
     # Zero-phase: rectified block by block inside the FFT filter, no rectified copy of the record.
-    y = filtfilt_fft(x, sos, axis=axis, rectify=True) if zero_phase else signal.sosfilt(sos, np.abs(x), axis=axis)
+    y = filtfilt_fft(x, sos, axis=axis, rectify=True, block=block) if zero_phase else \
+        signal.sosfilt(sos, np.abs(x), axis=axis)
     return np.maximum(y, 0.0, out=y)
 
 
@@ -67,7 +74,7 @@ def linear_envelope_cumsum(x, *, fs: float, cutoff_hz: float = 6.0, order: int =
     # Short records (and filters that need sosfiltfilt) take linear_envelope's own path.
     plan = _overlap_save_plan(n, sos, block) if long_enough_for_filtfilt(n, sos) and n >= 2 * block else None
     if plan is None:
-        c_env = cumsum0(linear_envelope(x, fs=fs, cutoff_hz=cutoff_hz, order=order))
+        c_env = cumsum0(_linear_envelope(x, fs=fs, cutoff_hz=cutoff_hz, order=order, block=block))
         return (power_cumsum(x), c_env) if with_power else c_env
     c = np.empty(x.shape[:-1] + (n + 1,), dtype=np.complex128 if with_power else np.float64)
     c[..., 0] = 0.0

@@ -202,7 +202,9 @@ def _overlap_save_blocks(row: np.ndarray, plan: _OverlapSave, rectify: bool):
     last_inner = (n + half - size) // step
     inner = np.arange(first_inner, last_inner + 1) if last_inner >= first_inner else np.zeros(0, dtype=int)
     edge = np.setdiff1d(np.arange(blocks), inner)
-    chunk = max(1, (1 << 19) // size)  # blocks per FFT call: temporaries of a few MB
+    # Blocks per FFT call: 2¹⁷ samples (4 blocks of 32 k), whose temporaries (≈ 0.5 MB each) stay in the
+    # CPU cache; 16 blocks per call ran about a third slower.
+    chunk = max(1, (1 << 17) // size)
 
     def run(segments: np.ndarray, rectify_blocks: bool):
         for b0 in range(0, segments.shape[0], chunk):

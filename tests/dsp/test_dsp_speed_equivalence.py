@@ -160,3 +160,20 @@ def test_floor_scale_gives_the_threshold_of_the_exact_scale(mean, sd, bound, fra
     exact = bound_arr * fraction  # any scale the bound bounds
     got = _threshold(base, h, None, scale=_floor_scale(base, bound_arr, lambda: exact))
     assert np.array_equal(got, _threshold(base, h, None, scale=exact))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 120), st.booleans(), st.data())
+def test_running_means_at_indices_are_the_whole_record_values_bit_for_bit(length, window, interior, data):
+    from reengage.dsp._util import (cumsum0, forward_mean_at, forward_mean_from_cumsum, moving_mean_at,
+                                    moving_mean_from_cumsum)
+
+    x = np.random.default_rng(length * 31 + window).standard_normal(length) ** 2
+    c = cumsum0(x)
+    lo, hi = (window, length - window - 1) if interior and length > 2 * window + 1 else (0, length - 1)
+    idx = np.array(data.draw(st.lists(st.integers(lo, hi), min_size=1, max_size=30)))
+    assert np.array_equal(moving_mean_at(c, window, idx), moving_mean_from_cumsum(c, window)[idx])
+    assert np.array_equal(forward_mean_at(c, window, idx), forward_mean_from_cumsum(c, window)[idx])
+    rows = idx.reshape(-1, 1)  # one window length per row, as the adaptive onset search passes them
+    assert np.array_equal(forward_mean_at(c, np.full((idx.size, 1), window), rows),
+                          forward_mean_from_cumsum(c, window)[rows])
