@@ -103,9 +103,19 @@ def power_cumsum(x: np.ndarray, *, block: int = 1 << 16) -> np.ndarray:
     return c
 
 
-def moving_mean_exceeds(c: np.ndarray, n: int, level: float, *, block: int = 1 << 16) -> np.ndarray:
+def moving_mean_exceeds(c: np.ndarray, n: int, level: float, *, nonnegative: bool = False,
+                        block: int = 1 << 16) -> np.ndarray:
     """``moving_mean_from_cumsum(c, n) > level`` (centered) for a 1-D signal's :func:`cumsum0` ``c``, bit
-    for bit, a ``block`` of samples at a time: the moving mean never exists as a record-sized array."""
+    for bit, without the moving mean as a record-sized array.
+
+    With ``nonnegative`` (``c`` the running sum of a signal ≥ 0, so it never decreases), the record is
+    first judged in pieces of up to 32 samples from ``c`` at their ends: every window of a piece lies
+    within the union of the first and last window and contains their intersection, and rounding is
+    monotonic, so ``fl(fl(c[union end] − c[union start]) / n)`` bounds every mean of the piece from above
+    and the intersection's from below. Only pieces whose bounds straddle ``level`` (at the rises and
+    falls of activity) are evaluated sample by sample. Otherwise the means are computed a ``block`` of
+    samples at a time.
+    """
     n = max(1, int(n))
     length = c.shape[-1] - 1
     half = n // 2
@@ -115,14 +125,29 @@ def moving_mean_exceeds(c: np.ndarray, n: int, level: float, *, block: int = 1 <
     # The full-window samples [half, length − n + half] as in moving_mean_from_cumsum (difference, then
     # the division by n), the ≤ n shrinking-window samples at the ends as moving_mean_at computes them.
     lo, hi = half, length - n + half + 1
+    ends = np.r_[0:lo, hi:length]
+    out[ends] = moving_mean_at(c, n, ends) > level
+    if nonnegative:
+        piece = max(1, min(32, n // 2))
+        first = np.arange(lo, hi, piece)  # first and last sample of each piece
+        last = np.minimum(first + piece, hi) - 1
+        upper = (c[last - half + n] - c[first - half]) / n
+        lower = (c[first - half + n] - c[last - half]) / n
+        sure = lower > level
+        out[lo:hi] = np.repeat(sure, piece)[:hi - lo]
+        # NaN bounds (a NaN in the signal) compare False both ways: those pieces are evaluated too.
+        todo = np.flatnonzero(~sure & ~(upper <= level))
+        if todo.size:
+            idx = first[todo, None] + np.arange(piece)[None, :]
+            idx = idx[idx < hi]
+            out[idx] = (c[idx - half + n] - c[idx - half]) / n > level
+        return out
     buf = np.empty(min(int(block), hi - lo))
     for s in range(lo, hi, buf.size):
         v = buf[:min(buf.size, hi - s)]
         np.subtract(c[s - half + n:s - half + n + v.size], c[s - half:s - half + v.size], out=v)
         v /= n
         np.greater(v, level, out=out[s:s + v.size])
-    ends = np.r_[0:lo, hi:length]
-    out[ends] = moving_mean_at(c, n, ends) > level
     return out
 
 

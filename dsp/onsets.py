@@ -339,14 +339,18 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
         level = _threshold(bd, h_detect, None, scale=pd_scale())
     # 150 ms: longer than a 30–50 ms artefact smeared by the 100 ms detection window.
     min_run_ms = detect_window_ms + 50.0
+
+    def active(c: int) -> np.ndarray:
+        if pd is not None:
+            return pd[c] > level[c]
+        return moving_mean_exceeds(c_sq[c], w_d, level[c], nonnegative=True)
+
     if exclude is not None and np.any(exclude):
-        active = np.stack([pd[c] > level[c] if pd is not None else moving_mean_exceeds(c_sq[c], w_d, level[c])
-                           for c in range(n_ch)])
-        coarse = _finish(active, fs, min_gap_ms, min_burst_ms, exclude, min_run_ms=min_run_ms)
-        del active
+        coarse = _finish(np.stack([active(c) for c in range(n_ch)]), fs, min_gap_ms, min_burst_ms, exclude,
+                         min_run_ms=min_run_ms)
     else:
-        coarse = [_finish_runs(*runs(pd[c] > level[c] if pd is not None else moving_mean_exceeds(c_sq[c], w_d, level[c])),
-                               fs, min_gap_ms, min_burst_ms, min_run_ms=min_run_ms) for c in range(n_ch)]
+        coarse = [_finish_runs(*runs(active(c)), fs, min_gap_ms, min_burst_ms, min_run_ms=min_run_ms)
+                  for c in range(n_ch)]
     if c_le is not None:
         po_bound = _running_mean_bound(c_le, w, po_at, sub, centered=False)
     else:

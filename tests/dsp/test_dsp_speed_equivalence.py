@@ -52,8 +52,16 @@ def test_moving_mean_exceeds_is_the_whole_record_comparison(length, window, bloc
     x = np.random.default_rng(seed).standard_normal(length) ** 2
     c = cumsum0(x)
     level = float(np.quantile(moving_mean_from_cumsum(c, window), min(level / 3.0, 1.0)))  # near real values
-    np.testing.assert_array_equal(moving_mean_exceeds(c, window, level, block=block),
-                                  moving_mean_from_cumsum(c, window) > level)
+    want = moving_mean_from_cumsum(c, window) > level
+    np.testing.assert_array_equal(moving_mean_exceeds(c, window, level, block=block), want)
+    np.testing.assert_array_equal(moving_mean_exceeds(c, window, level, nonnegative=True), want)
+    # Bursts on a quiet floor (long runs far above and below the level), with an exact zero stretch.
+    y = x * np.repeat(np.random.default_rng(seed + 1).uniform(0, 30, -(-length // 97)) ** 2, 97)[:length]
+    y[: length // 5] = 0.0
+    cy = cumsum0(y)
+    for lv in (0.0, float(np.median(moving_mean_from_cumsum(cy, window))), level):
+        np.testing.assert_array_equal(moving_mean_exceeds(cy, window, lv, nonnegative=True),
+                                      moving_mean_from_cumsum(cy, window) > lv)
 
 
 @settings(max_examples=25, deadline=None)
