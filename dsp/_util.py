@@ -61,10 +61,15 @@ def std_rows(x: np.ndarray) -> np.ndarray:
         return np.std(x, axis=-1)
     n = x.shape[-1]
     out = np.empty(x.shape[0])
+    buf = np.empty(_PAIRWISE_LEAF)
+
+    def squared_deviation(v: np.ndarray, mean: float) -> np.ndarray:  # (v − mean)², as np.std squares them
+        d = np.subtract(v, mean, out=buf[:v.size])
+        return np.square(d, out=d)
+
     for r, row in enumerate(x):
         mean = np.add.reduce(row) / n
-        # (v − mean)², as np.std squares its deviations.
-        out[r] = _pairwise_sum(row, lambda v, m=mean: np.square(v - m), 0, n) / n
+        out[r] = _pairwise_sum(row, lambda v, m=mean: squared_deviation(v, m), 0, n) / n
     return np.sqrt(out)
 
 
@@ -297,6 +302,7 @@ def first_true_after(mask: np.ndarray) -> np.ndarray:
 
 _blas_lock = threading.Lock()
 _blas_limiter = None
+_blas_controller = None
 
 
 @contextmanager
@@ -310,13 +316,18 @@ def single_threaded_blas():
     first block to enter sets it and restores it when it ends; blocks entered meanwhile (nested, or in
     other threads) leave it alone.
     """
-    global _blas_limiter
-    from threadpoolctl import threadpool_limits
-
+    global _blas_limiter, _blas_controller
     with _blas_lock:
         mine = _blas_limiter is None
         if mine:
-            _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+            if _blas_controller is None:
+                # Finding the loaded thread pools scans every shared library of the process (2–5 ms, as much
+                # as a channel's mains regression), so it is done once: numpy's and scipy's BLAS, the ones
+                # these products use, are loaded by then (this module imports numpy, its callers scipy).
+                from threadpoolctl import ThreadpoolController
+
+                _blas_controller = ThreadpoolController()
+            _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
     try:
         yield
     finally:

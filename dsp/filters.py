@@ -33,7 +33,8 @@ def remove_dc(x, *, axis: int = -1, overwrite_x: bool = False) -> np.ndarray:
         return x if overwrite_x else x.copy()
     # A median of ~100 k evenly spread samples is as good a zero level and 10–100× cheaper on long records.
     step = max(1, x.shape[axis] // 100_000)
-    sub = np.take(x, np.arange(0, x.shape[axis], step), axis=axis) if step > 1 else x
+    # A strided view, not np.take: the same samples, and np.median's copy of it is the only one.
+    sub = np.moveaxis(np.moveaxis(x, axis, -1)[..., ::step], -1, axis)
     level = np.median(sub, axis=axis, keepdims=True)
     if overwrite_x:
         x -= level
@@ -453,6 +454,7 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
 
     # Each channel's sums are complete before its fit is subtracted, so the input may be the output.
     out = x if overwrite_x else x.copy()
+    scratch = np.empty(chunk * hop)
     with single_threaded_blas():  # thin, memory-bound products (see single_threaded_blas)
         for r in np.ndindex(*lead_shape):
             zx = np.zeros((nl, nblk), dtype=complex)
@@ -461,8 +463,13 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
             for b0 in range(0, nblk, chunk):
                 b1 = min(b0 + chunk, nblk)
                 w = weight[r][b0 * spb:b1 * spb].reshape(b1 - b0, spb, 1)
-                wx = padded(x[r], b0, b1)
-                wx.reshape(b1 - b0, spb, sub)[...] *= w
+                s0, s1 = b0 * hop - lead, b1 * hop - lead
+                if s0 >= 0 and s1 <= n:  # inside the record: w·x straight into the scratch block
+                    wx = np.multiply(x[r][s0:s1].reshape(b1 - b0, spb, sub), w,
+                                     out=scratch[:(b1 - b0) * hop].reshape(b1 - b0, spb, sub)).reshape(b1 - b0, hop)
+                else:
+                    wx = padded(x[r], b0, b1)
+                    wx.reshape(b1 - b0, spb, sub)[...] *= w
                 w = w[..., 0]
                 Bc = block_phase(b0, b1)
                 sx = wx @ Pa  # (blocks, 2·lines)
@@ -488,7 +495,7 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
                 u = pz[:, b0 + 1:b1 + 1] * Bc
                 v = pz[:, b0:b1] * Bc
                 coef = np.concatenate([u.real, -u.imag, v.real, -v.imag]).T  # (blocks, 4·lines)
-                fit = coef @ syn
+                fit = np.matmul(coef, syn, out=scratch[:(b1 - b0) * hop].reshape(b1 - b0, hop))
                 # The first and last half-blocks lie under one frame only: its coefficient, unweighted.
                 if b0 == 0:
                     fit[0] = (u[:, 0:1] * P).real.sum(axis=0)
