@@ -114,12 +114,12 @@ def moving_mean_exceeds(c: np.ndarray, n: int, level: float, *, nonnegative: boo
     for bit, without the moving mean as a record-sized array.
 
     With ``nonnegative`` (``c`` the running sum of a signal ≥ 0, so it never decreases), the record is
-    first judged in pieces of up to 32 samples from ``c`` at their ends: every window of a piece lies
-    within the union of the first and last window and contains their intersection, and rounding is
-    monotonic, so ``fl(fl(c[union end] − c[union start]) / n)`` bounds every mean of the piece from above
-    and the intersection's from below. Only pieces whose bounds straddle ``level`` (at the rises and
-    falls of activity) are evaluated sample by sample. Otherwise the means are computed a ``block`` of
-    samples at a time.
+    first judged in pieces of n / 2 samples (at most 64) from ``c`` at their ends: every window of a
+    piece lies within the union of the first and last window and contains their intersection, and
+    rounding is monotonic, so ``fl(fl(c[union end] − c[union start]) / n)`` bounds every mean of the
+    piece from above and the intersection's from below. Only pieces whose bounds straddle ``level`` (at
+    the rises and falls of activity) are evaluated sample by sample. Otherwise the means are computed a
+    ``block`` of samples at a time.
     """
     n = max(1, int(n))
     length = c.shape[-1] - 1
@@ -133,17 +133,26 @@ def moving_mean_exceeds(c: np.ndarray, n: int, level: float, *, nonnegative: boo
     ends = np.r_[0:lo, hi:length]
     out[ends] = moving_mean_at(c, n, ends) > level
     if nonnegative:
-        piece = max(1, min(32, n // 2))
-        first = np.arange(lo, hi, piece)  # first and last sample of each piece
-        last = np.minimum(first + piece, hi) - 1
-        upper = (c[last - half + n] - c[first - half]) / n
-        lower = (c[first - half + n] - c[last - half]) / n
+        piece = max(1, min(64, n // 2))
+        k = -(-(hi - lo) // piece)
+        # c at the first and last sample of each piece (regular strides; the last piece may be short).
+        first_lo = c[lo - half::piece][:k]
+        first_hi = c[lo - half + n::piece][:k]
+        last_lo = np.empty(k, dtype=c.dtype)
+        last_hi = np.empty(k, dtype=c.dtype)
+        last_lo[:-1] = c[lo - half + piece - 1::piece][:k - 1]
+        last_hi[:-1] = c[lo - half + n + piece - 1::piece][:k - 1]
+        last_lo[-1], last_hi[-1] = c[hi - 1 - half], c[hi - 1 - half + n]
+        upper = (last_hi - first_lo) / n
+        lower = (first_hi - last_lo) / n
         sure = lower > level
-        out[lo:hi] = np.repeat(sure, piece)[:hi - lo]
+        whole = (hi - lo) // piece
+        out[lo:lo + whole * piece].reshape(whole, piece)[...] = sure[:whole, None]
+        out[lo + whole * piece:hi] = sure[-1]
         # NaN bounds (a NaN in the signal) compare False both ways: those pieces are evaluated too.
         todo = np.flatnonzero(~sure & ~(upper <= level))
         if todo.size:
-            idx = first[todo, None] + np.arange(piece)[None, :]
+            idx = (lo + todo * piece)[:, None] + np.arange(piece)[None, :]
             idx = idx[idx < hi]
             out[idx] = (c[idx - half + n] - c[idx - half]) / n > level
         return out
