@@ -58,7 +58,7 @@ def _linear_envelope(x, *, fs: float, cutoff_hz: float, order: int = 2, zero_pha
 
 
 def linear_envelope_cumsum(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, block: int = 32768,
-                           with_power: bool = False):
+                           with_power: bool = False, out: np.ndarray | None = None):
     """:func:`cumsum0` of the zero-phase :func:`linear_envelope` along the last axis, bit for bit, without
     the envelope as a record-sized array: each filtered block is clipped at zero and added to the running
     sum while it is in the cache (what the onset search of ``power_backtrack`` reads).
@@ -66,7 +66,10 @@ def linear_envelope_cumsum(x, *, fs: float, cutoff_hz: float = 6.0, order: int =
     ``with_power=True`` returns ``(cumsum0(x * x), cumsum0(envelope))``, both bit for bit, from one pass:
     the two running sums are the real and imaginary parts of one complex cumulative sum, whose two
     additions per sample are independent, so they cost about what one real cumulative sum costs (a
-    running sum is bound by the latency of each addition, not by arithmetic or memory).
+    running sum is bound by the latency of each addition, not by arithmetic or memory). ``out``: an
+    array for the running sums (shape ``x.shape[:-1] + (n + 1,)``, complex with ``with_power``), so a
+    caller that does one channel after another reuses one (a fresh record-sized array costs its page
+    faults, about a pass over it).
     """
     x = as_float(x)
     sos = lowpass_sos(float(fs), float(cutoff_hz), int(order))
@@ -76,7 +79,8 @@ def linear_envelope_cumsum(x, *, fs: float, cutoff_hz: float = 6.0, order: int =
     if plan is None:
         c_env = cumsum0(_linear_envelope(x, fs=fs, cutoff_hz=cutoff_hz, order=order, block=block))
         return (power_cumsum(x), c_env) if with_power else c_env
-    c = np.empty(x.shape[:-1] + (n + 1,), dtype=np.complex128 if with_power else np.float64)
+    shape, dtype = x.shape[:-1] + (n + 1,), np.complex128 if with_power else np.float64
+    c = np.empty(shape, dtype=dtype) if out is None or out.shape != shape or out.dtype != dtype else out
     c[..., 0] = 0.0
     buf = np.empty(plan.step, dtype=c.dtype)
     env = buf.imag if with_power else buf

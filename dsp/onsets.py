@@ -276,17 +276,26 @@ def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0,
 
 def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms, h_mid, h_onset, onset_cutoff_hz,
                      plateau_fraction, window_slope_ms_per_db, extrapolate, max_backtrack_ms, min_gap_ms,
-                     min_burst_ms, exclude, ramp_fit=False, pd=None) -> list[Bursts]:
+                     min_burst_ms, exclude, ramp_fit=False, pd=None, _sums=None) -> list[Bursts]:
     """:func:`power_backtrack`; ``pd`` is its detection envelope when the caller already has it
     (``analyze`` computes the same 100 ms mean power for its amplitude envelope)."""
     x = _as_channels(x)
     n, n_ch = x.shape[-1], x.shape[0]
+    args = dict(fs=fs, rest=rest, detect_window_ms=detect_window_ms, h_detect=h_detect,
+                onset_window_ms=onset_window_ms, h_mid=h_mid, h_onset=h_onset, onset_cutoff_hz=onset_cutoff_hz,
+                plateau_fraction=plateau_fraction, window_slope_ms_per_db=window_slope_ms_per_db,
+                extrapolate=extrapolate, max_backtrack_ms=max_backtrack_ms, min_gap_ms=min_gap_ms,
+                min_burst_ms=min_burst_ms, exclude=exclude, ramp_fit=ramp_fit)
+    if pd is None and onset_cutoff_hz is not None and n_ch > 1:
+        # Every step is per channel: one channel at a time, in one array for the running sums.
+        sums = np.empty((1, n + 1), dtype=np.complex128)
+        return [b for c in range(n_ch) for b in _power_backtrack(x[c:c + 1], **args, _sums=sums)]
     w_d = window_samples(detect_window_ms, fs)
     c_sq = None  # cumsum0(x * x), when this function computes the detection envelope itself
     c_le = None
     if pd is None and onset_cutoff_hz is not None:
         # Both running sums in one pass (see linear_envelope_cumsum).
-        c_sq, c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=onset_cutoff_hz, with_power=True)
+        c_sq, c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=onset_cutoff_hz, with_power=True, out=_sums)
     elif pd is None:
         c_sq = power_cumsum(x)
     if pd is None:
