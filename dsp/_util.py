@@ -35,6 +35,44 @@ def moving_mean(x: np.ndarray, n: int, *, axis: int = -1, causal: bool = False) 
     return np.moveaxis(moving_mean_from_cumsum(cumsum0(x), n, causal=causal), -1, axis)
 
 
+_PAIRWISE_LEAF = 1 << 16
+
+
+def _pairwise_sum(row: np.ndarray, fn, start: int, size: int) -> float:
+    """Σ fn(row[start:start + size]) added up in numpy's own pairwise order: ``np.add.reduce`` over a
+    contiguous run splits it at half (rounded down to a multiple of 8) until 128 values are left, so
+    subtrees of up to 2¹⁶ values are reduced by numpy itself and joined the same way here."""
+    if size <= _PAIRWISE_LEAF:
+        return np.add.reduce(fn(row[start:start + size]))
+    half = size // 2
+    half -= half % 8
+    return _pairwise_sum(row, fn, start, half) + _pairwise_sum(row, fn, start + half, size - half)
+
+
+def std_rows(x: np.ndarray) -> np.ndarray:
+    """``np.std(x, axis=-1)`` of a 2-D array, bit for bit, without its whole-record temporaries.
+
+    ``np.std`` materialises ``x − mean`` and its square (two copies of a long record, page faults and
+    all); here the squared deviations exist only for one pairwise subtree at a time, in the CPU cache.
+    Rows that are short or not contiguous (where numpy may reduce in buffered pieces) go to ``np.std``.
+    """
+    x = as_float(x)
+    if x.ndim != 2 or x.shape[-1] <= _PAIRWISE_LEAF or not x.flags.c_contiguous:
+        return np.std(x, axis=-1)
+    n = x.shape[-1]
+    out = np.empty(x.shape[0])
+    buf = np.empty(_PAIRWISE_LEAF)
+
+    def squared_deviation(v: np.ndarray, mean: float) -> np.ndarray:  # (v − mean)², as np.std squares them
+        d = np.subtract(v, mean, out=buf[:v.size])
+        return np.square(d, out=d)
+
+    for r, row in enumerate(x):
+        mean = np.add.reduce(row) / n
+        out[r] = _pairwise_sum(row, lambda v, m=mean: squared_deviation(v, m), 0, n) / n
+    return np.sqrt(out)
+
+
 def cumsum0(x: np.ndarray) -> np.ndarray:
     """Cumulative sum along the last axis with a leading zero (length + 1): the input of
     :func:`moving_mean_from_cumsum`, so several windows over one signal share one pass."""
@@ -42,6 +80,89 @@ def cumsum0(x: np.ndarray) -> np.ndarray:
     c = np.zeros(x.shape[:-1] + (x.shape[-1] + 1,), dtype=np.float64)
     np.cumsum(x, axis=-1, out=c[..., 1:])
     return c
+
+
+def cumsum_into(c: np.ndarray, start: int, v: np.ndarray) -> None:
+    """Continue a running sum: ``c[start + 1 : start + 1 + len(v)]`` = ``c[start]`` + cumsum(``v``) (1-D
+    ``c``), with the additions in ``np.cumsum``'s order (``c[k + 1] = c[k] + v[k]``), so a record summed
+    piece by piece, pieces in order, gives :func:`cumsum0`'s values bit for bit. ``v`` is overwritten."""
+    if start:
+        v[0] += c[start]
+    np.cumsum(v, out=c[start + 1:start + 1 + v.size])
+
+
+def power_cumsum(x: np.ndarray, *, block: int = 1 << 16) -> np.ndarray:
+    """:func:`cumsum0` of ``x * x`` along the last axis, bit for bit, without the record-sized ``x * x``:
+    squares of ``block`` samples at a time, added to the running sum while they are in the cache."""
+    x = as_float(x)
+    n = x.shape[-1]
+    c = np.empty(x.shape[:-1] + (n + 1,))
+    c[..., 0] = 0.0
+    buf = np.empty(min(int(block), max(n, 1)))
+    for r in np.ndindex(*x.shape[:-1]):
+        row, cr = x[r], c[r]
+        for s in range(0, n, buf.size):
+            v = buf[:min(buf.size, n - s)]
+            np.multiply(row[s:s + v.size], row[s:s + v.size], out=v)
+            cumsum_into(cr, s, v)
+    return c
+
+
+def moving_mean_exceeds(c: np.ndarray, n: int, level: float, *, nonnegative: bool = False,
+                        block: int = 1 << 16) -> np.ndarray:
+    """``moving_mean_from_cumsum(c, n) > level`` (centered) for a 1-D signal's :func:`cumsum0` ``c``, bit
+    for bit, without the moving mean as a record-sized array.
+
+    With ``nonnegative`` (``c`` the running sum of a signal ≥ 0, so it never decreases), the record is
+    first judged in pieces of n / 2 samples (at most 64) from ``c`` at their ends: every window of a
+    piece lies within the union of the first and last window and contains their intersection, and
+    rounding is monotonic, so ``fl(fl(c[union end] − c[union start]) / n)`` bounds every mean of the
+    piece from above and the intersection's from below. Only pieces whose bounds straddle ``level`` (at
+    the rises and falls of activity) are evaluated sample by sample. Otherwise the means are computed a
+    ``block`` of samples at a time.
+    """
+    n = max(1, int(n))
+    length = c.shape[-1] - 1
+    half = n // 2
+    if n >= length:
+        return moving_mean_from_cumsum(c, n) > level
+    out = np.empty(length, dtype=bool)
+    # The full-window samples [half, length − n + half] as in moving_mean_from_cumsum (difference, then
+    # the division by n), the ≤ n shrinking-window samples at the ends as moving_mean_at computes them.
+    lo, hi = half, length - n + half + 1
+    ends = np.r_[0:lo, hi:length]
+    out[ends] = moving_mean_at(c, n, ends) > level
+    if nonnegative:
+        piece = max(1, min(64, n // 2))
+        k = -(-(hi - lo) // piece)
+        # c at the first and last sample of each piece (regular strides; the last piece may be short).
+        first_lo = c[lo - half::piece][:k]
+        first_hi = c[lo - half + n::piece][:k]
+        last_lo = np.empty(k, dtype=c.dtype)
+        last_hi = np.empty(k, dtype=c.dtype)
+        last_lo[:-1] = c[lo - half + piece - 1::piece][:k - 1]
+        last_hi[:-1] = c[lo - half + n + piece - 1::piece][:k - 1]
+        last_lo[-1], last_hi[-1] = c[hi - 1 - half], c[hi - 1 - half + n]
+        upper = (last_hi - first_lo) / n
+        lower = (first_hi - last_lo) / n
+        sure = lower > level
+        whole = (hi - lo) // piece
+        out[lo:lo + whole * piece].reshape(whole, piece)[...] = sure[:whole, None]
+        out[lo + whole * piece:hi] = sure[-1]
+        # NaN bounds (a NaN in the signal) compare False both ways: those pieces are evaluated too.
+        todo = np.flatnonzero(~sure & ~(upper <= level))
+        if todo.size:
+            idx = (lo + todo * piece)[:, None] + np.arange(piece)[None, :]
+            idx = idx[idx < hi]
+            out[idx] = (c[idx - half + n] - c[idx - half]) / n > level
+        return out
+    buf = np.empty(min(int(block), hi - lo))
+    for s in range(lo, hi, buf.size):
+        v = buf[:min(buf.size, hi - s)]
+        np.subtract(c[s - half + n:s - half + n + v.size], c[s - half:s - half + v.size], out=v)
+        v /= n
+        np.greater(v, level, out=out[s:s + v.size])
+    return out
 
 
 def moving_mean_from_cumsum(c: np.ndarray, n: int, *, causal: bool = False) -> np.ndarray:
@@ -87,6 +208,11 @@ def moving_mean_at(c: np.ndarray, n: int, idx) -> np.ndarray:
     length = c.shape[-1] - 1
     idx = np.asarray(idx, dtype=np.int64)
     half = n // 2
+    if idx.size and idx.min() >= half and idx.max() <= length - n + half:
+        # Every window whole (the usual case, away from the record's ends): the same quotient by n
+        # without the clipping.
+        lo = idx - half
+        return (c[lo + n] - c[lo]) / n
     lo = np.clip(idx - half, 0, length)
     hi = np.clip(idx - half + n, 0, length)
     return (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
@@ -96,7 +222,10 @@ def forward_mean_at(c: np.ndarray, n, idx) -> np.ndarray:
     """:func:`forward_mean_from_cumsum` at the indices ``idx`` only (``c``: a 1-D signal's :func:`cumsum0`);
     ``n`` may be an array broadcasting against ``idx`` (one window length per row)."""
     length = c.shape[-1] - 1
-    end = np.minimum(idx + n, length)
+    end = np.asarray(idx + n)
+    if end.size and end.max() <= length and np.min(n) >= 1:
+        return (c[end] - c[idx]) / n  # every window whole: the same quotient without the clipping
+    end = np.minimum(end, length)
     return (c[end] - c[idx]) / np.maximum(end - idx, 1)
 
 
@@ -182,6 +311,7 @@ def first_true_after(mask: np.ndarray) -> np.ndarray:
 
 _blas_lock = threading.Lock()
 _blas_limiter = None
+_blas_controller = None
 
 
 @contextmanager
@@ -195,13 +325,18 @@ def single_threaded_blas():
     first block to enter sets it and restores it when it ends; blocks entered meanwhile (nested, or in
     other threads) leave it alone.
     """
-    global _blas_limiter
-    from threadpoolctl import threadpool_limits
-
+    global _blas_limiter, _blas_controller
     with _blas_lock:
         mine = _blas_limiter is None
         if mine:
-            _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+            if _blas_controller is None:
+                # Finding the loaded thread pools scans every shared library of the process (2–5 ms, as much
+                # as a channel's mains regression), so it is done once: numpy's and scipy's BLAS, the ones
+                # these products use, are loaded by then (this module imports numpy, its callers scipy).
+                from threadpoolctl import ThreadpoolController
+
+                _blas_controller = ThreadpoolController()
+            _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
     try:
         yield
     finally:

@@ -14,8 +14,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
-from ._util import as_float, long_enough_for_filtfilt, moving_mean, window_samples
-from .filters import filtfilt_fft
+from ._util import as_float, cumsum0, cumsum_into, long_enough_for_filtfilt, moving_mean, power_cumsum, window_samples
+from .filters import _overlap_save_blocks, _overlap_save_plan, filtfilt_fft
 
 
 def moving_rms(x, *, fs: float, window_ms: float = 100.0, causal: bool = False, axis: int = -1) -> np.ndarray:
@@ -41,13 +41,63 @@ def linear_envelope(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, zer
     Zero-phase by default (no delay, used offline); causal with ``zero_phase=False`` (streaming).
     The output is clipped at zero: ringing of the low-pass must not produce negative amplitude.
     """
+    return _linear_envelope(x, fs=fs, cutoff_hz=cutoff_hz, order=order, zero_phase=zero_phase, axis=axis)
+
+
+def _linear_envelope(x, *, fs: float, cutoff_hz: float, order: int = 2, zero_phase: bool = True, axis: int = -1,
+                     block: int = 32768) -> np.ndarray:
+    """:func:`linear_envelope`, with the FFT filter's ``block`` (see :func:`filtfilt_fft`)."""
     x = as_float(x)
     sos = lowpass_sos(float(fs), float(cutoff_hz), int(order))
     if not long_enough_for_filtfilt(x.shape[axis], sos):
         return np.abs(x)
     # Zero-phase: rectified block by block inside the FFT filter, no rectified copy of the record.
-    y = filtfilt_fft(x, sos, axis=axis, rectify=True) if zero_phase else signal.sosfilt(sos, np.abs(x), axis=axis)
+    y = filtfilt_fft(x, sos, axis=axis, rectify=True, block=block) if zero_phase else \
+        signal.sosfilt(sos, np.abs(x), axis=axis)
     return np.maximum(y, 0.0, out=y)
+
+
+def linear_envelope_cumsum(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, block: int = 32768,
+                           with_power: bool = False, out: np.ndarray | None = None):
+    """:func:`cumsum0` of the zero-phase :func:`linear_envelope` along the last axis, bit for bit, without
+    the envelope as a record-sized array: each filtered block is clipped at zero and added to the running
+    sum while it is in the cache (what the onset search of ``power_backtrack`` reads).
+
+    ``with_power=True`` returns ``(cumsum0(x * x), cumsum0(envelope))``, both bit for bit, from one pass:
+    the two running sums are the real and imaginary parts of one complex cumulative sum, whose two
+    additions per sample are independent, so they cost about what one real cumulative sum costs (a
+    running sum is bound by the latency of each addition, not by arithmetic or memory). ``out``: an
+    array for the running sums (shape ``x.shape[:-1] + (n + 1,)``, complex with ``with_power``), so a
+    caller that does one channel after another reuses one (a fresh record-sized array costs its page
+    faults, about a pass over it).
+    """
+    x = as_float(x)
+    sos = lowpass_sos(float(fs), float(cutoff_hz), int(order))
+    n = x.shape[-1]
+    # Short records (and filters that need sosfiltfilt) take linear_envelope's own path.
+    plan = _overlap_save_plan(n, sos, block) if long_enough_for_filtfilt(n, sos) and n >= 2 * block else None
+    if plan is None:
+        c_env = cumsum0(_linear_envelope(x, fs=fs, cutoff_hz=cutoff_hz, order=order, block=block))
+        return (power_cumsum(x), c_env) if with_power else c_env
+    shape, dtype = x.shape[:-1] + (n + 1,), np.complex128 if with_power else np.float64
+    c = np.empty(shape, dtype=dtype) if out is None or out.shape != shape or out.dtype != dtype else out
+    c[..., 0] = 0.0
+    buf = np.empty(plan.step, dtype=c.dtype)
+    env = buf.imag if with_power else buf
+    for r in np.ndindex(*x.shape[:-1]):
+        row, cr = x[r], c[r]
+        for b0, values in _overlap_save_blocks(row, plan, True):
+            for k, block_out in enumerate(values):
+                a = (b0 + k) * plan.step
+                if a >= n:
+                    break
+                m = min(plan.step, n - a)
+                env[:m] = block_out[:m]  # as linear_envelope: to float64, then clipped at zero
+                np.maximum(env[:m], 0.0, out=env[:m])
+                if with_power:
+                    np.multiply(row[a:a + m], row[a:a + m], out=buf.real[:m])
+                cumsum_into(cr, a, buf[:m])
+    return (c.real, c.imag) if with_power else c
 
 
 def tkeo(x, *, axis: int = -1) -> np.ndarray:

@@ -10,11 +10,12 @@ recording pays nothing for the notch filter.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from scipy import signal
 
-from ._util import as_float, long_enough_for_filtfilt, moving_mean, single_threaded_blas
+from ._util import as_float, long_enough_for_filtfilt, moving_mean, single_threaded_blas, std_rows
 
 SENIAM_BAND_HZ = (20.0, 450.0)
 MAINS_CANDIDATES_HZ = (50.0, 60.0)
@@ -32,7 +33,8 @@ def remove_dc(x, *, axis: int = -1, overwrite_x: bool = False) -> np.ndarray:
         return x if overwrite_x else x.copy()
     # A median of ~100 k evenly spread samples is as good a zero level and 10–100× cheaper on long records.
     step = max(1, x.shape[axis] // 100_000)
-    sub = np.take(x, np.arange(0, x.shape[axis], step), axis=axis) if step > 1 else x
+    # A strided view, not np.take: the same samples, and np.median's copy of it is the only one.
+    sub = np.moveaxis(np.moveaxis(x, axis, -1)[..., ::step], -1, axis)
     level = np.median(sub, axis=axis, keepdims=True)
     if overwrite_x:
         x -= level
@@ -110,38 +112,102 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768, rectify: bool = 
     Records shorter than the kernel, or filters whose response does not decay (cutoff ≪ ``fs``), go to
     ``sosfiltfilt``. ``rectify=True`` filters |x| (a linear envelope) without a rectified copy of the record.
     """
+    return _filtfilt_fft(x, sos, axis=axis, block=block, rectify=rectify)
+
+
+class _OverlapSave(NamedTuple):
+    """Block layout of :func:`filtfilt_fft` for one record length (see :func:`_overlap_save_plan`)."""
+
+    n: int
+    half: int
+    size: int
+    step: int
+    blocks: int
+    gain32: np.ndarray
+
+
+def _overlap_save_plan(n: int, sos: np.ndarray, block: int) -> _OverlapSave | None:
+    """The FFT block layout for an ``n``-sample record, or None where ``sosfiltfilt`` must be used
+    (records shorter than the kernel, filters whose response does not decay)."""
     from scipy import fft as sfft
 
+    kernel = _zero_phase_kernel(sos.tobytes(), int(sos.shape[0]))
+    half = -1 if kernel is None else (kernel.size - 1) // 2
+    if kernel is None or n - 1 < half or n < 2:
+        return None
+    size = max(int(block), 1 << int(np.ceil(np.log2(8 * kernel.size))))
+    size = min(size, sfft.next_fast_len(n + 2 * half, real=True))
+    step = size - 2 * half
+    gain32 = _kernel_gain(kernel.tobytes(), size).astype(np.float32)
+    return _OverlapSave(n, half, size, step, -(-n // step), gain32)
+
+
+def _filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768, rectify: bool = False,
+                  in_place: bool = False) -> np.ndarray:
+    """:func:`filtfilt_fft`; with ``in_place`` a float64 ``x`` receives the result (each block's output
+    is written once the next block has read its input, so no second record-sized array is needed)."""
     x = np.moveaxis(as_float(x), axis, -1)
     if rectify and x.shape[-1] < 2 * block:  # short: the copy costs nothing, one code path
         x, rectify = np.abs(x), False
     sos = np.ascontiguousarray(np.asarray(sos, dtype=np.float64))
     n = x.shape[-1]
-    kernel = _zero_phase_kernel(sos.tobytes(), int(sos.shape[0]))
-    half = -1 if kernel is None else (kernel.size - 1) // 2
-    if kernel is None or n - 1 < half or n < 2:
+    plan = _overlap_save_plan(n, sos, block)
+    if plan is None:
         if not long_enough_for_filtfilt(n, sos):
             return np.moveaxis(x - np.mean(x, axis=-1, keepdims=True) if n else x.copy(), -1, axis)
         return np.moveaxis(signal.sosfiltfilt(sos, x, axis=-1), -1, axis)
-    size = max(int(block), 1 << int(np.ceil(np.log2(8 * kernel.size))))
-    size = min(size, sfft.next_fast_len(n + 2 * half, real=True))
-    step = size - 2 * half
-    gain = _kernel_gain(kernel.tobytes(), size)
-    blocks = -(-n // step)
     flat = x.reshape(-1, n)
-    out = np.empty((flat.shape[0], blocks * step))
-    # Block b filters z[b·step : b·step + size] of the padded record z = [odd reflection (half), x,
-    # odd reflection (half), zeros]. Blocks inside x read a view of x; only the first and last few
-    # are assembled, so the record is never copied whole.
+    if in_place and np.shares_memory(flat, x):
+        for row in flat:
+            pending = None
+            for b0, values in _overlap_save_blocks(row, plan, rectify):
+                # Block b0's input has been read (the FFT took a copy): the previous output may go in.
+                if pending is not None:
+                    _put(row, plan.step, *pending)
+                pending = (b0, values)
+            if pending is not None:
+                _put(row, plan.step, *pending)
+        return np.moveaxis(x, -1, axis)
+    out = np.empty((flat.shape[0], plan.blocks * plan.step))
+    for r, row in enumerate(flat):
+        dest = out[r].reshape(plan.blocks, plan.step)
+        for b0, values in _overlap_save_blocks(row, plan, rectify):
+            dest[b0:b0 + values.shape[0]] = values
+    return np.moveaxis(out[:, :n].reshape(x.shape), -1, axis)
+
+
+def _put(row: np.ndarray, step: int, b0: int, values: np.ndarray) -> None:
+    """Write blocks b0… of filtered output into ``row`` (the last block may run past its end)."""
+    a = b0 * step
+    k = min(values.shape[0], -(-(row.size - a) // step))
+    flat = row[a:min(a + k * step, row.size)]
+    whole = flat.size // step
+    flat[:whole * step].reshape(whole, step)[...] = values[:whole]
+    if flat.size > whole * step:
+        flat[whole * step:] = values[whole, :flat.size - whole * step]
+
+
+def _overlap_save_blocks(row: np.ndarray, plan: _OverlapSave, rectify: bool):
+    """Filtered output of one record in block order: yields (first block, float32 array (k, step)).
+
+    Block b filters z[b·step : b·step + size] of the padded record z = [odd reflection (half), x,
+    odd reflection (half), zeros]. Blocks inside x read a view of x; only the first and last few are
+    assembled, so the record is never copied whole. Those edge blocks are filtered first (their input
+    is then no longer needed) and yielded in their place, so a consumer sees the blocks in order: a
+    running sum can follow the output, and the output may overwrite the input one block behind.
+    """
+    from scipy import fft as sfft
+
+    n, half, size, step, blocks = plan.n, plan.half, plan.size, plan.step, plan.blocks
     first_inner = -(-half // step)
     last_inner = (n + half - size) // step
     inner = np.arange(first_inner, last_inner + 1) if last_inner >= first_inner else np.zeros(0, dtype=int)
     edge = np.setdiff1d(np.arange(blocks), inner)
-    chunk = max(1, (1 << 19) // size)  # blocks per FFT call: temporaries of a few MB
+    # Blocks per FFT call: 2¹⁷ samples (4 blocks of 32 k), whose temporaries (≈ 0.5 MB each) stay in the
+    # CPU cache; 16 blocks per call ran about a third slower.
+    chunk = max(1, (1 << 17) // size)
 
-    gain32 = gain.astype(np.float32)
-
-    def run(segments: np.ndarray, dest: np.ndarray, rectify_blocks: bool) -> None:
+    def run(segments: np.ndarray, rectify_blocks: bool):
         for b0 in range(0, segments.shape[0], chunk):
             # Single precision halves the FFT's cost; its rounding (≈ 1e-7 of the block's largest value)
             # is far below any ADC's step (a 16-bit converter resolves 1.5e-5 of its range).
@@ -149,24 +215,29 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768, rectify: bool = 
             if rectify_blocks:
                 np.abs(seg, out=seg)
             spec = sfft.rfft(seg, axis=-1)
-            spec *= gain32
-            dest[b0:b0 + chunk] = sfft.irfft(spec, size, axis=-1)[:, half:half + step]
+            spec *= plan.gain32
+            yield sfft.irfft(spec, size, axis=-1)[:, half:half + step]
 
-    for r, row in enumerate(flat):
-        dest = out[r].reshape(blocks, step)
-        if inner.size:
-            view = np.lib.stride_tricks.sliding_window_view(row, size)[inner[0] * step - half::step][:inner.size]
-            run(view, dest[inner[0]:inner[-1] + 1], rectify)
-        if edge.size:
-            i = edge[:, None] * step + np.arange(size)[None, :] - half  # index into x
-            at = (lambda k: np.abs(row[k])) if rectify else (lambda k: row[k])
-            head = 2 * at(0) - at(np.clip(-i, 0, n - 1))
-            tail = 2 * at(n - 1) - at(np.clip(2 * (n - 1) - i, 0, n - 1))
-            seg = np.where(i < 0, head, np.where(i < n, at(np.clip(i, 0, n - 1)), np.where(i < n + half, tail, 0.0)))
-            tmp = np.empty((edge.size, step))
-            run(seg, tmp, False)  # assembled from |x| already: the reflection is of the rectified signal
-            dest[edge] = tmp
-    return np.moveaxis(out[:, :n].reshape(x.shape), -1, axis)
+    edge_out = None
+    if edge.size:
+        i = edge[:, None] * step + np.arange(size)[None, :] - half  # index into x
+        at = (lambda k: np.abs(row[k])) if rectify else (lambda k: row[k])
+        head = 2 * at(0) - at(np.clip(-i, 0, n - 1))
+        tail = 2 * at(n - 1) - at(np.clip(2 * (n - 1) - i, 0, n - 1))
+        seg = np.where(i < 0, head, np.where(i < n, at(np.clip(i, 0, n - 1)), np.where(i < n + half, tail, 0.0)))
+        # Assembled from |x| already: the reflection is of the rectified signal.
+        edge_out = np.concatenate(list(run(seg, False)))
+    n_head = int(np.sum(edge < first_inner)) if inner.size else edge.size
+    if n_head:
+        yield 0, edge_out[:n_head]
+    if inner.size:
+        view = np.lib.stride_tricks.sliding_window_view(row, size)[inner[0] * step - half::step][:inner.size]
+        b = int(inner[0])
+        for values in run(view, rectify):
+            yield b, values
+            b += values.shape[0]
+    if edge_out is not None and edge.size > n_head:
+        yield int(edge[n_head]), edge_out[n_head:]
 
 
 @lru_cache(maxsize=32)
@@ -195,14 +266,15 @@ def _psd(x: np.ndarray, fs: float, *, max_seconds: float = 60.0) -> tuple[np.nda
     taken as evenly spread 2 s pieces, so the cost stays flat for hour-long sessions."""
     x = np.atleast_2d(as_float(x))
     # Each channel at unit power: pooled decisions (which mains line, which harmonics) must not
-    # depend on one electrode's gain.
-    x = x / np.maximum(np.std(x, axis=-1, keepdims=True), 1e-300)
+    # depend on one electrode's gain. The whole record's SD, but only the pieces analysed are scaled.
+    sd = np.maximum(std_rows(x), 1e-300)[:, None]
     n = x.shape[-1]
     seg = int(2 * fs)
     if n > max_seconds * fs and seg > 0:
         k = int(max_seconds // 2)
         starts = np.linspace(0, n - seg, k).astype(int)
         x = np.concatenate([x[:, s:s + seg] for s in starts], axis=-1)
+    x = x / sd
     nperseg = int(min(x.shape[-1], 2 * fs))
     f, p = signal.welch(x, fs=fs, nperseg=max(nperseg, 8), axis=-1, detrend="constant")
     return f, np.atleast_2d(p)
@@ -382,6 +454,7 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
 
     # Each channel's sums are complete before its fit is subtracted, so the input may be the output.
     out = x if overwrite_x else x.copy()
+    scratch = np.empty(chunk * hop)
     with single_threaded_blas():  # thin, memory-bound products (see single_threaded_blas)
         for r in np.ndindex(*lead_shape):
             zx = np.zeros((nl, nblk), dtype=complex)
@@ -390,8 +463,13 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
             for b0 in range(0, nblk, chunk):
                 b1 = min(b0 + chunk, nblk)
                 w = weight[r][b0 * spb:b1 * spb].reshape(b1 - b0, spb, 1)
-                wx = padded(x[r], b0, b1)
-                wx.reshape(b1 - b0, spb, sub)[...] *= w
+                s0, s1 = b0 * hop - lead, b1 * hop - lead
+                if s0 >= 0 and s1 <= n:  # inside the record: w·x straight into the scratch block
+                    wx = np.multiply(x[r][s0:s1].reshape(b1 - b0, spb, sub), w,
+                                     out=scratch[:(b1 - b0) * hop].reshape(b1 - b0, spb, sub)).reshape(b1 - b0, hop)
+                else:
+                    wx = padded(x[r], b0, b1)
+                    wx.reshape(b1 - b0, spb, sub)[...] *= w
                 w = w[..., 0]
                 Bc = block_phase(b0, b1)
                 sx = wx @ Pa  # (blocks, 2·lines)
@@ -417,7 +495,7 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
                 u = pz[:, b0 + 1:b1 + 1] * Bc
                 v = pz[:, b0:b1] * Bc
                 coef = np.concatenate([u.real, -u.imag, v.real, -v.imag]).T  # (blocks, 4·lines)
-                fit = coef @ syn
+                fit = np.matmul(coef, syn, out=scratch[:(b1 - b0) * hop].reshape(b1 - b0, hop))
                 # The first and last half-blocks lie under one frame only: its coefficient, unweighted.
                 if b0 == 0:
                     fit[0] = (u[:, 0:1] * P).real.sum(axis=0)
@@ -557,7 +635,8 @@ def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float 
         return np.moveaxis(_clean_fft(xm, float(fs), lines, low_hz, high_hz, order), -1, axis)
     sos = clean_sos(float(fs), lines_hz=lines, low_hz=low_hz, high_hz=high_hz, order=order)
     if zero_phase:
-        return np.moveaxis(filtfilt_fft(xm, sos), -1, axis)
+        # xm is scratch (remove_dc's copy, or x itself under overwrite_x): filtered where it lies.
+        return np.moveaxis(_filtfilt_fft(xm, sos, in_place=True), -1, axis)
     if not long_enough_for_filtfilt(xm.shape[-1], sos):
         return np.moveaxis(xm, -1, axis)
     return np.moveaxis(signal.sosfilt(sos, xm, axis=-1), -1, axis)

@@ -35,9 +35,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._util import (as_float, cumsum0, drop_short_runs, fill_short_gaps, first_true_after, forward_mean_at,
-                    forward_mean_from_cumsum, last_true_before, moving_mean, runs, window_samples)
+                    forward_mean_from_cumsum, last_true_before, moving_mean, moving_mean_at, moving_mean_exceeds,
+                    moving_mean_from_cumsum, power_cumsum, runs, window_samples)
 from .baseline import Baseline, baseline_mask, baseline_stats, robust_stats
-from .envelope import linear_envelope, tkeo
+from .envelope import linear_envelope, linear_envelope_cumsum, tkeo
 
 
 class Bursts(NamedTuple):
@@ -83,6 +84,32 @@ def _threshold(base: Baseline, h: float, env: np.ndarray, scale: np.ndarray | No
     return base.mean + h * sd
 
 
+def _floor_scale(base: Baseline, bound: np.ndarray, exact) -> np.ndarray:
+    """``scale`` for :func:`_threshold` given an upper ``bound`` of it per channel: the scale only sets the
+    tiny SD floor 1e-9·scale, so where even the bound leaves that floor below the SD it floors (all real
+    recordings), the bound gives the same threshold as the exact scale and ``exact()`` (a subsample of
+    the whole record) is not computed."""
+    sd = np.maximum(base.sd, 0.05 * np.abs(base.mean))
+    bound = np.asarray(bound, dtype=np.float64)
+    return bound if np.all(1e-9 * bound + 1e-300 <= sd) else exact()
+
+
+def _running_mean_bound(c: np.ndarray, w: int, at, sub: np.ndarray, *, centered: bool) -> np.ndarray:
+    """Per channel, an upper bound of the mean of the ``w``-sample running mean (centered, or starting at
+    each sample) over the subsample ``sub``, from its :func:`cumsum0` ``c`` of a non-negative signal.
+
+    A full window's mean is ``fl(fl(c[i + w] − c[i]) / w)`` ≤ ``fl(c[n] / w)``: c rises from 0 to c[n] and
+    rounding is monotonic. Windows that shrink at the record's ends (one-sided there) are evaluated with
+    ``at(ch, idx)``. The factor 1 + 1e-6 covers the rounding of the mean over the subsample."""
+    n = c.shape[-1] - 1
+    half = w // 2 if centered else 0
+    ends = sub[(sub < half) | (sub > n - w + half)]
+    out = np.empty(c.shape[0])
+    for ch in range(c.shape[0]):
+        out[ch] = np.max(np.r_[c[ch][n] / w, at(ch, ends)])  # NaN stays NaN: then the exact scale
+    return out * (1.0 + 1e-6)
+
+
 def _baseline(env: np.ndarray, fs: float, rest, exclude) -> Baseline:
     mask = baseline_mask(env.shape[-1], fs=fs, rest_mask=rest, env=env, exclude=exclude)
     return baseline_stats(env, mask)
@@ -114,6 +141,39 @@ def _finish(active: np.ndarray, fs: float, min_gap_ms: float, min_burst_ms: floa
             a, b = a2[keep], b2[keep]
         out.append(Bursts(a.astype(np.int64), b.astype(np.int64)))
     return out
+
+
+def _finish_runs(starts: np.ndarray, stops: np.ndarray, fs: float, min_gap_ms: float, min_burst_ms: float,
+                 min_run_ms: float = 0.0) -> Bursts:
+    """:func:`_finish` of one channel without ``exclude``, on its runs of activity (start, exclusive stop)
+    instead of a mask over the record: the same bursts from a few arrays of run boundaries."""
+    gap = window_samples(min_gap_ms, fs, minimum=0)
+    shortest = window_samples(min_burst_ms, fs)
+    first = window_samples(min_run_ms, fs, minimum=0)
+    for min_len, merge in ((first, False), (gap, True), (shortest, False)):
+        if merge and min_len > 0 and starts.size > 1:
+            # fill_short_gaps: a quiet stretch of ≤ gap samples between two runs joins them.
+            apart = (starts[1:] - stops[:-1]) > min_len
+            starts, stops = starts[np.r_[True, apart]], stops[np.r_[apart, True]]
+        elif not merge and min_len > 1:
+            keep = (stops - starts) >= min_len  # drop_short_runs
+            starts, stops = starts[keep], stops[keep]
+    return Bursts(starts.astype(np.int64), (stops - 1).astype(np.int64))
+
+
+def _rest_indices(n: int, n_ch: int, fs: float, rest, exclude, env) -> list[np.ndarray]:
+    """Each channel's baseline sample indices, as ``baseline_mask`` chooses them; ``env()`` gives the
+    envelope (channels, n) and is called only when marked rest does not suffice (the quietest window)."""
+    if rest is not None:
+        try:
+            marked = baseline_mask(n, fs=fs, rest_mask=rest, exclude=exclude)[0]
+        except ValueError:  # too little marked rest: baseline_mask falls back to the envelope
+            marked = None
+        if marked is not None:
+            idx = np.flatnonzero(marked)  # one scan of the record for all channels
+            return [idx] * n_ch
+    mask = baseline_mask(n, fs=fs, rest_mask=rest, env=env(), exclude=exclude)
+    return [np.flatnonzero(m) for m in mask]
 
 
 def hodges_bui(x, *, fs: float, rest=None, h: float = 3.0, window_ms: float = 25.0, cutoff_hz: float = 50.0,
@@ -216,51 +276,104 @@ def power_backtrack(x, *, fs: float, rest=None, detect_window_ms: float = 100.0,
 
 def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms, h_mid, h_onset, onset_cutoff_hz,
                      plateau_fraction, window_slope_ms_per_db, extrapolate, max_backtrack_ms, min_gap_ms,
-                     min_burst_ms, exclude, ramp_fit=False, pd=None) -> list[Bursts]:
+                     min_burst_ms, exclude, ramp_fit=False, pd=None, _sums=None) -> list[Bursts]:
     """:func:`power_backtrack`; ``pd`` is its detection envelope when the caller already has it
     (``analyze`` computes the same 100 ms mean power for its amplitude envelope)."""
     x = _as_channels(x)
-    n = x.shape[-1]
+    n, n_ch = x.shape[-1], x.shape[0]
+    args = dict(fs=fs, rest=rest, detect_window_ms=detect_window_ms, h_detect=h_detect,
+                onset_window_ms=onset_window_ms, h_mid=h_mid, h_onset=h_onset, onset_cutoff_hz=onset_cutoff_hz,
+                plateau_fraction=plateau_fraction, window_slope_ms_per_db=window_slope_ms_per_db,
+                extrapolate=extrapolate, max_backtrack_ms=max_backtrack_ms, min_gap_ms=min_gap_ms,
+                min_burst_ms=min_burst_ms, exclude=exclude, ramp_fit=ramp_fit)
+    if pd is None and onset_cutoff_hz is not None and n_ch > 1:
+        # Every step is per channel: one channel at a time, in one array for the running sums.
+        sums = np.empty((1, n + 1), dtype=np.complex128)
+        return [b for c in range(n_ch) for b in _power_backtrack(x[c:c + 1], **args, _sums=sums)]
+    w_d = window_samples(detect_window_ms, fs)
+    c_sq = None  # cumsum0(x * x), when this function computes the detection envelope itself
+    c_le = None
+    if pd is None and onset_cutoff_hz is not None:
+        # Both running sums in one pass (see linear_envelope_cumsum).
+        c_sq, c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=onset_cutoff_hz, with_power=True, out=_sums)
+    elif pd is None:
+        c_sq = power_cumsum(x)
     if pd is None:
-        pd = moving_mean(x * x, window_samples(detect_window_ms, fs), axis=-1)
+        # The 100 ms mean power is read from its cumulative sum: compared with the threshold a block at a
+        # time, and at the rest, around bursts and on a subsample, never as a whole-record array.
+
+        def pd_at(ch: int, idx: np.ndarray) -> np.ndarray:
+            return moving_mean_at(c_sq[ch], w_d, idx)
     else:
         pd = np.atleast_2d(pd)
-    c_le = None
+
+        def pd_at(ch: int, idx: np.ndarray) -> np.ndarray:
+            return pd[ch][idx]
     if onset_cutoff_hz is None:
-        po_full = moving_mean(x * x, window_samples(onset_window_ms, fs), axis=-1)
+        w_o = window_samples(onset_window_ms, fs)
+        c_po = c_sq if c_sq is not None else power_cumsum(x)
 
         def po_at(ch: int, idx: np.ndarray) -> np.ndarray:
-            return po_full[ch][idx]
+            return moving_mean_at(c_po[ch], w_o, idx)
     else:
         # Hodges & Bui's onset envelope: linear envelope averaged over the window *starting* at each
         # sample, so a sample is called active when the next ``onset_window_ms`` are. It is read only at
         # the rest, around bursts and on a subsample, so it is evaluated there from one cumulative sum
         # (which also serves the adaptive per-burst windows), never as a whole-record array.
         w = window_samples(onset_window_ms, fs)
-        c_le = cumsum0(linear_envelope(x, fs=fs, cutoff_hz=onset_cutoff_hz))
+        if c_le is None:
+            c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=onset_cutoff_hz)
 
         def po_at(ch: int, idx: np.ndarray) -> np.ndarray:
             return forward_mean_at(c_le[ch], w, idx)
-    mask = baseline_mask(n, fs=fs, rest_mask=rest, env=pd, exclude=exclude)
-    bd = baseline_stats(pd, mask)
-    po_rest = [robust_stats(po_at(c, np.flatnonzero(mask[c]))) for c in range(x.shape[0])]  # as baseline_stats
+    rest_idx = _rest_indices(n, n_ch, fs, rest, exclude,
+                             lambda: pd if pd is not None else moving_mean_from_cumsum(c_sq, w_d))
+    # As baseline_stats(pd, mask) and _threshold(…, pd): the same values in the same order.
+    pd_rest = [robust_stats(pd_at(c, rest_idx[c])) for c in range(n_ch)]
+    bd = Baseline(np.array([mu for mu, _ in pd_rest]), np.array([sd for _, sd in pd_rest]))
+    sub = np.arange(0, n, _SCALE_STEP)
+
+    def pd_scale() -> np.ndarray:  # _scale(pd)
+        return np.mean(np.abs(np.stack([pd_at(c, sub) for c in range(n_ch)])), axis=-1) if n else np.zeros(n_ch)
+
+    def po_scale() -> np.ndarray:  # _scale(po), from the same subsample of po
+        return np.array([np.mean(np.abs(po_at(c, sub))) if n else 0.0 for c in range(n_ch)])
+
+    po_rest = [robust_stats(po_at(c, rest_idx[c])) for c in range(n_ch)]
     bo = Baseline(np.array([mu for mu, _ in po_rest]), np.array([sd for _, sd in po_rest]))
-    active = pd > _threshold(bd, h_detect, pd)[:, None]
+    if c_sq is not None:
+        pd_bound = _running_mean_bound(c_sq, w_d, pd_at, sub, centered=True)
+        level = _threshold(bd, h_detect, None, scale=_floor_scale(bd, pd_bound, pd_scale))
+    else:
+        level = _threshold(bd, h_detect, None, scale=pd_scale())
     # 150 ms: longer than a 30–50 ms artefact smeared by the 100 ms detection window.
-    coarse = _finish(active, fs, min_gap_ms, min_burst_ms, exclude, min_run_ms=detect_window_ms + 50.0)
-    # _scale(po), from the same subsample of po
-    po_scale = np.array([np.mean(np.abs(po_at(c, np.arange(0, n, _SCALE_STEP)))) if n else 0.0
-                         for c in range(x.shape[0])])
-    mid = _threshold(bo, h_mid, None, scale=po_scale)
-    low = _threshold(bo, h_onset, None, scale=po_scale)
+    min_run_ms = detect_window_ms + 50.0
+
+    def active(c: int) -> np.ndarray:
+        if pd is not None:
+            return pd[c] > level[c]
+        return moving_mean_exceeds(c_sq[c], w_d, level[c], nonnegative=True)
+
+    if exclude is not None and np.any(exclude):
+        coarse = _finish(np.stack([active(c) for c in range(n_ch)]), fs, min_gap_ms, min_burst_ms, exclude,
+                         min_run_ms=min_run_ms)
+    else:
+        coarse = [_finish_runs(*runs(active(c)), fs, min_gap_ms, min_burst_ms, min_run_ms=min_run_ms)
+                  for c in range(n_ch)]
+    if c_le is not None:
+        po_bound = _running_mean_bound(c_le, w, po_at, sub, centered=False)
+    else:
+        po_bound = _running_mean_bound(c_po, w_o, po_at, sub, centered=True)
+    po_sc = _floor_scale(bo, po_bound, po_scale)
+    mid = _threshold(bo, h_mid, None, scale=po_sc)
+    low = _threshold(bo, h_onset, None, scale=po_sc)
     back = window_samples(max_backtrack_ms, fs)
     adaptive = None
     if onset_cutoff_hz is not None and (plateau_fraction > 0 or window_slope_ms_per_db):
-        adaptive = _AdaptiveOnset(c_le, fs=fs, mask=mask, pd=pd, pd_rest=bd.mean,
+        adaptive = _AdaptiveOnset(c_le, fs=fs, rest_idx=rest_idx, pd_at=pd_at, pd_rest=bd.mean,
                                   window_ms=onset_window_ms, slope_ms_per_db=window_slope_ms_per_db,
                                   h_mid=h_mid, h_onset=h_onset, plateau_fraction=plateau_fraction, back=back,
                                   extrapolate=extrapolate)
-    del active
     out = []
     for c, b in enumerate(coarse):
         if len(b) == 0:
@@ -286,7 +399,7 @@ def _power_backtrack(x, *, fs, rest, detect_window_ms, h_detect, onset_window_ms
                 ex = np.asarray(exclude, dtype=bool)
                 lo_v = np.maximum(lo_v, last_true_before(ex)[on] + 1)
                 hi_v = np.minimum(hi_v, first_true_after(ex)[on])
-            plateau = _median_sub_many(lambda i: pd[c][i], b.onsets, b.offsets)
+            plateau = _median_sub_many(lambda i: pd_at(c, i), b.onsets, b.offsets)
             fitted, ok = ramp_onsets(x[c], on, fs=fs, noise_power=np.full(on.size, bd.mean[c]),
                                      plateau_power=plateau, valid_lo=lo_v, valid_hi=hi_v)
             on = np.where(ok, np.minimum(fitted, b.offsets), on)
@@ -314,17 +427,17 @@ class _AdaptiveOnset:
     clipped to 20–60 ms (slope tuned on seeds separate from the validation seeds).
     """
 
-    def __init__(self, c_le, *, fs, mask, pd, pd_rest, window_ms, slope_ms_per_db, h_mid, h_onset,
+    def __init__(self, c_le, *, fs, rest_idx, pd_at, pd_rest, window_ms, slope_ms_per_db, h_mid, h_onset,
                  plateau_fraction, back, extrapolate=0.0):
-        # ``c_le``: :func:`cumsum0` of the linear envelope, (channels, n + 1).
+        # ``c_le``: :func:`cumsum0` of the linear envelope, (channels, n + 1); ``rest_idx``: each channel's
+        # baseline sample indices; ``pd_at(ch, idx)``: the detection envelope at ``idx``.
         self.n = c_le.shape[-1] - 1
         self.c = c_le
-        self.fs, self.mask, self.pd, self.pd_rest = fs, mask, pd, pd_rest
+        self.fs, self.rest_idx, self.pd_at, self.pd_rest = fs, rest_idx, pd_at, pd_rest
         self.window_ms, self.slope = window_ms, slope_ms_per_db
         self.h_mid, self.h_onset, self.pf, self.back = h_mid, h_onset, plateau_fraction, back
         self.extrapolate = extrapolate
         self._stats: dict[tuple[int, int], tuple[float, float]] = {}
-        self._rest_idx: dict[int, np.ndarray] = {}
 
     def fwd(self, ch: int, idx: np.ndarray, w) -> np.ndarray:
         """Forward ``w``-sample mean of the linear envelope at ``idx`` (``w`` an int or one per row)."""
@@ -333,9 +446,7 @@ class _AdaptiveOnset:
     def stats(self, ch: int, w: int) -> tuple[float, float]:
         key = (ch, w)
         if key not in self._stats:
-            if ch not in self._rest_idx:  # one scan of the record per channel, not one per window length
-                self._rest_idx[ch] = np.flatnonzero(self.mask[ch])
-            idx = self._rest_idx[ch]
+            idx = self.rest_idx[ch]
             vals = self.fwd(ch, idx, w) if idx.size else np.zeros(0)
             mu, sd = (float(np.median(vals)), float(1.4826 * np.median(np.abs(vals - np.median(vals))))) \
                 if vals.size else (0.0, 0.0)
@@ -348,7 +459,7 @@ class _AdaptiveOnset:
         # Burst levels and window lengths of all bursts at once (medians of ≈ 256 evenly spaced samples).
         ws = np.full(ons.size, window_samples(self.window_ms, self.fs), dtype=np.int64)
         if self.slope and self.pd_rest[ch] > 0:
-            lvl = _median_sub_many(lambda i: self.pd[ch][i], ons, offs)
+            lvl = _median_sub_many(lambda i: self.pd_at(ch, i), ons, offs)
             snr_db = 10 * np.log10(np.maximum(lvl / self.pd_rest[ch], 1e-3))
             ms = np.clip(self.window_ms + self.slope * (12.0 - snr_db), 20.0, 60.0)
             ws = np.maximum(1, np.round(ms * 1e-3 * float(self.fs))).astype(np.int64)  # as window_samples
@@ -489,19 +600,21 @@ def ramp_onsets(x, guess, *, fs: float, noise_power, plateau_power, valid_lo=Non
 
 
 def _search(test, start: np.ndarray, stop: np.ndarray, *, n: int, forward: bool = True,
-            step: int = 512) -> np.ndarray:
+            step: int = 512, first: int = 64) -> np.ndarray:
     """For each row k: the first (``forward``) or last index i in [start[k], stop[k]] where
     ``test(rows, idx)`` is True, else −1. ``test`` gets the row numbers (m,) and candidate indices
     (m, L) and returns booleans (m, L); indices outside [0, n) are never tested.
 
-    All rows are searched together in ``step``-sample slices, and only rows still unresolved go on to
-    the next slice, so a search that ends near its start (the usual case) costs one slice."""
+    All rows are searched together, first in a ``first``-sample slice, then in ``step``-sample slices,
+    and only rows still unresolved go on to the next slice. The onset searches of :func:`power_backtrack`
+    end within tens of samples of their start (at 1 kHz, 99 % within 64), so a short first slice does a
+    tenth of the work of a full one and the rare long search costs one more slice."""
     start = np.asarray(start, dtype=np.int64)
     stop = np.asarray(stop, dtype=np.int64)
     out = np.full(start.size, -1, dtype=np.int64)
     todo = np.flatnonzero(start <= stop)
     offset = 0
-    cols = np.arange(step)
+    cols = np.arange(max(1, min(int(first), int(step))))
     while todo.size:
         if forward:
             idx = start[todo, None] + offset + cols
@@ -510,10 +623,11 @@ def _search(test, start: np.ndarray, stop: np.ndarray, *, n: int, forward: bool 
         ok = (idx >= start[todo, None]) & (idx <= stop[todo, None]) & (idx >= 0) & (idx < n)
         hit = test(todo, np.clip(idx, 0, max(n - 1, 0))) & ok
         found = hit.any(axis=1)
-        first = hit.argmax(axis=1)
-        out[todo[found]] = idx[found, first[found]]
-        offset += step
+        at = hit.argmax(axis=1)
+        out[todo[found]] = idx[found, at[found]]
+        offset += cols.size
         todo = todo[~found & (stop[todo] - start[todo] + 1 > offset)]
+        cols = np.arange(step)
     return out
 
 
