@@ -161,19 +161,30 @@ def _finish_runs(starts: np.ndarray, stops: np.ndarray, fs: float, min_gap_ms: f
     return Bursts(starts.astype(np.int64), (stops - 1).astype(np.int64))
 
 
+# Baseline statistics come from at most this many evenly spaced baseline samples. A guided session's
+# rests add up to minutes (reengage.session_plan: 10 s after every MVC trial), and medians over all of
+# them, once per window length of the adaptive onset search, cost more than the rest of the detection;
+# neighbouring values of a 20–100 ms window mean are nearly equal, so a stride loses no precision.
+MAX_BASELINE_SAMPLES = 1 << 16
+
+
 def _rest_indices(n: int, n_ch: int, fs: float, rest, exclude, env) -> list[np.ndarray]:
-    """Each channel's baseline sample indices, as ``baseline_mask`` chooses them; ``env()`` gives the
-    envelope (channels, n) and is called only when marked rest does not suffice (the quietest window)."""
+    """Each channel's baseline sample indices, as ``baseline_mask`` chooses them (evenly thinned to at
+    most :data:`MAX_BASELINE_SAMPLES`); ``env()`` gives the envelope (channels, n) and is called only when
+    marked rest does not suffice (the quietest window)."""
+    def thin(idx: np.ndarray) -> np.ndarray:
+        return idx[::-(-idx.size // MAX_BASELINE_SAMPLES)] if idx.size > MAX_BASELINE_SAMPLES else idx
+
     if rest is not None:
         try:
             marked = baseline_mask(n, fs=fs, rest_mask=rest, exclude=exclude)[0]
         except ValueError:  # too little marked rest: baseline_mask falls back to the envelope
             marked = None
         if marked is not None:
-            idx = np.flatnonzero(marked)  # one scan of the record for all channels
+            idx = thin(np.flatnonzero(marked))  # one scan of the record for all channels
             return [idx] * n_ch
     mask = baseline_mask(n, fs=fs, rest_mask=rest, env=env(), exclude=exclude)
-    return [np.flatnonzero(m) for m in mask]
+    return [thin(np.flatnonzero(m)) for m in mask]
 
 
 def hodges_bui(x, *, fs: float, rest=None, h: float = 3.0, window_ms: float = 25.0, cutoff_hz: float = 50.0,

@@ -185,3 +185,26 @@ def test_running_means_at_indices_are_the_whole_record_values_bit_for_bit(length
     rows = idx.reshape(-1, 1)  # one window length per row, as the adaptive onset search passes them
     assert np.array_equal(forward_mean_at(c, np.full((idx.size, 1), window), rows),
                           forward_mean_from_cumsum(c, window)[rows])
+
+
+def test_baseline_statistics_from_thinned_long_rests_date_the_same_onsets(monkeypatch):
+    """Minutes of marked rest (a guided session's rests between MVC trials) feed the thresholds through an
+    evenly thinned sample of at most MAX_BASELINE_SAMPLES; dating onsets from all of it gives the same
+    bursts to within a sample."""
+    import reengage.dsp.onsets as onsets
+    from reengage.dsp import filters
+    from reengage.synth import SubjectProfile, synthesize
+
+    s = synthesize(SubjectProfile(snr_db=12.0), duration_s=170.0, fs_hz=2000.0, seed=4)
+    x = filters.clean(s.emg_mv, fs=s.fs_hz)
+    rest = np.zeros(x.shape[-1], dtype=bool)
+    for e in s.events:
+        if e.label == "rest":
+            rest[int(e.onset_s * s.fs_hz):int((e.onset_s + e.duration_s) * s.fs_hz)] = True
+    assert rest.sum() > 1.5 * onsets.MAX_BASELINE_SAMPLES  # thinned by a stride of 2 or more
+    thinned = onsets.detect_bursts(x, fs=s.fs_hz, rest=rest)
+    monkeypatch.setattr(onsets, "MAX_BASELINE_SAMPLES", rest.size)
+    full = onsets.detect_bursts(x, fs=s.fs_hz, rest=rest)
+    for a, b in zip(thinned, full):
+        assert len(a) == len(b) > 10
+        assert np.abs(a.onsets - b.onsets).max() <= 1 and np.abs(a.offsets - b.offsets).max() <= 1
