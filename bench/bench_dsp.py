@@ -20,6 +20,7 @@ import os
 import time
 import tracemalloc
 import warnings
+from dataclasses import replace
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 warnings.filterwarnings("ignore")
@@ -33,7 +34,7 @@ from reengage.dsp.onsets import METHODS, detect_bursts  # noqa: E402
 from reengage.dsp.streaming import StreamingPipeline  # noqa: E402
 from reengage.dsp.synthrec import session_recording  # noqa: E402
 from reengage.model import Event  # noqa: E402
-from reengage.synth import SubjectProfile, synthesize  # noqa: E402
+from reengage.synth import SubjectProfile, mains_hum, synthesize  # noqa: E402
 
 FS = 1000.0
 MATCH_S = 0.25
@@ -261,12 +262,17 @@ def e2e(hours=1.0):
                           pct_mvc={"hamstrings": 45.0, "glute_max": 25.0, "glute_med": 30.0, "erector_spinae": 20.0},
                           snr_db=12.0)
     # The generator's cost grows with reps × record length, so the hour is built from 10-minute sessions
-    # (different seeds) laid end to end, each with its own rest, MVC trials and exercise block.
+    # (different seeds) laid end to end, each with its own rest, MVC trials and exercise block. Their mains
+    # hum is left out and added once for the whole hour: ten pieces of hum in random phases would jump at
+    # every seam, which no recording does, and the mains fit across a seam leaves hum that reads as a burst.
     piece = min(dur, 600.0)
-    parts = [synthesize(prof, duration_s=piece, fs_hz=FS, imu_fs_hz=100.0, seed=1 + k)
+    parts = [synthesize(replace(prof, mains_rel=0.0), duration_s=piece, fs_hz=FS, imu_fs_hz=100.0, seed=1 + k)
              for k in range(int(round(dur / piece)))]
     s = parts[0]
     s.emg_mv = np.concatenate([p.emg_mv for p in parts], axis=-1)
+    noise_rms = np.array([parts[0].truth["noise_rms_mv"][m] for m in s.muscles])[:, None]
+    phase = np.random.default_rng(0).uniform(0, 2 * np.pi, size=(len(s.muscles), 1))
+    s.emg_mv += prof.mains_rel * noise_rms * mains_hum(np.arange(s.emg_mv.shape[-1]) / FS, prof.mains_hz, phase)
     s.imu = np.concatenate([p.imu for p in parts], axis=-1)
     s.truth = {"reps": [r for p in parts for r in p.truth["reps"]]}
     s.events = [Event(e.onset_s + k * piece, e.duration_s, e.label) for k, p in enumerate(parts) for e in p.events]

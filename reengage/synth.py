@@ -96,6 +96,13 @@ def _burst(t: np.ndarray, onset: float, rise: float, plateau_end: float, fall: f
     return 0.5 * (1 - np.cos(np.pi * up)) * 0.5 * (1 + np.cos(np.pi * down))
 
 
+def mains_hum(t: np.ndarray, mains_hz: float, phase) -> np.ndarray:
+    """Mains interference of unit RMS at times ``t`` (s): the line at ``mains_hz`` and its 3rd harmonic at
+    0.3 of its amplitude, starting at ``phase`` (rad; an array of shape (channels, 1) gives one per channel)."""
+    hum = np.sin(2 * np.pi * mains_hz * t + phase) + 0.3 * np.sin(2 * np.pi * 3 * mains_hz * t + 3 * phase)
+    return np.sqrt(2) * hum / np.sqrt(1 + 0.09)
+
+
 def protocol_schedule(duration_s: float, muscles: list[str], rep_period_s: float) -> tuple[list[Event], float]:
     """The session layout the simulated person follows (:mod:`reengage.session_plan`, the same as a guided
     session's): rest baseline, the MVC trials the session has room for (:func:`~reengage.session_plan.mvc_plan_for`),
@@ -180,8 +187,7 @@ def synthesize(
     noise_rms = plateau / 10 ** (profile.snr_db / 20.0)
     emg += noise_rms[:, None] * rng.standard_normal((len(muscles), n))
     phase = rng.uniform(0, 2 * np.pi, size=(len(muscles), 1))
-    hum = np.sin(2 * np.pi * profile.mains_hz * t + phase) + 0.3 * np.sin(2 * np.pi * 3 * profile.mains_hz * t + 3 * phase)
-    emg += profile.mains_rel * noise_rms[:, None] * np.sqrt(2) * hum / np.sqrt(1 + 0.09)
+    emg += profile.mains_rel * noise_rms[:, None] * mains_hum(t, profile.mains_hz, phase)
     walk = np.cumsum(rng.standard_normal((len(muscles), n)), axis=-1)
     walk = signal.sosfiltfilt(signal.butter(2, 0.5, fs=fs_hz, output="sos"), walk, axis=-1)
     walk /= np.maximum(walk.std(axis=-1, keepdims=True), 1e-12)
@@ -193,6 +199,7 @@ def synthesize(
     truth = {
         "muscles": muscles,
         "mvc_rms_mv": {m: float(v) for m, v in zip(muscles, mvc)},
+        "noise_rms_mv": {m: float(v) for m, v in zip(muscles, noise_rms)},
         "reps": reps,
         "snr_db": profile.snr_db,
         "mains_hz": profile.mains_hz,
