@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from reengage.dsp import filters
-from reengage.dsp._util import (intervals_mask, moving_mean, moving_mean_at, moving_mean_from_cumsum,
+from reengage.dsp._util import (intervals_mask, moving_mean, moving_mean_at, moving_mean_from_cumsum, power_cumsum,
                                 single_threaded_blas, window_samples)
 from reengage.dsp.baseline import baseline_mask
 from reengage.dsp.imu import movement_segments
@@ -87,16 +87,6 @@ def _channel_keys(channels) -> list[str]:
         used.add(k)
         keys.append(k)
     return keys
-
-
-def _power_cumsum(row: np.ndarray) -> np.ndarray:
-    """``cumsum0(row * row)``, the same sums, with the squares written into the output instead of a
-    record-long temporary."""
-    c = np.empty(row.size + 1, dtype=np.float64)
-    c[0] = 0.0
-    np.multiply(row, row, out=c[1:])
-    np.cumsum(c[1:], out=c[1:])
-    return c
 
 
 def _group_reps(bursts: dict[str, Bursts], allowed: np.ndarray) -> list[dict[str, tuple[int, int]]]:
@@ -508,7 +498,7 @@ def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor
                 row[gap] = 0.0
             # One cumulative sum of the power serves every window over it: the 100 ms envelope (also the
             # default detector's detection envelope), the 500 ms MVC envelope and the 20 ms motion check.
-            csq = _power_cumsum(row)
+            csq = power_cumsum(row)
             ms = moving_mean_from_cumsum(csq, window_samples(ENVELOPE_WINDOW_MS, fs))
             if n and method == "power_backtrack":
                 burst = power_backtrack_with_power(row, fs=fs, pd=ms[None, :], rest=rest_for_detection,
