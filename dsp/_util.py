@@ -286,14 +286,34 @@ def drop_short_runs(mask: np.ndarray, min_len: int) -> np.ndarray:
 
 def intervals_mask(n: int, fs: float, intervals_s, *, t0_s: float = 0.0) -> np.ndarray:
     """Boolean mask of length ``n`` that is True inside the (onset_s, duration_s) intervals."""
-    mask = np.zeros(int(n), dtype=bool)
-    for onset_s, duration_s in intervals_s:
-        a = int(np.floor((onset_s - t0_s) * fs))
-        b = int(np.ceil((onset_s + duration_s - t0_s) * fs))
-        a, b = max(a, 0), min(b, n)
-        if b > a:
-            mask[a:b] = True
-    return mask
+    iv = np.asarray(list(intervals_s), dtype=np.float64).reshape(-1, 2)
+    starts = np.floor((iv[:, 0] - t0_s) * fs).astype(np.int64)
+    stops = np.ceil((iv[:, 0] + iv[:, 1] - t0_s) * fs).astype(np.int64)
+    return spans_mask(int(n), starts, stops)
+
+
+def spans_mask(n: int, starts: np.ndarray, stops: np.ndarray, *, inside: bool = True) -> np.ndarray:
+    """Boolean mask of ``n`` samples, True in each [start, stop) (clipped to the record; spans may overlap
+    or be empty), written in one pass from run lengths rather than one slice per span.
+    ``inside=False``: the complement, True outside every span."""
+    starts = np.clip(np.asarray(starts, dtype=np.int64), 0, n)
+    stops = np.clip(np.asarray(stops, dtype=np.int64), 0, n)
+    keep = stops > starts
+    order = np.argsort(starts[keep], kind="stable")
+    starts, stops = starts[keep][order], stops[keep][order]
+    if starts.size == 0:
+        return np.full(n, not inside, dtype=bool)
+    # A span starting at or before the furthest stop so far extends the current one.
+    first = np.ones(starts.size, dtype=bool)
+    first[1:] = starts[1:] > np.maximum.accumulate(stops)[:-1]
+    heads = np.flatnonzero(first)
+    edges = np.empty(2 * heads.size + 2, dtype=np.int64)
+    edges[0], edges[-1] = 0, n
+    edges[1:-1:2] = starts[heads]
+    edges[2:-1:2] = np.maximum.reduceat(stops, heads)
+    values = np.full(edges.size - 1, not inside, dtype=bool)
+    values[1::2] = inside
+    return np.repeat(values, np.diff(edges))
 
 
 def last_true_before(mask: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import as_float, moving_mean, moving_mean_from_cumsum, runs, window_samples
+from ._util import as_float, moving_mean, moving_mean_from_cumsum, runs, spans_mask, window_samples
 from .filters import _psd
 
 SNR_MIN_DB = 3.0
@@ -67,7 +67,7 @@ def _clipped(s: np.ndarray, a: np.ndarray, b: np.ndarray, *, min_run: int) -> np
     a, b = a[long_], b[long_]
     level = s[a]
     at_rail = (level == s.max()) | (level == s.min())
-    return _mask_of_spans(s.size, a[at_rail], b[at_rail] + 1)
+    return spans_mask(s.size, a[at_rail], b[at_rail] + 1)
 
 
 def _flat(n: int, a: np.ndarray, b: np.ndarray, *, w: int) -> np.ndarray:
@@ -80,34 +80,10 @@ def _flat(n: int, a: np.ndarray, b: np.ndarray, *, w: int) -> np.ndarray:
     # Window of sample i: [max(i − half, 0), min(i − half + w, n)); inside [ra, rb] when both ends are.
     lo = np.where(ra > 0, ra + half, 0)
     hi = np.where(rb < n - 1, rb + half - w + 1, n - 1)
-    out = _mask_of_spans(n, lo, hi + 1)
+    out = spans_mask(n, lo, hi + 1)
     if w - half == 1:
         out[0] = True  # the first sample's window holds that sample alone
     return out
-
-
-def _mask_of_spans(n: int, starts: np.ndarray, stops: np.ndarray, *, inside: bool = True) -> np.ndarray:
-    """Boolean mask of ``n`` samples, True in each [start, stop) (clipped to the record; spans may overlap
-    or be empty), written in one pass from run lengths rather than one slice per span.
-    ``inside=False``: the complement, True outside every span."""
-    starts = np.clip(np.asarray(starts, dtype=np.int64), 0, n)
-    stops = np.clip(np.asarray(stops, dtype=np.int64), 0, n)
-    keep = stops > starts
-    order = np.argsort(starts[keep], kind="stable")
-    starts, stops = starts[keep][order], stops[keep][order]
-    if starts.size == 0:
-        return np.full(n, not inside, dtype=bool)
-    # A span starting at or before the furthest stop so far extends the current one.
-    first = np.ones(starts.size, dtype=bool)
-    first[1:] = starts[1:] > np.maximum.accumulate(stops)[:-1]
-    heads = np.flatnonzero(first)
-    edges = np.empty(2 * heads.size + 2, dtype=np.int64)
-    edges[0], edges[-1] = 0, n
-    edges[1:-1:2] = starts[heads]
-    edges[2:-1:2] = np.maximum.reduceat(stops, heads)
-    values = np.full(edges.size - 1, not inside, dtype=bool)
-    values[1::2] = inside
-    return np.repeat(values, np.diff(edges))
 
 
 def mains_level_db(raw_dc, *, fs: float, mains_hz: float | None) -> float | None:
@@ -196,7 +172,7 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
         # 10× resting power and ≥ 300 ms from any burst: the rise and fall of a real contraction
         # around its detected onset/offset must not count as an artefact.
         k = max(window_samples(300, fs), 0)
-        hot &= _mask_of_spans(n, act_runs[0] - k, act_runs[1] + k, inside=False)
+        hot &= spans_mask(n, act_runs[0] - k, act_runs[1] + k, inside=False)
         if valid is not None:
             hot &= valid
         a, b = runs(hot)
@@ -205,7 +181,7 @@ def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, 
         motion_fraction = float((b - a)[short].sum() / nvalid)
         # The artefacts, widened by 50 ms: the samples a rep must not touch.
         k = max(window_samples(50, fs), 0)
-        motion = _mask_of_spans(n, a[short] - k, b[short] + k)
+        motion = spans_mask(n, a[short] - k, b[short] + k)
     mains_db = None if kind != "raw" else mains_level_db(raw_dc, fs=fs, mains_hz=mains_hz)
     flags = []
     if flat_fraction > FLAT_MAX_FRACTION or n == 0:

@@ -21,11 +21,11 @@ import numpy as np
 
 from reengage.dsp import filters
 from reengage.dsp._util import (intervals_mask, moving_mean, moving_mean_at, moving_mean_from_cumsum, power_cumsum,
-                                single_threaded_blas, window_samples)
+                                single_threaded_blas, spans_mask, window_samples)
 from reengage.dsp.baseline import baseline_mask
 from reengage.dsp.imu import movement_segments
 from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts, power_backtrack_with_power
-from reengage.dsp.quality import _channel_quality, _mask_of_spans
+from reengage.dsp.quality import _channel_quality
 from reengage.model import MUSCLE_ROLES, Recording, ToPhysical
 
 ENVELOPE_WINDOW_MS = 100.0  # amplitude envelope for ratios and %MVC (De Luca 1997: 50–250 ms)
@@ -545,7 +545,7 @@ def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor
                 ref, source = peak, "mvc"
         ref = ref if ref is not None and ref > 0 and math.isfinite(ref) else None
         # Activity for the quality measures: the bursts and the MVC trials.
-        active = _mask_of_spans(n, burst.onsets, burst.offsets + 1) if burst is not None else np.zeros(n, dtype=bool)
+        active = spans_mask(n, burst.onsets, burst.offsets + 1) if burst is not None else np.zeros(n, dtype=bool)
         active |= mvc_ev
         q = _channel_quality(stored=emg.data[muscle_idx[j]],
                              raw_dc=first_minute.get(j, row) if ch.kind == "raw" else row,

@@ -5,20 +5,20 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reengage.dsp._util import cumsum0, moving_mean, runs, window_samples
-from reengage.dsp.quality import _channel_quality, _mask_of_spans, clipped_mask, flat_mask
+from reengage.dsp._util import cumsum0, moving_mean, runs, spans_mask, window_samples
+from reengage.dsp.quality import _channel_quality, clipped_mask, flat_mask
 
 
 @settings(max_examples=300, deadline=None)
 @given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(0, 200), count=st.integers(0, 12), inside=st.booleans())
-def test_mask_of_spans_is_the_union_of_the_spans(seed, n, count, inside):
+def test_spans_mask_is_the_union_of_the_spans(seed, n, count, inside):
     rng = np.random.default_rng(seed)
     starts = rng.integers(-20, n + 20, count)  # unsorted, out of the record, overlapping, empty
     stops = starts + rng.integers(-5, 60, count)
     want = np.zeros(n, dtype=bool)
     for a, b in zip(starts, stops):
         want[max(a, 0):max(b, 0)] = True
-    assert np.array_equal(_mask_of_spans(n, starts, stops, inside=inside), want if inside else ~want)
+    assert np.array_equal(spans_mask(n, starts, stops, inside=inside), want if inside else ~want)
 
 
 def _signal(rng, n):
@@ -97,3 +97,17 @@ def test_motion_mask_is_the_short_hot_runs_away_from_bursts_widened(seed, n, cum
             if j - i <= window_samples(max_artifact_ms, fs):
                 want[max(i - 50, 0):j + 50] = True
     assert np.array_equal(q["motion_mask"], want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 400), st.sampled_from([100.0, 500.0, 1000.0]), st.floats(-1.0, 1.0),
+       st.lists(st.tuples(st.floats(-1.0, 5.0), st.floats(0.0, 2.0)), max_size=6))
+def test_intervals_mask_marks_every_sample_an_interval_touches(n, fs, t0_s, intervals):
+    from reengage.dsp._util import intervals_mask
+
+    want = np.zeros(n, dtype=bool)
+    for onset_s, duration_s in intervals:  # floor of the start, ceil of the end, clipped to the record
+        a = max(int(np.floor((onset_s - t0_s) * fs)), 0)
+        b = min(int(np.ceil((onset_s + duration_s - t0_s) * fs)), n)
+        want[a:max(a, b)] = True
+    assert np.array_equal(intervals_mask(n, fs, intervals, t0_s=t0_s), want)
