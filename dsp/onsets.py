@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._util import (as_float, cumsum0, drop_short_runs, fill_short_gaps, first_true_after, forward_mean_at,
+from ._util import (as_float, cumsum0, drop_short_runs, first_true_after, forward_mean_at,
                     forward_mean_from_cumsum, last_true_before, moving_mean, moving_mean_at, moving_mean_exceeds,
                     moving_mean_from_cumsum, power_cumsum, runs, window_samples)
 from .baseline import Baseline, baseline_mask, baseline_stats, robust_stats
@@ -118,35 +118,32 @@ def _baseline(env: np.ndarray, fs: float, rest, exclude) -> Baseline:
 def _finish(active: np.ndarray, fs: float, min_gap_ms: float, min_burst_ms: float, exclude=None,
             min_run_ms: float = 0.0) -> list[Bursts]:
     out = []
-    gap = window_samples(min_gap_ms, fs, minimum=0)
     shortest = window_samples(min_burst_ms, fs)
-    first = window_samples(min_run_ms, fs, minimum=0)
     ex = None if exclude is None else np.asarray(exclude, dtype=bool)
+    has_ex = ex is not None and ex.any()
     for row in active:
-        if ex is not None and ex.any():
+        if has_ex:
             # A data gap is unknown signal: it may bridge activity on both sides (one burst), but
             # a burst never starts or ends inside it, and gap samples alone are never a burst.
             row = row | ex
-        if first:
-            # Runs too short to be a contraction go before merging, so two cable tugs a few hundred
-            # ms apart never merge into one burst long enough to pass for a rep.
-            row = drop_short_runs(row, first)
-        row = drop_short_runs(fill_short_gaps(row, gap), shortest)
-        a, b = runs(row)
-        b = b - 1
-        if ex is not None and ex.any() and a.size:
+        b = _finish_runs(*runs(row), fs, min_gap_ms, min_burst_ms, min_run_ms)
+        a, z = b.onsets, b.offsets
+        if has_ex and a.size:
             a2 = first_true_after(~ex)[a]
-            b2 = last_true_before(~ex)[b]
+            b2 = last_true_before(~ex)[z]
             keep = (a2 <= b2) & ((b2 - a2 + 1) >= shortest)
-            a, b = a2[keep], b2[keep]
-        out.append(Bursts(a.astype(np.int64), b.astype(np.int64)))
+            a, z = a2[keep], b2[keep]
+        out.append(Bursts(a.astype(np.int64), z.astype(np.int64)))
     return out
 
 
 def _finish_runs(starts: np.ndarray, stops: np.ndarray, fs: float, min_gap_ms: float, min_burst_ms: float,
                  min_run_ms: float = 0.0) -> Bursts:
-    """:func:`_finish` of one channel without ``exclude``, on its runs of activity (start, exclusive stop)
-    instead of a mask over the record: the same bursts from a few arrays of run boundaries."""
+    """Bursts of one channel from its runs of activity (start, exclusive stop): runs shorter than
+    ``min_run_ms`` go first, so two cable tugs a few hundred ms apart never merge into one burst long
+    enough to pass for a rep; then quiet stretches of ≤ ``min_gap_ms`` between runs are bridged and
+    bursts shorter than ``min_burst_ms`` dropped. The mask operations ``drop_short_runs`` /
+    ``fill_short_gaps`` on a few arrays of run boundaries instead of the record."""
     gap = window_samples(min_gap_ms, fs, minimum=0)
     shortest = window_samples(min_burst_ms, fs)
     first = window_samples(min_run_ms, fs, minimum=0)

@@ -104,14 +104,17 @@ def test_filtering_in_place_gives_the_same_output(rows, n, block, rectify, seed)
 @given(st.lists(st.booleans(), min_size=1, max_size=800), st.sampled_from([0.0, 1.0, 5.0, 15.0]),
        st.sampled_from([0.0, 1.0, 4.0, 9.0]), st.sampled_from([0.0, 3.0, 12.0]))
 def test_finishing_on_runs_gives_the_mask_version(bits, gap_ms, burst_ms, run_ms):
-    from reengage.dsp._util import runs
-    from reengage.dsp.onsets import _finish, _finish_runs
+    from reengage.dsp._util import drop_short_runs, fill_short_gaps, runs, window_samples
+    from reengage.dsp.onsets import _finish_runs
 
     active = np.array(bits, dtype=bool)
-    want = _finish(active[None, :], 1000.0, gap_ms, burst_ms, None, min_run_ms=run_ms)[0]
+    mask = drop_short_runs(active, window_samples(run_ms, 1000.0, minimum=0))
+    mask = drop_short_runs(fill_short_gaps(mask, window_samples(gap_ms, 1000.0, minimum=0)),
+                           window_samples(burst_ms, 1000.0))
+    a, b = runs(mask)
     got = _finish_runs(*runs(active), 1000.0, gap_ms, burst_ms, min_run_ms=run_ms)
-    np.testing.assert_array_equal(got.onsets, want.onsets)
-    np.testing.assert_array_equal(got.offsets, want.offsets)
+    np.testing.assert_array_equal(got.onsets, a)
+    np.testing.assert_array_equal(got.offsets, b - 1)
 
 
 def test_power_backtrack_reading_its_envelope_from_the_cumsum_agrees_with_a_given_envelope():
