@@ -6,19 +6,9 @@ board ─bytes→ transport ─bytes→ decoder ─frames→ :class:`FrameAssemb
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Union
-
 from reengage.acquisition.boards import BoardConfig
 from reengage.acquisition.protocol import TYPE_EMG, TYPE_IMU, TYPE_STATUS, Frame
-from reengage.model import Block, Event, Gap
-
-Item = Union[Block, Gap, Event]
-
-
-class Sink(Protocol):
-    def handle(self, item: Item) -> None: ...
-
-    def close(self) -> None: ...
+from reengage.model import Block, Event, Gap, Item
 
 
 @dataclass

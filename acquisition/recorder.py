@@ -11,11 +11,11 @@ from pathlib import Path
 
 from reengage.acquisition.boards import BoardConfig
 from reengage.acquisition.clock import ClockFit
-from reengage.acquisition.pipeline import FrameAssembler, Item, Sink
+from reengage.acquisition.pipeline import FrameAssembler
 from reengage.acquisition.protocol import TYPE_HELLO, FrameDecoder, Hello, parse_hello
 from reengage.acquisition.serial_transport import Disconnected
 from reengage.io.recfile import EXTENSION, RecordingWriter, StreamSpec
-from reengage.model import Block, Event, Gap, Recording
+from reengage.model import Block, Event, Gap, Item, Recording, Sink
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 

@@ -145,7 +145,7 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         sinks = [recorder]
         live = None
         if opts.live:
-            from reengage.dashboard.live import LiveSink
+            from reengage.acquisition.live import LiveSink
 
             live = LiveSink(board.emg.channels, board.emg.fs_hz, session=str(path), state="recording",
                             subject=meta.get("subject"), task=meta.get("task"))

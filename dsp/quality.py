@@ -106,16 +106,11 @@ def mains_level_db(raw_dc, *, fs: float, mains_hz: float | None) -> float | None
 
 
 def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_mask, mains_hz: float | None,
-                    gap_mask=None, kind: str = "raw", max_artifact_ms: float = 150.0) -> dict:
-    """Quality of one channel (1-D arrays over the same samples)."""
-    return _channel_quality(stored=stored, raw_dc=raw_dc, cleaned=cleaned, fs=fs, baseline_mask=baseline_mask,
-                            burst_mask=burst_mask, mains_hz=mains_hz, gap_mask=gap_mask, kind=kind,
-                            max_artifact_ms=max_artifact_ms)
+                    gap_mask=None, kind: str = "raw", max_artifact_ms: float = 150.0, power_cumsum=None) -> dict:
+    """Quality of one channel (1-D arrays over the same samples).
 
-
-def _channel_quality(*, stored, raw_dc, cleaned, fs, baseline_mask, burst_mask, mains_hz, gap_mask, kind,
-                     max_artifact_ms, power_cumsum=None) -> dict:
-    """:func:`channel_quality`; ``power_cumsum`` (:func:`cumsum0` of cleaned²) when the caller already has it."""
+    ``power_cumsum`` (the cumulative sum of ``cleaned``², with a leading 0) may be given when the caller
+    already has it, saving a pass over the record."""
     s = np.asarray(stored)
     n = int(s.size)
     # None: every sample valid (no gaps), so no mask to combine with.

@@ -25,7 +25,8 @@ from reengage.dsp._util import (intervals_mask, moving_mean, moving_mean_at, mov
 from reengage.dsp.baseline import baseline_mask
 from reengage.dsp.imu import movement_segments
 from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts, power_backtrack_with_power
-from reengage.dsp.quality import _channel_quality
+from reengage.dsp.quality import channel_quality
+from reengage.dsp.reps import group_reps
 from reengage.model import MUSCLE_ROLES, Recording, ToPhysical
 
 ENVELOPE_WINDOW_MS = 100.0  # amplitude envelope for ratios and %MVC (De Luca 1997: 50–250 ms)
@@ -87,30 +88,6 @@ def _channel_keys(channels) -> list[str]:
         used.add(k)
         keys.append(k)
     return keys
-
-
-def _group_reps(bursts: dict[str, Bursts], allowed: np.ndarray) -> list[dict[str, tuple[int, int]]]:
-    """Groups of overlapping bursts across channels (a chain of overlaps is one rep)."""
-    items = []
-    for key, b in bursts.items():
-        for on, off in zip(b.onsets.tolist(), b.offsets.tolist()):
-            if allowed[on] and allowed[off]:
-                items.append((on, off, key))
-    items.sort()
-    groups: list[dict[str, tuple[int, int]]] = []
-    end = -1
-    for on, off, key in items:
-        if groups and on <= end:
-            g = groups[-1]
-            if key in g:  # a split burst of the same muscle: one activation with a dip
-                g[key] = (min(g[key][0], on), max(g[key][1], off))
-            else:
-                g[key] = (on, off)
-            end = max(end, off)
-        else:
-            groups.append({key: (on, off)})
-            end = off
-    return groups
 
 
 class _Spans:
@@ -547,7 +524,7 @@ def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor
         # Activity for the quality measures: the bursts and the MVC trials.
         active = spans_mask(n, burst.onsets, burst.offsets + 1) if burst is not None else np.zeros(n, dtype=bool)
         active |= mvc_ev
-        q = _channel_quality(stored=emg.data[muscle_idx[j]],
+        q = channel_quality(stored=emg.data[muscle_idx[j]],
                              raw_dc=first_minute.get(j, row) if ch.kind == "raw" else row,
                              cleaned=row, fs=fs, baseline_mask=bm, burst_mask=active,
                              mains_hz=mains_hz if ch.kind == "raw" else None, gap_mask=gap, kind=ch.kind,
@@ -602,7 +579,7 @@ def _analyze(recording: Recording, *, mvc, method: str, pool: ThreadPoolExecutor
         primary = [k for k in keys if k in bursts]
         if keys:
             notes.append("no glute_max or hamstrings channel: reps are taken from the other muscle channels")
-    groups = _group_reps({k: bursts[k] for k in primary}, allowed) if n else []
+    groups = group_reps({k: bursts[k] for k in primary}, allowed) if n else []
     others = [k for k in keys if k not in primary and k in bursts]
 
     imu_info, movements, imu_note = imu_result

@@ -7,7 +7,7 @@ Modelled on MNE-Python's ``Raw`` (``info`` + ``annotations``): everything else i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, Union
 
 import numpy as np
 
@@ -222,3 +222,15 @@ class Block:
     @property
     def n_samples(self) -> int:
         return int(self.data.shape[-1])
+
+
+Item = Union[Block, Gap, Event]
+"""What flows from a source (board, replayed file) to its sinks."""
+
+
+class Sink(Protocol):
+    """Anything fed the items of a stream: the recorder, the live publisher, an LSL outlet."""
+
+    def handle(self, item: Item) -> None: ...
+
+    def close(self) -> None: ...

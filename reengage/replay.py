@@ -15,9 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reengage.model import Block, Event, Gap, Recording, Stream
-
-from reengage.acquisition.pipeline import Item  # noqa: E402  (one alias for every sink)
+from reengage.model import Block, Event, Gap, Item, Recording, Stream
 
 
 def _gap_mask(rec: Recording, s: Stream) -> np.ndarray:
@@ -214,7 +212,7 @@ def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None,
 
         sinks.append(sink_for_recording(rec, speed))
     if live or (live is None and speed is not None):
-        from reengage.dashboard.live import LiveSink
+        from reengage.acquisition.live import LiveSink
 
         sinks.append(LiveSink(rec.emg.channels, rec.emg.fs_hz, session=str(rec.source), state="replaying",
                               subject=rec.meta.get("subject"), task=rec.meta.get("task")))

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reengage.dsp._util import cumsum0, moving_mean, runs, spans_mask, window_samples
-from reengage.dsp.quality import _channel_quality, clipped_mask, flat_mask
+from reengage.dsp.quality import channel_quality, clipped_mask, flat_mask
 
 
 @settings(max_examples=300, deadline=None)
@@ -76,7 +76,7 @@ def test_motion_mask_is_the_short_hot_runs_away_from_bursts_widened(seed, n, cum
 
     rest, bursts = mask(3, 500), mask(4, 400)
     gap = mask(2, 100) if gaps else None
-    q = _channel_quality(stored=c, raw_dc=c, cleaned=c, fs=fs, baseline_mask=rest, burst_mask=bursts, mains_hz=None,
+    q = channel_quality(stored=c, raw_dc=c, cleaned=c, fs=fs, baseline_mask=rest, burst_mask=bursts, mains_hz=None,
                          gap_mask=gap, kind="raw", max_artifact_ms=max_artifact_ms,
                          power_cumsum=cumsum0(c * c) if cumsum else None)
     valid = np.ones(n, dtype=bool) if gap is None else ~gap

@@ -89,7 +89,7 @@ def test_paced_replay_publishes_to_the_live_view_like_record(tmp_path, monkeypat
     """dashboard/LIVE.md: status "replaying", EMG blocks in physical units by board index, events."""
     import socket
 
-    from reengage.dashboard.live import LiveSink
+    from reengage.acquisition.live import LiveSink
 
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))

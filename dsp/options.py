@@ -1,0 +1,75 @@
+"""The analysis chain's settings, in one place: ``analyze`` (offline) and the live chain (streaming) read
+them from here, so the two can never drift apart.
+
+Each step has one small frozen dataclass; the defaults are the values the validation suite was run with
+(``docs/validation.md``). A notebook changes a step with :func:`dataclasses.replace`, e.g.
+``replace(AnalysisOptions(), envelope=EnvelopeOptions(window_ms=200.0))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """Raw sEMG → cleaned: DC removed, band-passed, mains lines removed.
+
+    ``low_hz``/``high_hz``: the SENIAM 20–450 Hz band (clamped below Nyquist); ``order``: Butterworth
+    order (run zero-phase offline). ``mains_probe_s``: the mains line and its harmonics are found on at
+    most this much of the record (every lead together), since the grid frequency does not change."""
+
+    low_hz: float = 20.0
+    high_hz: float = 450.0
+    order: int = 4
+    mains_probe_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class EnvelopeOptions:
+    """Amplitude envelopes: ``window_ms`` moving RMS (resting noise power removed) for ratios and %MVC
+    (De Luca 1997: 50–250 ms); ``mvc_window_ms`` for the MVC reference, the peak of a 500 ms moving RMS
+    over the trials (SENIAM; Burden 2010)."""
+
+    window_ms: float = 100.0
+    mvc_window_ms: float = 500.0
+
+
+@dataclass(frozen=True)
+class BaselineOptions:
+    """Marked rest shorter than ``min_rest_s`` in all is not used; then each channel's quietest
+    ``quiet_window_s`` is its baseline."""
+
+    min_rest_s: float = 0.5
+    quiet_window_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class RepOptions:
+    """Grouping bursts into reps and deciding which reps are measured.
+
+    ``other_muscle_lead_s``: erector spinae / glute med may start this much before the rep proper;
+    ``edge_margin_s``: a rep ending this close to an edge of the recording was cut by it;
+    ``clip_max_fraction``: a rep with more of its samples clipped is excluded;
+    ``max_artifact_ms``: a high-energy event outside bursts shorter than this is a motion artefact."""
+
+    other_muscle_lead_s: float = 0.5
+    edge_margin_s: float = 0.15
+    clip_max_fraction: float = 0.01
+    max_artifact_ms: float = 150.0
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Every step's settings; ``method`` is the onset detector (``reengage.dsp.onsets.METHODS``)."""
+
+    clean: CleanOptions = field(default_factory=CleanOptions)
+    envelope: EnvelopeOptions = field(default_factory=EnvelopeOptions)
+    baseline: BaselineOptions = field(default_factory=BaselineOptions)
+    reps: RepOptions = field(default_factory=RepOptions)
+    method: str = "power_backtrack"
+
+
+DEFAULT_OPTIONS = AnalysisOptions()
+
+__all__ = ["CleanOptions", "EnvelopeOptions", "BaselineOptions", "RepOptions", "AnalysisOptions", "DEFAULT_OPTIONS"]
