@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from bleak import BleakClient
 
-from reengage.acquisition.serial_transport import Disconnected
+from reengage.errors import Disconnected
 from reengage.acquisition.backoff import reopen_with_backoff
 from reengage.errors import DeviceError
 

@@ -13,7 +13,7 @@ from reengage.acquisition.boards import BoardConfig
 from reengage.acquisition.clock import ClockFit
 from reengage.acquisition.pipeline import FrameAssembler
 from reengage.acquisition.protocol import TYPE_HELLO, FrameDecoder, Hello, parse_hello
-from reengage.acquisition.serial_transport import Disconnected
+from reengage.errors import Disconnected
 from reengage.io.recfile import EXTENSION, RecordingWriter, StreamSpec
 from reengage.model import Block, Event, Gap, Item, Recording, Sink
 

@@ -14,11 +14,7 @@ import termios
 import serial
 
 from reengage.acquisition.backoff import reopen_with_backoff
-from reengage.errors import DeviceError
-
-
-class Disconnected(Exception):
-    """The device went away (unplug, reset, cable). The recorder decides whether to wait for it."""
+from reengage.errors import DeviceError, Disconnected
 
 
 def open_serial(port: str, baudrate: int = 500000, timeout_s: float = 0.05) -> serial.Serial:

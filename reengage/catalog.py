@@ -29,13 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reengage import __version__
-from reengage.errors import InputError, ReengageError
+from reengage.errors import CatalogError, InputError, ReengageError
 
 CATALOG_NAME = "catalog.sqlite"
-
-
-class CatalogError(ReengageError):
-    """A catalog file that cannot be opened or is newer than this software understands."""
 
 
 # ---------------------------------------------------------------------------------------------- schema

@@ -21,3 +21,12 @@ class BoardConfigError(InputError):
 
 class DeviceError(ReengageError):
     """A serial port or BLE device that is absent, busy or not permitted."""
+
+
+class CatalogError(ReengageError):
+    """A catalog file that cannot be opened or is newer than this software understands."""
+
+
+class Disconnected(Exception):
+    """The device went away (unplug, reset, cable). Not a user error: the recorder catches it and decides
+    whether to wait for the board to come back."""
