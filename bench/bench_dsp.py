@@ -32,7 +32,7 @@ from reengage.analysis import analyze  # noqa: E402
 from reengage.dsp import filters  # noqa: E402
 from reengage.dsp.onsets import METHODS, detect_bursts  # noqa: E402
 from reengage.dsp.streaming import StreamingPipeline  # noqa: E402
-from reengage.dsp.synthrec import session_recording  # noqa: E402
+from reengage.validation.synthrec import session_recording  # noqa: E402
 from reengage.model import Event  # noqa: E402
 from reengage.synth import SubjectProfile, mains_hum, synthesize  # noqa: E402
 

@@ -12,7 +12,7 @@ One verb per step, each usable alone from a notebook (``fs`` in Hz, ``axis=-1``,
 * movement: :func:`gyro_magnitude`, :func:`tilt_deg`, :func:`movement_segments`
 * quality: :func:`channel_quality`
 * streaming: :mod:`reengage.dsp.streaming`
-* validation: ``python -m reengage.dsp.validate``
+* validation (outside the library): ``python -m reengage.validation``
 """
 
 from .baseline import Baseline, baseline_mask, baseline_stats, quietest_window

@@ -3,7 +3,7 @@
 import numpy as np
 
 from reengage.analysis import analyze
-from reengage.dsp.synthrec import session_recording
+from reengage.validation.synthrec import session_recording
 from reengage.model import Stream
 from reengage.synth import SubjectProfile, synthesize
 

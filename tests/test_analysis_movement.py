@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from reengage.analysis import analyze
-from reengage.dsp.synthrec import session_recording
+from reengage.validation.synthrec import session_recording
 from reengage.synth import SubjectProfile, synthesize
 
 

@@ -6,7 +6,7 @@ import json
 from threadpoolctl import threadpool_info
 
 from reengage.analysis import analyze
-from reengage.dsp.synthrec import session_recording
+from reengage.validation.synthrec import session_recording
 from reengage.synth import SubjectProfile, synthesize
 
 

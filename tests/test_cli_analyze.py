@@ -66,7 +66,7 @@ def test_latency_error_over_several_sessions():
     suite scores it. The issue's goal is a 5 ms median; measured 6-8 ms at 1 kHz (see the DSP closing
     note), so this guards against regressions beyond 10 ms."""
     from reengage.analysis import analyze
-    from reengage.dsp.synthrec import session_recording
+    from reengage.validation.synthrec import session_recording
 
     errors = []
     for seed in (7, 8, 9):

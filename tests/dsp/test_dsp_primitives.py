@@ -14,7 +14,7 @@ from reengage.dsp.baseline import quietest_window
 from reengage.dsp.envelope import linear_envelope, moving_rms, tkeo
 from reengage.dsp.onsets import METHODS, detect_bursts
 from reengage.dsp.quality import clipped_mask
-from reengage.dsp.synthrec import session_recording
+from reengage.validation.synthrec import session_recording
 from reengage.synth import SubjectProfile, synthesize
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from reengage.analysis import analyze
-from reengage.dsp.synthrec import session_recording
+from reengage.validation.synthrec import session_recording
 from reengage.synth import SubjectProfile, synthesize
 
 

@@ -1,6 +1,6 @@
 """The validation suite's targets for the default detector (issue 3), on a fast slice of the grid.
 
-The full grid runs with ``python -m reengage.dsp.validate``. Targets the default detector does not
+The full grid runs with ``python -m reengage.validation``. Targets the default detector does not
 reach on this synthetic carrier (median |latency error| ≤ 5 ms) are asserted at the level it does
 reach, named as such, so a regression still fails.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from reengage.dsp.onsets import DEFAULT_METHOD
-from reengage.dsp.validate import DURATION_S, Scenario, oracle_latency_error_ms, run
+from reengage.validation.validate import DURATION_S, Scenario, oracle_latency_error_ms, run
 
 SEEDS = (0, 1)
 
@@ -37,7 +37,7 @@ def test_high_snr_targets(scores):
         assert s["order_accuracy"] >= 0.97, name
         assert s["median_abs_onset_error_ms"] <= 10.0, name
         # Per-cell medians of 2 seeds spread by about ±2 points: these bounds catch a regression; the 5 %
-        # target itself is checked on 12 seeds by `python -m reengage.dsp.validate --seeds 12`, where the
+        # target itself is checked on 12 seeds by `python -m reengage.validation --seeds 12`, where the
         # full MVC layout gives 2.9–4.0 % in every cell (docs/validation.md). On these 2 seeds: 3.1–6.1 %.
         assert s["median_ratio_error"] <= 0.07, name
         # Issue target is 5 ms; reached levels on 12 seeds are 9–12 ms at 12 dB (8–12 ms on these 2), and an

@@ -1,6 +1,6 @@
 """Validation suite: every onset detector scored on synthetic sessions with known truth.
 
-Run ``python -m reengage.dsp.validate`` (``--quick`` for a smaller grid, ``--json`` for machine output).
+Run ``python -m reengage.validation`` (``--quick`` for a smaller grid, ``--json`` for machine output).
 
 Sessions come from :func:`reengage.synth.synthesize` over a grid of SNR (20 / 12 / 6 dB), sampling
 rate (500 / 1000 / 2000 Hz), mains (50 / 60 Hz), with baseline wander (the generator's default),
@@ -34,7 +34,7 @@ import numpy as np
 
 from reengage.analysis import analyze
 from reengage.dsp.onsets import METHODS, ramp_onsets
-from reengage.dsp.synthrec import session_recording
+from reengage.validation.synthrec import session_recording
 from reengage.synth import SubjectProfile, _burst, _semg_carrier, synthesize
 
 MATCH_S = 0.25
@@ -262,7 +262,7 @@ def _table(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m reengage.dsp.validate", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m reengage.validation", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 kHz only, fewer seeds")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated detectors")
     ap.add_argument("--seeds", type=int, default=3)
