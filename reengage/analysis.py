@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from reengage.dsp import single_threaded_blas
-from reengage.dsp._checks import check_signal
 from reengage.dsp.baseline import baseline_mask
 from reengage.dsp.channel import (EmgPower, Mains, clean_emg, emg_power, envelope_mvc_peak, find_mains, mvc_peak,
                                   probe_samples, resting_power, rms_envelope, stored_envelope)
@@ -98,10 +97,13 @@ def _channel_keys(channels) -> list[str]:
 
 def _check_samples(recording: Recording) -> None:
     """The stored EMG checked once, here: every step after this is called with ``check_finite=False``."""
-    try:
-        check_signal(recording.emg.data, "EMG samples", ndim=(2,))
-    except ValueError as e:
-        raise InputError(f"cannot analyse this recording: {e}") from None
+    data = recording.emg.data
+    if data.ndim != 2 or not (np.issubdtype(data.dtype, np.number) or data.dtype == bool):
+        raise InputError(f"cannot analyse this recording: EMG samples must be numbers shaped (channels, samples), "
+                         f"got {data.dtype} {data.shape}")
+    if data.size and not np.isfinite(data).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(data))[0])
+        raise InputError(f"cannot analyse this recording: EMG samples hold NaN or inf (first at {bad})")
 
 
 class _Setup:

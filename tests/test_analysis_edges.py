@@ -33,3 +33,19 @@ def test_rep_cut_by_the_end_is_excluded_with_its_reason():
     # The summary comes from the whole reps only.
     lat = [r["onset_latency_ms"] for r in whole]
     assert out["summary"]["median_onset_latency_ms"] == float(np.median(lat))
+
+
+def test_non_finite_samples_are_an_input_error_naming_the_place():
+    import pytest
+
+    from reengage.analysis import channel_envelopes
+    from reengage.errors import InputError
+    from reengage.model import Channel, Recording
+
+    data = np.zeros((2, 5000))
+    data[1, 1234] = np.nan
+    chans = [Channel(r, role=r, unit="mV", kind="raw") for r in ("glute_max", "hamstrings")]
+    rec = Recording(streams={"emg": Stream("emg", 1000.0, chans, data)})
+    for fn in (analyze, channel_envelopes):
+        with pytest.raises(InputError, match=r"NaN or inf \(first at \(1, 1234\)\)"):
+            fn(rec)

@@ -1,6 +1,7 @@
 """The reps are measured for all reps at once (one numpy reduction per measure and channel); this must give
 exactly what the straightforward loop over reps, taking each rep's slices, gave (the former code, kept here
-as the reference), on random burst layouts, overlapping rep windows included."""
+as the reference), on random burst layouts, overlapping rep windows included. The public dsp functions
+(rep_bursts, measure_reps, check_reps, movement_onsets) are compared number by number, bit for bit."""
 
 import math
 
@@ -8,9 +9,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reengage.analysis import (CLIP_REP_MAX_FRACTION, EDGE_MARGIN_S, GLUTE, HAM, OTHER_MUSCLE_LEAD_S, _group_reps,
-                               _num, _reps, _Spans)
+from reengage.dsp import RepOptions, check_reps, group_reps, measure_reps, movement_onsets
 from reengage.dsp.onsets import Bursts
+from reengage.dsp.reps import _Spans
+
+OPTS = RepOptions()
+GLUTE, HAM = OPTS.pair
 
 
 def _mean64(v):
@@ -24,120 +28,114 @@ def _coactivation(a, b):
     return 100.0 * 2.0 * float(np.sum(np.minimum(a, b), dtype=np.float64)) / tot
 
 
-def _reference_reps(*, groups, bursts, primary, others, keys, envs, refs, normalization, quality, n, fs, t0,
-                    gap_spans, movements):
-    """The rep loop as it was in analyze(), one rep at a time."""
-    notes = []
-    reps, used_movements = [], set()
-    movement_starts = np.array([ma for ma, _ in movements]) if movements is not None else np.zeros(0)
+def _ref_spans(g, bursts, others, fs):
+    """The rep's bursts {key: (onset, offset)}: its group, and each other muscle's first burst that starts at
+    most the lead before the group and is still on when it starts."""
+    idx = dict(g)
+    start = min(v[0] for v in g.values())
+    end = max(v[1] for v in g.values())
+    for k in others:
+        b = bursts[k]
+        lead = int(OPTS.other_muscle_lead_s * fs)
+        for i in range(int(np.searchsorted(b.onsets, start - lead, side="left")), len(b)):
+            if b.onsets[i] > end:
+                break
+            if b.offsets[i] >= start:
+                idx[k] = (int(b.onsets[i]), int(b.offsets[i]))
+                break
+    return idx
+
+
+def _ref_amplitudes(idx, start, end, keys, envs, refs, normalization):
+    """(ratio, mean %MVC, peak %MVC, co-activation) of one rep, None where missing."""
+    rg = refs.get(GLUTE) if normalization != "none" else 1.0
+    rh = refs.get(HAM) if normalization != "none" else 1.0
+    ratio = coact = None
+    if GLUTE in idx and HAM in idx and rg and rh:
+        a = min(idx[GLUTE][0], idx[HAM][0])
+        b_ = max(idx[GLUTE][1], idx[HAM][1]) + 1
+        den = _mean64(envs[HAM][a:b_]) / rh
+        if den > 0:
+            ratio = (_mean64(envs[GLUTE][a:b_]) / rg) / den
+        coact = _coactivation(envs[GLUTE][start:end + 1] / rg, envs[HAM][start:end + 1] / rh)
+    mean_pct, peak_pct = {}, {}
+    for k in keys:
+        ref = refs.get(k) if normalization != "none" else None
+        seg = envs[k][start:end + 1]
+        ok = ref is not None and seg.size and k in idx
+        mean_pct[k] = 100.0 * _mean64(seg) / ref if ok else None
+        peak_pct[k] = 100.0 * float(seg.max()) / ref if ok else None
+    return ratio, mean_pct, peak_pct, coact
+
+
+def _ref_checks(start, end, s_s, e_s, n, fs, gap_spans, masks):
+    """(cut, gap hits, {key: (clipped fraction, motion)}) of one rep."""
+    edge = int(round(OPTS.edge_margin_s * fs))
+    cut = start <= edge or end >= n - 1 - edge
+    gaps = [ga < e_s + 0.2 and gb > s_s - 0.2 for ga, gb in gap_spans]
+    per = {}
+    for k, (clip_mask, motion_mask) in masks.items():
+        clip = clip_mask[start:end + 1]
+        per[k] = (np.count_nonzero(clip) / clip.size if clip.size else 0.0, bool(motion_mask[start:end + 1].any()))
+    return cut, gaps, per
+
+
+def _ref_movements(reps_s, movements):
+    """Each rep's movement onset (None: none) and the movements used, rep by rep."""
+    used, out = set(), []
+    starts = np.array([ma for ma, _ in movements])
+    for s_s, e_s in reps_s:
+        onset = None
+        first_mi = int(np.searchsorted(starts, s_s - 0.5, side="left"))
+        last_mi = int(np.searchsorted(starts, e_s, side="right"))
+        for mi in range(first_mi, last_mi):
+            ma, mb = movements[mi]
+            if mi not in used and s_s - 0.5 <= ma <= e_s and mb >= s_s:
+                used.add(mi)
+                if onset is None:
+                    onset = ma
+        out.append(onset)
+    return out, used
+
+
+def _reference(*, groups, bursts, others, keys, envs, refs, normalization, n, fs, t0, gap_spans, masks):
+    """The rep loop as it was in analyze(), one rep at a time: one dict of numbers per rep."""
+    reps = []
     for g in groups:
-        on_s = {k: None for k in keys}
-        off_s = {k: None for k in keys}
-        idx = dict(g)
-        start = min(v[0] for v in g.values())
-        end = max(v[1] for v in g.values())
-        for k in others:
-            b = bursts[k]
-            lead = int(OTHER_MUSCLE_LEAD_S * fs)
-            for i in range(int(np.searchsorted(b.onsets, start - lead, side="left")), len(b)):
-                if b.onsets[i] > end:
-                    break
-                if b.offsets[i] >= start:
-                    idx[k] = (int(b.onsets[i]), int(b.offsets[i]))
-                    break
-        for k, (a, b_) in idx.items():
-            on_s[k] = t0 + a / fs
-            off_s[k] = t0 + b_ / fs
+        idx = _ref_spans(g, bursts, others, fs)
         start = min(v[0] for v in idx.values())
         end = max(v[1] for v in idx.values())
-        rep_notes, reasons = [], []
-        latency = None
-        if on_s.get(GLUTE) is not None and on_s.get(HAM) is not None:
-            latency = 1000.0 * (on_s[GLUTE] - on_s[HAM])
-        else:
-            missing = [k for k in (GLUTE, HAM) if k in keys and on_s.get(k) is None]
-            if missing:
-                rep_notes.append(f"no burst detected in {', '.join(missing)}: latency and ratio are null")
-        ratio = None
-        if GLUTE in idx and HAM in idx:
-            a = min(idx[GLUTE][0], idx[HAM][0])
-            b_ = max(idx[GLUTE][1], idx[HAM][1]) + 1
-            rg = refs.get(GLUTE) if normalization != "none" else 1.0
-            rh = refs.get(HAM) if normalization != "none" else 1.0
-            if rg and rh:
-                den = _mean64(envs[HAM][a:b_]) / rh
-                if den > 0:
-                    ratio = (_mean64(envs[GLUTE][a:b_]) / rg) / den
-            else:
-                rep_notes.append("glute_max or hamstrings has no MVC reference: ratio is null")
-        mean_pct, peak_pct = {}, {}
-        for k in keys:
-            ref = refs.get(k)
-            seg = envs[k][start:end + 1]
-            ok = ref is not None and seg.size and k in idx
-            mean_pct[k] = _num(100.0 * _mean64(seg) / ref, 1) if ok else None
-            peak_pct[k] = _num(100.0 * float(seg.max()) / ref, 1) if ok else None
-        coact = None
-        if GLUTE in envs and HAM in envs and GLUTE in idx and HAM in idx:
-            rg = refs.get(GLUTE) if normalization != "none" else 1.0
-            rh = refs.get(HAM) if normalization != "none" else 1.0
-            if rg and rh:
-                coact = _coactivation(envs[GLUTE][start:end + 1] / rg, envs[HAM][start:end + 1] / rh)
+        on_s = {k: (t0 + idx[k][0] / fs if k in idx else None) for k in keys}
+        latency = 1000.0 * (on_s[GLUTE] - on_s[HAM]) if on_s.get(GLUTE) is not None and \
+            on_s.get(HAM) is not None else None
+        ratio, mean_pct, peak_pct, coact = _ref_amplitudes(idx, start, end, keys, envs, refs, normalization)
         s_s, e_s = t0 + start / fs, t0 + end / fs
-        edge = int(round(EDGE_MARGIN_S * fs))
-        if start <= edge or end >= n - 1 - edge:
-            reasons.append("rep cut by the start or end of the recording")
-        for ga, gb in gap_spans:
-            if ga < e_s + 0.2 and gb > s_s - 0.2:
-                reasons.append(f"data gap at {ga:.2f}–{gb:.2f} s overlaps the rep")
-        for k in [k for k in (GLUTE, HAM) if k in quality] or primary:
-            q = quality[k]
-            if not q["usable"]:
-                reasons.append(f"{k}: channel unusable ({', '.join(q['flags'])})")
-                continue
-            clip = q["clip_mask"][start:end + 1]
-            clipped = np.count_nonzero(clip) / clip.size if clip.size else 0.0
-            if clipped > CLIP_REP_MAX_FRACTION:
-                reasons.append(f"{k}: clipped in {100 * clipped:.0f}% of the rep")
-            if q["motion_mask"][start:end + 1].any():
-                reasons.append(f"{k}: motion artefact at the rep")
-        movement_onset, re_move = None, {}
-        if movements is not None:
-            first_mi = int(np.searchsorted(movement_starts, s_s - 0.5, side="left"))
-            last_mi = int(np.searchsorted(movement_starts, e_s, side="right"))
-            for mi in range(first_mi, last_mi):
-                ma, mb = movements[mi]
-                if mi not in used_movements and s_s - 0.5 <= ma <= e_s and mb >= s_s:
-                    used_movements.add(mi)
-                    if movement_onset is None:
-                        movement_onset = ma
-            re_move = {k: (_num(1000.0 * (on_s[k] - movement_onset), 1)
-                           if movement_onset is not None and on_s[k] is not None else None) for k in keys}
-        order = sorted((k for k in keys if on_s[k] is not None), key=lambda k: on_s[k])
-        rep = {
-            "index": len(reps),
-            "start_s": _num(s_s, 4),
-            "end_s": _num(e_s, 4),
-            "onset_s": {k: _num(v, 4) for k, v in on_s.items()},
-            "offset_s": {k: _num(v, 4) for k, v in off_s.items()},
-            "onset_latency_ms": _num(latency, 1),
-            "firing_order": order,
-            "glute_hamstring_ratio": _num(ratio, 3),
-            "mean_pct_mvc": mean_pct,
-            "peak_pct_mvc": peak_pct,
-            "coactivation_index": _num(coact, 1),
-            "excluded": bool(reasons),
-            "exclusion_reasons": reasons,
-        }
-        if movements is not None:
-            rep["movement_onset_s"] = _num(movement_onset, 4)
-            rep["onset_re_movement_ms"] = re_move
-        reps.append(rep)
-        for m in rep_notes:
-            notes.append(f"rep {rep['index']}: {m}")
-        for r in reasons:
-            notes.append(f"rep {rep['index']} excluded: {r}")
-    return reps, notes, used_movements
+        cut, gaps, per = _ref_checks(start, end, s_s, e_s, n, fs, gap_spans, masks)
+        reps.append({"on": {k: idx[k][0] if k in idx else -1 for k in keys},
+                     "off": {k: idx[k][1] if k in idx else -1 for k in keys},
+                     "onset_s": on_s, "start": start, "end": end, "start_s": s_s, "end_s": e_s,
+                     "latency": latency, "ratio": ratio, "mean": mean_pct, "peak": peak_pct, "coact": coact,
+                     "cut": cut, "gaps": gaps, "clipped": {k: v[0] for k, v in per.items()},
+                     "moved": {k: v[1] for k, v in per.items()}})
+    return reps
+
+
+def _v(x):
+    """A measured value as the reference holds it: NaN → None."""
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _vectorized(m, c, keys):
+    """measure_reps' and check_reps' arrays, one dict per rep like the reference's."""
+    return [{"on": {k: int(m.onsets[k][r]) for k in keys}, "off": {k: int(m.offsets[k][r]) for k in keys},
+             "onset_s": {k: _v(m.onset_s[k][r]) for k in keys}, "start": int(m.start[r]), "end": int(m.end[r]),
+             "start_s": float(m.start_s[r]), "end_s": float(m.end_s[r]), "latency": _v(m.latency_ms[r]),
+             "ratio": _v(m.ratio[r]), "mean": {k: _v(m.mean_pct_mvc[k][r]) for k in keys},
+             "peak": {k: _v(m.peak_pct_mvc[k][r]) for k in keys}, "coact": _v(m.coactivation_index[r]),
+             "cut": bool(c.cut[r]), "gaps": [bool(g[r]) for g in c.gaps],
+             "clipped": {k: float(v[r]) for k, v in c.clipped_fraction.items()},
+             "moved": {k: bool(v[r]) for k, v in c.motion.items()}} for r in range(len(m))]
 
 
 def _bursts(rng, n, count, overlapping):
@@ -171,28 +169,28 @@ def test_rep_measures_equal_the_per_rep_loop(seed, n, nbursts, others, overlappi
     keys = primary_keys + other_keys
     bursts = {k: _bursts(rng, n, nbursts, overlapping and k in other_keys) for k in keys}
     envs = {k: _envelope(rng, n) for k in keys}
-    refs = {k: (None if normalization == "none" or rng.random() < 0.15 else float(rng.uniform(0.1, 3.0)))
-            for k in keys}
-    quality = {}
-    for k in keys:
-        clip = rng.random(n) < rng.choice([0.0, 0.005, 0.05])
-        motion = rng.random(n) < rng.choice([0.0, 0.001])
-        quality[k] = {"usable": bool(rng.random() > 0.1), "flags": ["flat", "low_snr"], "clip_mask": clip,
-                      "motion_mask": motion}
-    allowed = rng.random(n) > 0.05
+    refs = {k: (None if rng.random() < 0.15 else float(rng.uniform(0.1, 3.0))) for k in keys}
+    masks = {k: (rng.random(n) < rng.choice([0.0, 0.005, 0.05]), rng.random(n) < rng.choice([0.0, 0.001]))
+             for k in rng.permutation(keys)[:rng.integers(len(keys) + 1)].tolist()}
     primary = [k for k in (GLUTE, HAM) if k in bursts]
-    groups = _group_reps({k: bursts[k] for k in primary}, allowed)
+    groups = group_reps({k: bursts[k] for k in primary}, rng.random(n) > 0.05)
     dur = n / fs
-    gaps = zip(rng.uniform(0, dur, 2), rng.uniform(0, 0.3, 2))
-    gap_spans = [(t0 + a, t0 + a + d) for a, d in gaps][:rng.integers(3)]
-    movements = None
+    gap_spans = [(t0 + a, t0 + a + d) for a, d in zip(rng.uniform(0, dur, 2), rng.uniform(0, 0.3, 2))]
+    gap_spans = gap_spans[:rng.integers(3)]
+    want = _reference(groups=groups, bursts=bursts, others=other_keys, keys=keys, envs=envs, refs=refs,
+                      normalization=normalization, n=n, fs=fs, t0=t0, gap_spans=gap_spans, masks=masks)
+    m = measure_reps(groups, bursts, envs, fs=fs, t0_s=t0, others=other_keys,
+                     references=refs if normalization != "none" else None)
+    c = check_reps(m.start, m.end, n=n, fs=fs, t0_s=t0, gaps_s=gap_spans,
+                   clip_masks={k: v[0] for k, v in masks.items()}, motion_masks={k: v[1] for k, v in masks.items()})
+    assert m.keys == tuple(keys) and len(m) == len(groups)
+    assert _vectorized(m, c, keys) == want
     if with_movements:
         ma = np.sort(rng.uniform(t0 - 0.5, t0 + dur, rng.integers(0, 30)))
         movements = [(float(a), float(a + d)) for a, d in zip(ma, rng.uniform(0, 1.5, ma.size))]
-    args = dict(groups=groups, bursts=bursts, primary=primary, others=other_keys, keys=keys, envs=envs, refs=refs,
-                normalization=normalization, quality=quality, n=n, fs=fs, t0=t0, gap_spans=gap_spans,
-                movements=movements)
-    assert _reps(**args) == _reference_reps(**args)
+        onsets, used = movement_onsets(m.start_s, m.end_s, movements)
+        ref_onsets, ref_used = _ref_movements([(r["start_s"], r["end_s"]) for r in want], movements)
+        assert [_v(v) for v in onsets] == ref_onsets and used == ref_used
 
 
 @settings(max_examples=200, deadline=None)

@@ -26,7 +26,7 @@ def test_same_result_with_one_or_several_threads_and_blas_setting_restored():
 def test_single_threaded_blas_overlapping_in_two_threads_restores_the_setting():
     import threading
 
-    from reengage.dsp._util import single_threaded_blas
+    from reengage.dsp import single_threaded_blas
 
     def blas_threads():
         return sorted((i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
