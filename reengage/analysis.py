@@ -405,7 +405,6 @@ def _summary(reps: list[dict], keys: list[str], method: str, movements) -> dict:
         summary["movements"] = len(movements)
         summary["median_onset_re_movement_ms"] = {
             k: _num(_median([r["onset_re_movement_ms"].get(k) for r in included]), 1) for k in keys}
-        summary["median_movement_onset_latency_ms"] = summary["median_onset_re_movement_ms"]
     return summary
 
 
