@@ -9,6 +9,10 @@ Each step has one small frozen dataclass; the defaults are the values the valida
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the detectors' own settings live beside them, in onsets.py
+    from .onsets import BonatoOptions, EnvelopeBurstOptions, HodgesBuiOptions, PowerBacktrackOptions, SolnikOptions
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,17 @@ class RepOptions:
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """Every step's settings; ``method`` is the onset detector (``reengage.dsp.onsets.METHODS``)."""
+    """Every step's settings; ``method`` is the onset detector (``reengage.dsp.onsets.METHODS``), ``detection``
+    its settings (the dataclass of that method in ``reengage.dsp.onsets``; None: its defaults) and
+    ``envelope_detection`` those of the detector for channels recorded as an envelope."""
 
     clean: CleanOptions = field(default_factory=CleanOptions)
     envelope: EnvelopeOptions = field(default_factory=EnvelopeOptions)
     baseline: BaselineOptions = field(default_factory=BaselineOptions)
     reps: RepOptions = field(default_factory=RepOptions)
     method: str = "power_backtrack"
+    detection: PowerBacktrackOptions | HodgesBuiOptions | BonatoOptions | SolnikOptions | None = None
+    envelope_detection: EnvelopeBurstOptions | None = None
 
 
 DEFAULT_OPTIONS = AnalysisOptions()

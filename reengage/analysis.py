@@ -35,7 +35,8 @@ from reengage.dsp.channel import (EmgPower, Mains, clean_emg, emg_power, envelop
                                   probe_samples, resting_power, rms_envelope, stored_envelope)
 from reengage.dsp.imu import movement_segments
 from reengage.dsp.masks import bursts_mask, intervals_mask
-from reengage.dsp.onsets import DEFAULT_METHOD, Bursts, detect_bursts, envelope_bursts, power_backtrack_with_power
+from reengage.dsp.onsets import (DEFAULT_METHOD, Bursts, PowerBacktrackOptions, detect_bursts, envelope_bursts,
+                                 power_backtrack)
 from reengage.dsp.options import DEFAULT_OPTIONS, AnalysisOptions
 from reengage.dsp.quality import channel_quality
 from reengage.dsp.reps import RepChecks, RepMeasures, check_reps, group_reps, measure_reps, movement_onsets
@@ -213,13 +214,17 @@ def _detect(s: _Setup, j: int, row: np.ndarray, power: EmgPower | None) -> Burst
     """Channel j's bursts (None for an empty record)."""
     if not s.n:
         return None
-    method = s.options.method
+    o = s.options
     if power is None:
-        return envelope_bursts(row, fs=s.fs, rest=s.rest, exclude=s.gap)[0]
-    if method == "power_backtrack":
-        # Its detection envelope is the envelope's 100 ms mean power: passed, not computed again.
-        return power_backtrack_with_power(row, fs=s.fs, pd=power.mean[None, :], rest=s.rest, exclude=s.gap)[0]
-    return detect_bursts(row, fs=s.fs, method=method, rest=s.rest, exclude=s.gap)[0]
+        return envelope_bursts(row, fs=s.fs, rest=s.rest, exclude=s.gap, options=o.envelope_detection,
+                               check_finite=False)[0]
+    detect_ms = (o.detection or PowerBacktrackOptions()).detect_window_ms if o.method == "power_backtrack" else None
+    if detect_ms == o.envelope.window_ms:
+        # Its detection envelope is the envelope's mean power (same window): passed, not computed again.
+        return power_backtrack(row, fs=s.fs, rest=s.rest, exclude=s.gap, options=o.detection, power_mean=power.mean,
+                               check_finite=False)[0]
+    return detect_bursts(row, fs=s.fs, method=o.method, rest=s.rest, exclude=s.gap, options=o.detection,
+                         check_finite=False)[0]
 
 
 def _mvc_reference(s: _Setup, j: int, power: EmgPower | None, noise: float,

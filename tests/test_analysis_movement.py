@@ -26,3 +26,5 @@ def test_movement_onset_is_the_lift_not_the_lowering(with_events):
     # EMG leads the motion by the simulated electromechanical delay (80 ms after the first onset).
     lead = out["summary"]["median_onset_re_movement_ms"]["hamstrings"]
     assert -130 < lead < -40
+    # One key per number: the copy median_movement_onset_latency_ms is gone (issue 11).
+    assert "median_movement_onset_latency_ms" not in out["summary"]

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from reengage.analysis import analyze
-from reengage.dsp import (DEFAULT_OPTIONS, baseline_mask, clean_emg, detect_bursts, find_mains, group_reps,
+from reengage.dsp import (DEFAULT_OPTIONS, AnalysisOptions, EnvelopeOptions, baseline_mask, clean_emg, detect_bursts, find_mains, group_reps,
                           intervals_mask, measure_reps, movement_onsets, movement_segments, mvc_reference,
                           noise_corrected_rms, percent_mvc, resting_power)
+from reengage.dsp.onsets import HodgesBuiOptions, PowerBacktrackOptions
 from reengage.synth import SubjectProfile, synthesize
 from reengage.validation.synthrec import session_recording
 
@@ -30,17 +31,17 @@ def _events(rec, label, stream=None):
                           intervals_s=[(e.onset_s, e.duration_s) for e in rec.events if e.label == label])
 
 
-def _notebook(rec, method):
+def _notebook(rec, opts):
     """The chain by hand: clean → detect → baseline → envelope → normalise → group reps → measure reps."""
     fs, n = rec.emg.fs_hz, rec.emg.n_samples
     keys = [c.role for c in rec.emg.channels]
     x = rec.emg.physical()  # (channels, samples), mV
     rest = _events(rec, "rest")
     cleaned = clean_emg(x, fs=fs, lines_hz=find_mains(x, fs=fs).lines_hz)
-    bursts = dict(zip(keys, detect_bursts(cleaned, fs=fs, method=method, rest=rest)))
+    bursts = dict(zip(keys, detect_bursts(cleaned, fs=fs, method=opts.method, rest=rest, options=opts.detection)))
     base = baseline_mask(n, fs=fs, rest_mask=rest)[0]
     noise = np.array([resting_power(row, base) for row in cleaned])
-    env = noise_corrected_rms(cleaned, fs=fs, window_ms=100.0, noise_power=noise).astype(np.float32)
+    env = noise_corrected_rms(cleaned, fs=fs, window_ms=opts.envelope.window_ms, noise_power=noise).astype(np.float32)
     refs = {k: mvc_reference(cleaned[j], fs=fs, mask=_events(rec, f"mvc:{k}"), window_ms=500.0,
                              noise_power=noise[j]) for j, k in enumerate(keys)}
     mvc_trials = _events(rec, "mvc:glute_max") | _events(rec, "mvc:hamstrings")
@@ -66,10 +67,15 @@ def _r(v, nd):
     return 0.0 if r == 0 else r
 
 
-@pytest.mark.parametrize("method", ["power_backtrack", "hodges_bui"])
-def test_verbs_by_hand_give_analyzes_numbers(recording, method):
-    out = analyze(recording, method=method)
-    m, envs, refs = _notebook(recording, method)
+@pytest.mark.parametrize("opts", [
+    DEFAULT_OPTIONS,
+    AnalysisOptions(method="hodges_bui", detection=HodgesBuiOptions(h=4.0)),
+    # An envelope window other than the detector's: the detector computes its own detection envelope.
+    AnalysisOptions(envelope=EnvelopeOptions(window_ms=150.0), detection=PowerBacktrackOptions(h_onset=3.0)),
+], ids=["default", "hodges_bui", "options"])
+def test_verbs_by_hand_give_analyzes_numbers(recording, opts):
+    out = analyze(recording, options=opts)
+    m, envs, refs = _notebook(recording, opts)
     assert len(out["reps"]) == len(m) >= 5
     assert out["normalization"] == "mvc"
     for k, ref in refs.items():
