@@ -8,7 +8,9 @@ One verb per step, each usable alone from a notebook (``fs`` in Hz, ``axis=-1``,
 * normalise: :func:`mvc_reference`, :func:`percent_mvc`, :func:`noise_corrected_rms`
 * baseline: :func:`quietest_window`, :func:`baseline_mask`, :func:`baseline_stats`
 * onsets: :func:`detect_bursts` (``method=`` one of :data:`METHODS`), :func:`hodges_bui`, :func:`bonato`,
-  :func:`solnik`, :func:`power_backtrack` (default), :func:`envelope_bursts`, :func:`ramp_onsets` (optional refinement)
+  :func:`solnik`, :func:`power_backtrack` (default), :func:`envelope_bursts`, :func:`ramp_onsets` (optional refinement);
+  their settings: :class:`PowerBacktrackOptions`, :class:`HodgesBuiOptions`, :class:`BonatoOptions`,
+  :class:`SolnikOptions`, :class:`EnvelopeBurstOptions`, :class:`RampFitOptions`
 * movement: :func:`gyro_magnitude`, :func:`tilt_deg`, :func:`movement_segments`
 * quality: :func:`channel_quality`
 * the analysis chain per channel (:mod:`reengage.dsp.channel`): :func:`find_mains`, :func:`clean_emg`,
@@ -26,8 +28,9 @@ from .envelope import linear_envelope, moving_rms, tkeo
 from .filters import bandpass, clean, detect_mains_hz, filtfilt_fft, remove_dc, subtract_lines
 from .imu import gyro_magnitude, movement_segments, tilt_deg
 from .normalize import mvc_reference, noise_corrected_rms, percent_mvc
-from .onsets import (DEFAULT_METHOD, METHODS, Bursts, bonato, detect_bursts, envelope_bursts, hodges_bui,
-                     power_backtrack, ramp_onsets, solnik)
+from .onsets import (DEFAULT_METHOD, METHODS, BonatoOptions, Bursts, DetectionBaseline, EnvelopeBurstOptions,
+                     HodgesBuiOptions, PowerBacktrackOptions, RampFitOptions, SolnikOptions, bonato, detect_bursts,
+                     envelope_bursts, hodges_bui, power_backtrack, power_backtrack_baseline, ramp_onsets, solnik)
 from ._util import single_threaded_blas
 from .channel import (EmgPower, Mains, clean_emg, emg_power, envelope_mvc_peak, find_mains, mvc_peak, probe_samples,
                       resting_power, rms_envelope, stored_envelope)
@@ -45,6 +48,8 @@ __all__ = [
     "mvc_reference", "noise_corrected_rms", "percent_mvc",
     "DEFAULT_METHOD", "METHODS", "Bursts", "bonato", "detect_bursts", "envelope_bursts", "hodges_bui",
     "power_backtrack", "ramp_onsets", "solnik",
+    "BonatoOptions", "DetectionBaseline", "EnvelopeBurstOptions", "HodgesBuiOptions", "PowerBacktrackOptions",
+    "RampFitOptions", "SolnikOptions", "power_backtrack_baseline",
     "channel_quality",
     "EmgPower", "Mains", "clean_emg", "emg_power", "envelope_mvc_peak", "find_mains", "mvc_peak", "probe_samples",
     "resting_power", "rms_envelope", "stored_envelope",

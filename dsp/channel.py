@@ -62,7 +62,7 @@ def find_mains(raw, *, fs: float, options: CleanOptions | None = None, check_fin
 
     Parameters
     ----------
-    raw : array, (channels, samples)
+    raw : array, (channels, samples) or (samples,)
         Raw leads in their unit (volts, mV or ADC counts); only the first ``options.mains_probe_s`` seconds are
         read, so a caller may pass just those (see :func:`probe_samples`).
     fs : float
@@ -77,7 +77,7 @@ def find_mains(raw, *, fs: float, options: CleanOptions | None = None, check_fin
     """
     opts = options or CleanOptions()
     fs = check_fs(fs)
-    x = check_signal(raw, "raw", ndim=(2,), check_finite=check_finite)
+    x = np.atleast_2d(check_signal(raw, "raw", check_finite=check_finite))
     probe = remove_dc(x[:, :probe_samples(x.shape[-1], fs, opts)])
     if not probe.size:
         return Mains(None, (), probe)

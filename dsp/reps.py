@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_fs, check_mask
+from ._checks import check_fs, check_mask, check_signal
 from .onsets import Bursts
 from .options import RepOptions
 
@@ -231,7 +231,7 @@ def _pair_measures(pair, on, off, envs, refs, both, rep_spans, n):
 
 def measure_reps(groups: list[dict[str, tuple[int, int]]], bursts: dict[str, Bursts], envelopes: dict[str, np.ndarray],
                  *, fs: float, t0_s: float = 0.0, references: dict[str, float | None] | None = None, others=(),
-                 options: RepOptions | None = None) -> RepMeasures:
+                 options: RepOptions | None = None, check_finite: bool = True) -> RepMeasures:
     """Measure every rep: onsets, latency, amplitude ratio, %MVC and co-activation.
 
     Parameters
@@ -255,6 +255,8 @@ def measure_reps(groups: list[dict[str, tuple[int, int]]], bursts: dict[str, Bur
         Muscles not grouped into reps but reported with them (see :func:`rep_bursts`).
     options : RepOptions, optional
         ``pair`` (latency and ratio) and ``other_muscle_lead_s``.
+    check_finite : bool
+        Check that the envelopes hold no NaN or inf (a caller that has checked passes False).
 
     Returns
     -------
@@ -263,7 +265,11 @@ def measure_reps(groups: list[dict[str, tuple[int, int]]], bursts: dict[str, Bur
     opts = options or RepOptions()
     fs = check_fs(fs)
     keys = tuple(envelopes)
+    envelopes = {k: check_signal(v, f"envelopes[{k!r}]", ndim=(1,), check_finite=check_finite)
+                 for k, v in envelopes.items()}
     n = next(iter(envelopes.values())).shape[-1] if envelopes else 0
+    if any(v.shape[-1] != n for v in envelopes.values()):
+        raise ValueError(f"envelopes must all have the same length, got {[v.shape[-1] for v in envelopes.values()]}")
     on, off = rep_bursts(groups, bursts, keys=keys, others=others, fs=fs, options=opts)
     count = len(groups)
     has = {k: on[k] >= 0 for k in keys}

@@ -98,13 +98,18 @@ def _channel_keys(channels) -> list[str]:
 
 def _check_samples(recording: Recording) -> None:
     """The stored EMG checked once, here: every step after this is called with ``check_finite=False``."""
-    data = recording.emg.data
+    emg = recording.emg
+    data = emg.data
     if data.ndim != 2 or not (np.issubdtype(data.dtype, np.number) or data.dtype == bool):
         raise InputError(f"cannot analyse this recording: EMG samples must be numbers shaped (channels, samples), "
                          f"got {data.dtype} {data.shape}")
-    if data.size and not np.isfinite(data).all():
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(data))[0])
-        raise InputError(f"cannot analyse this recording: EMG samples hold NaN or inf (first at {bad})")
+    if not np.issubdtype(data.dtype, np.inexact):
+        return  # integer ADC counts are finite
+    for i, ch in enumerate(emg.channels):
+        if ch.kind in ("raw", "envelope") and not np.isfinite(data[i]).all():
+            bad = int(np.flatnonzero(~np.isfinite(data[i]))[0])
+            raise InputError(f"cannot analyse this recording: channel {ch.name!r} holds NaN or inf (first at sample "
+                             f"{bad}, {emg.t0_s + bad / emg.fs_hz:.3f} s)")
 
 
 class _Setup:
@@ -371,7 +376,7 @@ def _reps(s: _Setup, groups, bursts, others, checked, envs, refs, normalization,
         return [], [], set()
     ro = s.options.reps
     m = measure_reps(groups, bursts, envs, fs=s.fs, t0_s=s.t0, others=others, options=ro,
-                     references=refs if normalization != "none" else None)
+                     references=refs if normalization != "none" else None, check_finite=False)
     usable = [k for k in checked if quality[k]["usable"]]
     c = check_reps(m.start, m.end, n=s.n, fs=s.fs, t0_s=s.t0, gaps_s=gap_spans, options=ro,
                    clip_masks={k: quality[k]["clip_mask"] for k in usable},
@@ -518,7 +523,9 @@ def _analyze(recording: Recording, *, mvc, options: AnalysisOptions, pool: Threa
     keys = s.keys
     notes: list[str] = []
     if s.rest is None:
-        notes.append("no marked rest of at least 0.5 s: baseline taken from each channel's quietest 1 s window")
+        bo = options.baseline
+        notes.append(f"no marked rest of at least {bo.min_rest_s:g} s: baseline taken from each channel's quietest "
+                     f"{bo.quiet_window_s:g} s window")
     # Channels are independent from here to the reps: each is processed whole by one worker thread (numpy
     # and scipy.fft release the GIL), holding only its own temporaries, and leaves a float32 envelope, so the
     # peak memory stays near one extra copy of the recording per worker thread.

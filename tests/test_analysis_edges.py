@@ -47,5 +47,5 @@ def test_non_finite_samples_are_an_input_error_naming_the_place():
     chans = [Channel(r, role=r, unit="mV", kind="raw") for r in ("glute_max", "hamstrings")]
     rec = Recording(streams={"emg": Stream("emg", 1000.0, chans, data)})
     for fn in (analyze, channel_envelopes):
-        with pytest.raises(InputError, match=r"NaN or inf \(first at \(1, 1234\)\)"):
+        with pytest.raises(InputError, match=r"'hamstrings' holds NaN or inf \(first at sample 1234, 1.234 s\)"):
             fn(rec)
