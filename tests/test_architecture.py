@@ -16,6 +16,8 @@ would fail here instead of passing quietly.
 from __future__ import annotations
 
 import ast
+import builtins
+import importlib
 import importlib.util
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -191,6 +193,33 @@ nothing_imports_cli = _dependency_rule(  # (e)
     "the CLI is the outermost layer; nothing imports it",
 )
 
+ERRORS = "reengage.errors"
+_BUILTIN_EXCEPTIONS = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
+
+
+def _errors_defined_in_errors_module() -> set[str]:
+    return {n for n, v in vars(importlib.import_module(ERRORS)).items()
+            if isinstance(v, type) and issubclass(v, BaseException) and v.__module__ == ERRORS}
+
+
+def exceptions_in_one_place(mod: Module) -> list[str]:
+    """(f) errors live in ``reengage.errors``: no other module defines an exception class (one whose base is a
+    builtin exception, one of reengage.errors' classes, or any ``*Error``/``*Exception`` name)."""
+    if mod.name == ERRORS:
+        return []
+    known = _BUILTIN_EXCEPTIONS | _errors_defined_in_errors_module()
+    out = []
+    for node in ast.walk(mod.tree):
+        if isinstance(node, ast.ClassDef):
+            for base in node.bases:
+                name = ast.unparse(base).rpartition(".")[2]
+                if name in known or name.endswith(("Error", "Exception")):
+                    out.append(f"{_where(mod, node.lineno)}: {mod.name} defines the exception {node.name}: "
+                               f"errors live in {ERRORS}")
+                    break
+    return out
+
+
 RULES = {
     "long_functions": long_functions,
     "private_imports": private_imports,
@@ -199,6 +228,7 @@ RULES = {
     "base_imports_only_base": base_imports_only_base,
     "middle_without_top": middle_without_top,
     "nothing_imports_cli": nothing_imports_cli,
+    "exceptions_in_one_place": exceptions_in_one_place,
 }
 
 
@@ -316,3 +346,40 @@ def test_importing_the_cli_is_caught():
                              ("reengage.dashboard.pages.live", "from ... import cli\n")):
         assert len(nothing_imports_cli(parse_module(importer, source))) == 1, source
     assert nothing_imports_cli(parse_module("reengage.cli", "from reengage.cli import app\n")) == []
+
+
+def test_an_exception_outside_errors_is_caught():
+    for source in ("class Flat(ValueError):\n    pass\n", "from reengage import errors\nclass Gone(errors.Disconnected):\n    pass\n",
+                   "from reengage.errors import InputError\nclass BadCsv(InputError):\n    pass\n",
+                   "import serial\nclass PortGone(serial.SerialException):\n    pass\n"):
+        assert len(exceptions_in_one_place(parse_module("reengage.io.csvio", source))) == 1, source
+    ok = "class Recorder:\n    pass\nclass Board(object):\n    pass\n"
+    assert exceptions_in_one_place(parse_module("reengage.io.csvio", ok)) == []
+    assert exceptions_in_one_place(parse_module(ERRORS, "class InputError(Exception):\n    pass\n")) == []
+
+
+# ----------------------------------------------------------------- the CLI: every ReengageError is one line, exit 2
+
+def _subclasses(cls: type) -> list[type]:
+    return [cls] + [s for sub in cls.__subclasses__() for s in _subclasses(sub)]
+
+
+def test_cli_turns_every_reengage_error_into_one_line_and_exit_2(monkeypatch, capsys):
+    from reengage import cli
+    from reengage.errors import ReengageError
+
+    kinds = {c for c in _subclasses(ReengageError) if c.__module__ == ERRORS}
+    assert {c.__name__ for c in kinds} >= {"ReengageError", "InputError", "RecordingFormatError",
+                                           "BoardConfigError", "DeviceError", "CatalogError"}
+    for kind in sorted(kinds, key=lambda c: c.__name__):
+        for message, line in ((f"{kind.__name__} happened\nsecond line", f"{kind.__name__} happened"),
+                              ("", kind.__name__)):
+            def fail(message=message, kind=kind):
+                raise kind(message)
+
+            monkeypatch.setattr(cli, "app", fail)
+            with pytest.raises(SystemExit) as ex:
+                cli.main()
+            assert ex.value.code == 2, kind
+            captured = capsys.readouterr()
+            assert captured.out == "" and captured.err == f"reengage: error: {line}\n", kind
