@@ -101,3 +101,20 @@ def test_one_file_path_that_record_and_analyze_all_share(tmp_path):
     lines = console.export_text().splitlines()
     assert len(lines) == 2 and lines[0].startswith("not catalogued: ") and "broken.rgr" in lines[0]
     assert lines[1].startswith("analysed (") and lines[1].endswith("catalog.sqlite")
+
+
+def test_a_catalog_that_cannot_be_written_costs_the_entry_not_the_recording(tmp_path):
+    from rich.console import Console
+
+    from reengage.batch import catalog_recording
+    from reengage.catalog import SCHEMA_VERSION
+
+    root = tmp_path / "data"
+    good = simulated_rgr(root / "P031" / "s0.rgr", seconds=8.0, seed=0, gap=False)
+    with sqlite3.connect(root / "catalog.sqlite") as db:  # written by a newer reengage
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    console = Console(record=True, width=40)
+    assert catalog_recording(root, good, console=console) is None
+    [line] = console.export_text().splitlines()
+    assert line.startswith("not catalogued (catalog schema version") and line.endswith("will pick it up")
+    assert good.is_file()
