@@ -171,7 +171,7 @@ def session_figure(tr: dict, analysis: dict | None, *, title: str = "", show_raw
     rows = ["raw", "envelope"] if show_raw else ["envelope"]
     unit = f" ({tr['unit']})" if tr["unit"] else ""
     titles = {"raw": f"Raw{unit}, DC removed",
-              "envelope": f"Envelope the onsets were detected on{unit}: as the analysis computed it"}
+              "envelope": f"Envelope{unit} the analysis detected the onsets on"}
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[titles[r] for r in rows])
     for r, kind in enumerate(rows, start=1):
