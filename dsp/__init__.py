@@ -11,6 +11,12 @@ One verb per step, each usable alone from a notebook (``fs`` in Hz, ``axis=-1``,
   :func:`solnik`, :func:`power_backtrack` (default), :func:`envelope_bursts`, :func:`ramp_onsets` (optional refinement)
 * movement: :func:`gyro_magnitude`, :func:`tilt_deg`, :func:`movement_segments`
 * quality: :func:`channel_quality`
+* the analysis chain per channel (:mod:`reengage.dsp.channel`): :func:`find_mains`, :func:`clean_emg`,
+  :func:`emg_power`, :func:`resting_power`, :func:`rms_envelope`, :func:`mvc_peak`, :func:`stored_envelope`,
+  :func:`envelope_mvc_peak`; masks: :func:`intervals_mask`, :func:`bursts_mask`
+* reps (:mod:`reengage.dsp.reps`): :func:`group_reps`, :func:`rep_bursts`, :func:`measure_reps`,
+  :func:`check_reps`, :func:`movement_onsets`
+* settings: :mod:`reengage.dsp.options` (:class:`AnalysisOptions` and one frozen dataclass per step)
 * streaming: :mod:`reengage.dsp.streaming`
 * validation (outside the library): ``python -m reengage.validation``
 """
@@ -22,7 +28,14 @@ from .imu import gyro_magnitude, movement_segments, tilt_deg
 from .normalize import mvc_reference, noise_corrected_rms, percent_mvc
 from .onsets import (DEFAULT_METHOD, METHODS, Bursts, bonato, detect_bursts, envelope_bursts, hodges_bui,
                      power_backtrack, ramp_onsets, solnik)
+from ._util import single_threaded_blas
+from .channel import (EmgPower, Mains, clean_emg, emg_power, envelope_mvc_peak, find_mains, mvc_peak, probe_samples,
+                      resting_power, rms_envelope, stored_envelope)
+from .masks import bursts_mask, intervals_mask
+from .options import (DEFAULT_OPTIONS, AnalysisOptions, BaselineOptions, CleanOptions, EnvelopeOptions,
+                      RepOptions)
 from .quality import channel_quality
+from .reps import RepChecks, RepMeasures, check_reps, group_reps, measure_reps, movement_onsets, rep_bursts
 
 __all__ = [
     "Baseline", "baseline_mask", "baseline_stats", "quietest_window",
@@ -33,4 +46,10 @@ __all__ = [
     "DEFAULT_METHOD", "METHODS", "Bursts", "bonato", "detect_bursts", "envelope_bursts", "hodges_bui",
     "power_backtrack", "ramp_onsets", "solnik",
     "channel_quality",
+    "EmgPower", "Mains", "clean_emg", "emg_power", "envelope_mvc_peak", "find_mains", "mvc_peak", "probe_samples",
+    "resting_power", "rms_envelope", "stored_envelope",
+    "bursts_mask", "intervals_mask",
+    "DEFAULT_OPTIONS", "AnalysisOptions", "BaselineOptions", "CleanOptions", "EnvelopeOptions", "RepOptions",
+    "RepChecks", "RepMeasures", "check_reps", "group_reps", "measure_reps", "movement_onsets", "rep_bursts",
+    "single_threaded_blas",
 ]

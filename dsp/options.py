@@ -51,12 +51,20 @@ class RepOptions:
     ``other_muscle_lead_s``: erector spinae / glute med may start this much before the rep proper;
     ``edge_margin_s``: a rep ending this close to an edge of the recording was cut by it;
     ``clip_max_fraction``: a rep with more of its samples clipped is excluded;
-    ``max_artifact_ms``: a high-energy event outside bursts shorter than this is a motion artefact."""
+    ``max_artifact_ms``: a high-energy event outside bursts shorter than this is a motion artefact;
+    ``gap_margin_s``: a data gap this close to a rep excludes it (the envelope windows reach across it);
+    ``movement_lead_s``: a movement (IMU) may start this much before the rep's first onset and still be its
+    movement onset (the leg starts to move as the first muscle fires, give or take the detectors' delays);
+    ``pair``: the two muscles whose onset latency (first − second, ms) and amplitude ratio (first / second) each
+    rep reports."""
 
     other_muscle_lead_s: float = 0.5
     edge_margin_s: float = 0.15
     clip_max_fraction: float = 0.01
     max_artifact_ms: float = 150.0
+    gap_margin_s: float = 0.2
+    movement_lead_s: float = 0.5
+    pair: tuple[str, str] = ("glute_max", "hamstrings")
 
 
 @dataclass(frozen=True)
