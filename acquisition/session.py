@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from reengage.acquisition.boards import BoardConfig, load_board, with_plotter_channels
+from reengage.acquisition.boards import BoardConfig, load_board, with_command_line
 from reengage.acquisition.decoder import BoardDecoder
 from reengage.acquisition.guided import GuidedSession, Step, get_protocol, total_s
 from reengage.acquisition.live import LiveSink
@@ -101,6 +101,8 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
 
     Always published to the dashboard's live view; Ctrl-C ends the session and keeps everything received; a
     board refused at the handshake (its HELLO does not match the board file) leaves no recording behind.
+    Steps: check the options and plan (:func:`_plan`), find the board (:func:`_find_port`), open the
+    transport, build the sinks (:class:`_Sinks`), run and close (:func:`_run`), report.
     """
     console = console or Console(stderr=True)
     board, guide_steps = _plan(opts)
@@ -109,7 +111,8 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         started = dt.datetime.now().astimezone()
         meta = session_meta(opts, board, started)
         decoder = decoder_for_board(board)
-        lsl = _lsl_sink(opts, board, console)  # before the port opens: a missing pylsl fails first
+        # Before the port opens: a missing pylsl fails first, and LSL tools see the outlets early.
+        lsl = _lsl_sink(opts, board, console)
         transport = _transport(opts, board, port)
         transport.open()
         path = recording_path(opts.out_dir, opts.subject, opts.task, started)
@@ -134,9 +137,7 @@ def _plan(opts: RecordOptions) -> tuple[BoardConfig, list[Step] | None]:
     safe_component(opts.task, "--task")
     if opts.duration_s is not None and not opts.duration_s > 0:
         raise InputError(f"--duration {opts.duration_s}: must be > 0 seconds")
-    board = load_board(opts.board)
-    if board.protocol == "plotter":  # text lines carry no rate or names: the command line gives them
-        board = with_plotter_channels(board, opts.fs_hz, opts.channels)
+    board = with_command_line(load_board(opts.board), opts.fs_hz, opts.channels)
     if not opts.protocol:
         return board, None
     muscles = [c.role for c in board.emg.channels if c.role]

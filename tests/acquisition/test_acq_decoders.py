@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reengage.acquisition.boards import PROTOCOLS, board_paths, load_board, with_plotter_channels
+from reengage.acquisition.boards import PROTOCOLS, board_paths, load_board, with_command_line
 from reengage.acquisition.pipeline import DECODERS, decoder_for_board
 from reengage.acquisition.protocol import TYPE_EMG, TYPE_HELLO, TYPE_STATUS, encode_frame
 from reengage.acquisition.recorder import Acquisition, Recorder
@@ -21,7 +21,7 @@ MS = 1_000_000
 
 
 def _plotter_board():
-    return with_plotter_channels(load_board("plotter"), 500.0, "glute_max,hamstrings")
+    return with_command_line(load_board("plotter"), 500.0, "glute_max,hamstrings")
 
 
 def _boards():
