@@ -82,7 +82,6 @@ class PlotterLineParser:
     def __init__(self, channels: list[str], *, cut_gap_s: float = 0.25, drop_first_line: bool = True) -> None:
         if not channels:
             raise ValueError("plotter decoder needs at least one channel name")
-        self.channels = list(channels)
         self._n = len(channels)
         self._pos = {name: i for i, name in enumerate(channels)}
         self.cut_gap_ns = int(cut_gap_s * 1e9)
