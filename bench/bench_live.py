@@ -86,7 +86,7 @@ def main() -> int:
     from selenium import webdriver
     from werkzeug.serving import make_server
 
-    from reengage.dashboard import live
+    from reengage.acquisition.live import replay_to_live
     from reengage.dashboard.app import create_app
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_live_"))
@@ -119,7 +119,7 @@ def main() -> int:
             if time.monotonic() > deadline:
                 raise SystemExit("the live page never polled")
             time.sleep(0.1)
-        live.replay_to_live(rec, port=live_port, speed=1.0, block_ms=args.block_ms)
+        replay_to_live(rec, port=live_port, speed=1.0, block_ms=args.block_ms)
         time.sleep(1.0)
         log = driver.execute_script("return (window._reLive && window._reLive.log) || []")
         from selenium.webdriver.common.by import By
