@@ -90,7 +90,7 @@ class LiveOptions:
 
     step_ms: float = 50.0
     window_s: float = 6.0
-    settle_ms: float = 150.0
+    settle_ms: float = 100.0
     mains_probe_s: float = 4.0
     fallback_s: float = 6.0
 
