@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reengage.dsp.onsets import power_backtrack, ramp_onsets
+from reengage.dsp.onsets import PowerBacktrackOptions, power_backtrack, ramp_onsets
 from reengage.synth import _burst
 
 
@@ -56,7 +56,7 @@ def test_power_backtrack_with_ramp_fit_dates_onsets():
     y[:, int(1.1 * fs):] = 0.1 * rng.standard_normal((12, y.shape[1] - int(1.1 * fs)))
     y = y.ravel()
     plain = power_backtrack(y, fs=fs)[0]
-    fit = power_backtrack(y, fs=fs, ramp_fit=True)[0]
+    fit = power_backtrack(y, fs=fs, options=PowerBacktrackOptions(ramp_fit=True))[0]
     assert len(fit) == len(plain) == 12
     np.testing.assert_array_equal(fit.offsets, plain.offsets)
     assert np.median(np.abs(fit.onsets - true)) <= 8
