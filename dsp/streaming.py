@@ -35,10 +35,10 @@ import numpy as np
 
 from ._checks import check_fs, check_signal
 from ._util import moving_mean, window_samples
-from .baseline import Baseline, baseline_mask, robust_stats
+from .baseline import baseline_mask
 from .filters import clean, mains_lines, remove_dc
 from .normalize import mvc_reference, noise_corrected_rms
-from .onsets import _PB_DEFAULTS, Bursts, _threshold, power_backtrack
+from .onsets import Bursts, DetectionBaseline, PowerBacktrackOptions, power_backtrack, power_backtrack_baseline
 from .options import DEFAULT_OPTIONS, AnalysisOptions, LiveOptions
 from .reps import group_reps
 
@@ -99,10 +99,10 @@ class LiveChain:
         self.step = window_samples(live.step_ms, self.fs)
         self.window = max(window_samples(live.window_s * 1000.0, self.fs), 2 * self.step)
         self.settle = window_samples(live.settle_ms, self.fs, minimum=0)
-        self.pb = dict(_PB_DEFAULTS)
+        self.detector = PowerBacktrackOptions()  # analyze's detector with its settings
         # An offset is final once a later run could no longer merge with the burst (min_gap_ms) nor the
         # forward search past the detection window's reach change it.
-        self.off_guard = window_samples(self.pb["min_gap_ms"] + 2 * self.pb["detect_window_ms"], self.fs)
+        self.off_guard = window_samples(self.detector.min_gap_ms + 2 * self.detector.detect_window_ms, self.fs)
         self.origin: int | None = None  # board index of the first sample fed: event times count from it
         self.next_index: int | None = None
         self.buf = np.zeros((self.nch, 0))
@@ -111,7 +111,7 @@ class LiveChain:
         self.lines: tuple[float, ...] | None = None
         self.mains_hz: float | None = None
         self.noise_power: np.ndarray | None = None
-        self._rest_y: np.ndarray | None = None  # cleaned rest samples the detector's baseline is learnt from
+        self.detection_baseline: DetectionBaseline | None = None  # learnt once, from the rest
         self.thresholds: list | None = None
         self.baseline_source: str | None = None
         self.rests: list[tuple[int, int]] = []
@@ -229,68 +229,56 @@ class LiveChain:
         w0 = self.buf_start
         settled = end - self.settle
         ys = y[:, :settled - w0]
-        if self._rest_y is None or self.baseline_source != "rest":
+        if self.baseline_source != "rest":
             self._learn_baseline(y, settled)
         step = LiveStep(end, settled, settled, np.zeros((self.nch, 0)))
         if self.noise_power is None:
             return step
         self._envelope(y, step)
         self._measure_mvc(y)
-        if self._rest_y is not None and ys.shape[-1]:
-            self._reconcile(self._detect(ys, self.gap[:ys.shape[-1]]), step)
+        if ys.shape[-1]:
+            gap = self.gap[:ys.shape[-1]]
+            bursts = power_backtrack(ys, fs=self.fs, baseline=self.detection_baseline, options=self.detector,
+                                     exclude=gap if gap.any() else None, check_finite=False)
+            self._reconcile(bursts, step)
             self._group(step)
         return step
 
     def _learn_baseline(self, y: np.ndarray, settled: int) -> None:
         """The first marked rest of at least ``BaselineOptions.min_rest_s`` once it is wholly settled; before
-        one arrives, after ``LiveOptions.fallback_s`` of signal, the quietest window of the window."""
+        one arrives, after ``LiveOptions.fallback_s`` of signal, analyze's rule without rest: each channel's
+        quietest ``BaselineOptions.quiet_window_s`` (here of the settled window)."""
         w0 = self.buf_start
+        ys, gap = y[:, :settled - w0], self.gap[:settled - w0]
         lo = w0 if w0 == self.origin else w0 + self.settle  # the window's left edge is not final either
-        mask = np.zeros(y.shape[-1], dtype=bool)
+        mask = np.zeros(ys.shape[-1], dtype=bool)
         for a, b in self.rests:
-            if b <= settled and b > lo:
+            if settled >= b > lo:
                 mask[max(a, lo) - w0:b - w0] = True
-        mask[:] &= ~self.gap
-        mask[settled - w0:] = False
-        b = self.options.baseline
-        if mask.sum() >= b.min_rest_s * self.fs:
+        mask &= ~gap
+        opts = self.options.baseline
+        if mask.sum() >= opts.min_rest_s * self.fs:
             self.rests = [(a, z) for a, z in self.rests if z > settled]
-            self._set_baseline(y, mask, "rest")
-        elif self._rest_y is None and self.next_index - self.origin >= self.live.fallback_s * self.fs:
-            pd = moving_mean(y[:, :settled - w0] ** 2, window_samples(self.pb["detect_window_ms"], self.fs))
-            quiet = baseline_mask(pd.shape[-1], fs=self.fs, env=pd, window_s=b.quiet_window_s,
-                                  exclude=self.gap[:pd.shape[-1]])
-            self._set_baseline(y, np.pad(quiet, ((0, 0), (0, y.shape[-1] - pd.shape[-1]))),
-                               f"quietest {b.quiet_window_s:g} s")
+            self._set_baseline(ys, gap, mask, "rest")
+        elif self.detection_baseline is None and self.next_index - self.origin >= self.live.fallback_s * self.fs:
+            self._set_baseline(ys, gap, None, f"quietest {opts.quiet_window_s:g} s")
 
-    def _set_baseline(self, y: np.ndarray, mask: np.ndarray, source: str) -> None:
-        mask = np.broadcast_to(mask, y.shape)
+    def _set_baseline(self, ys: np.ndarray, gap: np.ndarray, rest: np.ndarray | None, source: str) -> None:
+        """The detector's baseline (:func:`power_backtrack_baseline`) and the resting noise power, as analyze
+        learns them from ``rest`` (None: each channel's quietest window of the detection envelope)."""
+        exclude = gap if gap.any() else None
+        base = power_backtrack_baseline(ys, fs=self.fs, rest=rest, exclude=exclude, options=self.detector,
+                                        check_finite=False)
+        opts = self.options.baseline
+        pd = moving_mean(ys * ys, window_samples(self.detector.detect_window_ms, self.fs))
+        mask = np.broadcast_to(rest, ys.shape) if rest is not None else baseline_mask(
+            ys.shape[-1], fs=self.fs, env=pd, window_s=opts.quiet_window_s, exclude=exclude)
         # Mean power of the rest, not its median: noise power adds to EMG power as a mean (as analyze).
-        self.noise_power = np.array([np.mean(y[c, mask[c]] ** 2) for c in range(self.nch)])
-        self._rest_y = [y[c, mask[c]].copy() for c in range(self.nch)]
-        pd = moving_mean(y * y, window_samples(self.pb["detect_window_ms"], self.fs))
-        level = []
-        for c in range(self.nch):
-            mu, sd = robust_stats(pd[c, mask[c]])
-            base = Baseline(np.array([mu]), np.array([sd]))
-            level.append(float(_threshold(base, self.pb["h_detect"], None, scale=np.zeros(1))[0]))
+        self.noise_power = np.array([np.mean(ys[c, mask[c]] ** 2) for c in range(self.nch)])
+        self.detection_baseline = base
         # The detection level is on the 100 ms mean power; on the envelope's scale it is this amplitude.
-        self.thresholds = [math.sqrt(max(v - n, 0.0)) for v, n in zip(level, self.noise_power)]
+        self.thresholds = [math.sqrt(max(float(v) - n, 0.0)) for v, n in zip(base.detect_level, self.noise_power)]
         self.baseline_source = source
-
-    def _detect(self, ys: np.ndarray, gap: np.ndarray) -> list[Bursts]:
-        """power_backtrack with analyze's settings and the learnt baseline, on the settled part of the window."""
-        out = []
-        for c in range(self.nch):
-            rest = self._rest_y[c]
-            z = np.concatenate([rest, ys[c]])
-            mask = np.zeros(z.size, dtype=bool)
-            mask[:rest.size] = True
-            ex = np.concatenate([np.zeros(rest.size, dtype=bool), gap])
-            b = power_backtrack(z, fs=self.fs, rest=mask, exclude=ex if ex.any() else None, **self.pb)[0]
-            keep = b.onsets >= rest.size
-            out.append(Bursts(b.onsets[keep] - rest.size, b.offsets[keep] - rest.size))
-        return out
 
     def _envelope(self, y: np.ndarray, step: LiveStep) -> None:
         """analyze's amplitude envelope for the newly settled samples, and each channel's amplitude now."""
