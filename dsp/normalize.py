@@ -78,6 +78,7 @@ def mvc_reference(x, *, fs: float, mask, window_ms: float = 500.0, noise_power: 
     *J Electromyogr Kinesiol* 20:1023–1035.
     """
     x = as_float(check_signal(x, "x", ndim=(1,)))
+    check_fs(fs)
     mask = check_mask(mask, x.shape[-1], "mask")
     if mask is None or mask.ndim != 1:
         raise ValueError(f"mask must be a boolean mask over the {x.shape[-1]} samples")

@@ -38,7 +38,8 @@ def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
     Parameters
     ----------
     stored : array_like, shape (samples,)
-        One channel as stored (ADC counts or any unit: only equality is used).
+        One channel as stored (ADC counts or any unit: only equality is used). NaN (a gap's fill in a
+        float recording) is allowed: it equals nothing, so it is never clipped.
     min_run : int
         Least number of equal samples at the minimum or maximum that count as clipping.
 
@@ -47,7 +48,7 @@ def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
     ndarray of bool, shape (samples,)
         True on samples at the minimum or maximum value in runs of ≥ ``min_run`` samples.
     """
-    s = check_signal(stored, "stored", ndim=(1,))
+    s = check_signal(stored, "stored", ndim=(1,), check_finite=False)
     if s.size == 0:
         return np.zeros(0, dtype=bool)
     if min_run <= 1:  # every sample at an extreme, no run needed
@@ -66,7 +67,8 @@ def flat_mask(stored, *, fs: float, window_ms: float = FLAT_WINDOW_MS) -> np.nda
     Parameters
     ----------
     stored : array_like, shape (samples,)
-        One channel as stored (ADC counts or any unit: only equality is used).
+        One channel as stored (ADC counts or any unit: only equality is used). NaN (a gap's fill in a
+        float recording) is allowed: it equals nothing, so it is never flat.
     fs : float
         Sampling rate in Hz.
     window_ms : float
@@ -76,7 +78,7 @@ def flat_mask(stored, *, fs: float, window_ms: float = FLAT_WINDOW_MS) -> np.nda
     -------
     ndarray of bool, shape (samples,)
     """
-    s = check_signal(stored, "stored", ndim=(1,))
+    s = check_signal(stored, "stored", ndim=(1,), check_finite=False)
     fs = check_fs(fs)
     w = window_samples(check_positive(window_ms, "window_ms", "ms"), fs)
     if s.size == 0:
@@ -162,7 +164,8 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
     Parameters
     ----------
     stored : array_like, shape (samples,)
-        The channel as stored (ADC counts or its unit): for clipping and flat lines.
+        The channel as stored (ADC counts or its unit): for clipping and flat lines. NaN is allowed
+        there (a gap's fill in a float recording).
     raw_dc : array_like, shape (m,)
         The raw channel with DC removed, before mains removal (any length; a minute is plenty), in the
         signal's unit: for the mains level. Ignored unless ``kind == "raw"``.
@@ -198,7 +201,7 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
         ``usable`` (bool), and the boolean masks ``clip_mask`` and ``motion_mask`` (artefacts widened by
         50 ms: the samples a rep must not touch).
     """
-    s = check_signal(stored, "stored", ndim=(1,), check_finite=check_finite)
+    s = check_signal(stored, "stored", ndim=(1,), check_finite=False)
     n = int(s.size)
     c = as_float(check_signal(cleaned, "cleaned", ndim=(1,), check_finite=check_finite))
     if c.size != n:
