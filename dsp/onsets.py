@@ -733,7 +733,7 @@ class _RecordEnvelopes:
         if power_mean is None and o.onset_cutoff_hz is not None:
             # Both running sums in one pass (see linear_envelope_cumsum).
             self.c_sq, self.c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=o.onset_cutoff_hz, with_power=True,
-                                                          out=sums)
+                                                          out=sums, check_finite=False)
         elif power_mean is None:
             self.c_sq = power_cumsum(x)
         # Hodges & Bui's onset envelope: the linear envelope averaged over the window *starting* at each
@@ -742,7 +742,7 @@ class _RecordEnvelopes:
         self.forward = o.onset_cutoff_hz is not None
         if self.forward:
             if self.c_le is None:
-                self.c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=o.onset_cutoff_hz)
+                self.c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=o.onset_cutoff_hz, check_finite=False)
             self.c_po = self.c_le
         else:
             self.c_po = self.c_sq if self.c_sq is not None else power_cumsum(x)

@@ -133,11 +133,6 @@ def burst_envelope(t: np.ndarray, onset_s: float, rise_s: float, plateau_end_s: 
     return 0.5 * (1 - np.cos(np.pi * up)) * 0.5 * (1 + np.cos(np.pi * down))
 
 
-# The old private name, still imported by tests/dsp/test_dsp_onsets_ramp.py (not this module's owner's file):
-# remove once that test imports burst_envelope.
-_burst = burst_envelope
-
-
 def mains_hum(t: np.ndarray, mains_hz: float, phase) -> np.ndarray:
     """Mains interference of unit RMS at times ``t`` (s): the line at ``mains_hz`` and its 3rd harmonic at
     0.3 of its amplitude, starting at ``phase`` (rad; an array of shape (channels, 1) gives one per channel)."""

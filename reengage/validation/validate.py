@@ -34,6 +34,7 @@ import numpy as np
 
 from reengage.analysis import analyze
 from reengage.dsp import METHODS, ramp_onsets
+from reengage.dsp.onsets import RampFitOptions
 from reengage.validation.synthrec import session_recording
 from reengage.synth import BURST_RISE_S, SubjectProfile, burst_envelope, semg_noise, synthesize
 
@@ -214,9 +215,9 @@ def oracle_latency_error_ms(snr_db: float, *, fs_hz: float = 1000.0, pairs: int 
     true = np.round(t0 * fs_hz).astype(np.int64) + seg * np.arange(k)
     # ramp_onsets searches t0 in [guess − 60 ms, guess + 40 ms]: a guess 20 ms early to 30 ms late keeps t0 inside.
     guess = true + np.round(rng.uniform(-0.02, 0.03, k) * fs_hz).astype(np.int64)
+    grid = RampFitOptions(rise_min_ms=1e3 * SYNTH_RISE_S[0], rise_max_ms=1e3 * SYNTH_RISE_S[1], rise_step_ms=5.0)
     est, fitted = ramp_onsets(x.ravel(), guess, fs=fs_hz, noise_power=noise_rms ** 2,
-                              plateau_power=1.0 + noise_rms ** 2, rise_min_ms=1e3 * SYNTH_RISE_S[0],
-                              rise_max_ms=1e3 * SYNTH_RISE_S[1], rise_step_ms=5.0)
+                              plateau_power=1.0 + noise_rms ** 2, options=grid)
     assert fitted.all()
     err_ms = 1e3 * (est - true) / fs_hz
     return float(np.median(np.abs(err_ms[0::2] - err_ms[1::2])))
