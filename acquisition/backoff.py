@@ -10,7 +10,6 @@ from reengage.errors import DeviceError
 
 def reopen_with_backoff(
     open_device: Callable[[], None],
-    should_stop: Callable[[], bool],
     timeout_s: float | None,
     *,
     first_delay_s: float,
@@ -18,13 +17,13 @@ def reopen_with_backoff(
 ) -> bool:
     """Call ``open_device`` until it stops raising :class:`DeviceError`; True once it succeeds.
 
-    False when ``should_stop()`` turns true or ``timeout_s`` (None: no limit) passes first. The delay
+    False when ``timeout_s`` (None: no limit; Ctrl-C interrupts the wait) passes first. The delay
     doubles from ``first_delay_s`` up to ``max_delay_s`` so a board that needs seconds to re-enumerate is
     not hammered, and one that is back at once is reopened at once.
     """
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     delay = 0.0
-    while not should_stop():
+    while True:
         try:
             open_device()
             return True
@@ -34,4 +33,3 @@ def reopen_with_backoff(
             return False
         time.sleep(delay)
         delay = min(max(delay * 2, first_delay_s), max_delay_s)
-    return False

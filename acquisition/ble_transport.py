@@ -19,9 +19,8 @@ from collections.abc import Awaitable, Callable
 
 from bleak import BleakClient
 
-from reengage.errors import Disconnected
 from reengage.acquisition.backoff import reopen_with_backoff
-from reengage.errors import DeviceError
+from reengage.errors import DeviceError, Disconnected
 
 DEFAULT_SERVICE = "6e0f0001-5c3b-4a5e-9b1f-7265656e6761"
 DEFAULT_DATA = "6e0f0002-5c3b-4a5e-9b1f-7265656e6761"
@@ -92,7 +91,6 @@ class BleTransport:
         self._thread.start()
         self._client: BleakClient | None = None
         self.address: str | None = None
-        self.notifications = 0
         self._lost = threading.Event()
         if setup is not None:
             self._run(setup(), 30)
@@ -119,7 +117,6 @@ class BleTransport:
         self._client = client
 
     def _on_notify(self, _char, data: bytearray) -> None:
-        self.notifications += 1
         self._q.put(bytes(data))
 
     def _on_disconnect(self, _client) -> None:
@@ -153,9 +150,9 @@ class BleTransport:
             raise Disconnected(f"BLE board {self.address}: link lost")
         return b"".join(parts)
 
-    def reconnect(self, should_stop=lambda: False, timeout_s: float | None = None) -> bool:
+    def reconnect(self, timeout_s: float | None = None) -> bool:
         # BlueZ's le-connection-abort-by-local usually clears on an immediate retry (bleak#1255).
-        return reopen_with_backoff(self.open, should_stop, timeout_s, first_delay_s=0.1, max_delay_s=2.0)
+        return reopen_with_backoff(self.open, timeout_s, first_delay_s=0.1, max_delay_s=2.0)
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -176,10 +173,6 @@ class BleTransport:
         self.close()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(2)
-
-    def call(self, coro, timeout: float = 10):
-        """Run a coroutine on the transport's loop (tests and the simulator drive the peripheral here)."""
-        return self._run(coro, timeout)
 
 
 def transport_for_board(board, wanted: str) -> BleTransport:

@@ -185,14 +185,17 @@ def _channel(c: dict, where: str, path: Path, bits: int, vref: float, stream: st
     return Channel(name, role, "adc", kind, 1.0, offset)
 
 
-def with_plotter_channels(board: BoardConfig, fs_hz: float | None, channels: str | None) -> BoardConfig:
-    """A ``protocol = "plotter"`` board with the rate and columns given on the command line
-    (``--fs 1000 --channels glute_max,hamstrings``); a muscle name sets the channel's role."""
+def with_command_line(board: BoardConfig, fs_hz: float | None, channels: str | None) -> BoardConfig:
+    """The board as ``reengage record`` completes it. A ``protocol = "plotter"`` board takes its rate and
+    columns from the command line (``--fs 1000 --channels glute_max,hamstrings``; a muscle name sets the
+    channel's role): text lines carry neither. Any other board file is complete as it is."""
     from dataclasses import replace
 
     from reengage.errors import InputError
     from reengage.model import role_for_name
 
+    if board.protocol != "plotter":
+        return board
     if fs_hz is None or not fs_hz > 0:
         raise InputError(f"board {board.name} prints text lines with no rate: give --fs HZ (the sketch's sampling rate)")
     if not channels:

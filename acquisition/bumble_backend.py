@@ -266,7 +266,3 @@ def uuid_str(u) -> str:
         return f"0000{raw[::-1].hex()}-0000-1000-8000-00805f9b34fb"
     return str(_uuid.UUID(bytes=raw[::-1]))
 
-
-def random_address(seed: int) -> str:
-    b = _uuid.UUID(int=seed * 7919 + 1).bytes[-6:]
-    return ":".join(f"{x:02X}" for x in (bytes([0xC0 | (b[0] & 0x3F)]) + b[1:]))

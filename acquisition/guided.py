@@ -19,14 +19,13 @@ manual resistance, three times per muscle (MISSION: e.g. 3 × 5 s), each muscle 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.console import Console
 
 from reengage.errors import InputError
 from reengage.model import Block, Event
-from reengage.session_plan import MVC_PLAN, READY_S, REST_S, MvcPlan
+from reengage.session_plan import MVC_PLAN, READY_S, REST_S
 
 COUNTDOWN_S = 3
 BOARD_STEP_LABELS = ("rest", "exercise", "rep")  # what a board's button/simulator may also announce
@@ -50,7 +49,8 @@ class Protocol:
     period_s: float = 5.0  # one rep every period_s
     rep_s: float = 2.5  # lift + hold + lower
 
-    def steps(self, muscles: list[str], reps: int | None = None, mvc: MvcPlan = MVC_PLAN) -> list["Step"]:
+    def steps(self, muscles: list[str], reps: int | None = None) -> list["Step"]:
+        mvc = MVC_PLAN
         out = [Step(0.0, REST_S, "rest", "Rest baseline: lie still and relax completely")]
         t = REST_S
         for ev in mvc.events(muscles, t):
@@ -123,13 +123,11 @@ class GuidedSession:
     The board's own step announcements (``rest``/``mvc:*``/``exercise``/``rep`` STATUS events) are not passed
     on while a protocol runs: the guide is what the person was asked to do; other events pass."""
 
-    def __init__(self, steps: list[Step], fs_hz: float, sinks: list, console: Console | None = None,
-                 on_done: Callable[[], None] | None = None) -> None:
+    def __init__(self, steps: list[Step], fs_hz: float, sinks: list, console: Console | None = None) -> None:
         self.steps = sorted(steps, key=lambda s: s.onset_s)
         self.fs_hz = fs_hz
         self.sinks = sinks
         self.console = console or Console(stderr=True)
-        self.on_done = on_done
         self.origin: int | None = None
         self.now_s = 0.0
         self._next = 0  # index of the next step to begin
@@ -178,8 +176,6 @@ class GuidedSession:
         if not self.done and now_s >= total_s(self.steps) - 1e-9:
             self.done = True
             self.console.print("[bold]✔ protocol complete[/bold]")
-            if self.on_done is not None:
-                self.on_done()
 
     def finish(self) -> None:
         """At the end of the session (also after Ctrl-C): mark where an unfinished protocol stopped."""

@@ -118,7 +118,6 @@ class LslSink:
         self._line: tuple[float, float] | None = None  # target: t = a + b · emg_index (monotonic s)
         self._corr = 0.0  # our stamps = target − corr, slewed to 0
         self._fit_at = -1e9
-        self.pushed = {n: 0 for n in streams}
 
     # -- time line ---------------------------------------------------------------------------------
     def _refit(self, k0: float) -> None:
@@ -171,7 +170,6 @@ class LslSink:
             ts = self._stamps(item.stream, item.start, item.n_samples, slew=item.stream == "emg")
             x = self._physical[item.stream](item.data)
             out.push_chunk(np.ascontiguousarray(x.T, dtype=np.float32), ts.tolist())
-            self.pushed[item.stream] += item.n_samples
         elif isinstance(item, (Event, Gap)) and self._first is not None:
             onset = item.onset_s
             k = self._first + onset * self.fs_emg

@@ -3,7 +3,7 @@
 A Serial Plotter sketch prints one line per sample, values separated by commas, tabs or spaces, each
 optionally labelled (``glute:512,ham:300``). There is no counter and no board clock, so:
 
-* samples are timestamped on the host (the ``host_time_ns`` passed to :meth:`PlotterDecoder.feed`) and the
+* samples are timestamped on the host (the ``host_time_ns`` passed to :meth:`PlotterLineParser.feed`) and the
   rate is *estimated* (:attr:`PlotterStats.estimated_fs_hz`), never trusted;
 * the first line after opening the port is always dropped: pyserial flushes the input on open, so it
   starts mid-line and ``23,512`` (the tail of ``1023,512``) would parse as a plausible, wrong sample;
@@ -11,17 +11,22 @@ optionally labelled (``glute:512,ham:300``). There is no counter and no board cl
   or it does not parse, or it has the wrong number of values) is dropped and counted as one lost sample,
   so the sample index of the following lines stays right and the recording gets a gap, not a splice.
 
-Like :class:`~reengage.acquisition.protocol.FrameDecoder`, it never reads a port, never sleeps and never
-raises on any input.
+:class:`PlotterLineParser` turns bytes into rows of values; :class:`PlotterDecoder` puts them on the recording's
+timeline as Blocks and Gaps: the :class:`~reengage.acquisition.decoder.BoardDecoder` of ``protocol = "plotter"``
+boards. Like the binary protocol's, it never reads a port, never sleeps and never raises on any input.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+
+from reengage.acquisition.boards import BoardConfig
+from reengage.acquisition.decoder import DecodeStats
+from reengage.model import Block, Gap, Item
 
 _SPLIT = re.compile(rb"[,\t ;]+")
 _MAX_LINE = 4096  # a "line" longer than this is binary noise or a wrong baud rate
@@ -54,21 +59,20 @@ class PlotterStats:
     estimated_fs_hz: float | None = None
     rate_estimated: bool = True  # always: text lines carry no board clock
     first_problem: str = ""
-    by_reason: dict[str, int] = field(default_factory=dict)
 
     @property
     def samples_lost(self) -> int:
         return self.bad_lines + self.wrong_count + self.cut_lines
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "by_reason"}
+        d = dict(self.__dict__)
         d["samples_lost"] = self.samples_lost
         d["dropped"] = self.samples_lost  # lines lost: the plotter counterpart of dropped frames
         return d
 
 
-class PlotterDecoder:
-    """``feed(data, host_time_ns) -> list[PlotterChunk]``.
+class PlotterLineParser:
+    """``feed(data, host_time_ns) -> list[PlotterChunk]``: text lines → rows of values, numbered.
 
     ``channels``: the names given with ``--channels``; each line must hold exactly that many values.
     If the lines are labelled with those very names, values are taken by label (order-free); any other
@@ -78,7 +82,6 @@ class PlotterDecoder:
     def __init__(self, channels: list[str], *, cut_gap_s: float = 0.25, drop_first_line: bool = True) -> None:
         if not channels:
             raise ValueError("plotter decoder needs at least one channel name")
-        self.channels = list(channels)
         self._n = len(channels)
         self._pos = {name: i for i, name in enumerate(channels)}
         self.cut_gap_ns = int(cut_gap_s * 1e9)
@@ -104,7 +107,6 @@ class PlotterDecoder:
 
     def _lose(self, counter: str, why: str) -> None:
         setattr(self.stats, counter, getattr(self.stats, counter) + 1)
-        self.stats.by_reason[why] = self.stats.by_reason.get(why, 0) + 1
         if not self.stats.first_problem:
             self.stats.first_problem = why
         self._next_index += 1
@@ -224,32 +226,33 @@ class PlotterDecoder:
                     self.stats.estimated_fs_hz = float(slope)
 
 
-class PlotterAssembler:
-    """Plotter bytes → Blocks and Gaps on the recording timeline (the plotter counterpart of
-    :class:`~reengage.acquisition.pipeline.FrameAssembler`). Samples are float32 as printed."""
+class PlotterDecoder:
+    """Plotter bytes → Blocks and Gaps on the recording timeline: the
+    :class:`~reengage.acquisition.decoder.BoardDecoder` of ``protocol = "plotter"`` boards."""
 
-    def __init__(self, board) -> None:
-        from reengage.acquisition.pipeline import AssemblerStats
+    sample_dtype = "<f4"  # sketches print floats as often as ADC counts: stored as printed
+    origin_index = 0  # no board counter: the first line decoded is sample 0
 
+    def __init__(self, board: BoardConfig) -> None:
         self.board = board
         self.fs_hz = board.emg.fs_hz
-        self.decoder = PlotterDecoder([c.name for c in board.emg.channels])
-        self.origin_index = 0
-        self._offset = 0  # added to decoder indices after outages (host-clock estimates)
+        self.lines = PlotterLineParser([c.name for c in board.emg.channels])
+        self._offset = 0  # added to line indices after outages (host-clock estimates)
         self._next = 0
         self._last_host_ns: int | None = None
         self._disconnected = False
-        self.stats = AssemblerStats(samples={s: 0 for s in board.streams})
+        self.stats = DecodeStats(self.lines.stats, samples={s: 0 for s in board.streams})
 
-    def mark_disconnect(self, host_time_ns: int = 0) -> None:
-        self.decoder.reset()
+    def mark_disconnect(self, host_time_ns: int) -> None:
+        self.lines.reset()
         self._disconnected = True
 
-    def feed(self, data: bytes, host_time_ns: int) -> list:
-        from reengage.model import Block, Gap
+    def take_hellos(self) -> list[str]:
+        return []  # text lines carry no HELLO: the board file is all there is to trust
 
-        out: list = []
-        for ch in self.decoder.feed(data, host_time_ns):
+    def feed(self, data: bytes, host_time_ns: int) -> list[Item]:
+        out: list[Item] = []
+        for ch in self.lines.feed(data, host_time_ns):
             start = ch.start + self._offset
             if self._disconnected and self._last_host_ns is not None:
                 # No counter in text lines: the outage is measured on the host clock.
@@ -261,7 +264,8 @@ class PlotterAssembler:
             self._disconnected = False
             if start > self._next:
                 lost = start - self._next
-                why = "plotter lines lost or unparsable" if lost <= 3 else "disconnected; samples lost estimated from the host clock"
+                why = ("plotter lines lost or unparsable" if lost <= 3
+                       else "disconnected; samples lost estimated from the host clock")
                 out.append(Gap("emg", self._next / self.fs_hz, lost / self.fs_hz, lost, why))
                 self.stats.gaps += 1
                 self.stats.samples_lost += lost

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import os
-from pathlib import Path
 
 from serial.tools import list_ports as _lp
 
@@ -90,14 +89,3 @@ def describe_absent(spec: str) -> str:
     where = "no port matches" if any(ch in spec for ch in "*?[") else "no such serial port"
     return f"{spec}: {where} (is the board plugged in? {hint}; see `reengage boards`)"
 
-
-def stable_alias(device: str) -> str | None:
-    """The ``/dev/serial/by-id`` link for ``device`` if one exists (same board, any USB socket)."""
-    by_id = Path("/dev/serial/by-id")
-    if not by_id.is_dir():
-        return None
-    real = os.path.realpath(device)
-    for link in by_id.iterdir():
-        if os.path.realpath(link) == real:
-            return str(link)
-    return None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import binascii
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,7 +32,6 @@ HEADER = struct.Struct("<2sBBHIIB")
 HEADER_SIZE = HEADER.size  # 15
 CRC_SIZE = 2
 MAX_PAYLOAD = 227
-MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE  # 244
 
 TYPE_EMG = 0
 TYPE_IMU = 1
@@ -45,9 +45,12 @@ def crc16(data: bytes) -> int:
     return binascii.crc_hqx(data, 0xFFFF)
 
 
-@dataclass(frozen=True)
-class Frame:
-    """One decoded frame. ``samples`` is (channels, n) int16 for EMG/IMU frames, else empty."""
+class Frame(NamedTuple):
+    """One decoded frame. ``samples`` is (channels, n) int16 for EMG/IMU frames, else empty.
+
+    A named tuple, not a dataclass: the decoder builds one per frame, and a frozen dataclass costs more
+    to construct than the rest of the frame's decoding.
+    """
 
     type: int
     seq: int
@@ -56,7 +59,6 @@ class Frame:
     layout_id: int
     n_channels: int
     payload: bytes
-    offset: int = 0  # byte offset of the frame's first SYNC byte in the decoder's input stream
 
     @property
     def samples(self) -> np.ndarray:
@@ -154,14 +156,18 @@ class DecoderStats:
         }
 
 
-# Damage seen between two good frames, most specific first: the reason a SEQ gap is attributed to.
-_REASON_RANK = {"truncated": 3, "crc": 2, "header": 1}
 # A SEQ jump this large (half the counter) is a board restart, not 30 000 lost frames.
 _SEQ_RESET = 0x8000
+_SAMPLE_TYPES = (TYPE_EMG, TYPE_IMU)
+_NO_DAMAGE: tuple = ()
 
 
 class FrameDecoder:
     """Incremental decoder: ``feed(data) -> list[Frame]``. Never raises on any bytes.
+
+    Two stages per call: :meth:`_find_frames` scans the bytes for frames that pass the header and CRC
+    checks and notes every rejected candidate as damage; :meth:`_account` then counts what the good frames
+    say is missing (SEQ gaps attributed to that damage, samples missing by SAMPLE_INDEX).
 
     A bad frame (CRC or header) costs one byte of rescanning, so a damaged frame never takes its
     successor with it; missing frames are counted from the SEQ counter and attributed to the damage
@@ -177,7 +183,61 @@ class FrameDecoder:
         self._damage: list[list] = []
         self.stats = DecoderStats()
 
+    def feed(self, data: bytes) -> list[Frame]:
+        self.stats.bytes_in += len(data)
+        self._buf += data
+        return self._account(self._find_frames())
+
+    def _find_frames(self) -> list[tuple]:
+        """Scan the buffer: every whole frame with a valid header and CRC, as (type, seq, sample index,
+        t_us, layout byte, payload, damage seen since the previous good frame). Consumes what it passed."""
+        buf, stats, base = self._buf, self.stats, self._base
+        n = len(buf)
+        pos = 0
+        found: list[tuple] = []
+        while True:
+            start = buf.find(SYNC, pos)
+            if start < 0:
+                keep = 1 if n and buf[-1] == 0xA5 else 0  # maybe the first half of the next SYNC
+                stats.bytes_skipped += (n - keep) - pos
+                pos = n - keep
+                break
+            stats.bytes_skipped += start - pos
+            pos = start
+            if n - pos < HEADER_SIZE:
+                break
+            _, ver_type, length, seq, sample_index, t_us, layout = HEADER.unpack_from(buf, pos)
+            ftype = ver_type & 0x0F
+            nch = layout & 0x0F
+            if (ver_type >> 4) != VERSION or ftype not in FRAME_TYPES or length > MAX_PAYLOAD or (
+                ftype in _SAMPLE_TYPES and (nch == 0 or length % (2 * nch))
+            ):
+                self._reject_header(ver_type, length, base + pos)
+                pos += 1
+                continue
+            end = pos + HEADER_SIZE + length + CRC_SIZE
+            if end > n:
+                break
+            if buf[end - 2] | (buf[end - 1] << 8) != binascii.crc_hqx(memoryview(buf)[pos + 2 : end - 2], 0xFFFF):
+                self._reject("crc", base + pos, base + end)
+                pos += 1
+                continue
+            found.append((ftype, seq, sample_index, t_us, layout, bytes(buf[pos + HEADER_SIZE : end - 2]),
+                          self._take_damage(base + pos)))
+            pos = end
+        del buf[:pos]
+        self._base += pos
+        return found
+
+    def _reject_header(self, ver_type: int, length: int, start: int) -> None:
+        ftype = ver_type & 0x0F
+        if (ver_type >> 4) not in (VERSION, 0) and ftype in FRAME_TYPES and length <= MAX_PAYLOAD:
+            self.stats.other_version += 1
+        self._reject("header", start, start + HEADER_SIZE)
+
     def _reject(self, reason: str, start: int, end: int) -> None:
+        """A candidate at stream offset ``start`` failed its check: it costs one byte, and is damage."""
+        self.stats.bytes_skipped += 1
         if reason == "crc":
             self.stats.crc_errors += 1
         else:
@@ -193,96 +253,52 @@ class FrameDecoder:
             return
         dmg.append([reason, start, end])
 
-    def feed(self, data: bytes) -> list[Frame]:
+    def _take_damage(self, start: int) -> list[list] | tuple:
+        """The damage since the last good frame, handed to the good frame at ``start`` and forgotten."""
+        dmg = self._damage
+        if not dmg:
+            return _NO_DAMAGE
+        if start < dmg[-1][2]:
+            dmg[-1][0] = "truncated"  # this frame began inside a rejected one: that one was cut
+        self._damage = []
+        return dmg
+
+    def _account(self, found: list[tuple]) -> list[Frame]:
+        """Good frames in order: SEQ gaps (attributed to the damage before each frame), board restarts,
+        samples missing per stream by SAMPLE_INDEX."""
         stats = self.stats
-        stats.bytes_in += len(data)
-        self._buf += data
+        next_index = self._next_index
         out: list[Frame] = []
-        buf = self._buf
-        pos = 0
-        n = len(buf)
-        base = self._base
-        while True:
-            start = buf.find(SYNC, pos)
-            if start < 0:
-                # Keep a trailing A5 that may be the first half of the next SYNC.
-                keep = 1 if n and buf[-1] == 0xA5 else 0
-                stats.bytes_skipped += (n - keep) - pos
-                pos = n - keep
-                break
-            stats.bytes_skipped += start - pos
-            pos = start
-            if n - pos < HEADER_SIZE:
-                break
-            _, ver_type, length, seq, sample_index, t_us, layout = HEADER.unpack_from(buf, pos)
-            ftype = ver_type & 0x0F
-            n_channels = layout & 0x0F
-            bad = (
-                (ver_type >> 4) != VERSION
-                or ftype not in FRAME_TYPES
-                or length > MAX_PAYLOAD
-                or (ftype in (TYPE_EMG, TYPE_IMU) and (n_channels == 0 or length % (2 * n_channels)))
-            )
-            if bad:
-                if (ver_type >> 4) not in (VERSION, 0) and ftype in FRAME_TYPES and length <= MAX_PAYLOAD:
-                    stats.other_version += 1
-                self._reject("header", base + pos, base + pos + HEADER_SIZE)
-                stats.bytes_skipped += 1
-                pos += 1
-                continue
-            end = pos + HEADER_SIZE + length + CRC_SIZE
-            if end > n:
-                break
-            crc = buf[end - 2] | (buf[end - 1] << 8)
-            if crc != binascii.crc_hqx(memoryview(buf)[pos + 2 : end - CRC_SIZE], 0xFFFF):
-                self._reject("crc", base + pos, base + end)
-                stats.bytes_skipped += 1
-                pos += 1
-                continue
-            # A good frame. Attribute any SEQ gap to the damage seen since the previous one.
-            dmg = self._damage
-            if dmg and base + pos < dmg[-1][2]:
-                dmg[-1][0] = "truncated"  # this frame began inside a rejected one: that one was cut
+        for ftype, seq, sample_index, t_us, layout, payload, damage in found:
             last = self._last_seq
-            if last is not None:
-                missing = (seq - last - 1) & 0xFFFF
-                if missing >= _SEQ_RESET or (ftype == TYPE_HELLO and seq == 0 and missing):
-                    stats.resets += 1
-                    self._next_index.clear()
-                elif missing:
-                    stats.seq_gaps += missing
-                    for k in range(min(missing, len(dmg))):
-                        stats._drop(dmg[k][0])
-                    if missing > len(dmg):
-                        stats._drop("lost", missing - len(dmg))
+            if last is not None and (seq - last - 1) & 0xFFFF:
+                self._seq_gap((seq - last - 1) & 0xFFFF, damage, ftype == TYPE_HELLO and seq == 0)
             self._last_seq = seq
-            dmg.clear()
-            if ftype in (TYPE_EMG, TYPE_IMU):
-                ns = length // (2 * n_channels)
-                expect = self._next_index.get(ftype)
+            nch = layout & 0x0F
+            if ftype in _SAMPLE_TYPES:
+                expect = next_index.get(ftype)
                 if expect is not None:
                     jump = (sample_index - expect) & 0xFFFFFFFF
                     if 0 < jump < 0x80000000:
                         name = FRAME_TYPES[ftype]
                         stats.samples_lost[name] = stats.samples_lost.get(name, 0) + jump
-                self._next_index[ftype] = (sample_index + ns) & 0xFFFFFFFF
-            out.append(
-                Frame(
-                    type=ftype,
-                    seq=seq,
-                    sample_index=sample_index,
-                    t_us=t_us,
-                    layout_id=layout >> 4,
-                    n_channels=n_channels,
-                    payload=bytes(buf[pos + HEADER_SIZE : end - CRC_SIZE]),
-                    offset=base + pos,
-                )
-            )
-            stats.frames += 1
-            pos = end
-        del buf[:pos]
-        self._base += pos
+                next_index[ftype] = (sample_index + len(payload) // (2 * nch)) & 0xFFFFFFFF
+            out.append(Frame(ftype, seq, sample_index, t_us, layout >> 4, nch, payload))
+        stats.frames += len(out)
         return out
+
+    def _seq_gap(self, missing: int, damage: list[list] | tuple, hello_at_zero: bool) -> None:
+        """``missing`` frames by SEQ: a board restart, or losses attributed to the damage, then ``lost``."""
+        stats = self.stats
+        if missing >= _SEQ_RESET or hello_at_zero:
+            stats.resets += 1
+            self._next_index.clear()
+            return
+        stats.seq_gaps += missing
+        for k in range(min(missing, len(damage))):
+            stats._drop(damage[k][0])
+        if missing > len(damage):
+            stats._drop("lost", missing - len(damage))
 
     def reset(self) -> None:
         """The link dropped (unplug, BLE disconnect): discard a partial frame, keep the counters.
@@ -297,11 +313,6 @@ class FrameDecoder:
             self._base += len(self._buf)
             self._buf.clear()
         self._damage.clear()
-
-    def reset_sequence(self) -> None:
-        """Forget the last SEQ and sample indices (the board restarted its counters on purpose)."""
-        self._last_seq = None
-        self._next_index.clear()
 
     @property
     def pending_bytes(self) -> int:

@@ -1,5 +1,5 @@
 """The recorder: a sink that appends every Block, Gap and Event to a crash-safe ``.rgr`` file, and the
-loop that drives a board through a transport into the sinks."""
+loop that drives a board's bytes through its decoder (:mod:`reengage.acquisition.decoder`) into the sinks."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from reengage.acquisition.boards import BoardConfig
 from reengage.acquisition.clock import ClockFit
-from reengage.acquisition.pipeline import FrameAssembler
-from reengage.acquisition.protocol import TYPE_HELLO, FrameDecoder, Hello, parse_hello
-from reengage.errors import Disconnected
+from reengage.acquisition.decoder import BoardDecoder
+from reengage.acquisition.protocol import Hello, parse_hello
+from reengage.errors import DeviceError, Disconnected, InputError
 from reengage.io.recfile import EXTENSION, RecordingWriter, StreamSpec
 from reengage.model import Block, Event, Gap, Item, Recording, Sink
 
@@ -23,8 +23,6 @@ _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 def safe_component(text: str, what: str) -> str:
     """A subject or task id as a file-name component; anything else is refused, never sanitised silently."""
     if not text or _SAFE.search(text) or len(text) > 64:
-        from reengage.errors import InputError
-
         raise InputError(f"{what} {text!r}: use 1-64 letters, digits, '_' or '-'")
     return text
 
@@ -48,10 +46,10 @@ class Recorder:
         self.path = self.writer.path
 
     @classmethod
-    def for_board(cls, path: Path, board: BoardConfig, meta: dict) -> "Recorder":
-        # Plotter sketches print floats as often as ADC counts: store them as printed.
-        dtype = "<f4" if board.protocol == "plotter" else "<i2"
-        return cls(path, [StreamSpec(s.name, s.fs_hz, s.channels, dtype) for s in board.streams.values()], meta)
+    def for_decoder(cls, path: Path, decoder: BoardDecoder, meta: dict) -> "Recorder":
+        """A recorder for what ``decoder`` produces: its board's streams, in its ``sample_dtype``."""
+        streams = decoder.board.streams.values()
+        return cls(path, [StreamSpec(s.name, s.fs_hz, s.channels, decoder.sample_dtype) for s in streams], meta)
 
     @classmethod
     def for_recording(cls, path: Path, template: Recording, meta: dict) -> "Recorder":
@@ -73,63 +71,53 @@ class Recorder:
 
 
 class Acquisition:
-    """Drives transport → decoder → assembler → sinks until ``should_stop()`` or the duration is reached.
+    """Drives transport → decoder → sinks until the duration is reached (or Ctrl-C).
 
-    ``reconnect`` (optional) is called after a disconnect and returns a new open transport or None to give
-    up; samples lost meanwhile appear as a Gap from the sample counter when data flows again.
+    ``decoder``: the board's :class:`~reengage.acquisition.decoder.BoardDecoder` (``decoder_for_board``).
+    After a disconnect the transport's ``reconnect`` waits for the board (``reconnect_timeout_s``, None: until
+    Ctrl-C or the duration; 0: give up at once); samples lost meanwhile appear as a Gap when data flows again.
+    ``on_hello`` is called with each new HELLO once it checks out, so the recorder can keep it at once (STAT
+    is only written at a clean close, and a crash must not lose which board and firmware made the file).
     """
 
     def __init__(
         self,
-        board: BoardConfig,
+        decoder: BoardDecoder,
         transport,
         sinks: list[Sink],
         *,
         duration_s: float | None = None,
-        reconnect: Callable[[], object | None] | None = None,
         on_progress: Callable[[float], None] | None = None,
         reconnect_timeout_s: float | None = None,
         on_disconnect: Callable[[str], None] | None = None,
         on_reconnect: Callable[[], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        on_hello: Callable[[dict], None] | None = None,
     ) -> None:
-        self.board = board
+        self.decoder = decoder
+        self.board = decoder.board
         self.transport = transport
         self.sinks = sinks
-        self.plotter = None
-        if board.protocol == "plotter":
-            from reengage.acquisition.plotter import PlotterAssembler
-
-            self.plotter = PlotterAssembler(board)
-            self.decoder = self.plotter.decoder
-            self.assembler = self.plotter
-        else:
-            self.decoder = FrameDecoder()
-            self.assembler = FrameAssembler(board)
-        self.clock = ClockFit(board.emg.fs_hz)
+        self.clock = ClockFit(self.board.emg.fs_hz)
         self._restarts_seen = 0
         self.duration_s = duration_s
-        self.reconnect = reconnect
         self.on_progress = on_progress
         self.disconnects = 0
-        self.stop_requested = False
-        # After an unplug, wait for the port this long (None: until Ctrl-C or the duration; 0: give up).
         self.reconnect_timeout_s = reconnect_timeout_s
         self.on_disconnect = on_disconnect
         self.on_reconnect = on_reconnect
-        self.hello: dict | None = None  # the board's last HELLO (PROTOCOL.md §3), kept in the STAT chunk
-        # Called with each new HELLO once it checks out, so the recorder can keep it at once (STAT is only
-        # written at a clean close, and a crash must not lose which board and firmware made the file).
-        self.on_hello: Callable[[dict], None] | None = None
         self.on_warning = on_warning
-        self._hello_seen: set[str] = set()
+        self.on_hello = on_hello
+        self.hello: dict | None = None  # the board's last HELLO (PROTOCOL.md §3), kept in the STAT chunk
         self._emg_written = 0  # EMG samples passed to the sinks since the origin (for --duration)
+        self.dispatched = 0  # items passed to the sinks (0 after a refused HELLO: nothing was recorded)
 
     @property
     def seconds_received(self) -> float:
-        return self.assembler.stats.samples["emg"] / self.board.emg.fs_hz
+        return self.decoder.stats.samples["emg"] / self.board.emg.fs_hz
 
     def _dispatch(self, items: list[Item]) -> None:
+        self.dispatched += len(items)
         for item in items:
             for s in self.sinks:
                 s.handle(item)
@@ -137,41 +125,19 @@ class Acquisition:
     def run(self) -> None:
         target = None if self.duration_s is None else int(round(self.duration_s * self.board.emg.fs_hz))
         last_progress = 0.0
-        while not self.stop_requested:
+        while True:
             try:
                 data = self.transport.read()
             except Disconnected as e:
-                self.disconnects += 1
-                # Keep SEQ/SAMPLE_INDEX tracking: if the same board comes back still counting, the gap
-                # is exact; a restarted board is recognised by its counters going backwards.
-                self.decoder.reset()
-                self.assembler.mark_disconnect(time.monotonic_ns())
-                if self.on_disconnect:
-                    self.on_disconnect(str(e))
-                if self.reconnect is not None:
-                    t = self.reconnect()
-                    if t is None:
-                        break
-                    self.transport = t
-                elif hasattr(self.transport, "reconnect") and self.reconnect_timeout_s != 0:
-                    if not self.transport.reconnect(lambda: self.stop_requested, self.reconnect_timeout_s):
-                        break
-                else:
-                    break
-                if self.on_reconnect:
-                    self.on_reconnect()
-                continue
+                if self._reconnect(str(e)):
+                    continue
+                break
             if not data:
                 continue
             now_ns = time.monotonic_ns()
-            if self.plotter is not None:
-                items = self.plotter.feed(data, now_ns)
-            else:
-                frames = self.decoder.feed(data)
-                for f in frames:
-                    if f.type == TYPE_HELLO:
-                        self._check_hello(f.text)
-                items = self.assembler.feed(frames, now_ns)
+            items = self.decoder.feed(data, now_ns)
+            for text in self.decoder.take_hellos():
+                self._check_hello(text)  # before the items reach a sink: a refused board records nothing
             self._clock(items, now_ns)
             if target is not None:
                 items = self._trim(items, target)
@@ -182,11 +148,22 @@ class Acquisition:
             if target is not None and self._emg_written >= target:
                 break
 
+    def _reconnect(self, why: str) -> bool:
+        """The link dropped: True once the transport is back, False to end the run."""
+        self.disconnects += 1
+        # The decoder keeps SEQ/SAMPLE_INDEX tracking: if the same board comes back still counting, the gap
+        # is exact; a restarted board is recognised by its counters going backwards.
+        self.decoder.mark_disconnect(time.monotonic_ns())
+        if self.on_disconnect:
+            self.on_disconnect(why)
+        if self.reconnect_timeout_s == 0 or not self.transport.reconnect(self.reconnect_timeout_s):
+            return False
+        if self.on_reconnect:
+            self.on_reconnect()
+        return True
+
     def _check_hello(self, text: str) -> None:
-        """Every HELLO (START, WHORU, every 5 s, after a re-plug) is checked against the board file once."""
-        if text in self._hello_seen:
-            return
-        self._hello_seen.add(text)
+        """Every new HELLO (START, WHORU, after a re-plug, a new boot) is checked against the board file."""
         where = getattr(self.transport, "port", None) or getattr(self.transport, "address", None) or "the link"
         try:
             hello = parse_hello(text)
@@ -198,8 +175,6 @@ class Acquisition:
                       "adc_bits": hello.adc_bits, "vref_mv": hello.vref_mv, **hello.extra}
         fatal, notes = check_hello(hello, self.board)
         if fatal:
-            from reengage.errors import DeviceError
-
             if hello.board != self.board.name:
                 head = f"board on {where} says it is {hello.board} but --board {self.board.name} was given"
             else:
@@ -215,8 +190,8 @@ class Acquisition:
             self.on_warning(msg)
 
     def _clock(self, items: list[Item], now_ns: int) -> None:
-        if self.assembler.stats.restarts != self._restarts_seen:
-            self._restarts_seen = self.assembler.stats.restarts
+        if self.decoder.stats.restarts != self._restarts_seen:
+            self._restarts_seen = self.decoder.stats.restarts
             self.clock.reset_board_clock()
         fs = self.board.emg.fs_hz
         for it in items:
@@ -230,7 +205,7 @@ class Acquisition:
     def _trim(self, items: list[Item], target: int) -> list[Item]:
         """Stop exactly at the requested duration: the last EMG block is cut, later items dropped."""
         out = []
-        origin = self.assembler.origin_index or 0
+        origin = self.decoder.origin_index or 0
         for it in items:
             if isinstance(it, Block) and it.stream == "emg":
                 room = origin + target - it.start
@@ -243,14 +218,8 @@ class Acquisition:
         return out
 
     def stats(self) -> dict:
-        a = self.assembler.stats
         return {
-            "decoder": self.decoder.stats.to_dict(),
-            "samples": dict(a.samples),
-            "gaps": a.gaps,
-            "samples_lost": a.samples_lost,
-            "unknown_layout_frames": a.unknown_layout,
-            "board_restarts": a.restarts,
+            **self.decoder.stats.to_dict(),
             "disconnects": self.disconnects,
             "clock": self.clock.report(),
             **({"hello": self.hello} if self.hello else {}),

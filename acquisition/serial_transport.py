@@ -75,14 +75,14 @@ class SerialTransport:
             self._close_quietly()
             raise Disconnected(f"{self.port}: {e}") from None
 
-    def reconnect(self, should_stop=lambda: False, timeout_s: float | None = None) -> bool:
+    def reconnect(self, timeout_s: float | None = None) -> bool:
         """Wait for the port to come back (same path, symlink or glob) and reopen it, with backoff.
 
-        Returns False if ``should_stop()`` turns true or ``timeout_s`` passes first. Busy or not-yet-
+        Returns False if ``timeout_s`` passes first. Busy or not-yet-
         permitted ports (udev applies permissions a moment after the node appears) are retried too.
         """
         self._close_quietly()
-        return reopen_with_backoff(self.open, should_stop, timeout_s, first_delay_s=0.05, max_delay_s=1.0)
+        return reopen_with_backoff(self.open, timeout_s, first_delay_s=0.05, max_delay_s=1.0)
 
     def close(self) -> None:
         if self._ser is not None and self.handshake:

@@ -1,5 +1,5 @@
 """One recording session from the command line: pick the board's transport, run the acquisition into a
-recorder, keep everything on Ctrl-C, and return the recording's path."""
+recorder (and the live view, and LSL with ``--lsl``), keep everything on Ctrl-C, and return the recording's path."""
 
 from __future__ import annotations
 
@@ -12,10 +12,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from reengage.acquisition.boards import BoardConfig, load_board
+from reengage.acquisition.boards import BoardConfig, load_board, with_command_line
+from reengage.acquisition.decoder import BoardDecoder
+from reengage.acquisition.guided import GuidedSession, Step, get_protocol, total_s
+from reengage.acquisition.live import LiveSink
+from reengage.acquisition.lsl import LslSink, sink_for_board
+from reengage.acquisition.pipeline import decoder_for_board
 from reengage.acquisition.recorder import Acquisition, Recorder, recording_path, safe_component
 from reengage.acquisition.serial_transport import SerialTransport
 from reengage.errors import DeviceError, InputError
+from reengage.model import Sink
 
 
 @dataclass
@@ -38,7 +44,6 @@ class RecordOptions:
     sim_speed: float = 1.0
     sim_seed: int = 0
     sim_overrides: dict = field(default_factory=dict)
-    live: bool = True  # publish to the dashboard's Live page on loopback
     lsl: bool = False  # publish the EMG/IMU as Lab Streaming Layer outlets (acquisition/lsl.py)
     reconnect_timeout_s: float | None = None  # None: wait for an unplugged board until Ctrl-C/duration
 
@@ -92,115 +97,31 @@ def session_meta(opts: RecordOptions, board: BoardConfig, started: dt.datetime) 
 
 
 def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
+    """Record one session as ``opts`` say and return the recording's path.
+
+    Always published to the dashboard's live view; Ctrl-C ends the session and keeps everything received; a
+    board refused at the handshake (its HELLO does not match the board file) leaves no recording behind.
+    Steps: check the options and plan (:func:`_plan`), find the board (:func:`_find_port`), open the
+    transport, build the sinks (:class:`_Sinks`), run and close (:func:`_run`), report.
+    """
     console = console or Console(stderr=True)
-    safe_component(opts.subject, "--subject")
-    safe_component(opts.task, "--task")
-    if opts.duration_s is not None and not opts.duration_s > 0:
-        raise InputError(f"--duration {opts.duration_s}: must be > 0 seconds")
-    board = load_board(opts.board)
-    if board.protocol == "plotter":
-        from reengage.acquisition.boards import with_plotter_channels
-
-        board = with_plotter_channels(board, opts.fs_hz, opts.channels)
-    guide_steps = None
-    if opts.protocol:
-        # Guided session (acquisition/guided.py): its length is the protocol's unless --duration is given.
-        from reengage.acquisition.guided import get_protocol, total_s
-
-        muscles = [c.role for c in board.emg.channels if c.role]
-        guide_steps = get_protocol(opts.protocol).steps(muscles, opts.reps)
-        if opts.duration_s is None:
-            opts.duration_s = total_s(guide_steps)
-    kind = board.transport["kind"]
-    sim: SimulatedPort | None = None
-    if kind == "simulated":
-        sim = SimulatedPort(board, opts.duration_s, opts.sim_speed, opts.sim_seed, opts.sim_overrides)
-        port = sim.path
-    elif kind == "serial":
-        if not opts.port:
-            raise InputError(f"board {board.name} is a serial board: give --port (see `reengage boards`)")
-        port = opts.port
-    elif kind == "ble":
-        port = opts.ble or f"first BLE board advertising {board.transport.get('service_uuid')}"
-    else:
-        raise InputError(f"board {board.name}: unknown transport {kind!r}")
-    started = dt.datetime.now().astimezone()
+    board, guide_steps = _plan(opts)
+    sim, port = _find_port(opts, board)
     try:
-        lsl = None
-        if opts.lsl:  # before the port opens: a missing pylsl fails first, and LSL tools see the outlets early
-            from reengage.acquisition.lsl import sink_for_board
-
-            lsl = sink_for_board(board, f"{opts.subject}:{opts.task}")
-            console.print(f"LSL: publishing {', '.join(lsl.outlets)} and events as 'reengage {board.name} …'")
-        if kind == "ble":
-            from reengage.acquisition.ble_transport import transport_for_board
-
-            transport = transport_for_board(board, opts.ble or "")
-        else:
-            transport = SerialTransport(port, int(board.transport.get("baudrate", 115200)))
+        started = dt.datetime.now().astimezone()
+        meta = session_meta(opts, board, started)
+        decoder = decoder_for_board(board)
+        # Before the port opens: a missing pylsl fails first, and LSL tools see the outlets early.
+        lsl = _lsl_sink(opts, board, console)
+        transport = _transport(opts, board, port)
         transport.open()
         path = recording_path(opts.out_dir, opts.subject, opts.task, started)
-        meta = session_meta(opts, board, started)
-        recorder = Recorder.for_board(path, board, meta)
-        sinks = [recorder]
-        live = None
-        if opts.live:
-            from reengage.acquisition.live import LiveSink
-
-            live = LiveSink(board.emg.channels, board.emg.fs_hz, session=str(path), state="recording",
-                            subject=meta.get("subject"), task=meta.get("task"))
-        if live is not None:
-            sinks.append(live)
-        if lsl is not None:
-            sinks.append(lsl)
-        guide = None
-        if guide_steps is not None:
-            from reengage.acquisition.guided import GuidedSession
-
-            guide = GuidedSession(guide_steps, board.emg.fs_hz, sinks, console)
-            sinks = [guide]
+        sinks = _Sinks.build(path, decoder, meta, lsl, guide_steps, console)
         console.print(f"recording {board.name} on {port} → {path}" + ("" if opts.duration_s else " (Ctrl-C to stop)"))
-        with Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.completed:.1f} s"),
-            TimeElapsedColumn(), console=console, transient=True,
-        ) as progress:
-            bar = progress.add_task("recording", total=opts.duration_s)
-            acq = Acquisition(
-                board, transport, sinks, duration_s=opts.duration_s,
-                on_progress=lambda s: progress.update(bar, completed=s),
-                # A real board that vanishes is waited for (unplug → replug); the simulated one is gone.
-                reconnect_timeout_s=0 if sim is not None else opts.reconnect_timeout_s,
-                on_disconnect=lambda why: console.print(f"[yellow]board disconnected ({why}); waiting for it to come back (Ctrl-C to stop)[/yellow]"),
-                on_reconnect=lambda: console.print("[green]board reconnected; the gap is recorded[/green]"),
-                on_warning=lambda msg: console.print(msg, style="yellow", markup=False, highlight=False),
-            )
-            acq.on_hello = lambda hello: recorder.writer.update_meta({"hello": hello})
-            if lsl is not None:
-                lsl.time_of = acq.clock.host_time_s  # counter-derived sample times, never chunk arrivals
-            refused_empty = False
-            try:
-                acq.run()
-            except KeyboardInterrupt:
-                console.print("stopped by Ctrl-C; everything received is kept")
-            except DeviceError:
-                # A board refused at the handshake (HELLO does not match the board file) sent no sample:
-                # leave no empty recording behind in the data root.
-                refused_empty = not any(acq.assembler.stats.samples.values())
-                raise
-            finally:
-                acq.transport.close()
-                if guide is not None:
-                    guide.finish()
-                recorder.close(acq.stats())
-                if refused_empty:
-                    path.unlink(missing_ok=True)
-                if live is not None:
-                    live.close()
-                if lsl is not None:
-                    lsl.close()
+        acq = _run(decoder, transport, sinks, opts, reconnect=sim is None, console=console)
         st = acq.stats()
         console.print(
-            f"{recorder.writer.samples_written['emg'] / board.emg.fs_hz:.1f} s recorded, "
+            f"{sinks.recorder.writer.samples_written['emg'] / board.emg.fs_hz:.1f} s recorded, "
             f"{st['decoder']['dropped']} damaged frames, "
             f"{st['samples_lost']} samples lost"
         )
@@ -208,3 +129,126 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
     finally:
         if sim is not None:
             sim.close()
+
+
+def _plan(opts: RecordOptions) -> tuple[BoardConfig, list[Step] | None]:
+    """Check the options, load the board; a guided session's steps (its length unless --duration is given)."""
+    safe_component(opts.subject, "--subject")
+    safe_component(opts.task, "--task")
+    if opts.duration_s is not None and not opts.duration_s > 0:
+        raise InputError(f"--duration {opts.duration_s}: must be > 0 seconds")
+    board = with_command_line(load_board(opts.board), opts.fs_hz, opts.channels)
+    if not opts.protocol:
+        return board, None
+    muscles = [c.role for c in board.emg.channels if c.role]
+    steps = get_protocol(opts.protocol).steps(muscles, opts.reps)
+    if opts.duration_s is None:
+        opts.duration_s = total_s(steps)
+    return board, steps
+
+
+def _find_port(opts: RecordOptions, board: BoardConfig) -> tuple[SimulatedPort | None, str]:
+    """Where the board is: (the simulated board's process, if that is the board; the port or BLE target)."""
+    kind = board.transport["kind"]
+    if kind == "simulated":
+        sim = SimulatedPort(board, opts.duration_s, opts.sim_speed, opts.sim_seed, opts.sim_overrides)
+        return sim, sim.path
+    if kind == "serial":
+        if not opts.port:
+            raise InputError(f"board {board.name} is a serial board: give --port (see `reengage boards`)")
+        return None, opts.port
+    if kind == "ble":
+        return None, opts.ble or f"first BLE board advertising {board.transport.get('service_uuid')}"
+    raise InputError(f"board {board.name}: unknown transport {kind!r}")
+
+
+def _lsl_sink(opts: RecordOptions, board: BoardConfig, console: Console) -> LslSink | None:
+    if not opts.lsl:
+        return None
+    lsl = sink_for_board(board, f"{opts.subject}:{opts.task}")
+    console.print(f"LSL: publishing {', '.join(lsl.outlets)} and events as 'reengage {board.name} …'")
+    return lsl
+
+
+def _transport(opts: RecordOptions, board: BoardConfig, port: str):
+    if board.transport["kind"] == "ble":
+        from reengage.acquisition.ble_transport import transport_for_board  # bleak: only for BLE boards
+
+        return transport_for_board(board, opts.ble or "")
+    return SerialTransport(port, int(board.transport.get("baudrate", 115200)))
+
+
+@dataclass
+class _Sinks:
+    """Where the items go: the recorder, the live view, LSL (optional), behind the guide (optional)."""
+
+    recorder: Recorder
+    live: LiveSink
+    lsl: LslSink | None
+    guide: GuidedSession | None
+
+    @classmethod
+    def build(cls, path: Path, decoder: BoardDecoder, meta: dict, lsl: LslSink | None, guide_steps: list[Step] | None,
+              console: Console) -> "_Sinks":
+        board = decoder.board
+        recorder = Recorder.for_decoder(path, decoder, meta)
+        live = LiveSink(board.emg.channels, board.emg.fs_hz, session=str(path), state="recording",
+                        subject=meta.get("subject"), task=meta.get("task"))
+        sinks: list[Sink] = [recorder, live] + ([lsl] if lsl is not None else [])
+        guide = None if guide_steps is None else GuidedSession(guide_steps, board.emg.fs_hz, sinks, console)
+        return cls(recorder, live, lsl, guide)
+
+    @property
+    def entry(self) -> list[Sink]:
+        """What the acquisition feeds: the guide, which passes every item on, or the sinks themselves."""
+        if self.guide is not None:
+            return [self.guide]
+        return [self.recorder, self.live] + ([self.lsl] if self.lsl is not None else [])
+
+    def close(self, stats: dict, discard: bool) -> None:
+        """Close in order; ``discard``: the board was refused before any item was recorded, remove the file."""
+        if self.guide is not None:
+            self.guide.finish()
+        self.recorder.close(stats)
+        if discard:
+            self.recorder.path.unlink(missing_ok=True)
+        self.live.close()
+        if self.lsl is not None:
+            self.lsl.close()
+
+
+def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *, reconnect: bool,
+         console: Console) -> Acquisition:
+    """Run until the duration or Ctrl-C (everything received is kept), then close the link and the sinks."""
+    with Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.completed:.1f} s"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:
+        bar = progress.add_task("recording", total=opts.duration_s)
+        acq = Acquisition(
+            decoder, transport, sinks.entry, duration_s=opts.duration_s,
+            on_progress=lambda s: progress.update(bar, completed=s),
+            # A real board that vanishes is waited for (unplug → replug); the simulated one is gone.
+            reconnect_timeout_s=opts.reconnect_timeout_s if reconnect else 0,
+            on_disconnect=lambda why: console.print(
+                f"[yellow]board disconnected ({why}); waiting for it to come back (Ctrl-C to stop)[/yellow]"),
+            on_reconnect=lambda: console.print("[green]board reconnected; the gap is recorded[/green]"),
+            on_warning=lambda msg: console.print(msg, style="yellow", markup=False, highlight=False),
+            on_hello=lambda hello: sinks.recorder.writer.update_meta({"hello": hello}),
+        )
+        if sinks.lsl is not None:
+            sinks.lsl.time_of = acq.clock.host_time_s  # counter-derived sample times, never chunk arrivals
+        refused = False
+        try:
+            acq.run()
+        except KeyboardInterrupt:
+            console.print("stopped by Ctrl-C; everything received is kept")
+        except DeviceError:
+            # A board refused at the handshake (HELLO does not match the board file) sent no sample:
+            # leave no empty recording behind in the data root.
+            refused = acq.dispatched == 0
+            raise
+        finally:
+            acq.transport.close()
+            sinks.close(acq.stats(), discard=refused)
+    return acq

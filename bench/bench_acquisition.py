@@ -4,8 +4,10 @@ Figures are ratios against baselines measured in the same run (never asserted in
 * decoder MB/s ÷ link MB/s for 2 Mbaud serial (8N1: 0.2 MB/s) and BLE 2M PHY (0.25 MB/s raw bit rate,
   an upper bound on any notification throughput), and ÷ the speed of a bare ``crc_hqx`` pass over the
   same bytes (the floor cost of checking every frame);
-* latency from ``os.write`` on a pty master to the Block reaching a sink, through pyserial, the decoder
-  and the assembler; median and p99, and their ratio to a bare pty ``write → read`` round trip.
+* the board decoder (``decoder_for_board``: frames → Blocks on the recording's index) over the same bytes,
+  as a fraction of the frame decoder alone: what turning frames into items costs;
+* latency from ``os.write`` on a pty master to the Block reaching a sink, through pyserial and the board
+  decoder; median and p99, and their ratio to a bare pty ``write → read`` round trip.
 
 Run: ``.venv/bin/python bench/bench_acquisition.py``
 """
@@ -21,8 +23,8 @@ import tty
 import numpy as np
 
 from reengage.acquisition.boards import load_board
-from reengage.acquisition.pipeline import FrameAssembler
-from reengage.acquisition.plotter import PlotterDecoder
+from reengage.acquisition.pipeline import decoder_for_board
+from reengage.acquisition.plotter import PlotterLineParser
 from reengage.acquisition.protocol import TYPE_EMG, FrameDecoder, encode_frame
 from reengage.acquisition.serial_transport import SerialTransport
 
@@ -50,13 +52,19 @@ def decode_all(data: bytes, chunk: int) -> None:
         d.feed(data[i : i + chunk])
 
 
+def board_decode_all(data: bytes, chunk: int) -> None:
+    d = decoder_for_board(load_board("uno_myoware"))
+    for i in range(0, len(data), chunk):
+        d.feed(data[i : i + chunk], 0)
+
+
 def crc_all(data: bytes, chunk: int) -> None:
     for i in range(0, len(data), chunk):
         binascii.crc_hqx(data[i : i + chunk], 0xFFFF)
 
 
 def plot_all(data: bytes, chunk: int) -> None:
-    d = PlotterDecoder(["a", "b"])
+    d = PlotterLineParser(["a", "b"])
     for i in range(0, len(data), chunk):
         d.feed(data[i : i + chunk], 0)
 
@@ -68,7 +76,7 @@ def latency(n: int = 300) -> tuple[np.ndarray, np.ndarray]:
     t = SerialTransport(os.ttyname(slave), handshake=False)
     t.open()
     frame_data = np.zeros((2, 8), np.int16)
-    dec, asm = FrameDecoder(), FrameAssembler(board)
+    dec = decoder_for_board(board)
     lat, base = [], []
     for k in range(n):  # bare pty: write → read
         t0 = time.perf_counter_ns()
@@ -82,7 +90,7 @@ def latency(n: int = 300) -> tuple[np.ndarray, np.ndarray]:
         os.write(master, f)
         got = []
         while not got:
-            got = [it for it in asm.feed(dec.feed(t.read()), 0)]
+            got = dec.feed(t.read(), 0)
         lat.append(time.perf_counter_ns() - t0)
         time.sleep(0.001)
     t.close()
@@ -106,10 +114,14 @@ def main() -> None:
     ):
         mb = _mbps(decode_all, data, chunk)
         print(f"  {name:<32} {mb:7.2f} MB/s = {mb / link:6.1f}x {lname}; {mb / crc_uno:5.2f}x bare crc_hqx")
+    frames_only = _mbps(decode_all, uno, 4096)
+    mb = _mbps(board_decode_all, uno, 4096)
+    print(f"  {'board decoder, uno, 4 KiB reads':<32} {mb:7.2f} MB/s = {mb / serial_2m:6.1f}x 2 Mbaud serial; "
+          f"{mb / frames_only:5.2f}x the frame decoder alone")
     mb = _mbps(plot_all, text, 4096)
     print(f"  {'plotter text, 4 KiB reads':<32} {mb:7.2f} MB/s = {mb / serial_2m:6.1f}x 2 Mbaud serial")
     lat, base = latency()
-    print("pty byte → sink latency (frame written to the master → Block out of the assembler)")
+    print("pty byte → sink latency (frame written to the master → Block out of the board decoder)")
     print(f"  median {np.median(lat):.3f} ms, p99 {np.percentile(lat, 99):.3f} ms; "
           f"bare pty write→read median {np.median(base):.3f} ms → {np.median(lat) / np.median(base):.2f}x, "
           f"p99 {np.percentile(lat, 99) / np.percentile(base, 99):.2f}x")

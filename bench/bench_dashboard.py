@@ -6,7 +6,7 @@ shaped per contracts/analysis.md with 10 reps each), then times, in one process:
 - baseline: one bare SQL query of the patient's session rows (``Catalog.sessions``);
 - the Patients page (list + trend arrows), the Patient page and the Report page: the page's layout function
   plus its JSON serialisation, i.e. the server's whole share of rendering that page;
-- one Session page (reads and decimates its recording).
+- one Session page (reads its recording, computes analyze's envelope, decimates; cached after the first).
 
 Usage: ``.venv/bin/python bench/bench_dashboard.py [--sessions 200] [--repeat 5]``
 """
@@ -52,9 +52,12 @@ def build(root: Path, n_sessions: int, reps: int = 10) -> None:
                            "glute_hamstring_ratio": float(ratio[i]),
                            "mean_pct_mvc": {"glute_max": 30.0 + 30 * k / n_sessions, "hamstrings": 40.0}}
                           for i in range(reps)],
-                 "summary": {"reps": reps, "glute_first_fraction": float(np.mean(lat < 0)),
+                 "summary": {"reps": reps, "reps_detected": reps, "reps_excluded": 0,
+                             "glute_first_fraction": float(np.mean(lat < 0)),
                              "median_onset_latency_ms": float(np.median(lat)),
+                             "onset_latency_iqr_ms": float(np.subtract(*np.percentile(lat, [75, 25]))),
                              "median_glute_hamstring_ratio": float(np.median(ratio)),
+                             "glute_hamstring_ratio_iqr": float(np.subtract(*np.percentile(ratio, [75, 25]))),
                              "median_mean_pct_mvc": {"glute_max": 30.0 + 30 * k / n_sessions, "hamstrings": 40.0}}}
             cat.register(p, read_recording(p).info(), a)
 

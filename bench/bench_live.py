@@ -7,10 +7,11 @@ stamps when it detected the rep. Per rep:
 
 * ``page``      — newest sample of the confirming block entered the pipeline → cue painted (what the page shows);
 * ``sample``    — the confirming sample itself → cue painted (adds up to one block of buffering);
-* ``onset``     — the later muscle's onset as the detector dates it → cue painted (adds the detector's
-                  confirmation delay: the envelope must rise past threshold and stay there 30 ms);
-* split of ``page``: UDP + JSON decode + DSP (block sent → rep known in the receiver) and
-  cue delivery (rep known → painted: poll wait, Dash callback round trip, render).
+* ``onset``     — the later muscle's onset as the detector dates it → cue painted (adds the confirmation
+                  delay: analyze's detector confirms a burst once it has lasted ``min_burst_ms`` (250 ms) on
+                  settled samples, ``LiveOptions.settle_ms`` (150 ms) behind the newest);
+* split of ``page``: live chain in the sink + UDP + JSON decode (block handed to the sink → rep known in the
+  receiver) and cue delivery (rep known → painted: poll wait, Dash callback round trip, render).
 
 Baseline measured in the same run: a bare UDP sendto → recv of a datagram of the same size on loopback.
 
@@ -86,7 +87,7 @@ def main() -> int:
     from selenium import webdriver
     from werkzeug.serving import make_server
 
-    from reengage.dashboard import live
+    from reengage.acquisition.live import replay_to_live
     from reengage.dashboard.app import create_app
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_live_"))
@@ -119,7 +120,7 @@ def main() -> int:
             if time.monotonic() > deadline:
                 raise SystemExit("the live page never polled")
             time.sleep(0.1)
-        live.replay_to_live(rec, port=live_port, speed=1.0, block_ms=args.block_ms)
+        replay_to_live(rec, port=live_port, speed=1.0, block_ms=args.block_ms)
         time.sleep(1.0)
         log = driver.execute_script("return (window._reLive && window._reLive.log) || []")
         from selenium.webdriver.common.by import By
@@ -150,7 +151,7 @@ def main() -> int:
           f"{args.block_ms:.0f} ms blocks, {len(rec.emg.channels)} ch at {fs:.0f} Hz)")
     print(f"baseline: bare UDP sendto→recv+json of one block: median {b_med:.3f} ms, p95 {pct(base, 95):.3f} ms")
     rows = [("page (newest sample of block → painted)", page), ("sample (confirming sample → painted)", sample),
-            ("onset (dated onset → painted)", onset), ("  of page: UDP+decode+DSP", rx_part),
+            ("onset (dated onset → painted)", onset), ("  of page: chain+UDP+decode", rx_part),
             ("  of page: rep known → painted", deliver), ("    long poll wakes, answer sent", server_wake),
             ("    answer sent → in the page's JS", fetch),
             ("    store → cue callback", cb), ("    cue callback → painted", paint)]
@@ -159,6 +160,8 @@ def main() -> int:
               f"= {statistics.median(v) / b_med:8.0f}× baseline" if v else f"{name}: no data")
     print(f"page shows: {shown!r}")
     summary = {"reps": len(log), "baseline_udp_ms": round(b_med, 4),
+               "onset_to_cue_ms": {"median": round(statistics.median(onset), 1), "p95": round(pct(onset, 95), 1)}
+               if onset else None,
                "sample_to_cue_ms": {"median": round(statistics.median(sample), 1), "p95": round(pct(sample, 95), 1)}
                if sample else None,
                "page_ms": {"median": round(statistics.median(page), 1), "p95": round(pct(page, 95), 1)} if page else None,

@@ -78,7 +78,7 @@ def create_app(data_root: Path | str, *, live_port: int | None = None) -> dash.D
     from reengage.dashboard import live
 
     server = app.server
-    live.install_routes(server, lambda: int(server.config.get("REENGAGE_LIVE_PORT") or live.live_port()))
+    live.install_routes(server)
     return app
 
 

@@ -1,8 +1,9 @@
 """The dashboard's one data-access module: every page gets its numbers here, never from SQL or files.
 
-Sources: the session catalog (:mod:`reengage.catalog`) for everything across sessions, and, for the
-session page's traces only, the recording file itself, decimated to min/max per screen pixel so a
-one-hour recording stays responsive. Subject ids arrive from URLs; they only ever reach SQL as query
+Sources: the session catalog (:mod:`reengage.catalog`) for every number, each as the stored analysis
+gives it (nothing is computed a second time here), and, for the session page's traces only, the
+recording file itself (any format :func:`reengage.io.load_recording` reads) with the envelope analyze
+detected the onsets on, decimated to min/max per screen pixel so a one-hour recording stays responsive. Subject ids arrive from URLs; they only ever reach SQL as query
 parameters, and file paths only come from the catalog (relative to the data root, checked to stay inside).
 """
 
@@ -18,6 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from reengage.catalog import CATALOG_NAME, Catalog
+from reengage.dashboard.numbers import finite, fmt
+from reengage.errors import ReengageError
+from reengage.model import MUSCLE_ROLES
 
 # ------------------------------------------------------------------------------------ literature
 # Reference values from ../shared/MISSION.md, each with its source. They are shown beside the patient's
@@ -99,51 +103,21 @@ def _open(root: Path) -> Catalog | None:
     return Catalog(root) if has_catalog(root) else None
 
 
-def _finite(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def glute_max_pct_mvc(analysis: dict | None) -> float | None:
-    """The session's glute max amplitude in %MVC, when the analysis was MVC-normalised."""
+    """The session's glute max amplitude in %MVC (the analysis's ``median_mean_pct_mvc``), when the
+    analysis was MVC-normalised."""
     if not analysis or analysis.get("normalization") != "mvc":
         return None
-    s = analysis.get("summary") or {}
-    for key in ("median_mean_pct_mvc", "median_glute_max_pct_mvc", "glute_max_pct_mvc"):
-        if isinstance(s.get(key), dict) and _finite(s[key].get("glute_max")) is not None:
-            return _finite(s[key]["glute_max"])
-        if _finite(s.get(key)) is not None:
-            return _finite(s[key])
-    pct = s.get("median_pct_mvc") or s.get("pct_mvc")
-    if isinstance(pct, dict) and _finite(pct.get("glute_max")) is not None:
-        return _finite(pct["glute_max"])
-    vals = [_finite((r.get("mean_pct_mvc") or {}).get("glute_max")) for r in analysis.get("reps") or []
-            if not r.get("excluded")]
-    vals = [v for v in vals if v is not None]
-    return float(np.median(vals)) if vals else None
+    pct = (analysis.get("summary") or {}).get("median_mean_pct_mvc")
+    return finite(pct.get("glute_max")) if isinstance(pct, dict) else None
 
 
 def _rep_values(analysis: dict | None, key: str) -> list[float]:
+    """A measure of each non-excluded rep, as stored (the MDC needs the rep-to-rep spread)."""
     if not analysis:
         return []
-    out = [_finite(r.get(key)) for r in analysis.get("reps") or [] if not r.get("excluded")]
+    out = [finite(r.get(key)) for r in analysis.get("reps") or [] if not r.get("excluded")]
     return [v for v in out if v is not None]
-
-
-def _iqr(vals: list[float]) -> tuple[float | None, float | None]:
-    if len(vals) < 2:
-        return None, None
-    v = sorted(vals)  # linear interpolation, as numpy's default percentile; pure Python is 10x faster here
-
-    def q(p):
-        k = (len(v) - 1) * p
-        f = int(k)
-        return v[f] + (v[min(f + 1, len(v) - 1)] - v[f]) * (k - f)
-
-    return float(q(0.25)), float(q(0.75))
 
 
 # ---------------------------------------------------------------------------------- statistics
@@ -289,7 +263,7 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
 @dataclass
 class TaskTrend:
     task: str
-    sessions: list[dict]  # date order, each with ratio/latency medians and IQRs, pain, phase, gmax %MVC
+    sessions: list[dict]  # date order: ratio/latency medians and IQRs, rep values, pain, phase, gmax %MVC
     mdc_ratio: float | None
     mdc_latency_ms: float | None
     change_ratio: float | None
@@ -312,8 +286,9 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
         ratios, lats = _rep_values(a, "glute_hamstring_ratio"), _rep_values(a, "onset_latency_ms")
         row = dict(s)
         row["ratio_reps"], row["latency_reps"] = ratios, lats
-        row["ratio_q1"], row["ratio_q3"] = _iqr(ratios)
-        row["latency_q1"], row["latency_q3"] = _iqr(lats)
+        summary = (a or {}).get("summary") or {}
+        row["ratio_iqr"] = finite(summary.get("glute_hamstring_ratio_iqr"))
+        row["latency_iqr_ms"] = finite(summary.get("onset_latency_iqr_ms"))
         row["glute_max_pct_mvc"] = glute_max_pct_mvc(a)
         tasks.setdefault(s["task"], []).append(row)
     out = []
@@ -354,49 +329,62 @@ def phase_bands(sessions: list[dict]) -> list[tuple[str, str, int]]:
 
 # ------------------------------------------------------------------------------------- session page
 
+# The per-channel quality block analyze emits (reengage.dsp.quality.channel_quality): its measures in
+# words, with their units; ``flags`` and ``usable`` make the verdict.
 QUALITY_WORDS = {
     "snr_db": ("signal-to-noise ratio", "dB"),
-    "clipping_fraction": ("samples at the ADC limits", "fraction"),
-    "clipped_fraction": ("samples at the ADC limits", "fraction"),
-    "mains_fraction": ("power at mains frequency", "fraction"),
     "mains_hz": ("mains frequency detected", "Hz"),
-    "baseline_rms": ("baseline noise RMS", ""),
-    "flatline_fraction": ("flat (disconnected?) stretches", "fraction"),
+    "mains_db": ("mains hum above the EMG floor", "dB"),
+    "clipping_fraction": ("samples at the ADC limits", "fraction"),
     "flat_fraction": ("flat (disconnected electrode?) stretches", "fraction"),
     "motion_fraction": ("time with movement artefact", "fraction"),
-    "motion_artifacts": ("movement artefacts (cable or skin)", ""),
-    "mains_db": ("mains hum above the EMG floor", "dB"),
+    "motion_artifacts": ("movement artefacts (cable or skin)", "count"),
 }
+
+
+def _quality_line(key: str, value) -> str | None:
+    label, unit = QUALITY_WORDS[key]
+    if finite(value) is None:  # e.g. mains_hz where no mains line was found
+        return None
+    if unit == "count":
+        return f"{label}: {fmt(value, 'd')}"
+    if unit == "fraction":
+        return f"{label}: {fmt(value, '.3g')} (fraction of samples)"
+    return f"{label}: {fmt(value, '.3g', ' ' + unit)}"
 
 
 def quality_in_words(analysis: dict | None) -> list[dict]:
     """Each channel's quality block as sentences: flags first, then the measured numbers."""
     out = []
-    if not analysis:
-        return out
-    for name, ch in (analysis.get("channels") or {}).items():
+    for name, ch in ((analysis or {}).get("channels") or {}).items():
         q = (ch or {}).get("quality") or {}
-        lines = []
-        flags = q.get("flags") or q.get("problems") or []
-        if isinstance(flags, str):
-            flags = [flags]
-        for f in flags:
-            lines.append(("warning", str(f).replace("_", " ")))
-        for key, val in q.items():
-            if key in ("flags", "problems", "ok", "usable") or val is None:
-                continue
-            label, unit = QUALITY_WORDS.get(key, (key.replace("_", " "), ""))
-            if isinstance(val, bool):
-                lines.append(("warning" if val else "ok", f"{label}: {'yes' if val else 'no'}"))
-            elif isinstance(val, (int, float)):
-                lines.append(("info", f"{label}: {val:.3g}{' ' + unit if unit and unit != 'fraction' else ''}"
-                              f"{' (fraction of samples)' if unit == 'fraction' else ''}"))
-            elif isinstance(val, str):
-                lines.append(("info", f"{label}: {val}"))
-        usable = q.get("ok", q.get("usable"))
-        verdict = "usable" if usable in (True, None) and not flags else "check the electrode and cable"
+        flags = [str(f).replace("_", " ") for f in q.get("flags") or []]
+        lines = [("warning", f) for f in flags]
+        for key in QUALITY_WORDS:
+            line = _quality_line(key, q.get(key)) if key in q else None
+            if line is not None:
+                lines.append(("info", line))
+        if q.get("usable") is False:
+            verdict = "not used by the analysis: check the electrode and cable"
+        else:
+            verdict = "usable, with warnings" if flags else "usable"
         out.append({"channel": name, "verdict": verdict, "lines": lines})
     return out
+
+
+def _rep_row(r: dict, position: int) -> dict:
+    on, off = r.get("onset_s") or {}, r.get("offset_s") or {}
+    return {
+        "rep": int(r.get("index", position)) + 1,
+        "start_s": r.get("start_s"), "end_s": r.get("end_s"),
+        "glute_onset_s": on.get("glute_max"), "hamstring_onset_s": on.get("hamstrings"),
+        "glute_offset_s": off.get("glute_max"), "hamstring_offset_s": off.get("hamstrings"),
+        "onset_latency_ms": r.get("onset_latency_ms"),
+        "glute_hamstring_ratio": r.get("glute_hamstring_ratio"),
+        "firing_order": " → ".join(r.get("firing_order") or []),
+        "excluded": "yes" if r.get("excluded") else "",
+        "exclusion_reasons": "; ".join(str(x) for x in r.get("exclusion_reasons") or []),
+    }
 
 
 def session(root: Path, session_id: int) -> dict | None:
@@ -411,63 +399,54 @@ def session(root: Path, session_id: int) -> dict | None:
         analysis = cat.analysis(s["recording_id"]) if s["analysis_id"] is not None else None
         info = cat.recording_info(s["recording_id"]) or {}
         others = [o for o in cat.sessions(s["subject_id"]) if o["session_id"] != s["session_id"]]
-    reps = []
-    for r in (analysis or {}).get("reps") or []:
-        on, off = r.get("onset_s") or {}, r.get("offset_s") or {}
-        reps.append({
-            "rep": int(r.get("index", len(reps))) + 1,
-            "start_s": r.get("start_s"), "end_s": r.get("end_s"),
-            "glute_onset_s": on.get("glute_max"), "hamstring_onset_s": on.get("hamstrings"),
-            "glute_offset_s": off.get("glute_max"), "hamstring_offset_s": off.get("hamstrings"),
-            "onset_latency_ms": r.get("onset_latency_ms"),
-            "glute_hamstring_ratio": r.get("glute_hamstring_ratio"),
-            "firing_order": " → ".join(r.get("firing_order") or []),
-            "excluded": "yes" if r.get("excluded") else "",
-            "notes": "; ".join(str(x) for x in (r.get("exclusion_reasons") or []) + (
-                r["notes"] if isinstance(r.get("notes"), list) else [r["notes"]] if r.get("notes") else [])),
-        })
+    reps = [_rep_row(r, k) for k, r in enumerate((analysis or {}).get("reps") or [])]
     return {"session": s, "analysis": analysis, "info": info, "reps": reps,
-            "quality": quality_in_words(analysis), "others": others}
+            "quality": quality_in_words(analysis), "notes": [str(n) for n in (analysis or {}).get("notes") or []],
+            "others": others}
 
 
 # ------------------------------------------------------------------------------------------ traces
 
 _CACHE_LOCK = threading.Lock()
 _SIGNAL_CACHE: OrderedDict[tuple, dict] = OrderedDict()
-SIGNAL_CACHE_SIZE = 2  # bounded: a 1-hour 2-channel recording at 1 kHz is ≈ 90 MB of float32 traces
+SIGNAL_CACHE_SIZE = 2  # bounded: a 1-hour 2-channel recording at 1 kHz is ≈ 60 MB of float32 traces
 
 
-def _signals(path: Path) -> dict:
-    """Raw (DC removed), cleaned (20–450 Hz, mains notched) and 100 ms moving-RMS envelope of each EMG
-    channel, float32, cached per file version."""
-    from reengage.dsp.envelope import moving_rms
-    from reengage.dsp.filters import clean, remove_dc
-    from reengage.io.recfile import read_recording
+def channel_map(analysis: dict | None) -> dict[str, str]:
+    """The role → channel assignment the analysis was made with (``--channel glute_max=EMG1`` on an
+    imported CSV), read back from its ``channels`` block so the traces carry the analysis's keys."""
+    out = {}
+    for ch in ((analysis or {}).get("channels") or {}).values():
+        role, name = (ch or {}).get("role"), (ch or {}).get("name")
+        if role in MUSCLE_ROLES and name and name != role:
+            out[role] = name
+    return out
+
+
+def _signals(path: Path, roles: dict[str, str]) -> dict:
+    """Each muscle channel's stored signal (DC removed) and the envelope analyze detected its onsets on,
+    float32, cached per file version. ``roles``: :func:`channel_map` of the recording's analysis."""
+    from reengage.analysis import channel_envelopes
+    from reengage.dsp.filters import remove_dc
+    from reengage.io import load_recording
 
     st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
+    key = (str(path), st.st_mtime_ns, st.st_size, tuple(sorted(roles.items())))
     with _CACHE_LOCK:
         if key in _SIGNAL_CACHE:
             _SIGNAL_CACHE.move_to_end(key)
             return _SIGNAL_CACHE[key]
-    rec = read_recording(path, streams=["emg"])
+    rec = load_recording(path, roles or None)
+    env = channel_envelopes(rec)
     emg = rec.emg
-    idx = [i for i, c in enumerate(emg.channels) if c.kind == "raw"] or list(range(len(emg.channels)))
-    phys = emg.physical()[idx]
-    raw = remove_dc(phys)
-    kinds = [emg.channels[i].kind for i in idx]
-    if all(k == "raw" for k in kinds):
-        cleaned = clean(phys, fs=emg.fs_hz)
-        env = moving_rms(cleaned, fs=emg.fs_hz, window_ms=100.0)
-    else:  # envelope-only boards (MyoWare ENV pin): the signal already is an envelope
-        cleaned, env = raw, phys
+    names = [c.name for c in emg.channels]
+    rows = [names.index(n) for n in env.names]
+    units = sorted(set(env.units))
     out = {
-        "fs_hz": emg.fs_hz, "t0_s": emg.t0_s,
-        "names": [emg.channels[i].name for i in idx],
-        "roles": [emg.channels[i].role for i in idx],
-        "unit": emg.channels[idx[0]].unit if idx else "",
-        "raw": raw.astype(np.float32), "clean": np.asarray(cleaned, dtype=np.float32),
-        "envelope": np.asarray(env, dtype=np.float32),
+        "fs_hz": env.fs_hz, "t0_s": env.t0_s, "keys": list(env.keys), "names": list(env.names),
+        "roles": list(env.roles), "unit": units[0] if len(units) == 1 else "",
+        "raw": remove_dc(emg.physical()[rows], overwrite_x=True).astype(np.float32),
+        "envelope": np.asarray(env.envelope, dtype=np.float32),
         "duration_s": emg.n_samples / emg.fs_hz,
     }
     with _CACHE_LOCK:
@@ -501,32 +480,58 @@ def minmax_decimate(y: np.ndarray, fs_hz: float, t0_s: float, i0: int, i1: int, 
     return t, vals
 
 
+def _view(n: int, fs: float, t0: float, t_range_s: tuple[float, float] | None) -> tuple[int, int]:
+    """Sample span of ``t_range_s`` (the whole recording when absent or under two samples)."""
+    if t_range_s is None:
+        return 0, n
+    a, b = sorted(t_range_s)
+    i0 = max(0, int(math.floor((a - t0) * fs)))
+    i1 = min(n, int(math.ceil((b - t0) * fs)) + 1)
+    return (0, n) if i1 - i0 < 2 else (i0, i1)
+
+
+def _marks(sig: dict, analysis: dict | None) -> dict[str, dict[str, tuple[list, list]]]:
+    """Per channel key, the analysis's onset and offset times and the envelope's value there (None for a
+    channel the recording does not have), so each ▲/▼ sits on the curve it was detected on."""
+    rows = {k: i for i, k in enumerate(sig["keys"])}
+    env, fs, t0 = sig["envelope"], sig["fs_hz"], sig["t0_s"]
+    out: dict[str, dict[str, tuple[list, list]]] = {}
+    for rep in (analysis or {}).get("reps") or []:
+        for kind in ("onset", "offset"):
+            for key, t_s in (rep.get(f"{kind}_s") or {}).items():
+                if finite(t_s) is None:
+                    continue
+                ts, ys = out.setdefault(key, {"onset": ([], []), "offset": ([], [])})[kind]
+                row = rows.get(key)
+                i = min(max(int(round((t_s - t0) * fs)), 0), env.shape[-1] - 1)
+                ts.append(t_s)
+                ys.append(float(env[row, i]) if row is not None and env.shape[-1] else None)
+    return out
+
+
 def traces(root: Path, recording_id: int, t_range_s: tuple[float, float] | None = None, n_px: int = 1200) -> dict | None:
-    """Decimated raw / cleaned / envelope traces of a recording's EMG channels over ``t_range_s``."""
+    """Decimated raw (DC removed) and analysis-envelope traces of a recording's muscle channels over
+    ``t_range_s``; ``{"error": ...}`` when the file is missing or cannot be read."""
     cat = _open(root)
     if cat is None:
         return None
     with cat:
         path = cat.recording_path(recording_id)
+        analysis = cat.analysis(recording_id) if path is not None else None
     if path is None:
         return None
     if not path.exists():
         return {"error": f"recording file {path.name} is missing from the data root"}
-    sig = _signals(path)
-    fs, t0 = sig["fs_hz"], sig["t0_s"]
+    try:
+        sig = _signals(path, channel_map(analysis))
+    except ReengageError as e:
+        return {"error": f"recording file {path.name} cannot be read: {e}"}
     n = sig["raw"].shape[-1]
-    if t_range_s is None:
-        i0, i1 = 0, n
-    else:
-        a, b = sorted(t_range_s)
-        i0 = max(0, int(math.floor((a - t0) * fs)))
-        i1 = min(n, int(math.ceil((b - t0) * fs)) + 1)
-        if i1 - i0 < 2:
-            i0, i1 = 0, n
-    out = {"names": sig["names"], "roles": sig["roles"], "unit": sig["unit"], "duration_s": sig["duration_s"],
-           "samples_total": n, "samples_in_view": i1 - i0}
-    for kind in ("raw", "clean", "envelope"):
-        t, v = minmax_decimate(sig[kind], fs, t0, i0, i1, n_px)
+    i0, i1 = _view(n, sig["fs_hz"], sig["t0_s"], t_range_s)
+    out = {k: sig[k] for k in ("keys", "names", "roles", "unit", "duration_s")}
+    out.update(samples_total=n, samples_in_view=i1 - i0, marks=_marks(sig, analysis))
+    for kind in ("raw", "envelope"):
+        t, v = minmax_decimate(sig[kind], sig["fs_hz"], sig["t0_s"], i0, i1, n_px)
         out[kind] = {"t": t, "y": v}
     return out
 

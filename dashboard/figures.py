@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from . import data
+from .numbers import finite, iqr_error_bars, with_iqr
 
 MUSCLE_COLOURS = {"glute_max": "#c2255c", "hamstrings": "#1971c2", "glute_med": "#e67700", "erector_spinae": "#2f9e44"}
 PHASE_COLOURS = {1: "rgba(255, 212, 59, 0.16)", 2: "rgba(116, 192, 252, 0.16)", 3: "rgba(140, 233, 154, 0.18)"}
@@ -25,12 +26,6 @@ def colour(role_or_name: str | None, i: int = 0) -> str:
 
 def _shift(date: str, days: float) -> str:
     return (dt.date.fromisoformat(date) + dt.timedelta(days=days)).isoformat()
-
-
-def _err(meds, q1s, q3s):
-    plus = [None if m is None or q is None else q - m for m, q in zip(meds, q3s)]
-    minus = [None if m is None or q is None else m - q for m, q in zip(meds, q1s)]
-    return dict(type="data", symmetric=False, array=plus, arrayminus=minus, thickness=1, width=3)
 
 
 def _phase_bands(sessions: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -57,7 +52,7 @@ def _skeleton(kind: str) -> str:
     graph-object validation cost ≈ 50 ms per figure, which the 300 ms page budget cannot afford."""
     if kind == "trend":
         fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.09, subplot_titles=(
-            "Glute:hamstring ratio (%MVC / %MVC; bars: IQR of reps)",
+            "Glute:hamstring ratio (%MVC / %MVC; bars: IQR of reps, centred on the median)",
             "Onset latency, glute max − hamstrings (ms; below 0 = glutes first)"))
         fig.update_layout(height=560, margin=dict(l=60, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.08),
                           plot_bgcolor="white", hovermode="closest", clickmode="event")
@@ -93,12 +88,14 @@ def trend_figure(trend: data.TaskTrend) -> dict:
     traces = [
         dict(type="scatter", x=dates, y=ratio, mode="lines+markers", name=RATIO_TRACE, xaxis="x", yaxis="y",
              marker=dict(size=9, color="#c2255c"), line=dict(color="#c2255c"), customdata=ids,
-             error_y=_err(ratio, [s["ratio_q1"] for s in ss], [s["ratio_q3"] for s in ss]),
-             hovertemplate="%{x}<br>ratio %{y:.2f}<extra>session %{customdata}</extra>"),
+             error_y=iqr_error_bars([s["ratio_iqr"] for s in ss]),
+             text=[with_iqr(s["median_glute_hamstring_ratio"], s["ratio_iqr"], ".2f") for s in ss],
+             hovertemplate="%{x}<br>ratio %{text}<extra>session %{customdata}</extra>"),
         dict(type="scatter", x=dates, y=lat, mode="lines+markers", name=LATENCY_TRACE, xaxis="x2", yaxis="y2",
              marker=dict(size=9, color="#1971c2"), line=dict(color="#1971c2"), customdata=ids,
-             error_y=_err(lat, [s["latency_q1"] for s in ss], [s["latency_q3"] for s in ss]),
-             hovertemplate="%{x}<br>%{y:.0f} ms<extra>session %{customdata}</extra>"),
+             error_y=iqr_error_bars([s["latency_iqr_ms"] for s in ss]),
+             text=[with_iqr(s["median_onset_latency_ms"], s["latency_iqr_ms"], "+.0f", " ms") for s in ss],
+             hovertemplate="%{x}<br>%{text}<extra>session %{customdata}</extra>"),
     ]
     shapes, notes = _phase_bands(trend.sessions)
     shapes.append(dict(type="line", xref="x2 domain", yref="y2", x0=0, x1=1, y0=0, y1=0,
@@ -128,7 +125,7 @@ def context_figure(trend: data.TaskTrend) -> dict:
     """Glute-first fraction (%), pain (0–10) and glute max %MVC where normalised, per session."""
     ss = trend.sessions
     dates = [s["session_date"] for s in ss]
-    gff = [None if s["glute_first_fraction"] is None else 100 * s["glute_first_fraction"] for s in ss]
+    gff = [None if finite(s["glute_first_fraction"]) is None else 100 * s["glute_first_fraction"] for s in ss]
     traces = [dict(type="bar", x=dates, y=gff, name="reps with glutes first (%)", xaxis="x", yaxis="y",
                    marker=dict(color="rgba(194,37,92,0.55)"), width=3 * 86400000)]
     gmax = [s["glute_max_pct_mvc"] for s in ss]
@@ -150,12 +147,32 @@ def context_figure(trend: data.TaskTrend) -> dict:
     return _figure("context", traces, shapes, notes)
 
 
+def _mark_traces(tr: dict) -> list[go.Scatter]:
+    """Onsets (▲) and offsets (▼) of each channel on its envelope; a channel the traces lack, at the top."""
+    env = tr["envelope"]["y"]
+    ymax = max((float(v.max()) for v in env if v.size), default=1.0)
+    role_of = dict(zip(tr["keys"], tr["roles"]))
+    out = []
+    for i, (key, marks) in enumerate(tr["marks"].items()):
+        c = colour(role_of.get(key) or key, i)
+        for kind, sym in (("onset", "triangle-up"), ("offset", "triangle-down")):
+            ts, ys = marks[kind]
+            if ts:
+                out.append(go.Scatter(
+                    x=ts, y=[ymax * 1.05 if y is None else y for y in ys], mode="markers",
+                    marker=dict(symbol=sym, size=10, color=c, line=dict(width=1, color="white")),
+                    name=f"{key} {kind}", hovertemplate=f"{key} {kind} %{{x:.3f}} s<extra></extra>"))
+    return out
+
+
 def session_figure(tr: dict, analysis: dict | None, *, title: str = "", show_raw: bool = True) -> go.Figure:
-    """Raw, cleaned and envelope traces (min/max per pixel) with rep windows, onsets (▲) and offsets (▼)."""
-    rows = ["raw", "clean", "envelope"] if show_raw else ["envelope"]
-    titles = {"raw": f"Raw ({tr['unit']}, DC removed)", "clean": "Cleaned (20–450 Hz band-pass, mains notched)",
-              "envelope": "Envelope (100 ms moving RMS)"}
-    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.06,
+    """The stored signal (DC removed) and the envelope analyze detected the onsets on (min/max per pixel),
+    with rep windows, and onsets (▲) and offsets (▼) on the envelope."""
+    rows = ["raw", "envelope"] if show_raw else ["envelope"]
+    unit = f" ({tr['unit']})" if tr["unit"] else ""
+    titles = {"raw": f"Raw{unit}, DC removed",
+              "envelope": f"Envelope{unit} the analysis detected the onsets on"}
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[titles[r] for r in rows])
     for r, kind in enumerate(rows, start=1):
         t, y = tr[kind]["t"], tr[kind]["y"]
@@ -163,30 +180,15 @@ def session_figure(tr: dict, analysis: dict | None, *, title: str = "", show_raw
             fig.add_trace(go.Scattergl(x=t, y=y[i], mode="lines", name=name, legendgroup=name, showlegend=r == 1,
                                        line=dict(width=1, color=colour(role, i)), hoverinfo="skip"), row=r, col=1)
     reps = (analysis or {}).get("reps") or []
-    env_row = len(rows)
     _with_layout_items(fig, [
         dict(type="rect", xref="x", yref="paper", x0=rep["start_s"], x1=rep["end_s"], y0=0, y1=1, layer="below",
              line=dict(width=0), fillcolor="rgba(230,73,128,0.08)" if not rep.get("excluded") else "rgba(134,142,150,0.08)")
         for rep in reps if rep.get("start_s") is not None and rep.get("end_s") is not None], [])
-    by_role: dict[str, dict[str, list]] = {}
-    for rep in reps:
-        for kind, key in (("onset", "onset_s"), ("offset", "offset_s")):
-            for role, t_s in (rep.get(key) or {}).items():
-                if t_s is not None:
-                    by_role.setdefault(role, {"onset": [], "offset": []})[kind].append(t_s)
-    ymax = max((float(v.max()) for v in tr["envelope"]["y"] if v.size), default=1.0) if len(tr["envelope"]["y"]) else 1.0
-    for i, (role, marks) in enumerate(by_role.items()):
-        c = colour(role, i)
-        for kind, sym in (("onset", "triangle-up"), ("offset", "triangle-down")):
-            if marks[kind]:
-                fig.add_trace(go.Scatter(
-                    x=marks[kind], y=[ymax * (1.05 + 0.07 * i)] * len(marks[kind]), mode="markers",
-                    marker=dict(symbol=sym, size=10, color=c), name=f"{role} {kind}",
-                    hovertemplate=f"{role} {kind} %{{x:.3f}} s<extra></extra>",
-                ), row=env_row, col=1)
-    fig.update_layout(height=220 + 190 * len(rows), margin=dict(l=60, r=20, t=90, b=40),
+    for m in _mark_traces(tr):
+        fig.add_trace(m, row=len(rows), col=1)
+    fig.update_layout(height=220 + 210 * len(rows), margin=dict(l=60, r=20, t=90, b=40),
                       plot_bgcolor="white",
-                      legend=dict(orientation="h", x=0, y=1.0 + 45 / (190 * len(rows)), yanchor="bottom"),
+                      legend=dict(orientation="h", x=0, y=1.0 + 45 / (210 * len(rows)), yanchor="bottom"),
                       title=dict(text=title, x=0.01, font=dict(size=14)) if title else None, uirevision="keep")
     fig.update_xaxes(showgrid=True, gridcolor="#f1f3f5")
     fig.update_xaxes(title_text="time (s)", row=len(rows), col=1)

@@ -1,24 +1,26 @@
-"""Findings in words, shared by the Patient and Report pages."""
+"""Findings in words and the session table cells, shared by the Patient and Report pages."""
 
 from __future__ import annotations
 
 from dash import html
 
 from . import data
+from .numbers import finite, fmt, with_iqr
 
 
 def change_words(change, mdc, unit: str, higher_is_better: bool) -> str:
     """Change since the first session compared with the minimal detectable change, in words."""
     spec = ".0f" if unit.strip() == "ms" else ".2f"
-    if change is None:
+    if finite(change) is None:
         return "needs two analysed sessions"
-    if mdc is None:
-        return f"{change:+{spec}}{unit} since the first session (noise unknown: need sessions with ≥ 2 reps)"
-    real = abs(change) > mdc
-    direction = "better" if (change > 0) == higher_is_better else "worse"
-    verdict = f"exceeds the session-to-session noise (MDC95 {mdc:{spec}}{unit}): a real change, {direction}" if real \
-        else f"within the session-to-session noise (MDC95 {mdc:{spec}}{unit}): not yet a detectable change"
-    return f"{change:+{spec}}{unit} since the first session — {verdict}"
+    since = f"{fmt(change, '+' + spec, unit)} since the first session"
+    if finite(mdc) is None:
+        return f"{since} (noise unknown: need sessions with ≥ 2 reps)"
+    noise = f"the session-to-session noise (MDC95 {fmt(mdc, spec, unit)})"
+    if abs(change) > mdc:
+        direction = "better" if (change > 0) == higher_is_better else "worse"
+        return f"{since} — exceeds {noise}: a real change, {direction}"
+    return f"{since} — within {noise}: not yet a detectable change"
 
 
 def projection_words(trend: data.TaskTrend) -> list:
@@ -43,3 +45,16 @@ def projection_words(trend: data.TaskTrend) -> list:
                                  f"the reference list (MISSION.md) has no published range for "
                                  f"“{trend.task.replace('_', ' ')}”.")))
     return out
+
+
+SESSION_COLUMNS = ("Phase", "Pain (0–10)", "Reps", "Ratio (IQR)", "Latency, ms (IQR)", "Glutes first (%)")
+
+
+def session_cells(s: dict) -> list:
+    """A session row's numbers as table cells (:data:`SESSION_COLUMNS`), each as the analysis stored it."""
+    return [html.Td(v) for v in (
+        fmt(s["phase"], "d"), fmt(s["pain"], "g"), fmt(s["reps"], "d"),
+        with_iqr(s["median_glute_hamstring_ratio"], s["ratio_iqr"], ".2f"),
+        with_iqr(s["median_onset_latency_ms"], s["latency_iqr_ms"], "+.0f"),
+        fmt(s["glute_first_fraction"], ".0f", scale=100),
+    )]

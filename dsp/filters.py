@@ -15,23 +15,45 @@ from typing import NamedTuple
 import numpy as np
 from scipy import signal
 
+from ._checks import check_fs, check_positive, check_signal, check_sos, samples_axis
 from ._util import as_float, long_enough_for_filtfilt, moving_mean, single_threaded_blas, std_rows
 
 SENIAM_BAND_HZ = (20.0, 450.0)
 MAINS_CANDIDATES_HZ = (50.0, 60.0)
 
 
-def remove_dc(x, *, axis: int = -1, overwrite_x: bool = False) -> np.ndarray:
-    """Subtract each channel's median level (volts, mV or ADC counts alike).
+def remove_dc(x, *, axis: int = -1, overwrite_x: bool = False, check_finite: bool = True) -> np.ndarray:
+    """Subtract each channel's median level.
 
     The median, not the mean, because a long burst would otherwise shift the estimate of the zero
-    level (e.g. the MyoWare RAW pin's mid-rail offset in ADC counts). With ``overwrite_x`` a float64
-    ``x`` is changed in place (no copy of the record).
+    level (e.g. the MyoWare RAW pin's mid-rail offset in ADC counts). On records over 100 000 samples
+    the median is taken over about 100 000 evenly spread samples: as good a zero level, and 10–100×
+    cheaper.
+
+    Parameters
+    ----------
+    x : array_like, shape (samples,) or (channels, samples)
+        Signal in any unit (V, mV, ADC counts).
+    axis : int
+        The samples' axis.
+    overwrite_x : bool
+        A float64 ``x`` may be changed in place (no copy of the record).
+    check_finite : bool
+        Check that ``x`` holds no NaN or inf (one pass; a caller that checked already passes False).
+
+    Returns
+    -------
+    ndarray
+        ``x`` minus each channel's median, float64, in the unit of ``x``.
+
+    Raises
+    ------
+    ValueError
+        ``x`` not 1-D or 2-D, or holding NaN or inf (with ``check_finite``).
     """
-    x = as_float(x)
-    if x.shape[axis] == 0:
+    x = as_float(check_signal(x, "x", check_finite=check_finite))
+    if samples_axis(x, axis, "x") == 0:
         return x if overwrite_x else x.copy()
-    # A median of ~100 k evenly spread samples is as good a zero level and 10–100× cheaper on long records.
     step = max(1, x.shape[axis] // 100_000)
     # A strided view, not np.take: the same samples, and np.median's copy of it is the only one.
     sub = np.moveaxis(np.moveaxis(x, axis, -1)[..., ::step], -1, axis)
@@ -43,8 +65,22 @@ def remove_dc(x, *, axis: int = -1, overwrite_x: bool = False) -> np.ndarray:
 
 
 def clamp_band(fs: float, low_hz: float = SENIAM_BAND_HZ[0], high_hz: float = SENIAM_BAND_HZ[1]) -> tuple[float, float | None]:
-    """The usable band at sampling rate ``fs``: ``high_hz`` clamped to 0.9 × Nyquist (None if unusable)."""
-    nyq = 0.5 * float(fs)
+    """The usable EMG band at sampling rate ``fs``.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate in Hz.
+    low_hz, high_hz : float
+        Requested band edges in Hz (SENIAM: 20–450 Hz).
+
+    Returns
+    -------
+    (low_hz, high_hz) : (float, float or None)
+        ``high_hz`` clamped to 0.9 × Nyquist; None when the band left is narrower than 1.5 × ``low_hz``
+        (then only a high-pass at ``low_hz`` is usable).
+    """
+    nyq = 0.5 * check_fs(fs)
     high = min(float(high_hz), 0.9 * nyq)
     if high <= float(low_hz) * 1.5:
         return float(low_hz), None  # too narrow: high-pass only
@@ -53,7 +89,25 @@ def clamp_band(fs: float, low_hz: float = SENIAM_BAND_HZ[0], high_hz: float = SE
 
 @lru_cache(maxsize=64)
 def bandpass_sos(fs: float, low_hz: float = 20.0, high_hz: float = 450.0, order: int = 4) -> np.ndarray:
-    """Butterworth band-pass (or high-pass on slow boards) as second-order sections."""
+    """Butterworth band-pass (or high-pass on slow boards, see :func:`clamp_band`) as second-order sections.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate in Hz.
+    low_hz, high_hz : float
+        Band edges in Hz; ``high_hz`` is clamped below Nyquist.
+    order : int
+        Butterworth order (of each edge).
+
+    Returns
+    -------
+    ndarray, shape (sections, 6)
+        As :func:`scipy.signal.butter` with ``output="sos"``; cached, so treat it as read-only.
+    """
+    fs = check_fs(fs)
+    check_positive(low_hz, "low_hz", "Hz")
+    check_positive(high_hz, "high_hz", "Hz")
     low, high = clamp_band(fs, low_hz, high_hz)
     if high is None:
         return signal.butter(order, low, btype="highpass", fs=fs, output="sos")
@@ -62,13 +116,38 @@ def bandpass_sos(fs: float, low_hz: float = 20.0, high_hz: float = 450.0, order:
 
 def bandpass(x, *, fs: float, low_hz: float = 20.0, high_hz: float = 450.0, order: int = 4,
              zero_phase: bool = True, axis: int = -1) -> np.ndarray:
-    """Band-pass 20–450 Hz (SENIAM), upper edge clamped below Nyquist.
+    """Band-pass 20–450 Hz (SENIAM; Hermens et al. 2000), upper edge clamped below Nyquist.
 
-    ``zero_phase`` (default) runs the filter forward and backward so onsets are not delayed; the
-    streaming path uses the causal form (``zero_phase=False``) with carried state.
+    Parameters
+    ----------
+    x : array_like, shape (samples,) or (channels, samples)
+        Signal in any unit.
+    fs : float
+        Sampling rate in Hz.
+    low_hz, high_hz : float
+        Band edges in Hz (see :func:`clamp_band`).
+    order : int
+        Butterworth order.
+    zero_phase : bool
+        Run the filter forward and backward (:func:`scipy.signal.sosfiltfilt`) so onsets are not
+        delayed; False gives the causal filter (what the streaming path runs with carried state).
+    axis : int
+        The samples' axis.
+
+    Returns
+    -------
+    ndarray
+        The filtered signal, float64, in the unit of ``x``. Records too short for the filter's padding
+        only lose their mean.
+
+    References
+    ----------
+    Hermens HJ, Freriks B, Disselhorst-Klug C, Rau G (2000). Development of recommendations for SEMG
+    sensors and sensor placement procedures. *J Electromyogr Kinesiol* 10:361–374.
     """
-    x = as_float(x)
-    sos = bandpass_sos(float(fs), float(low_hz), float(high_hz), int(order))
+    x = as_float(check_signal(x, "x"))
+    samples_axis(x, axis, "x")
+    sos = bandpass_sos(check_fs(fs), float(low_hz), float(high_hz), int(order))
     if not long_enough_for_filtfilt(x.shape[axis], sos):
         return x - np.mean(x, axis=axis, keepdims=True) if x.shape[axis] else x.copy()
     if zero_phase:
@@ -99,7 +178,8 @@ def _zero_phase_kernel(sos_bytes: bytes, sections: int, tol: float = 1e-11) -> n
     return None
 
 
-def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768, rectify: bool = False) -> np.ndarray:
+def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768, rectify: bool = False,
+                 check_finite: bool = True) -> np.ndarray:
     """Zero-phase filtering like :func:`scipy.signal.sosfiltfilt`, by FFT convolution in blocks.
 
     A forward-backward IIR pass is, away from the record's ends, a convolution with the autocorrelation
@@ -110,9 +190,36 @@ def filtfilt_fft(x, sos, *, axis: int = -1, block: int = 32768, rectify: bool = 
     step of a 16-bit ADC. The record's ends are extended by odd reflection (as ``sosfiltfilt`` pads),
     so the results differ otherwise only within the edge transient (a few hundred ms at each end).
     Records shorter than the kernel, or filters whose response does not decay (cutoff ≪ ``fs``), go to
-    ``sosfiltfilt``. ``rectify=True`` filters |x| (a linear envelope) without a rectified copy of the record.
+    ``sosfiltfilt``.
+
+    Parameters
+    ----------
+    x : array_like, shape (samples,) or (channels, samples)
+        Signal in any unit.
+    sos : array_like, shape (sections, 6)
+        The filter as second-order sections (e.g. :func:`bandpass_sos`, :func:`~reengage.dsp.envelope.lowpass_sos`).
+    axis : int
+        The samples' axis.
+    block : int
+        FFT block length in samples (a power of two; raised to 8 × the kernel length if shorter).
+    rectify : bool
+        Filter ``|x|`` (a linear envelope) without a rectified copy of the record.
+    check_finite : bool
+        Check that ``x`` holds no NaN or inf (one pass; a caller that checked already passes False).
+
+    Returns
+    -------
+    ndarray
+        The filtered signal, float64, same shape and unit as ``x``.
+
+    See Also
+    --------
+    scipy.signal.sosfiltfilt : what this computes, by direct recursion.
     """
-    return _filtfilt_fft(x, sos, axis=axis, block=block, rectify=rectify)
+    x = check_signal(x, "x", check_finite=check_finite)
+    samples_axis(x, axis, "x")
+    return _filtfilt_fft(x, check_sos(sos), axis=axis, block=int(check_positive(block, "block", "samples")),
+                         rectify=rectify)
 
 
 class _OverlapSave(NamedTuple):
@@ -280,17 +387,6 @@ def _psd(x: np.ndarray, fs: float, *, max_seconds: float = 60.0) -> tuple[np.nda
     return f, np.atleast_2d(p)
 
 
-def mains_spectrum(x, *, fs: float) -> dict:
-    """Per-channel mains diagnostics: the line power (both candidates) over the EMG band power.
-
-    Returns ``{"freq_hz": array, "psd": (channels, freqs)}`` for reuse by the quality report.
-    """
-    x = np.atleast_2d(as_float(x))
-    f, _ = _psd(x[:1], fs)
-    psd = np.vstack([_psd(row[None, :], fs)[1] for row in x]) if x.shape[0] > 1 else _psd(x, fs)[1]
-    return {"freq_hz": f, "psd": psd}
-
-
 def _pooled_psd(xm: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     f, p = _psd(xm.reshape(-1, xm.shape[-1]), fs)
     return f, p.mean(axis=0)
@@ -298,13 +394,30 @@ def _pooled_psd(xm: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
 
 def detect_mains_hz(x, *, fs: float, min_prominence_db: float = 5.0, axis: int = -1,
                     _spectrum=None) -> float | None:
-    """50 or 60 Hz if a mains line stands ``min_prominence_db`` above its spectral neighbours, else None.
+    """The mains frequency, 50 or 60 Hz, if its line stands out of the spectrum; else None.
 
     All channels are pooled: the interference comes from the same supply on every lead. A Welch
     estimate averaging ≥ 25 segments has a per-bin spread of ≈ 20 %, so 5 dB (3×) over the median of
-    the neighbouring bins does not happen by chance on a smooth EMG spectrum.
+    the neighbouring bins (±3–10 Hz) does not happen by chance on a smooth EMG spectrum.
+
+    Parameters
+    ----------
+    x : array_like, shape (samples,) or (channels, samples)
+        Signal in any unit (each channel is scaled to unit power before pooling).
+    fs : float
+        Sampling rate in Hz; below 110 Hz, or with less than one second of data, the answer is None.
+    min_prominence_db : float
+        How far (dB) the line's bin must stand above the median of its neighbours.
+    axis : int
+        The samples' axis.
+
+    Returns
+    -------
+    float or None
+        50.0, 60.0 (the more prominent of the two) or None.
     """
-    x = np.moveaxis(np.atleast_2d(as_float(x)), axis, -1)
+    x = np.moveaxis(np.atleast_2d(as_float(check_signal(x, "x", check_finite=_spectrum is None))), axis, -1)
+    fs = check_fs(fs)
     if x.shape[-1] < int(fs) or fs < 2 * 50.0 + 10:
         return None
     f, p = _spectrum if _spectrum is not None else _pooled_psd(x, fs)
@@ -321,8 +434,31 @@ def detect_mains_hz(x, *, fs: float, min_prominence_db: float = 5.0, axis: int =
 
 def present_harmonics(x, *, fs: float, mains_hz: float, min_prominence_db: float = 5.0,
                       max_hz: float | None = None, axis: int = -1, _spectrum=None) -> list[float]:
-    """The harmonics of ``mains_hz`` (fundamental included) that stand out of the spectrum."""
-    x = np.moveaxis(np.atleast_2d(as_float(x)), axis, -1)
+    """The harmonics of ``mains_hz`` (fundamental included) that stand out of the spectrum.
+
+    Parameters
+    ----------
+    x : array_like, shape (samples,) or (channels, samples)
+        Signal in any unit; channels are pooled as in :func:`detect_mains_hz`.
+    fs : float
+        Sampling rate in Hz.
+    mains_hz : float
+        The mains frequency in Hz (50 or 60).
+    min_prominence_db : float
+        How far (dB) a harmonic's bin must stand above the median of its neighbours (±3–10 Hz).
+    max_hz : float, optional
+        Highest harmonic to consider, in Hz (at most Nyquist − 5 Hz).
+    axis : int
+        The samples' axis.
+
+    Returns
+    -------
+    list of float
+        The present harmonics in Hz, ascending (possibly empty).
+    """
+    x = np.moveaxis(np.atleast_2d(as_float(check_signal(x, "x", check_finite=_spectrum is None))), axis, -1)
+    fs = check_fs(fs)
+    mains_hz = check_positive(mains_hz, "mains_hz", "Hz")
     f, p = _spectrum if _spectrum is not None else _pooled_psd(x, fs)
     top = min(0.5 * fs - 5.0, max_hz if max_hz is not None else 0.5 * fs)
     out = []
@@ -336,7 +472,24 @@ def present_harmonics(x, *, fs: float, mains_hz: float, min_prominence_db: float
 
 @lru_cache(maxsize=64)
 def notch_sos(fs: float, lines_hz: tuple[float, ...], quality: float = 30.0) -> np.ndarray:
-    """Cascade of IIR notches (Q = ``quality``) at ``lines_hz`` as second-order sections."""
+    """A cascade of IIR notches (:func:`scipy.signal.iirnotch`) as second-order sections.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate in Hz.
+    lines_hz : tuple of float
+        Notch frequencies in Hz; those outside (0, Nyquist) are skipped.
+    quality : float
+        Quality factor Q of each notch (−3 dB width = line / Q).
+
+    Returns
+    -------
+    ndarray, shape (sections, 6)
+        One section per notch (a pass-through section if none); cached, so treat it as read-only.
+    """
+    fs = check_fs(fs)
+    check_positive(quality, "quality")
     sections = []
     for line in lines_hz:
         if 0 < line < 0.5 * fs:
@@ -349,22 +502,67 @@ def notch_sos(fs: float, lines_hz: tuple[float, ...], quality: float = 30.0) -> 
 
 def clean_sos(fs: float, *, lines_hz: tuple[float, ...] = (), low_hz: float = 20.0, high_hz: float = 450.0,
               order: int = 4, notch_quality: float = 30.0) -> np.ndarray:
-    """Band-pass and notches as one SOS cascade (one filter pass instead of several)."""
-    sos = bandpass_sos(float(fs), float(low_hz), float(high_hz), int(order))
+    """Band-pass (:func:`bandpass_sos`) and mains notches (:func:`notch_sos`) as one SOS cascade, so a
+    signal is filtered in one pass instead of several.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate in Hz.
+    lines_hz : tuple of float
+        Mains lines to notch, in Hz (empty: band-pass only).
+    low_hz, high_hz : float
+        Band edges in Hz.
+    order : int
+        Butterworth order of the band-pass.
+    notch_quality : float
+        Quality factor Q of each notch.
+
+    Returns
+    -------
+    ndarray, shape (sections, 6)
+    """
+    sos = bandpass_sos(check_fs(fs), float(low_hz), float(high_hz), int(order))
     if lines_hz:
         sos = np.vstack([sos, notch_sos(float(fs), tuple(float(v) for v in lines_hz), float(notch_quality))])
     return sos
 
 
 def refine_line_hz(x, *, fs: float, line_hz: float, span_hz: float = 0.15, max_seconds: float = 20.0) -> float:
-    """The frequency (±``span_hz``, 0.01 Hz steps) near ``line_hz`` where ``x`` projects most strongly:
-    grids run a little off 50/60 Hz, and a sinusoid fitted at the wrong frequency drifts in phase."""
-    x = np.atleast_2d(as_float(x))
+    """The frequency near ``line_hz`` where ``x`` projects most strongly.
+
+    Grids run a little off 50/60 Hz, and a sinusoid fitted at the wrong frequency drifts in phase over a
+    segment. The search is a zero-padded FFT with 0.01 Hz bins over the first ``max_seconds``, channels
+    pooled at unit power.
+
+    Parameters
+    ----------
+    x : array_like, shape (samples,) or (channels, samples)
+        Signal in any unit, samples on the last axis.
+    fs : float
+        Sampling rate in Hz.
+    line_hz : float
+        The nominal line in Hz.
+    span_hz : float
+        Search ±``span_hz`` around ``line_hz``, in Hz.
+    max_seconds : float
+        Use at most this much of the record, in s.
+
+    Returns
+    -------
+    float
+        The refined line in Hz (``line_hz`` itself on records shorter than one second).
+    """
+    x = np.atleast_2d(as_float(check_signal(x, "x")))
+    return _refine_line_hz(x, check_fs(fs), check_positive(line_hz, "line_hz", "Hz"), span_hz, max_seconds)
+
+
+def _refine_line_hz(x: np.ndarray, fs: float, line_hz: float, span_hz: float, max_seconds: float) -> float:
+    """:func:`refine_line_hz` of a checked 2-D float ``x``."""
     n = min(x.shape[-1], int(max_seconds * fs))
     if n < int(fs):
         return float(line_hz)
     xs = x[:, :n] / np.maximum(np.std(x[:, :n], axis=-1, keepdims=True), 1e-300)
-    # Zero-padded FFT: bins of 0.01 Hz around the line, pooled over channels.
     nfft = int(round(fs / 0.01))
     spec = np.abs(np.fft.rfft(xs, n=max(nfft, n), axis=-1)) ** 2
     f = np.fft.rfftfreq(max(nfft, n), 1.0 / fs)
@@ -375,66 +573,119 @@ def refine_line_hz(x, *, fs: float, line_hz: float, span_hz: float = 0.15, max_s
 
 
 def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int = -1,
-                   overwrite_x: bool = False) -> np.ndarray:
+                   overwrite_x: bool = False, check_finite: bool = True) -> np.ndarray:
     """Remove mains lines by weighted least-squares sinusoid fits over overlapping ``segment_s`` segments.
 
     Each segment's amplitude and phase of every line are fitted (cos + sin regression) and the fitted
     coefficients are blended with a periodic Hann window at 50 % overlap (the windows sum to one). This
-    is the regression approach of CleanLine (Mullen 2012, NITRC) rather than an IIR notch: a notch
-    narrow enough to spare the EMG rings for ≈ 1/(π·bandwidth) ≈ 0.2 s, and run zero-phase that
-    ringing appears *before* each burst as a false early onset. The regression removes only what is
-    coherent over seconds, which a motor-unit burst is not; samples are weighted by 1/local power so
-    a burst's own energy near the line is not fitted as mains and then subtracted from the quiet
+    is the regression approach of CleanLine (Mullen 2012) rather than an IIR notch: a notch narrow
+    enough to spare the EMG rings for ≈ 1/(π·bandwidth) ≈ 0.2 s, and run zero-phase that ringing
+    appears *before* each burst as a false early onset. The regression removes only what is coherent
+    over seconds, which a motor-unit burst is not; samples are weighted by 1/local power (over 100 ms)
+    so a burst's own energy near the line is not fitted as mains and then subtracted from the quiet
     samples around it.
 
     Sums per segment come from sums per half-segment (one pass over the data per line), so the cost
-    is a few multiply-adds per sample. With ``overwrite_x`` the result may be written into ``x`` (when it
-    is a float64 array), as ``scipy.fft`` does, saving a copy of the record.
+    is a few multiply-adds per sample.
+
+    Parameters
+    ----------
+    x : array_like, shape (samples,) or (channels, samples)
+        Signal in any unit (DC removed: a constant offset is not modelled).
+    fs : float
+        Sampling rate in Hz.
+    lines_hz : sequence of float
+        The lines to remove, in Hz (e.g. from :func:`mains_lines`); those outside (0, Nyquist) are skipped.
+    segment_s : float
+        Fit segment length in s (rounded to an even number of samples, at least 8).
+    axis : int
+        The samples' axis.
+    overwrite_x : bool
+        The result may be written into ``x`` (when it is a float64 array), as ``scipy.fft`` does,
+        saving a copy of the record.
+    check_finite : bool
+        Check that ``x`` holds no NaN or inf (one pass; a caller that checked already passes False).
+
+    Returns
+    -------
+    ndarray
+        ``x`` with the fitted lines subtracted, float64, in the unit of ``x``. Records shorter than one
+        segment are returned unchanged.
+
+    References
+    ----------
+    Mullen T (2012). CleanLine: tool/plugin for EEGLAB. Neuroimaging Informatics Tools and Resources
+    Clearinghouse (NITRC), https://www.nitrc.org/projects/cleanline.
     """
-    x = np.moveaxis(as_float(x), axis, -1)
+    x = np.moveaxis(as_float(check_signal(x, "x", check_finite=check_finite)), axis, -1)
+    fs = check_fs(fs)
     lines = [float(v) for v in lines_hz if 0 < float(v) < 0.5 * fs]
     n = x.shape[-1]
-    L = max(int(round(segment_s * fs)) // 2 * 2, 8)
+    L = max(int(round(check_positive(segment_s, "segment_s", "s") * fs)) // 2 * 2, 8)
     if not lines or n < L:
         return np.moveaxis(x if overwrite_x else x.copy(), -1, axis)
-    hop = L // 2
-    nblk = int(np.ceil(n / hop)) + 2  # one half-segment of padding in front, the rest behind
-    lead = hop
-    lead_shape = x.shape[:-1]
-    # The weights (1 / local power) are piecewise constant over ``sub``-sample pieces (≈ 10 ms, a divisor
-    # of the half-segment): a burst's power changes over tens of ms, and the sums below then need the
-    # weights only per piece, never a full-length weight array.
-    spb = _pieces_per_half_segment(hop, max(1, int(0.01 * fs)))
-    sub = hop // spb
-    npc = -(-n // sub)
-    whole = n // sub
-    piece_power = np.zeros(lead_shape + (npc,))
-    xr = x[..., :whole * sub].reshape(lead_shape + (whole, sub))
-    piece_power[..., :whole] = np.einsum("...ij,...ij->...i", xr, xr) / sub  # Σx² per piece, no x² copy
-    if npc > whole:
-        piece_power[..., -1] = np.mean(x[..., whole * sub:] ** 2, axis=-1)
-    local = moving_mean(piece_power, max(int(round(0.1 * fs / sub)), 1))
-    floor = np.median(local, axis=-1, keepdims=True) * 1e-3 + 1e-300
-    # Per piece in padded coordinates (zero weight outside the record, as its samples are absent).
-    weight = np.zeros(lead_shape + (nblk * spb,))
-    weight[..., lead // sub:lead // sub + npc] = 1.0 / (local + floor)
-    del local, piece_power
-    chunk = max(1, 262_144 // hop)  # blocks per pass: bounded temporaries on hour-long records
+    basis = _line_basis(n, fs, lines, L // 2, max(1, int(0.01 * fs)))
+    weight = _line_fit_weights(x, basis)
+    # Each channel's sums are complete before its fit is subtracted, so the input may be the output.
+    out = x if overwrite_x else x.copy()
+    scratch = np.empty(basis.chunk * basis.hop)
+    with single_threaded_blas():  # thin, memory-bound products (see single_threaded_blas)
+        for r in np.ndindex(*x.shape[:-1]):
+            zx, z2, sw = _half_block_sums(x[r], weight[r], basis, scratch)
+            _subtract_fit(out[r], _frame_coefficients(zx, z2, sw), basis, scratch)
+    return np.moveaxis(out, -1, axis)
 
-    def padded(v: np.ndarray, b0: int, b1: int) -> np.ndarray:
+
+class _LineBasis(NamedTuple):
+    """The layout and the sinusoids of :func:`subtract_lines` for one record length and set of lines.
+
+    The record is cut into half-segments ("half-blocks") of ``hop`` samples, with one half-block of
+    padding in front (``lead``) and the rest behind; each half-block is ``spb`` pieces of ``sub`` samples,
+    over which the fit's weights are constant."""
+
+    fs: float
+    n: int
+    hop: int
+    lead: int
+    nblk: int
+    spb: int
+    sub: int
+    chunk: int
+    om: list
+    P: np.ndarray
+    Pa: np.ndarray
+    P2a: np.ndarray
+    syn: np.ndarray
+
+    def block_phase(self, b0: int, b1: int) -> np.ndarray:
+        """e^{iω·t} at the start of half-blocks b0..b1 (padded coordinates), shaped (lines, b1 − b0)."""
+        return np.exp(1j * np.array(self.om)[:, None] * (np.arange(b0, b1) * self.hop - self.lead)[None, :]
+                      / self.fs)
+
+    def padded(self, v: np.ndarray, b0: int, b1: int) -> np.ndarray:
         """Samples of half-blocks b0..b1 (zeros outside the record), shaped (..., b1 − b0, hop)."""
-        s0, s1 = b0 * hop - lead, b1 * hop - lead
+        s0, s1 = b0 * self.hop - self.lead, b1 * self.hop - self.lead
         seg = np.zeros(v.shape[:-1] + (s1 - s0,))
-        a, b = max(s0, 0), min(s1, n)
+        a, b = max(s0, 0), min(s1, self.n)
         if b > a:
             seg[..., a - s0:b - s0] = v[..., a:b]
-        return seg.reshape(v.shape[:-1] + (b1 - b0, hop))
+        return seg.reshape(v.shape[:-1] + (b1 - b0, self.hop))
 
-    # e^{iωt} = B_b·P_k (block phase × phase within the block), so every per-block sum over a half-block
-    # is B_b (or B_b²) times a dot product of the samples with P_k (or P_k²): one matrix product per chunk
-    # covers all lines. Hann weights of the two frames covering each half-block (rising and falling half)
-    # are normalised by the weight actually present, so the first and last half-blocks (one frame only)
-    # are not scaled down.
+
+def _line_basis(n: int, fs: float, lines: list[float], hop: int, piece: int) -> _LineBasis:
+    """The :class:`_LineBasis` of ``n`` samples, half-segments of ``hop`` samples and weight pieces of
+    about ``piece`` samples.
+
+    e^{iωt} = B_b·P_k (block phase × phase within the block), so every per-block sum over a half-block
+    is B_b (or B_b²) times a dot product of the samples with P_k (or P_k²): one matrix product per chunk
+    covers all lines. Hann weights of the two frames covering each half-block (rising and falling half)
+    are normalised by the weight actually present, so the first and last half-blocks (one frame only)
+    are not scaled down."""
+    # The weights (1 / local power) are piecewise constant over ``sub``-sample pieces (≈ 10 ms, a divisor
+    # of the half-segment): a burst's power changes over tens of ms, and the sums then need the weights
+    # only per piece, never a full-length weight array.
+    spb = _pieces_per_half_segment(hop, piece)
+    sub = hop // spb
     k_in = np.arange(hop)
     rise = 0.5 - 0.5 * np.cos(np.pi * (k_in + 0.5) / hop)
     fall = 1.0 - rise
@@ -448,65 +699,95 @@ def subtract_lines(x, *, fs: float, lines_hz, segment_s: float = 4.0, axis: int 
     P2a = np.concatenate([P2.real, P2.imag]).T.reshape(spb, sub, 2 * nl).sum(axis=1)
     syn = np.concatenate([((rise / cover) * P).real, ((rise / cover) * P).imag,
                           ((fall / cover) * P).real, ((fall / cover) * P).imag])  # (4·lines, hop)
+    chunk = max(1, 262_144 // hop)  # blocks per pass: bounded temporaries on hour-long records
+    return _LineBasis(fs, n, hop, hop, int(np.ceil(n / hop)) + 2, spb, sub, chunk, om, P, Pa, P2a, syn)
 
-    def block_phase(b0: int, b1: int) -> np.ndarray:  # (lines, b1 − b0)
-        return np.exp(1j * np.array(om)[:, None] * (np.arange(b0, b1) * hop - lead)[None, :] / fs)
 
-    # Each channel's sums are complete before its fit is subtracted, so the input may be the output.
-    out = x if overwrite_x else x.copy()
-    scratch = np.empty(chunk * hop)
-    with single_threaded_blas():  # thin, memory-bound products (see single_threaded_blas)
-        for r in np.ndindex(*lead_shape):
-            zx = np.zeros((nl, nblk), dtype=complex)
-            z2 = np.zeros((nl, nblk), dtype=complex)
-            sw = np.zeros(nblk)
-            for b0 in range(0, nblk, chunk):
-                b1 = min(b0 + chunk, nblk)
-                w = weight[r][b0 * spb:b1 * spb].reshape(b1 - b0, spb, 1)
-                s0, s1 = b0 * hop - lead, b1 * hop - lead
-                if s0 >= 0 and s1 <= n:  # inside the record: w·x straight into the scratch block
-                    wx = np.multiply(x[r][s0:s1].reshape(b1 - b0, spb, sub), w,
-                                     out=scratch[:(b1 - b0) * hop].reshape(b1 - b0, spb, sub)).reshape(b1 - b0, hop)
-                else:
-                    wx = padded(x[r], b0, b1)
-                    wx.reshape(b1 - b0, spb, sub)[...] *= w
-                w = w[..., 0]
-                Bc = block_phase(b0, b1)
-                sx = wx @ Pa  # (blocks, 2·lines)
-                s2 = w @ P2a
-                zx[:, b0:b1] = Bc.conj() * (sx[:, :nl] - 1j * sx[:, nl:]).T  # Σ w·x·(cos − i·sin)
-                z2[:, b0:b1] = (Bc * Bc) * (s2[:, :nl] + 1j * s2[:, nl:]).T  # Σ w·(cos 2φ + i·sin 2φ)
-                sw[b0:b1] = sub * w.sum(axis=-1)
-            # Frame k spans half-blocks k and k+1: normal equations of the cos/sin regression per frame.
-            fc, fs_, fw = (zx.real[:, :-1] + zx.real[:, 1:], -(zx.imag[:, :-1] + zx.imag[:, 1:]), sw[:-1] + sw[1:])
-            fc2, fs2 = z2.real[:, :-1] + z2.real[:, 1:], z2.imag[:, :-1] + z2.imag[:, 1:]
-            gcc, gss, gcs = 0.5 * (fw + fc2), 0.5 * (fw - fc2), 0.5 * fs2
-            det = gcc * gss - gcs * gcs
-            det = np.where(np.abs(det) > 1e-300, det, np.inf)
-            a = (gss * fc - gcs * fs_) / det
-            b = (gcc * fs_ - gcs * fc) / det
-            # Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); half-block j blends frames j−1 and j:
-            # Re(pz[j+1]·B_j·(rise·P)_k + pz[j]·B_j·(fall·P)_k), again one matrix product per chunk.
-            z = a - 1j * b
-            pz = np.concatenate([np.zeros((nl, 1)), z, np.zeros((nl, 1))], axis=-1)
-            for b0 in range(0, nblk, chunk):
-                b1 = min(b0 + chunk, nblk)
-                Bc = block_phase(b0, b1)
-                u = pz[:, b0 + 1:b1 + 1] * Bc
-                v = pz[:, b0:b1] * Bc
-                coef = np.concatenate([u.real, -u.imag, v.real, -v.imag]).T  # (blocks, 4·lines)
-                fit = np.matmul(coef, syn, out=scratch[:(b1 - b0) * hop].reshape(b1 - b0, hop))
-                # The first and last half-blocks lie under one frame only: its coefficient, unweighted.
-                if b0 == 0:
-                    fit[0] = (u[:, 0:1] * P).real.sum(axis=0)
-                if b1 == nblk:
-                    fit[-1] = (v[:, -1:] * P).real.sum(axis=0)
-                fit = fit.reshape(-1)
-                s0 = b0 * hop - lead
-                a_, b_ = max(s0, 0), min(b1 * hop - lead, n)
-                if b_ > a_:
-                    out[r][a_:b_] -= fit[a_ - s0:b_ - s0]
-    return np.moveaxis(out, -1, axis)
+def _line_fit_weights(x: np.ndarray, basis: _LineBasis) -> np.ndarray:
+    """Per-piece weights 1 / (local power over 100 ms + a floor) in padded coordinates, shaped
+    (..., half-blocks × pieces): zero outside the record, as its samples are absent."""
+    n, sub, fs = basis.n, basis.sub, basis.fs
+    lead_shape = x.shape[:-1]
+    npc = -(-n // sub)
+    whole = n // sub
+    piece_power = np.zeros(lead_shape + (npc,))
+    xr = x[..., :whole * sub].reshape(lead_shape + (whole, sub))
+    piece_power[..., :whole] = np.einsum("...ij,...ij->...i", xr, xr) / sub  # Σx² per piece, no x² copy
+    if npc > whole:
+        piece_power[..., -1] = np.mean(x[..., whole * sub:] ** 2, axis=-1)
+    local = moving_mean(piece_power, max(int(round(0.1 * fs / sub)), 1))
+    floor = np.median(local, axis=-1, keepdims=True) * 1e-3 + 1e-300
+    weight = np.zeros(lead_shape + (basis.nblk * basis.spb,))
+    weight[..., basis.lead // sub:basis.lead // sub + npc] = 1.0 / (local + floor)
+    return weight
+
+
+def _half_block_sums(row: np.ndarray, weight: np.ndarray, basis: _LineBasis,
+                     scratch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per half-block and line of one channel: Σ w·x·e^{−iωt}, Σ w·e^{2iωt} and Σ w."""
+    hop, lead, n, nblk, spb, sub, chunk = basis.hop, basis.lead, basis.n, basis.nblk, basis.spb, basis.sub, basis.chunk
+    nl = len(basis.om)
+    zx = np.zeros((nl, nblk), dtype=complex)
+    z2 = np.zeros((nl, nblk), dtype=complex)
+    sw = np.zeros(nblk)
+    for b0 in range(0, nblk, chunk):
+        b1 = min(b0 + chunk, nblk)
+        w = weight[b0 * spb:b1 * spb].reshape(b1 - b0, spb, 1)
+        s0, s1 = b0 * hop - lead, b1 * hop - lead
+        if s0 >= 0 and s1 <= n:  # inside the record: w·x straight into the scratch block
+            wx = np.multiply(row[s0:s1].reshape(b1 - b0, spb, sub), w,
+                             out=scratch[:(b1 - b0) * hop].reshape(b1 - b0, spb, sub)).reshape(b1 - b0, hop)
+        else:
+            wx = basis.padded(row, b0, b1)
+            wx.reshape(b1 - b0, spb, sub)[...] *= w
+        w = w[..., 0]
+        Bc = basis.block_phase(b0, b1)
+        sx = wx @ basis.Pa  # (blocks, 2·lines)
+        s2 = w @ basis.P2a
+        zx[:, b0:b1] = Bc.conj() * (sx[:, :nl] - 1j * sx[:, nl:]).T  # Σ w·x·(cos − i·sin)
+        z2[:, b0:b1] = (Bc * Bc) * (s2[:, :nl] + 1j * s2[:, nl:]).T  # Σ w·(cos 2φ + i·sin 2φ)
+        sw[b0:b1] = sub * w.sum(axis=-1)
+    return zx, z2, sw
+
+
+def _frame_coefficients(zx: np.ndarray, z2: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    """The fitted line a − i·b of each frame (lines, frames) from the half-block sums: frame k spans
+    half-blocks k and k+1, and its cos/sin regression's normal equations are solved in closed form."""
+    fc, fs_, fw = (zx.real[:, :-1] + zx.real[:, 1:], -(zx.imag[:, :-1] + zx.imag[:, 1:]), sw[:-1] + sw[1:])
+    fc2, fs2 = z2.real[:, :-1] + z2.real[:, 1:], z2.imag[:, :-1] + z2.imag[:, 1:]
+    gcc, gss, gcs = 0.5 * (fw + fc2), 0.5 * (fw - fc2), 0.5 * fs2
+    det = gcc * gss - gcs * gcs
+    det = np.where(np.abs(det) > 1e-300, det, np.inf)
+    a = (gss * fc - gcs * fs_) / det
+    b = (gcc * fs_ - gcs * fc) / det
+    return a - 1j * b
+
+
+def _subtract_fit(out: np.ndarray, z: np.ndarray, basis: _LineBasis, scratch: np.ndarray) -> None:
+    """Subtract from one channel ``out`` the fitted lines ``z`` (per frame) blended across frames.
+
+    Fit = a·cos + b·sin = Re((a − i·b)·e^{iωt}); half-block j blends frames j−1 and j:
+    Re(pz[j+1]·B_j·(rise·P)_k + pz[j]·B_j·(fall·P)_k), one matrix product per chunk."""
+    hop, lead, n, nblk, chunk, P = basis.hop, basis.lead, basis.n, basis.nblk, basis.chunk, basis.P
+    nl = len(basis.om)
+    pz = np.concatenate([np.zeros((nl, 1)), z, np.zeros((nl, 1))], axis=-1)
+    for b0 in range(0, nblk, chunk):
+        b1 = min(b0 + chunk, nblk)
+        Bc = basis.block_phase(b0, b1)
+        u = pz[:, b0 + 1:b1 + 1] * Bc
+        v = pz[:, b0:b1] * Bc
+        coef = np.concatenate([u.real, -u.imag, v.real, -v.imag]).T  # (blocks, 4·lines)
+        fit = np.matmul(coef, basis.syn, out=scratch[:(b1 - b0) * hop].reshape(b1 - b0, hop))
+        # The first and last half-blocks lie under one frame only: its coefficient, unweighted.
+        if b0 == 0:
+            fit[0] = (u[:, 0:1] * P).real.sum(axis=0)
+        if b1 == nblk:
+            fit[-1] = (v[:, -1:] * P).real.sum(axis=0)
+        fit = fit.reshape(-1)
+        s0 = b0 * hop - lead
+        a_, b_ = max(s0, 0), min(b1 * hop - lead, n)
+        if b_ > a_:
+            out[a_:b_] -= fit[a_ - s0:b_ - s0]
 
 
 def _pieces_per_half_segment(hop: int, target: int) -> int:
@@ -537,12 +818,38 @@ def _bandpass_gain(fs: float, nfft: int, low_hz: float, high_hz: float, order: i
 
 def spectrum_interpolate(spec: np.ndarray, freqs: np.ndarray, lines_hz, *, half_width_hz: float = 0.25,
                          side_hz: tuple[float, float] = (1.0, 3.0)) -> None:
-    """Mains removal by spectrum interpolation (Mewett, Reynolds & Nazeran 2004, *Med Biol Eng Comput*
-    42:524–531), in place on an rfft ``spec``: inside ±``half_width_hz`` of each line the magnitude is
-    replaced by the median magnitude 1–3 Hz either side, the phase is kept.
+    """Mains removal by spectrum interpolation, in place on an rfft spectrum.
 
-    Unlike a notch this leaves no ringing to spread before a burst, and unlike zeroing the bins it
-    leaves the EMG's own power at those frequencies."""
+    Inside ±``half_width_hz`` of each line a bin's magnitude is lowered to the median magnitude of the
+    bins 1–3 Hz either side, its phase kept. Unlike a notch this leaves no ringing to spread before a
+    burst, and unlike zeroing the bins it leaves the EMG's own power at those frequencies.
+
+    Parameters
+    ----------
+    spec : ndarray, complex, shape (freqs,) or (channels, freqs)
+        The spectrum (:func:`scipy.fft.rfft` of the signal), changed in place.
+    freqs : ndarray, shape (freqs,)
+        The frequency of each bin in Hz (:func:`numpy.fft.rfftfreq`).
+    lines_hz : sequence of float
+        The lines to remove, in Hz.
+    half_width_hz : float
+        Half-width in Hz of the band replaced around each line (at least one bin).
+    side_hz : (float, float)
+        Distance in Hz of the reference bins from the line (inner, outer).
+
+    Returns
+    -------
+    None
+
+    References
+    ----------
+    Mewett DT, Reynolds KJ, Nazeran H (2004). Reducing power line interference in digitised
+    electromyogram recordings by spectrum interpolation. *Med Biol Eng Comput* 42:524–531.
+    """
+    spec = check_signal(spec, "spec")
+    freqs = check_signal(freqs, "freqs", ndim=(1,))
+    if freqs.shape[0] != spec.shape[-1]:
+        raise ValueError(f"freqs must hold one frequency per bin of spec ({spec.shape[-1]}), got {freqs.shape[0]}")
     df = freqs[1] - freqs[0] if freqs.size > 1 else 1.0
     for line in lines_hz:
         band = np.flatnonzero(np.abs(freqs - line) <= max(half_width_hz, df))
@@ -584,41 +891,106 @@ def _clean_fft(xm: np.ndarray, fs: float, lines, low_hz: float, high_hz: float, 
 
 
 def mains_lines(x, *, fs: float, mains_hz: float | None | str = "auto", high_hz: float = 450.0,
-                axis: int = -1) -> tuple[float | None, tuple[float, ...]]:
-    """(mains frequency, lines to remove): the detected (or given) 50/60 Hz line refined to the actual grid
-    frequency, with those of its harmonics that stand out of the spectrum. ``(None, ())`` if no mains."""
-    xm = np.moveaxis(np.atleast_2d(as_float(x)), axis, -1)
+                axis: int = -1, check_finite: bool = True) -> tuple[float | None, tuple[float, ...]]:
+    """The mains frequency and the lines to remove at it.
+
+    The detected (:func:`detect_mains_hz`) or given 50/60 Hz line is refined to the actual grid frequency
+    (:func:`refine_line_hz`), and so are those of its harmonics that stand out of the spectrum
+    (:func:`present_harmonics`) below the band's upper edge.
+
+    Parameters
+    ----------
+    x : array_like, shape (samples,) or (channels, samples)
+        Signal in any unit, DC removed (a minute of every lead is plenty).
+    fs : float
+        Sampling rate in Hz.
+    mains_hz : float, None or "auto"
+        The nominal mains frequency in Hz, ``"auto"`` to detect it, None for no mains.
+    high_hz : float
+        Upper edge of the EMG band in Hz (harmonics above it are filtered out anyway).
+    axis : int
+        The samples' axis.
+    check_finite : bool
+        Check that ``x`` holds no NaN or inf (one pass; a caller that checked already passes False).
+
+    Returns
+    -------
+    (mains_hz, lines_hz) : (float or None, tuple of float)
+        The nominal mains frequency and the refined lines in Hz; ``(None, ())`` if there is no mains
+        line (or fewer than 16 samples).
+    """
+    xm = np.moveaxis(np.atleast_2d(as_float(check_signal(x, "x", check_finite=check_finite))), axis, -1)
+    fs = check_fs(fs)
+    if not (mains_hz is None or isinstance(mains_hz, str) and mains_hz == "auto"):
+        check_positive(mains_hz, "mains_hz", "Hz", allow_zero=True)
     if xm.shape[-1] < 16:
         return None, ()
-    spectrum = None
+    spectrum = _pooled_psd(xm, fs) if mains_hz else None
     if mains_hz == "auto":
-        spectrum = _pooled_psd(xm, fs)
         mains_hz = detect_mains_hz(xm, fs=fs, _spectrum=spectrum)
     if not mains_hz:
         return None, ()
     top = clamp_band(fs, 20.0, high_hz)[1] or 0.5 * fs
     lines = present_harmonics(xm, fs=fs, mains_hz=float(mains_hz), max_hz=top, _spectrum=spectrum) or [float(mains_hz)]
-    base = refine_line_hz(xm.reshape(-1, xm.shape[-1]), fs=fs, line_hz=float(mains_hz))
+    base = _refine_line_hz(xm.reshape(-1, xm.shape[-1]), fs, float(mains_hz), 0.15, 20.0)
     return float(mains_hz), tuple(base * round(v / float(mains_hz)) for v in lines)
 
 
 def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float = 20.0, high_hz: float = 450.0,
           order: int = 4, zero_phase: bool = True, mains_method: str = "subtract", lines_hz=None,
-          axis: int = -1, overwrite_x: bool = False) -> np.ndarray:
+          axis: int = -1, overwrite_x: bool = False, check_finite: bool = True) -> np.ndarray:
     """Clean raw sEMG: remove DC, band-pass 20–450 Hz (clamped below Nyquist), remove mains.
 
-    ``mains_hz="auto"`` detects 50/60 Hz from the signal and removes only the harmonics that are
-    present; a number forces that line (harmonics still checked); ``None`` disables mains removal.
-    ``mains_method="subtract"`` (default offline, see :func:`subtract_lines`), ``"interpolate"``
-    (spectrum interpolation, :func:`spectrum_interpolate`: faster, but it spreads the bursts' own
-    power near the line over the whole record, which raises the resting floor between bursts) or
-    ``"notch"`` (IIR notches, Q = 30; what the causal streaming path uses, where ringing can only
-    follow an onset). Zero-phase filtering is :func:`filtfilt_fft` (what ``sosfiltfilt`` computes, by
-    blocked FFT convolution); spectrum interpolation works on one whole-record FFT per channel.
-    Channels of kind ``envelope`` or ``imu`` must not be passed here (they are not band-limited EMG).
-    ``overwrite_x``: a float64 ``x`` may be used as scratch space (its content is then undefined).
+    Zero-phase filtering is :func:`filtfilt_fft` (what ``sosfiltfilt`` computes, by blocked FFT
+    convolution). Channels of kind ``envelope`` or ``imu`` must not be passed here (they are not
+    band-limited EMG).
+
+    Parameters
+    ----------
+    x : array_like, shape (samples,) or (channels, samples)
+        Raw sEMG in any unit (V, mV, ADC counts).
+    fs : float
+        Sampling rate in Hz.
+    mains_hz : float, None or "auto"
+        ``"auto"`` detects 50/60 Hz from the signal and removes only the harmonics that are present
+        (:func:`mains_lines`); a number forces that line (harmonics still checked); None disables mains
+        removal.
+    low_hz, high_hz : float
+        Band edges in Hz (:func:`clamp_band`).
+    order : int
+        Butterworth order of the band-pass.
+    zero_phase : bool
+        Zero-phase filtering (offline); False gives the causal filters the streaming path runs.
+    mains_method : {"subtract", "interpolate", "notch"}
+        ``"subtract"`` (default offline, :func:`subtract_lines`); ``"interpolate"`` (spectrum
+        interpolation, :func:`spectrum_interpolate`: faster, but it spreads the bursts' own power near
+        the line over the whole record, which raises the resting floor between bursts); ``"notch"`` (IIR
+        notches, Q = 30: what the causal streaming path uses, where ringing can only follow an onset).
+    lines_hz : sequence of float, optional
+        The lines to remove in Hz, as :func:`mains_lines` returns them (skips the detection; overrides
+        ``mains_hz``).
+    axis : int
+        The samples' axis.
+    overwrite_x : bool
+        A float64 ``x`` may be used as scratch space (its content is then undefined).
+    check_finite : bool
+        Check that ``x`` holds no NaN or inf (one pass; a caller that checked already passes False).
+
+    Returns
+    -------
+    ndarray
+        The cleaned signal, float64, same shape and unit as ``x``.
+
+    References
+    ----------
+    Hermens HJ et al. (2000). *J Electromyogr Kinesiol* 10:361–374 (SENIAM: the 20–450 Hz band).
+    Mullen T (2012). CleanLine, NITRC (the mains regression of :func:`subtract_lines`).
     """
-    x = remove_dc(x, axis=axis, overwrite_x=overwrite_x)
+    x = check_signal(x, "x", check_finite=check_finite)
+    fs = check_fs(fs)
+    if mains_method not in ("subtract", "interpolate", "notch"):
+        raise ValueError(f"mains_method must be 'subtract', 'interpolate' or 'notch', got {mains_method!r}")
+    x = remove_dc(x, axis=axis, overwrite_x=overwrite_x, check_finite=False)
     if x.shape[axis] == 0:
         return x
     xm = np.moveaxis(x, axis, -1)
@@ -627,9 +999,10 @@ def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float 
     elif mains_hz is None:
         lines = ()
     else:
-        lines = mains_lines(xm, fs=fs, mains_hz=mains_hz, high_hz=high_hz)[1]
+        lines = mains_lines(xm, fs=fs, mains_hz=mains_hz, high_hz=high_hz, check_finite=False)[1]
     if lines and mains_method == "subtract":
-        xm = subtract_lines(xm, fs=fs, lines_hz=lines, overwrite_x=True)  # xm is remove_dc's own copy
+        # xm is remove_dc's own copy (or x itself under overwrite_x)
+        xm = subtract_lines(xm, fs=fs, lines_hz=lines, overwrite_x=True, check_finite=False)
         lines = ()
     if zero_phase and lines and mains_method == "interpolate" and xm.shape[-1] >= 16:
         return np.moveaxis(_clean_fft(xm, float(fs), lines, low_hz, high_hz, order), -1, axis)
@@ -640,3 +1013,5 @@ def clean(x, *, fs: float, mains_hz: float | None | str = "auto", low_hz: float 
     if not long_enough_for_filtfilt(xm.shape[-1], sos):
         return np.moveaxis(xm, -1, axis)
     return np.moveaxis(signal.sosfilt(sos, xm, axis=-1), -1, axis)
+
+

@@ -125,9 +125,9 @@ class BonatoOptions:
     h : float
         ζ, the threshold on g = (x[k−1]² + x[k]²)/σ₀² (dimensionless).
     r0 : int
-        Active where at least ``r0`` of ...
+        Active where at least ``r0`` of the ``m`` successive values of g from a pair on exceed ζ.
     m : int
-        ... ``m`` successive values of g exceed ζ.
+        Length of that run of pairs (2·``m`` samples).
     min_duration_ms : float
         The active state must last this long (ms).
     min_gap_ms : float
@@ -581,11 +581,13 @@ class _RestWindows:
     :func:`~reengage.dsp._util.forward_mean_at`). The statistics are memoized per window length: a live
     chain that reuses one baseline over many windows computes each median once."""
 
-    __slots__ = ("c", "base", "room", "w_max", "_stats")
+    __slots__ = ("c", "base", "room", "w_max", "_stats", "_c0", "_min_room")
 
     def __init__(self, c: np.ndarray, base: np.ndarray, room: np.ndarray, w_max: int):
         self.c, self.base, self.room, self.w_max = c, base, room, int(w_max)
         self._stats: dict[int, tuple[float, float]] = {}
+        self._c0 = None  # c at the rest samples, read once for every window length
+        self._min_room = int(room.min()) if room.size else 0
 
     @classmethod
     def of_record(cls, c: np.ndarray, idx: np.ndarray, w_max: int) -> _RestWindows:
@@ -606,14 +608,24 @@ class _RestWindows:
             raise ValueError(f"onset window of {w} samples is longer than the baseline's {self.w_max}")
         got = self._stats.get(w)
         if got is None:
-            mu = sd = 0.0
-            if self.base.size:
+            if self._c0 is None:
+                self._c0 = self.c[self.base]
+            if w <= self._min_room:  # every window whole (all but the record's last samples)
+                vals = (self.c[self.base + w] - self._c0) / w
+            else:
                 k = np.minimum(w, self.room)
-                vals = (self.c[self.base + k] - self.c[self.base]) / np.maximum(k, 1)
-                med = np.median(vals)
-                mu, sd = float(med), float(1.4826 * np.median(np.abs(vals - med)))
-            got = self._stats[w] = (mu, max(sd, 0.05 * abs(mu), 1e-300))
+                vals = (self.c[self.base + k] - self._c0) / np.maximum(k, 1)
+            got = self._stats[w] = _window_stats(vals)
         return got
+
+
+def _window_stats(vals: np.ndarray) -> tuple[float, float]:
+    """(median, 1.4826·MAD floored at 5 % of the median and above 0) of the rest values of one window."""
+    mu = sd = 0.0
+    if vals.size:
+        med = np.median(vals)
+        mu, sd = float(med), float(1.4826 * np.median(np.abs(vals - med)))
+    return mu, max(sd, 0.05 * abs(mu), 1e-300)
 
 
 @dataclass(frozen=True, eq=False)
@@ -721,7 +733,7 @@ class _RecordEnvelopes:
         if power_mean is None and o.onset_cutoff_hz is not None:
             # Both running sums in one pass (see linear_envelope_cumsum).
             self.c_sq, self.c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=o.onset_cutoff_hz, with_power=True,
-                                                          out=sums)
+                                                          out=sums, check_finite=False)
         elif power_mean is None:
             self.c_sq = power_cumsum(x)
         # Hodges & Bui's onset envelope: the linear envelope averaged over the window *starting* at each
@@ -730,7 +742,7 @@ class _RecordEnvelopes:
         self.forward = o.onset_cutoff_hz is not None
         if self.forward:
             if self.c_le is None:
-                self.c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=o.onset_cutoff_hz)
+                self.c_le = linear_envelope_cumsum(x, fs=fs, cutoff_hz=o.onset_cutoff_hz, check_finite=False)
             self.c_po = self.c_le
         else:
             self.c_po = self.c_sq if self.c_sq is not None else power_cumsum(x)

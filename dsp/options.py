@@ -89,3 +89,26 @@ class AnalysisOptions:
 DEFAULT_OPTIONS = AnalysisOptions()
 
 __all__ = ["CleanOptions", "EnvelopeOptions", "BaselineOptions", "RepOptions", "AnalysisOptions", "DEFAULT_OPTIONS"]
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """What only the live chain (:class:`reengage.dsp.streaming.LiveChain`) needs; every other constant is
+    analyze's own (:class:`AnalysisOptions`).
+
+    ``step_ms``: the chain runs analyze's steps every ``step_ms`` of new samples (one processing step);
+    ``window_s``: over the last ``window_s`` of signal (at least the 4 s segment of the mains fit, and room
+    for an MVC trial with half a reference window either side); ``settle_ms``: samples this close to the
+    window's right edge are not final yet (the zero-phase band-pass and the mains fit see no signal after
+    them), so the detector runs on the window without them; ``mains_probe_s``: the mains lines are found once,
+    on the first ``mains_probe_s`` of the stream; ``fallback_s``: without a marked rest by then, the
+    baseline is the quietest 1 s of the first window (analyze's rule without rest)."""
+
+    step_ms: float = 50.0
+    window_s: float = 6.0
+    settle_ms: float = 100.0
+    mains_probe_s: float = 4.0
+    fallback_s: float = 6.0
+
+
+__all__ += ["LiveOptions"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_fs, check_mask, check_positive, check_signal
 from ._util import as_float, moving_mean, moving_mean_from_cumsum, runs, spans_mask, window_samples
 from .filters import _psd
 
@@ -32,8 +33,22 @@ FLAT_WINDOW_MS = 100.0
 
 
 def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
-    """Samples at the channel's minimum or maximum value in runs of ≥ ``min_run`` samples (1-D)."""
-    s = np.asarray(stored)
+    """Samples held at the channel's extreme value (an ADC or amplifier at its rail).
+
+    Parameters
+    ----------
+    stored : array_like, shape (samples,)
+        One channel as stored (ADC counts or any unit: only equality is used). NaN (a gap's fill in a
+        float recording) is allowed: it equals nothing, so it is never clipped.
+    min_run : int
+        Least number of equal samples at the minimum or maximum that count as clipping.
+
+    Returns
+    -------
+    ndarray of bool, shape (samples,)
+        True on samples at the minimum or maximum value in runs of ≥ ``min_run`` samples.
+    """
+    s = check_signal(stored, "stored", ndim=(1,), check_finite=False)
     if s.size == 0:
         return np.zeros(0, dtype=bool)
     if min_run <= 1:  # every sample at an extreme, no run needed
@@ -42,16 +57,33 @@ def clipped_mask(stored, *, min_run: int = 3) -> np.ndarray:
 
 
 def flat_mask(stored, *, fs: float, window_ms: float = FLAT_WINDOW_MS) -> np.ndarray:
-    """Samples inside ``window_ms`` windows of exactly constant value (1-D).
+    """Samples inside ``window_ms`` windows of exactly constant value (electrode off, unplugged lead,
+    a stuck ADC).
 
-    A sample is flat when the centered window around it (shrunk at the record's edges, as
-    :func:`moving_mean` does) holds one value only, i.e. lies inside a run of equal samples. Found
-    from the runs of equal neighbours, so the cost is one comparison per sample.
+    A sample is flat when the centred window around it (shrunk at the record's edges, as a moving mean's
+    is) holds one value only, i.e. lies inside a run of equal samples. Found from the runs of equal
+    neighbours, so the cost is one comparison per sample.
+
+    Parameters
+    ----------
+    stored : array_like, shape (samples,)
+        One channel as stored (ADC counts or any unit: only equality is used). NaN (a gap's fill in a
+        float recording) is allowed: it equals nothing, so it is never flat.
+    fs : float
+        Sampling rate in Hz.
+    window_ms : float
+        Window length in ms.
+
+    Returns
+    -------
+    ndarray of bool, shape (samples,)
     """
-    s = np.asarray(stored)
+    s = check_signal(stored, "stored", ndim=(1,), check_finite=False)
+    fs = check_fs(fs)
+    w = window_samples(check_positive(window_ms, "window_ms", "ms"), fs)
     if s.size == 0:
         return np.zeros(0, dtype=bool)
-    return _flat(s.size, *_equal_runs(s), w=min(window_samples(window_ms, fs), s.size))
+    return _flat(s.size, *_equal_runs(s), w=min(w, s.size))
 
 
 def _equal_runs(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,10 +119,29 @@ def _flat(n: int, a: np.ndarray, b: np.ndarray, *, w: int) -> np.ndarray:
 
 
 def mains_level_db(raw_dc, *, fs: float, mains_hz: float | None) -> float | None:
-    """Mains power (lines ±1 Hz) over EMG-band power (20–450 Hz, lines excluded), in dB."""
-    x = as_float(raw_dc)
+    """Mains power relative to the EMG band's power, before mains removal.
+
+    Parameters
+    ----------
+    raw_dc : array_like, shape (samples,)
+        One raw channel with its DC removed (a minute is plenty), in any unit.
+    fs : float
+        Sampling rate in Hz.
+    mains_hz : float or None
+        The mains frequency in Hz (None: no mains, no level).
+
+    Returns
+    -------
+    float or None
+        10·log10 of the power within ±1 Hz of the mains harmonics over the power of the rest of the
+        20–450 Hz band (clamped to 0.45 × ``fs``), in dB; None without mains, with less than one second
+        of data, at ``fs`` < 110 Hz, or when either power is zero.
+    """
+    x = as_float(check_signal(raw_dc, "raw_dc", ndim=(1,)))
+    fs = check_fs(fs)
     if mains_hz is None or x.size < int(fs) or fs < 2 * 55:
         return None
+    mains_hz = check_positive(mains_hz, "mains_hz", "Hz")
     f, p = _psd(x[None, :], fs)
     p = p[0]
     top = min(450.0, 0.45 * fs)
@@ -106,28 +157,113 @@ def mains_level_db(raw_dc, *, fs: float, mains_hz: float | None) -> float | None
 
 
 def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_mask, mains_hz: float | None,
-                    gap_mask=None, kind: str = "raw", max_artifact_ms: float = 150.0, power_cumsum=None) -> dict:
-    """Quality of one channel (1-D arrays over the same samples).
+                    gap_mask=None, kind: str = "raw", max_artifact_ms: float = 150.0, power_cumsum=None,
+                    check_finite: bool = True) -> dict:
+    """The quality of one channel: whether it may produce numbers, and what is wrong with it.
 
-    ``power_cumsum`` (the cumulative sum of ``cleaned``², with a leading 0) may be given when the caller
-    already has it, saving a pass over the record."""
-    s = np.asarray(stored)
+    Parameters
+    ----------
+    stored : array_like, shape (samples,)
+        The channel as stored (ADC counts or its unit): for clipping and flat lines. NaN is allowed
+        there (a gap's fill in a float recording).
+    raw_dc : array_like, shape (m,)
+        The raw channel with DC removed, before mains removal (any length; a minute is plenty), in the
+        signal's unit: for the mains level. Ignored unless ``kind == "raw"``.
+    cleaned : array_like, shape (samples,)
+        The cleaned channel (raw EMG) or the envelope as recorded (``kind == "envelope"``), in the
+        signal's unit.
+    fs : float
+        Sampling rate in Hz.
+    baseline_mask, burst_mask : array_like of bool, shape (samples,)
+        The resting baseline and the activity (bursts and MVC trials).
+    mains_hz : float or None
+        The mains frequency in Hz (None: not measured).
+    gap_mask : array_like of bool, shape (samples,), optional
+        Samples that are not data (gaps): left out of every measure.
+    kind : {"raw", "envelope"}
+        Raw EMG (powers of ``cleaned``²) or an amplitude envelope (levels of ``cleaned``).
+    max_artifact_ms : float
+        Longest high-energy event outside the bursts that counts as a motion artefact, in ms.
+    power_cumsum : array_like, shape (samples + 1,), optional
+        The cumulative sum of ``cleaned``² with a leading 0, when the caller has it (saves a pass).
+    check_finite : bool
+        Check that the signals hold no NaN or inf (one pass each; a caller that checked already passes
+        False).
+
+    Returns
+    -------
+    dict
+        ``snr_db`` (burst power over resting power, dB; None when either is missing), ``mains_hz``,
+        ``mains_db`` (:func:`mains_level_db`), ``clipping_fraction`` (:func:`clipped_mask`, runs of ≥ 3),
+        ``flat_fraction`` (:func:`flat_mask`, 100 ms), ``motion_fraction`` and ``motion_artifacts`` (short
+        events above 10 × the resting power, ≥ 300 ms from any burst), all over the valid samples;
+        ``flags`` (a list of "flat", "clipping", "low_snr", "mains", "motion", "electrode_off"),
+        ``usable`` (bool), and the boolean masks ``clip_mask`` and ``motion_mask`` (artefacts widened by
+        50 ms: the samples a rep must not touch).
+    """
+    s = check_signal(stored, "stored", ndim=(1,), check_finite=False)
     n = int(s.size)
+    c = as_float(check_signal(cleaned, "cleaned", ndim=(1,), check_finite=check_finite))
+    if c.size != n:
+        raise ValueError(f"cleaned must hold the {n} samples of stored, got shape {c.shape}")
+    fs = check_fs(fs)
+    gap = check_mask(gap_mask, n, "gap_mask")
+    bm = check_mask(baseline_mask, n, "baseline_mask")
+    am = check_mask(burst_mask, n, "burst_mask")
+    if bm is None or am is None:
+        raise ValueError("baseline_mask and burst_mask must be boolean masks over the samples, got None")
+    if power_cumsum is not None and np.shape(power_cumsum) != (n + 1,):
+        raise ValueError(f"power_cumsum must have {n + 1} values (a leading 0), got shape {np.shape(power_cumsum)}")
     # None: every sample valid (no gaps), so no mask to combine with.
-    valid = None if gap_mask is None or not np.any(gap_mask) else ~np.asarray(gap_mask, dtype=bool)
+    valid = None if gap is None or not np.any(gap) else ~gap
     nvalid = max(n if valid is None else np.count_nonzero(valid), 1)
-    if n:
-        eq_a, eq_b = _equal_runs(s)
-        clip = _clipped(s, eq_a, eq_b, min_run=3)
-        flat = _flat(n, eq_a, eq_b, w=min(window_samples(FLAT_WINDOW_MS, fs), n))
-    else:
-        clip, flat = np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    clip, flat = _clip_flat(s, fs)
     if valid is not None:
         clip &= valid
         flat &= valid
+        bm, am = bm & valid, am & valid
     clipping_fraction = float(np.count_nonzero(clip) / nvalid)
     flat_fraction = float(np.count_nonzero(flat) / nvalid)
-    c = as_float(cleaned)
+    act_runs = runs(am)
+    p_rest, snr_db = _snr_db(c, fs, bm, am, act_runs, valid, kind, power_cumsum)
+    motion_count, motion_fraction, motion = 0, 0.0, np.zeros(n, dtype=bool)
+    if kind != "envelope" and p_rest and n:
+        motion_count, motion_fraction, motion = _motion(c, fs, p_rest, act_runs, valid, nvalid, max_artifact_ms,
+                                                        power_cumsum)
+    mains_db = None
+    if kind == "raw":
+        mains_db = mains_level_db(check_signal(raw_dc, "raw_dc", ndim=(1,), check_finite=check_finite), fs=fs,
+                                  mains_hz=mains_hz)
+    flags, usable = _flags(n, flat_fraction, clipping_fraction, snr_db, mains_db, motion_fraction)
+    return {
+        "snr_db": None if snr_db is None else round(snr_db, 1),
+        "mains_hz": mains_hz,
+        "mains_db": None if mains_db is None else round(mains_db, 1),
+        "clipping_fraction": round(clipping_fraction, 4),
+        "flat_fraction": round(flat_fraction, 4),
+        "motion_fraction": round(motion_fraction, 4),
+        "motion_artifacts": motion_count,
+        "flags": flags,
+        "usable": bool(usable),
+        "clip_mask": clip,
+        "motion_mask": motion,
+    }
+
+
+def _clip_flat(s: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`clipped_mask` (runs of ≥ 3) and :func:`flat_mask` (100 ms) of ``s``, from one comparison pass."""
+    n = s.size
+    if not n:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    eq_a, eq_b = _equal_runs(s)
+    return _clipped(s, eq_a, eq_b, min_run=3), _flat(n, eq_a, eq_b, w=min(window_samples(FLAT_WINDOW_MS, fs), n))
+
+
+def _snr_db(c: np.ndarray, fs: float, bm: np.ndarray, am: np.ndarray, act_runs, valid, kind: str,
+            power_cumsum) -> tuple[float | None, float | None]:
+    """(resting level, SNR in dB) of ``c``: the mean power (raw EMG) or mean level (envelope) over the rest
+    ``bm`` and over the activity ``am`` (without activity: the 95th percentile of its 250 ms moving mean)."""
+    n = c.size
 
     def level(sel: np.ndarray, sel_runs: tuple[np.ndarray, np.ndarray]) -> float:
         """Mean power (raw EMG: of x²) or mean envelope level over the selected samples. With the power's
@@ -138,11 +274,7 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
         v = c[sel]
         return float(np.mean(v if kind == "envelope" else v * v))
 
-    bm = np.asarray(baseline_mask, dtype=bool)
-    am = np.asarray(burst_mask, dtype=bool)
-    if valid is not None:
-        bm, am = bm & valid, am & valid
-    rest_runs, act_runs = runs(bm), runs(am)
+    rest_runs = runs(bm)
     p_rest = level(bm, rest_runs) if rest_runs[0].size else None
     if act_runs[0].size:
         p_act = level(am, act_runs)
@@ -156,28 +288,36 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
     if p_rest is not None and p_act is not None and p_rest > 0 and p_act > 0:
         # An envelope channel already holds amplitude, raw EMG is squared here: both end up as a power ratio.
         snr_db = float((20.0 if kind == "envelope" else 10.0) * np.log10(p_act / p_rest))
-    # Motion: short energetic events outside bursts (a burst is far longer than a cable tug).
-    motion_count, motion_fraction = 0, 0.0
-    motion = np.zeros(n, dtype=bool)
-    if kind != "envelope" and p_rest and n:
-        w20 = window_samples(20, fs)
-        pw = moving_mean(c * c, w20) if power_cumsum is None else moving_mean_from_cumsum(power_cumsum, w20)
-        hot = pw > 10.0 * p_rest
-        del pw
-        # 10× resting power and ≥ 300 ms from any burst: the rise and fall of a real contraction
-        # around its detected onset/offset must not count as an artefact.
-        k = max(window_samples(300, fs), 0)
-        hot &= spans_mask(n, act_runs[0] - k, act_runs[1] + k, inside=False)
-        if valid is not None:
-            hot &= valid
-        a, b = runs(hot)
-        short = (b - a) <= window_samples(max_artifact_ms, fs)
-        motion_count = int(short.sum())
-        motion_fraction = float((b - a)[short].sum() / nvalid)
-        # The artefacts, widened by 50 ms: the samples a rep must not touch.
-        k = max(window_samples(50, fs), 0)
-        motion = spans_mask(n, a[short] - k, b[short] + k)
-    mains_db = None if kind != "raw" else mains_level_db(raw_dc, fs=fs, mains_hz=mains_hz)
+    return p_rest, snr_db
+
+
+def _motion(c: np.ndarray, fs: float, p_rest: float, act_runs, valid, nvalid: int, max_artifact_ms: float,
+            power_cumsum) -> tuple[int, float, np.ndarray]:
+    """Motion artefacts of raw EMG ``c``: short energetic events outside the bursts (a burst is far longer
+    than a cable tug). Returns their count, their share of the valid samples and their mask (widened)."""
+    n = c.size
+    w20 = window_samples(20, fs)
+    pw = moving_mean(c * c, w20) if power_cumsum is None else moving_mean_from_cumsum(power_cumsum, w20)
+    hot = pw > 10.0 * p_rest
+    del pw
+    # 10× resting power and ≥ 300 ms from any burst: the rise and fall of a real contraction
+    # around its detected onset/offset must not count as an artefact.
+    k = max(window_samples(300, fs), 0)
+    hot &= spans_mask(n, act_runs[0] - k, act_runs[1] + k, inside=False)
+    if valid is not None:
+        hot &= valid
+    a, b = runs(hot)
+    short = (b - a) <= window_samples(max_artifact_ms, fs)
+    count = int(short.sum())
+    fraction = float((b - a)[short].sum() / nvalid)
+    # The artefacts, widened by 50 ms: the samples a rep must not touch.
+    k = max(window_samples(50, fs), 0)
+    return count, fraction, spans_mask(n, a[short] - k, b[short] + k)
+
+
+def _flags(n: int, flat_fraction: float, clipping_fraction: float, snr_db, mains_db, motion_fraction: float
+           ) -> tuple[list[str], bool]:
+    """What is wrong with a channel, and whether it may still produce numbers."""
     flags = []
     if flat_fraction > FLAT_MAX_FRACTION or n == 0:
         flags.append("flat")
@@ -194,16 +334,6 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
     if electrode_off:
         flags.append("electrode_off")
     usable = not (electrode_off or "flat" in flags or "low_snr" in flags)
-    return {
-        "snr_db": None if snr_db is None else round(snr_db, 1),
-        "mains_hz": mains_hz,
-        "mains_db": None if mains_db is None else round(mains_db, 1),
-        "clipping_fraction": round(clipping_fraction, 4),
-        "flat_fraction": round(flat_fraction, 4),
-        "motion_fraction": round(motion_fraction, 4),
-        "motion_artifacts": motion_count,
-        "flags": flags,
-        "usable": bool(usable),
-        "clip_mask": clip,
-        "motion_mask": motion,
-    }
+    return flags, usable
+
+

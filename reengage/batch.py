@@ -1,4 +1,5 @@
-"""``reengage analyze --all``: re-analyse every recording in the data root that changed.
+"""``reengage analyze --all``: re-analyse every recording in the data root that changed; and the one path from a
+recording file to its catalog entry (:func:`analyse_file`), which ``record`` and the demo use too.
 
 - What changed is the catalog's call (``Catalog.needs_analysis``: new file, new content, or analysed by another
   reengage version); unchanged recordings cost one ``stat``.
@@ -19,7 +20,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from reengage.errors import ReengageError
+from reengage.catalog import Catalog
+from reengage.errors import InputError, ReengageError
 
 PATTERNS = ("*.rgr", "*.edf", "*.bdf")
 SKIP_DIRS = {"exports", "bids", "derivatives"}  # interchange copies of recordings already catalogued
@@ -47,28 +49,88 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _analyse_one(path: str) -> tuple[str, dict | None, dict | None, str | None]:
-    """In a worker: (path, info, analysis, error line)."""
+@dataclass
+class FileAnalysis:
+    """What :func:`analyse_file` made of one recording; picklable, so it comes back from a worker process."""
+
+    path: str
+    info: dict | None = None  # None: the file could not be read
+    analysis: dict | None = None  # None: unreadable, empty (when asked to skip those) or the analysis failed
+    error: str | None = None  # one line: why ``analysis`` is None
+
+    @property
+    def empty(self) -> bool:
+        return self.info is not None and self.info["samples"] == 0
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def analyse_file(path: Path | str, *, threads: int | None = None, analyse_empty: bool = True) -> FileAnalysis:
+    """Read one recording and analyse it: the single path from a file to its catalog entry that
+    ``analyze --all``, ``record`` and the demo share. A user-caused failure (:class:`ReengageError`) comes
+    back as ``error``; anything else is a bug and raises."""
     from reengage.analysis import analyze
     from reengage.io import load_recording
 
+    result = FileAnalysis(str(path))
     try:
         rec = load_recording(path)
-        info = rec.info()
-        # The pool already runs one recording per core: channels one after another inside each.
-        return path, info, analyze(rec, threads=1), None
+        result.info = rec.info()
+        if result.empty and not analyse_empty:
+            result.error = "0 samples"
+            return result
+        result.analysis = analyze(rec, threads=threads)
     except ReengageError as e:
-        return path, None, None, str(e).splitlines()[0]
+        result.error = _first_line(e)
+    return result
+
+
+def _analyse_in_worker(path: str) -> FileAnalysis:
+    # The pool already runs one recording per core: channels one after another inside each.
+    return analyse_file(path, threads=1)
+
+
+def register_file(cat: Catalog, path: Path, *, console: Console) -> FileAnalysis:
+    """``record``'s last step: analyse a new recording and register it with its analysis, as ``analyze --all``
+    would. A failed analysis still registers the recording (analysis null) so the session is listed; a
+    recording without samples is kept but neither analysed nor catalogued. Each outcome is one line."""
+    result = analyse_file(path, analyse_empty=False)
+    if result.info is None:
+        _say(console, f"not catalogued: {result.error}", "yellow")
+    elif result.empty:
+        _say(console, f"0 samples recorded: {path} is kept but not analysed or catalogued", "yellow")
+    else:
+        if result.analysis is None:
+            _say(console, f"analysis failed ({result.error}); catalogued without an analysis", "yellow")
+        cat.register(path, result.info, result.analysis)
+        if result.analysis is not None:
+            reps = result.analysis["summary"]["reps"]
+            _say(console, f"analysed ({reps} reps) and catalogued in {cat.path}")
+    return result
+
+
+def catalog_recording(root: Path, path: Path, *, console: Console) -> FileAnalysis | None:
+    """:func:`register_file` in the catalog of ``root``. A catalog that cannot be written costs the session
+    its catalog entry, never the recording: a warning, and ``analyze --all`` catches up later."""
+    try:
+        with Catalog(root) as cat:
+            return register_file(cat, path, console=console)
+    except ReengageError as e:
+        _say(console, f"not catalogued ({_first_line(e)}); `reengage analyze --all` will pick it up", "yellow")
+        return None
+
+
+def _say(console: Console, msg: str, style: str | None = None) -> None:
+    # One line however long: a file's name or an error is not markup, and a pipe's 80 columns must not wrap it.
+    console.print(msg, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 def analyze_all(root: Path, *, console: Console | None = None, workers: int | None = None) -> BatchResult:
-    from reengage.catalog import Catalog
-
     console = console or Console(stderr=True)
     root = Path(root)
     if not root.is_dir():
-        from reengage.errors import InputError
-
         raise InputError(f"{root}: no such data directory")
     result = BatchResult()
     with Catalog(root) as cat:
@@ -91,17 +153,17 @@ def analyze_all(root: Path, *, console: Console | None = None, workers: int | No
             pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
             pending: set[Future] = set()
             try:
-                pending = {pool.submit(_analyse_one, str(p)) for p in todo}
+                pending = {pool.submit(_analyse_in_worker, str(p)) for p in todo}
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        path, info, analysis, error = fut.result()
-                        rel = os.path.relpath(path, root)
-                        if error is not None:
-                            result.failed[rel] = error
-                            progress.console.print(f"[yellow]{error}[/yellow]")
+                        one = fut.result()
+                        rel = os.path.relpath(one.path, root)
+                        if one.analysis is None:
+                            result.failed[rel] = one.error
+                            progress.console.print(f"[yellow]{one.error}[/yellow]")
                         else:
-                            cat.register(path, info, analysis)  # one transaction per recording
+                            cat.register(one.path, one.info, one.analysis)  # one transaction per recording
                             result.analysed.append(rel)
                         progress.advance(bar)
             except KeyboardInterrupt:

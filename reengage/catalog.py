@@ -23,13 +23,12 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from reengage import __version__
-from reengage.errors import CatalogError, InputError, ReengageError
+from reengage.errors import CatalogError, InputError
 
 CATALOG_NAME = "catalog.sqlite"
 
@@ -362,30 +361,6 @@ class Catalog:
             current = file_sha256(f)
         return current != row["recording_sha256"]
 
-    def update_session(self, session_id: int, *, phase: int | None = None, pain: float | None = None,
-                       notes: str | None = None) -> None:
-        """Change a session's clinical context (what a clinician corrects after the fact)."""
-        if phase is not None and phase not in (1, 2, 3):
-            raise InputError(f"phase {phase}: must be 1, 2 or 3")
-        if pain is not None and not 0 <= pain <= 10:
-            raise InputError(f"pain {pain}: must be between 0 and 10")
-        self.db.execute(
-            "UPDATE sessions SET phase=COALESCE(?, phase), pain=COALESCE(?, pain), notes=COALESCE(?, notes) "
-            "WHERE session_id=?",
-            (phase, pain, notes, session_id),
-        )
-
-    def forget_missing(self) -> list[str]:
-        """Remove recordings whose files are gone; returns their paths."""
-        gone = [r["path"] for r in self.db.execute("SELECT path FROM recordings") if not self.abspath(r["path"]).exists()]
-        if gone:
-            self.db.execute("BEGIN IMMEDIATE")
-            for rel in gone:
-                self.db.execute("DELETE FROM recordings WHERE path=?", (rel,))
-            self.db.execute("DELETE FROM sessions WHERE session_id NOT IN (SELECT session_id FROM recordings)")
-            self.db.execute("COMMIT")
-        return gone
-
     # -- reading (the dashboard's data module is the only other caller)
     _SESSION_SQL = (
         "SELECT s.session_id, s.subject_id, s.session_date, s.task, s.phase, s.pain, s.notes, "
@@ -423,14 +398,6 @@ class Catalog:
         row = self.db.execute(self._SESSION_SQL + "WHERE s.session_id = ?", (int(session_id),)).fetchone()
         return dict(row) if row else None
 
-    def recordings(self, session_id: int) -> list[dict]:
-        rows = self.db.execute(
-            "SELECT recording_id, path, size_bytes, mtime_ns, sha256, registered_utc FROM recordings "
-            "WHERE session_id = ? ORDER BY recording_id",
-            (int(session_id),),
-        ).fetchall()
-        return [dict(r) for r in rows]
-
     def recording_path(self, recording_id: int) -> Path | None:
         """The file of a catalogued recording (inside the data root), or None for an unknown id."""
         row = self.db.execute("SELECT path FROM recordings WHERE recording_id=?", (int(recording_id),)).fetchone()
@@ -461,7 +428,3 @@ class Catalog:
         ).fetchall()
         return {int(r[0]): json.loads(r[1]) for r in rows}
 
-
-def default_data_root() -> Path:
-    """``$REENGAGE_DATA`` when set, else ``recordings/`` in the working directory (``contracts/cli.md``)."""
-    return Path(os.environ.get("REENGAGE_DATA") or "recordings")

@@ -167,17 +167,21 @@ def record(
     sim: Optional[list[str]] = typer.Option(None, "--sim", help="simulated board: KEY=VALUE profile override"),
     lsl: bool = typer.Option(False, "--lsl", help="also publish EMG/IMU/events as Lab Streaming Layer streams"),
 ) -> None:
-    """Record a session from a board; prints the recording's path on stdout."""
+    """Record a session from a board, analyse it and add it to the catalog of the data root it was written
+    under, so the dashboard lists it; prints the recording's path on stdout."""
     from reengage.acquisition.session import RecordOptions, record_session
+    from reengage.batch import catalog_recording
 
+    root = out or data_root(None)
     opts = RecordOptions(
         board=board, port=port, ble=ble, subject=subject, task=task, duration_s=duration,
-        out_dir=out or data_root(None), protocol=protocol, reps=reps, fs_hz=fs, channels=channels,
+        out_dir=root, protocol=protocol, reps=reps, fs_hz=fs, channels=channels,
         phase=phase, pain=pain, date=date, notes=notes, sim_speed=sim_speed, sim_seed=sim_seed,
         sim_overrides=_pairs(sim, "--sim"), lsl=lsl,
     )
-    path = record_session(opts, console=err)
-    print(path)
+    path = record_session(opts, console=err)  # also returns after Ctrl-C, with what was received
+    print(path, flush=True)  # first: the recording is the job, the catalog entry a convenience on top
+    catalog_recording(root, path, console=err)
 
 
 @app.command()

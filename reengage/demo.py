@@ -47,9 +47,8 @@ def demo_sessions(today: dt.date | None = None) -> list[dict]:
 def run_demo(root: Path, *, speed: float = 20.0, console: Console | None = None) -> list[Path]:
     """Record (unless already there), analyse and catalog the six demo sessions; returns their paths."""
     from reengage.acquisition.session import RecordOptions, record_session
-    from reengage.analysis import analyze
+    from reengage.batch import register_file
     from reengage.catalog import Catalog
-    from reengage.io import load_recording
 
     console = console or Console(stderr=True)
     root = Path(root)
@@ -79,7 +78,6 @@ def run_demo(root: Path, *, speed: float = 20.0, console: Console | None = None)
     with Catalog(root) as cat:
         for p in paths:
             if cat.needs_analysis(p):
-                rec = load_recording(p)
-                cat.register(p, rec.info(), analyze(rec))
+                register_file(cat, p, console=console)
     console.print(f"demo data ready in {root}")
     return paths

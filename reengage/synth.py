@@ -21,6 +21,8 @@ from scipy import signal
 from reengage.model import Event
 from reengage.session_plan import REST_S, mvc_plan_for
 
+# The range (s) of a rep burst's rise time, drawn uniformly and independently per muscle and rep.
+BURST_RISE_S = (0.04, 0.12)
 DEFAULT_MVC_RMS_MV = {"glute_max": 0.60, "hamstrings": 0.80, "glute_med": 0.50, "erector_spinae": 0.45}
 
 
@@ -76,8 +78,29 @@ class SynthSession:
     truth: dict
 
 
-def _semg_carrier(rng: np.random.Generator, shape: tuple[int, int], fs_hz: float) -> np.ndarray:
-    """Unit-RMS Gaussian noise with the Shwedyk sEMG spectrum, band-limited to 20–450 Hz."""
+def semg_noise(rng: np.random.Generator, shape: tuple[int, int], fs_hz: float) -> np.ndarray:
+    """Surface-EMG-like noise: unit-RMS Gaussian noise with the Shwedyk sEMG power spectrum, band-limited
+    to 20–450 Hz (and 0.95 × Nyquist). Multiplied by a :func:`burst_envelope` it is a synthetic burst.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The random source.
+    shape : (int, int)
+        (channels, samples).
+    fs_hz : float
+        Sampling rate in Hz.
+
+    Returns
+    -------
+    ndarray, shape ``shape``
+        Each channel at unit RMS (dimensionless: scale it to mV).
+
+    References
+    ----------
+    Shwedyk E, Balasubramanian R, Scott RN (1977). A nonstationary model for the electromyogram.
+    *IEEE Trans Biomed Eng* 24:417–424 (the spectrum, with fl = 60 Hz, fh = 120 Hz).
+    """
     n = shape[-1]
     white = rng.standard_normal(shape)
     spec = np.fft.rfft(white, axis=-1)
@@ -89,10 +112,24 @@ def _semg_carrier(rng: np.random.Generator, shape: tuple[int, int], fs_hz: float
     return x / x.std(axis=-1, keepdims=True)
 
 
-def _burst(t: np.ndarray, onset: float, rise: float, plateau_end: float, fall: float) -> np.ndarray:
-    """Raised-cosine rise from ``onset``, plateau, raised-cosine fall: 0 outside, 1 on the plateau."""
-    up = np.clip((t - onset) / rise, 0.0, 1.0)
-    down = np.clip((t - plateau_end) / fall, 0.0, 1.0)
+def burst_envelope(t: np.ndarray, onset_s: float, rise_s: float, plateau_end_s: float, fall_s: float) -> np.ndarray:
+    """The amplitude envelope of a synthetic burst: a raised-cosine rise from ``onset_s`` lasting ``rise_s``,
+    a plateau, and a raised-cosine fall from ``plateau_end_s`` lasting ``fall_s``.
+
+    Parameters
+    ----------
+    t : ndarray
+        Times in s.
+    onset_s, rise_s, plateau_end_s, fall_s : float
+        The burst's onset, rise time, plateau end and fall time, in s.
+
+    Returns
+    -------
+    ndarray, shape of ``t``
+        0 before the onset and after the fall, 1 on the plateau (dimensionless).
+    """
+    up = np.clip((t - onset_s) / rise_s, 0.0, 1.0)
+    down = np.clip((t - plateau_end_s) / fall_s, 0.0, 1.0)
     return 0.5 * (1 - np.cos(np.pi * up)) * 0.5 * (1 + np.cos(np.pi * down))
 
 
@@ -148,7 +185,7 @@ def synthesize(
             target = ev.label.split(":", 1)[1]
             for i, m in enumerate(muscles):
                 level = 1.0 if m == target else 0.3
-                env[i] += level * _burst(t, ev.onset_s + 0.3, 0.3, ev.onset_s + ev.duration_s - 0.4, 0.3)
+                env[i] += level * burst_envelope(t, ev.onset_s + 0.3, 0.3, ev.onset_s + ev.duration_s - 0.4, 0.3)
     reps = []
     rep_starts = np.arange(ex_start + 1.0, duration_s - profile.rep_duration_s - 1.0, profile.rep_period_s)
     movement = np.zeros(n)
@@ -157,17 +194,17 @@ def synthesize(
         for i, m in enumerate(muscles):
             onset = r0 + (profile.onset_ms.get(m, 0.0) + rng.normal(0.0, profile.onset_jitter_ms)) / 1000.0
             onset = round(onset * fs_hz) / fs_hz
-            rise = rng.uniform(0.04, 0.12)
+            rise = rng.uniform(*BURST_RISE_S)
             fall = rng.uniform(0.10, 0.25)
             plateau_end = r0 + profile.rep_duration_s - fall
             wobble = 1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * (t - onset) + rng.uniform(0, 6.28))
-            env[i] += (profile.pct_mvc[m] / 100.0) * wobble * _burst(t, onset, rise, plateau_end, fall)
+            env[i] += (profile.pct_mvc[m] / 100.0) * wobble * burst_envelope(t, onset, rise, plateau_end, fall)
             rep["onset_s"][m] = float(onset)
             rep["offset_s"][m] = float(plateau_end + fall)
         first = min(rep["onset_s"].values())
         move_on = first + profile.movement_delay_ms / 1000.0
         move_off = r0 + profile.rep_duration_s
-        movement += _burst(t, move_on, 0.4, move_off - 0.4, 0.4)
+        movement += burst_envelope(t, move_on, 0.4, move_off - 0.4, 0.4)
         rep["movement_onset_s"] = float(move_on)
         reps.append(rep)
     # Truth of the ratio, exactly as analysis.md defines it, on the noise-free amplitude envelopes.
@@ -181,7 +218,7 @@ def synthesize(
             rep["glute_hamstring_ratio"] = float(
                 (amp[g, a:b].mean() / mvc[g]) / (amp[h, a:b].mean() / mvc[h])
             )
-    emg = amp * _semg_carrier(rng, (len(muscles), n), fs_hz)
+    emg = amp * semg_noise(rng, (len(muscles), n), fs_hz)
     # Noise is set per channel from its rep plateau, as the SNR of a burst over rest.
     plateau = mvc * np.array([profile.pct_mvc[m] for m in muscles]) / 100.0
     noise_rms = plateau / 10 ** (profile.snr_db / 20.0)

@@ -67,7 +67,7 @@ def _gauge(value, unit) -> go.Figure:
     Input("live-tick", "n_intervals"), State("live-options", "value"),
 )
 def _poll(_n, options):
-    port = int(flask.current_app.config.get("REENGAGE_LIVE_PORT") or live.live_port())
+    port = live.port_for(flask.current_app)
     snap = live.receiver(port).snapshot()
     bio_style = {} if "bio" in (options or []) else {"display": "none"}
     if not snap.get("channels"):
@@ -78,19 +78,21 @@ def _poll(_n, options):
         c = figures.colour(ch["role"], i)
         traces.append(dict(type="scatter", x=snap["t"], y=snap["env"][i], name=f"{ch['name']} envelope",
                            mode="lines", line=dict(color=c, width=2)))
-        if snap["thresholds"][i] is not None:  # the onset threshold of reengage.dsp.streaming's detector
+        if snap["thresholds"][i] is not None:  # the detector's level, on the envelope's scale
             shapes.append(dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=snap["thresholds"][i],
                                y1=snap["thresholds"][i], line=dict(dash="dot", color=c), opacity=0.5))
     fig = {"data": traces, "layout": dict(
         height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white", uirevision="live", shapes=shapes,
         legend=dict(orientation="h", y=1.06), xaxis=dict(title="time (s)", range=[snap["t"][0], snap["t"][-1]]),
-        yaxis=dict(title=f"envelope ({live.DETECT_RMS_MS:.0f} ms RMS, channel unit)"))}
+        yaxis=dict(title=f"envelope ({live.ENVELOPE_MS:.0f} ms RMS, noise removed, channel unit)"))}
     reps = snap["reps"]
     status = (f"{snap['state']} · subject {snap.get('subject') or '?'} · {snap.get('task') or ''} · "
               f"{snap['t_end_s']:.1f} s · {len(reps)} reps" +
-              (f" · {snap['samples_lost']} samples lost in transit" if snap["samples_lost"] else ""))
+              (f" · baseline: {snap['baseline']}" if snap.get("baseline") else " · learning the baseline") +
+              (f" · {snap['samples_lost']} samples lost" if snap["samples_lost"] else ""))
     rows = [html.Thead(html.Tr([html.Th("Rep"), html.Th("Onset latency (ms)"), html.Th("Glutes first")]))]
-    rows.append(html.Tbody([html.Tr([html.Td(r["rep"]), html.Td(f"{r['onset_latency_ms']:+.0f}"),
+    rows.append(html.Tbody([html.Tr([html.Td(r["rep"]),
+                                     html.Td("—" if r["onset_latency_ms"] is None else f"{r['onset_latency_ms']:+.0f}"),
                                      html.Td("yes" if r["glutes_first"] else "no")]) for r in reversed(reps[-10:])]))
     return fig, _gauge(snap["gauge"], snap["gauge_unit"]), status, rows, bio_style
 

@@ -8,41 +8,33 @@ import dash
 from dash import ALL, Input, Output, callback, ctx, dcc, html
 
 from reengage.dashboard import data, figures
-from reengage.dashboard.words import change_words, projection_words
+from reengage.dashboard.numbers import fmt, with_iqr
+from reengage.dashboard.words import SESSION_COLUMNS, change_words, projection_words, session_cells
 
 dash.register_page(__name__, path_template="/patient/<subject_id>", name="Patient", title="reengage — patient")
-
-
-def _num(v, spec, unit=""):
-    return "—" if v is None else f"{v:{spec}}{unit}"
 
 
 def _section(i: int, subject_id: str, trend: data.TaskTrend):
     ss = trend.sessions
     analysed = [s for s in ss if s["analysis_id"] is not None]
-    last = analysed[-1] if analysed else None
-    gff = None if last is None or last["glute_first_fraction"] is None else 100 * last["glute_first_fraction"]
+    last = analysed[-1] if analysed else {}
     cards = html.Div(className="re-cards", children=[
         html.Div([html.Div("Sessions", className="k"), html.Div(f"{len(ss)}", className="v")], className="re-card"),
         html.Div([html.Div("Latest ratio", className="k"),
-                  html.Div(_num(last and last["median_glute_hamstring_ratio"], ".2f"), className="v")],
+                  html.Div(with_iqr(last.get("median_glute_hamstring_ratio"), last.get("ratio_iqr"), ".2f"), className="v")],
                  className="re-card"),
         html.Div([html.Div("Latest onset latency", className="k"),
-                  html.Div(_num(last and last["median_onset_latency_ms"], "+.0f", " ms"), className="v")],
+                  html.Div(with_iqr(last.get("median_onset_latency_ms"), last.get("latency_iqr_ms"), "+.0f", " ms"), className="v")],
                  className="re-card"),
-        html.Div([html.Div("Reps with glutes first", className="k"), html.Div(_num(gff, ".0f", " %"), className="v")],
+        html.Div([html.Div("Reps with glutes first", className="k"), html.Div(fmt(last.get("glute_first_fraction"), ".0f", " %", scale=100), className="v")],
                  className="re-card"),
     ])
     rows = [html.Tr([
         html.Td(dcc.Link(s["session_date"], href=f"/session/{s['session_id']}", className="session-link")),
-        html.Td(_num(s["phase"], "d")), html.Td(_num(s["pain"], "g")),
-        html.Td(_num(s["reps"], "d")), html.Td(_num(s["median_glute_hamstring_ratio"], ".2f")),
-        html.Td(_num(s["median_onset_latency_ms"], "+.0f")),
-        html.Td(_num(None if s["glute_first_fraction"] is None else 100 * s["glute_first_fraction"], ".0f")),
+        *session_cells(s),
         html.Td(s["notes"] or ""),
     ]) for s in reversed(ss)]
-    table = html.Table([html.Thead(html.Tr([html.Th(h) for h in (
-        "Session", "Phase", "Pain (0–10)", "Reps", "Ratio", "Latency (ms)", "Glutes first (%)", "Notes")])),
+    table = html.Table([html.Thead(html.Tr([html.Th(h) for h in ("Session", *SESSION_COLUMNS, "Notes")])),
         html.Tbody(rows)], className="re-table")
     return html.Section(className="re-section", children=[
         html.H3(trend.task.replace("_", " ").capitalize()),

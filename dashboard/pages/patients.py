@@ -6,6 +6,7 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from reengage.dashboard import data
+from reengage.dashboard.numbers import fmt
 
 dash.register_page(__name__, path="/", name="Patients", title="reengage — patients")
 
@@ -18,10 +19,6 @@ SORTS = [
 ]
 
 
-def _fmt(v, spec: str, unit: str = "") -> str:
-    return "—" if v is None else f"{v:{spec}}{unit}"
-
-
 def _table(rows: list[dict]) -> html.Table:
     head = html.Thead(html.Tr([html.Th(h) for h in (
         "Patient", "Sessions", "Last session", "Exercise", "Phase", "Glute:hamstring ratio",
@@ -32,9 +29,9 @@ def _table(rows: list[dict]) -> html.Table:
             html.Td(r["sessions"]),
             html.Td(r["last_date"]),
             html.Td(r["last_task"].replace("_", " ")),
-            html.Td(_fmt(r["phase"], "d")),
-            html.Td(_fmt(r["ratio"], ".2f")),
-            html.Td(_fmt(r["latency_ms"], "+.0f")),
+            html.Td(fmt(r["phase"], "d")),
+            html.Td(fmt(r["ratio"], ".2f")),
+            html.Td(fmt(r["latency_ms"], "+.0f")),
             html.Td(html.Span(r["trend"], title=f"ratio {r['trend_words']}", className="trend")),
         ]) for r in rows
     ])

@@ -8,13 +8,9 @@ import dash
 from dash import Input, Output, clientside_callback, dcc, html
 
 from reengage.dashboard import data, figures
-from reengage.dashboard.words import change_words, projection_words
+from reengage.dashboard.words import SESSION_COLUMNS, change_words, projection_words, session_cells
 
 dash.register_page(__name__, path_template="/report/<subject_id>", name="Report", title="reengage — report")
-
-
-def _num(v, spec, unit=""):
-    return "—" if v is None else f"{v:{spec}}{unit}"
 
 
 def layout(subject_id: str | None = None, **_query):
@@ -24,11 +20,7 @@ def layout(subject_id: str | None = None, **_query):
     static = {"staticPlot": True}
     sections = []
     for t in trends:
-        rows = [html.Tr([html.Td(s["session_date"]), html.Td(_num(s["phase"], "d")), html.Td(_num(s["pain"], "g")),
-                         html.Td(_num(s["reps"], "d")), html.Td(_num(s["median_glute_hamstring_ratio"], ".2f")),
-                         html.Td(_num(s["median_onset_latency_ms"], "+.0f")),
-                         html.Td(_num(None if s["glute_first_fraction"] is None else 100 * s["glute_first_fraction"],
-                                      ".0f"))]) for s in t.sessions]
+        rows = [html.Tr([html.Td(s["session_date"]), *session_cells(s)]) for s in t.sessions]
         sections.append(html.Section(className="re-section", children=[
             html.H3(t.task.replace("_", " ").capitalize()),
             html.Ul([
@@ -38,8 +30,7 @@ def layout(subject_id: str | None = None, **_query):
             ]),
             dcc.Graph(figure=figures.trend_figure(t), config=static, className="report-trend"),
             dcc.Graph(figure=figures.context_figure(t), config=static),
-            html.Table([html.Thead(html.Tr([html.Th(h) for h in (
-                "Date", "Phase", "Pain (0–10)", "Reps", "Ratio", "Latency (ms)", "Glutes first (%)")])),
+            html.Table([html.Thead(html.Tr([html.Th(h) for h in ("Date", *SESSION_COLUMNS)])),
                 html.Tbody(rows)], className="re-table"),
             html.P(data.ONSET_LITERATURE, className="re-help"),
         ]))

@@ -1,6 +1,6 @@
-"""Session: raw, cleaned and envelope traces with onsets, offsets and reps marked (min/max per pixel,
-re-decimated on zoom), the per-rep table, quality flags in words, and a side-by-side comparison with
-another session of the same patient."""
+"""Session: the stored signal and the envelope analyze detected the onsets on, with reps, onsets and
+offsets marked (min/max per pixel, re-decimated on zoom), the per-rep table, quality flags and the
+analysis's notes in words, and a side-by-side comparison with another session of the same patient."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from reengage.dashboard import data, figures
+from reengage.dashboard.numbers import fmt, with_iqr
 
 dash.register_page(__name__, path_template="/session/<session_id>", name="Session", title="reengage — session")
 
@@ -18,34 +19,33 @@ REP_COLUMNS = [
     ("rep", "Rep", ""), ("start_s", "Start (s)", ".2f"), ("end_s", "End (s)", ".2f"),
     ("glute_onset_s", "Glute max onset (s)", ".3f"), ("hamstring_onset_s", "Hamstring onset (s)", ".3f"),
     ("onset_latency_ms", "Latency (ms)", "+.0f"), ("glute_hamstring_ratio", "Ratio", ".2f"),
-    ("firing_order", "Firing order", ""), ("excluded", "Excluded", ""), ("notes", "Notes / exclusion reason", ""),
+    ("firing_order", "Firing order", ""), ("excluded", "Excluded", ""), ("exclusion_reasons", "Exclusion reason", ""),
 ]
+NORMALIZATION_WORDS = {"mvc": "%MVC", "none": "none (no MVC trials): ratio of raw envelopes"}
 
 
 def _parse_id(session_id) -> int | None:
     return int(session_id) if isinstance(session_id, str) and session_id.isdigit() else None
 
 
-def _fmt(v, spec):
-    if v is None:
-        return "—"
-    return f"{v:{spec}}" if spec and isinstance(v, (int, float)) else str(v)
-
-
 def summary_block(detail: dict) -> html.Div:
     s, a = detail["session"], detail["analysis"] or {}
     summ = a.get("summary") or {}
+    gmax = data.glute_max_pct_mvc(a)
     items = [
         ("Date", s["session_date"]), ("Exercise", s["task"].replace("_", " ")),
-        ("Phase", _fmt(s["phase"], "d")), ("Pain (0–10)", _fmt(s["pain"], "g")),
-        ("Reps", _fmt(summ.get("reps"), "d")),
-        ("Median ratio", _fmt(summ.get("median_glute_hamstring_ratio"), ".2f")),
-        ("Median onset latency", _fmt(summ.get("median_onset_latency_ms"), "+.0f") + " ms"),
-        ("Glutes first", _fmt(None if summ.get("glute_first_fraction") is None
-                              else 100 * summ["glute_first_fraction"], ".0f") + " % of reps"),
-        ("Normalisation", {"mvc": "%MVC", "none": "none (no MVC trials): ratio of raw envelopes"}.get(
-            a.get("normalization"), str(a.get("normalization") or "—"))),
+        ("Phase", fmt(s["phase"], "d")), ("Pain (0–10)", fmt(s["pain"], "g")),
+        ("Reps", fmt(summ.get("reps"), "d") + (f" of {fmt(summ['reps_detected'], 'd')} detected"
+                                               if summ.get("reps_detected") is not None else "")),
+        ("Median ratio", with_iqr(summ.get("median_glute_hamstring_ratio"), summ.get("glute_hamstring_ratio_iqr"),
+                                  ".2f")),
+        ("Median onset latency", with_iqr(summ.get("median_onset_latency_ms"), summ.get("onset_latency_iqr_ms"),
+                                          "+.0f", " ms")),
+        ("Glutes first", fmt(summ.get("glute_first_fraction"), ".0f", " % of reps", scale=100)),
+        ("Normalisation", NORMALIZATION_WORDS.get(a.get("normalization"), str(a.get("normalization") or "—"))),
     ]
+    if gmax is not None:
+        items.append(("Glute max", fmt(gmax, ".1f", " %MVC (median of reps)")))
     return html.Dl([c for k, v in items for c in (html.Dt(k), html.Dd(v))], className="re-summary")
 
 
@@ -58,7 +58,7 @@ def quality_block(detail: dict) -> html.Div:
         lines.append(html.Li(f"Recording integrity: {integrity} — " + "; ".join(info.get("problems") or []),
                              className="warning"))
     for g in info.get("gaps") or []:
-        lines.append(html.Li(f"{g.get('samples_lost')} samples lost at {g.get('onset_s', 0):.2f} s "
+        lines.append(html.Li(f"{g.get('samples_lost')} samples lost at {fmt(g.get('onset_s'), '.2f')} s "
                              f"({g.get('reason') or 'gap'}): no onset is reported inside it", className="warning"))
     for ch in q:
         lines.append(html.Li([html.Strong(f"{ch['channel']}: {ch['verdict']}. "),
@@ -66,15 +66,25 @@ def quality_block(detail: dict) -> html.Div:
                              className="warning" if ch["verdict"] != "usable" else "ok"))
     if not lines:
         lines.append(html.Li("No quality information in this analysis."))
-    return html.Div([html.H4("Signal quality"), html.Ul(lines, className="re-quality")])
+    out = [html.H4("Signal quality"), html.Ul(lines, className="re-quality")]
+    if detail["notes"]:
+        out += [html.H4("Notes from the analysis"),
+                html.Ul([html.Li(n) for n in detail["notes"]], id="session-notes", className="re-quality")]
+    return html.Div(out)
+
+
+def _cell(r: dict, key: str, spec: str) -> str:
+    if spec:
+        return fmt(r.get(key), spec)
+    v = r.get(key)
+    return v if v not in (None, "") else ("" if key in ("excluded", "exclusion_reasons") else "—")
 
 
 def rep_table(detail: dict) -> html.Table:
     head = html.Thead(html.Tr([html.Th(n) for _, n, _ in REP_COLUMNS]))
     body = html.Tbody([
-        html.Tr([html.Td(_fmt(r.get(k), spec) if spec else (r.get(k) if r.get(k) not in (None, "") else
-                                                             ("" if k in ("excluded", "notes") else "—")))
-                 for k, _, spec in REP_COLUMNS], className="excluded" if r.get("excluded") else None)
+        html.Tr([html.Td(_cell(r, k, spec)) for k, _, spec in REP_COLUMNS],
+                className="excluded" if r.get("excluded") else None)
         for r in detail["reps"]
     ])
     return html.Table([head, body], id="session-reps", className="re-table")

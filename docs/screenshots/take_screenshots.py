@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     from selenium.webdriver.chrome.options import Options
 
     from reengage.catalog import Catalog
-    from reengage.dashboard import live
+    from reengage.acquisition.live import replay_to_live
     from reengage.dashboard.app import create_app
     from reengage.io.recfile import read_recording
 
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
         shot(f"/session/{mine[-1]['session_id']}", "#session-traces .js-plotly-plot", "session")
         shot(f"/report/{subject}", ".report-trend", "report")
         rec = read_recording(Catalog(root).recording_path(mine[-1]["recording_id"]))
-        t = threading.Thread(target=live.replay_to_live, args=(rec,), kwargs={"port": port, "speed": 1.0})
+        t = threading.Thread(target=replay_to_live, args=(rec,), kwargs={"port": port, "speed": 1.0})
         br.driver.get(base + "/live")
         t.start()
         br.wait_for_contains_text("#live-latency", "over the last 4 reps", timeout=90)

@@ -33,18 +33,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reengage.analysis import analyze
-from reengage.dsp.onsets import METHODS, ramp_onsets
+from reengage.dsp import METHODS, ramp_onsets
+from reengage.dsp.onsets import RampFitOptions
 from reengage.validation.synthrec import session_recording
-from reengage.synth import SubjectProfile, _burst, _semg_carrier, synthesize
+from reengage.synth import BURST_RISE_S, SubjectProfile, burst_envelope, semg_noise, synthesize
 
 MATCH_S = 0.25
 # Seconds per session: the full session layout (reengage.session_plan: 3 s rest, 3 rounds of 5 s MVC
 # trials with 10 s rests for two muscles, 93 s in all) and 77 s of exercise, about 15 reps.
 DURATION_S = 170.0
 ORDER_MIN_LATENCY_MS = 30.0
-# The generator's rise time of a burst (raised cosine), drawn independently per muscle and rep:
-# ``rng.uniform(0.04, 0.12)`` in :func:`reengage.synth.synthesize`.
-SYNTH_RISE_S = (0.04, 0.12)
+# The generator's rise time of a burst (raised cosine), drawn independently per muscle and rep.
+SYNTH_RISE_S = BURST_RISE_S
 
 TARGETS = {
     "high": {"hits": 0.98, "fp_per_min": 0.5, "median_abs_onset_error_ms": 10.0, "p90_abs_onset_error_ms": 25.0,
@@ -175,7 +175,7 @@ def run(scenarios, methods=(METHODS[0],), seeds=(0, 1), duration_s: float = DURA
 def oracle_latency_error_ms(snr_db: float, *, fs_hz: float = 1000.0, pairs: int = 500, seed: int = 7) -> float:
     """Median |latency error| (ms) of an oracle onset estimator on the generator's burst model.
 
-    Each of ``2 * pairs`` bursts is the generator's: sEMG carrier (:func:`reengage.synth._semg_carrier`)
+    Each of ``2 * pairs`` bursts is the generator's: sEMG carrier (:func:`reengage.synth.semg_noise`)
     times a raised-cosine rise of duration drawn from :data:`SYNTH_RISE_S`, plus white noise at
     ``snr_db`` below the plateau. The estimator knows everything the generator does except the onset
     and the rise time: the noise power, the plateau power and the rise-time distribution (its prior is
@@ -188,8 +188,9 @@ def oracle_latency_error_ms(snr_db: float, *, fs_hz: float = 1000.0, pairs: int 
     than here, no detector on the full pipeline can be expected to beat it by much. The median over
     ``pairs`` values has a sampling noise of about ±0.5 ms at 500 pairs.
 
-    The burst model is the generator's own (its private ``_burst`` and ``_semg_carrier``), so the
-    figure follows the generator if it changes.
+    The burst model is the generator's own (:func:`~reengage.synth.burst_envelope`,
+    :func:`~reengage.synth.semg_noise`, :data:`~reengage.synth.BURST_RISE_S`), so the figure follows the
+    generator if it changes.
 
     Parameters
     ----------
@@ -208,15 +209,15 @@ def oracle_latency_error_ms(snr_db: float, *, fs_hz: float = 1000.0, pairs: int 
     t = np.arange(seg) / fs_hz
     t0 = np.round((0.3 + rng.uniform(0.0, 0.01, k)) * fs_hz) / fs_hz
     rise = rng.uniform(*SYNTH_RISE_S, size=k)
-    amp = np.vstack([_burst(t, a, r, 10.0, 1.0) for a, r in zip(t0, rise)])
+    amp = np.vstack([burst_envelope(t, a, r, 10.0, 1.0) for a, r in zip(t0, rise)])
     noise_rms = 10 ** (-snr_db / 20.0)
-    x = amp * _semg_carrier(rng, (k, seg), fs_hz) + noise_rms * rng.standard_normal((k, seg))
+    x = amp * semg_noise(rng, (k, seg), fs_hz) + noise_rms * rng.standard_normal((k, seg))
     true = np.round(t0 * fs_hz).astype(np.int64) + seg * np.arange(k)
     # ramp_onsets searches t0 in [guess − 60 ms, guess + 40 ms]: a guess 20 ms early to 30 ms late keeps t0 inside.
     guess = true + np.round(rng.uniform(-0.02, 0.03, k) * fs_hz).astype(np.int64)
+    grid = RampFitOptions(rise_min_ms=1e3 * SYNTH_RISE_S[0], rise_max_ms=1e3 * SYNTH_RISE_S[1], rise_step_ms=5.0)
     est, fitted = ramp_onsets(x.ravel(), guess, fs=fs_hz, noise_power=noise_rms ** 2,
-                              plateau_power=1.0 + noise_rms ** 2, rise_min_ms=1e3 * SYNTH_RISE_S[0],
-                              rise_max_ms=1e3 * SYNTH_RISE_S[1], rise_step_ms=5.0)
+                              plateau_power=1.0 + noise_rms ** 2, options=grid)
     assert fitted.all()
     err_ms = 1e3 * (est - true) / fs_hz
     return float(np.median(np.abs(err_ms[0::2] - err_ms[1::2])))

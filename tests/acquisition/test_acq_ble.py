@@ -15,6 +15,7 @@ import numpy as np
 from reengage.acquisition.ble_transport import DEFAULT_CONTROL, DEFAULT_DATA, DEFAULT_SERVICE, BleTransport
 from reengage.acquisition.boards import load_board
 from reengage.acquisition.bumble_backend import BumbleClient, SimulatedBlePeripheral, VirtualRadio, bumble_scan
+from reengage.acquisition.pipeline import decoder_for_board
 from reengage.acquisition.protocol import TYPE_EMG, TYPE_IMU, encode_frame
 from reengage.acquisition.recorder import Acquisition, Recorder
 from reengage.io.recfile import read_recording
@@ -102,8 +103,9 @@ def test_ble_record_with_link_drop_and_reconnect(tmp_path):
     try:
         t.open()  # found by its service UUID
         assert t.address == ADDR
-        rec = Recorder.for_board(tmp_path / "ble.rgr", board_cfg, {"subject": "ble"})
-        acq = Acquisition(board_cfg, t, [rec], duration_s=1.5, reconnect_timeout_s=10)
+        dec = decoder_for_board(board_cfg)
+        rec = Recorder.for_decoder(tmp_path / "ble.rgr", dec, {"subject": "ble"})
+        acq = Acquisition(dec, t, [rec], duration_s=1.5, reconnect_timeout_s=10)
         try:
             acq.run()
         finally:

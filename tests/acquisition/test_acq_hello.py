@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reengage.acquisition.boards import board_paths, load_board
+from reengage.acquisition.pipeline import decoder_for_board
 from reengage.acquisition.protocol import parse_hello
 from reengage.acquisition.recorder import Acquisition, Recorder, check_hello
 from reengage.acquisition.serial_transport import SerialTransport
@@ -62,8 +63,9 @@ def test_wrong_board_through_a_pty_fails_before_any_sample(tmp_path):
     board = load_board("esp32_myoware")
     transport = SerialTransport(port, 500000)
     transport.open()
-    rec = Recorder.for_board(tmp_path / "r.rgr", board, {})
-    acq = Acquisition(board, transport, [rec], duration_s=2.0)
+    dec = decoder_for_board(board)
+    rec = Recorder.for_decoder(tmp_path / "r.rgr", dec, {})
+    acq = Acquisition(dec, transport, [rec], duration_s=2.0)
     try:
         with pytest.raises(DeviceError) as ei:
             acq.run()
@@ -75,7 +77,7 @@ def test_wrong_board_through_a_pty_fails_before_any_sample(tmp_path):
     msg = str(ei.value)
     assert msg.startswith(f"board on {port} says it is uno_myoware but --board esp32_myoware was given: ")
     assert "emg has 2 channels, the board file 4" in msg and "\n" not in msg
-    assert acq.assembler.stats.samples["emg"] == 0
+    assert acq.decoder.stats.samples["emg"] == 0
     assert acq.stats()["hello"]["board"] == "uno_myoware"
 
 

@@ -19,6 +19,7 @@ pylsl = pytest.importorskip("pylsl")
 
 from reengage.acquisition.boards import load_board  # noqa: E402
 from reengage.acquisition.lsl import sink_for_board  # noqa: E402
+from reengage.acquisition.pipeline import decoder_for_board  # noqa: E402
 from reengage.acquisition.recorder import Acquisition, Recorder  # noqa: E402
 from reengage.acquisition.serial_transport import SerialTransport  # noqa: E402
 from reengage.io.recfile import read_recording  # noqa: E402
@@ -113,8 +114,9 @@ def test_inlet_receives_every_sample_with_counter_derived_timestamps(lsl_cfg, tm
 
         transport = SerialTransport(port, 500000)
         transport.open()
-        rec = Recorder.for_board(tmp_path / "r.rgr", board, {"subject": "lsl"})
-        acq = Acquisition(board, transport, [rec, sink], duration_s=3.0)
+        dec = decoder_for_board(board)
+        rec = Recorder.for_decoder(tmp_path / "r.rgr", dec, {"subject": "lsl"})
+        acq = Acquisition(dec, transport, [rec, sink], duration_s=3.0)
         sink.time_of = acq.clock.host_time_s
         try:
             acq.run()

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reengage.acquisition.plotter import PlotterDecoder
+from reengage.acquisition.plotter import PlotterLineParser
 
 MS = 1_000_000
 
@@ -20,7 +20,7 @@ def _collect(chunks):
 
 
 def test_separators_labels_and_first_line():
-    d = PlotterDecoder(["glute_max", "hamstrings"])
+    d = PlotterLineParser(["glute_max", "hamstrings"])
     data = b"3,512\r\n512,300\r\n513\t301\r\n514 302\n515, 303\r\nglute_max:516,hamstrings:304\r\nhamstrings:305 glute_max:517\n"
     vals, idx = _collect(d.feed(data, 0))
     assert d.stats.partial_first == 1
@@ -29,14 +29,14 @@ def test_separators_labels_and_first_line():
 
 
 def test_other_labels_are_positional_and_floats_accepted():
-    d = PlotterDecoder(["glute_max", "hamstrings"], drop_first_line=False)
+    d = PlotterLineParser(["glute_max", "hamstrings"], drop_first_line=False)
     vals, _ = _collect(d.feed(b"EMG1:1.5,EMG2:-2e1\nStarting sensor\n", 0))
     np.testing.assert_array_equal(vals, [[1.5], [-20.0]])
     assert d.stats.text_lines == 1 and d.stats.samples_lost == 0
 
 
 def test_line_cut_by_reset_is_one_lost_sample_and_indices_stay_right():
-    d = PlotterDecoder(["a", "b"], drop_first_line=False)
+    d = PlotterLineParser(["a", "b"], drop_first_line=False)
     out = d.feed(b"1,2\n3,4\n5,", 0)
     # the board resets: 1.6 s of silence (bootloader), then it starts a fresh line
     out += d.feed(b"7,8\n", 1600 * MS)
@@ -47,7 +47,7 @@ def test_line_cut_by_reset_is_one_lost_sample_and_indices_stay_right():
 
 
 def test_wrong_count_and_garbage_lines_are_counted():
-    d = PlotterDecoder(["a", "b"], drop_first_line=False)
+    d = PlotterLineParser(["a", "b"], drop_first_line=False)
     vals, idx = _collect(d.feed(b"1,2\n3\n4,5,6\n\xff\xfe1,2\nx:1,y\n7,8\n", 0))
     np.testing.assert_array_equal(vals, [[1, 7], [2, 8]])
     assert idx == [0, 5]
@@ -55,7 +55,7 @@ def test_wrong_count_and_garbage_lines_are_counted():
 
 
 def test_reset_drops_partial_and_next_first_line():
-    d = PlotterDecoder(["a"], drop_first_line=False)
+    d = PlotterLineParser(["a"], drop_first_line=False)
     d.feed(b"1\n2\n3", 0)
     d.reset()
     vals, idx = _collect(d.feed(b"99\n4\n", 10 * MS))
@@ -64,7 +64,7 @@ def test_reset_drops_partial_and_next_first_line():
 
 
 def test_rate_is_estimated_from_host_time():
-    d = PlotterDecoder(["a"], drop_first_line=False)
+    d = PlotterLineParser(["a"], drop_first_line=False)
     t = 0
     for k in range(0, 400, 8):  # 8 lines per USB packet every 40 ms = 200 Hz
         d.feed(b"".join(b"%d\n" % i for i in range(k, k + 8)), t)
@@ -75,7 +75,7 @@ def test_rate_is_estimated_from_host_time():
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=2000), cuts=st.lists(st.integers(0, 2000), max_size=20), n=st.integers(1, 4))
 def test_fuzz_never_raises_on_arbitrary_bytes(data, cuts, n):
-    d = PlotterDecoder([f"c{i}" for i in range(n)])
+    d = PlotterLineParser([f"c{i}" for i in range(n)])
     t = 0
     prev = 0
     total = 0
@@ -105,7 +105,7 @@ def test_fuzz_valid_lines_survive_any_chunking(rows, seps, eol, cuts, labelled):
         parts = [(f"{names[i]}:{v}" if labelled else str(v)).encode() for i, v in enumerate(r)]
         lines.append(sep.join(parts) + eol)
     data = b"garbage-partial" + eol + b"".join(lines)
-    d = PlotterDecoder(names)
+    d = PlotterLineParser(names)
     out = []
     prev = 0
     for c in sorted(cuts) + [len(data)]:
@@ -125,7 +125,7 @@ def test_fuzz_valid_lines_survive_any_chunking(rows, seps, eol, cuts, labelled):
 def test_fuzz_reset_mid_line_loses_exactly_that_line(n_rows, cut_at, keep):
     cut_at = min(cut_at, n_rows - 2)
     lines = [b"%d,%d\n" % (k, -k) for k in range(n_rows)]
-    d = PlotterDecoder(["a", "b"], drop_first_line=False)
+    d = PlotterLineParser(["a", "b"], drop_first_line=False)
     before = b"".join(lines[:cut_at]) + lines[cut_at][:keep]
     out = d.feed(before, 0)
     out += d.feed(b"".join(lines[cut_at + 1 :]), 2000 * MS)

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from reengage.acquisition.boards import load_board
+from reengage.acquisition.pipeline import decoder_for_board
 from reengage.acquisition.protocol import TYPE_EMG, TYPE_HELLO, encode_frame
 from reengage.acquisition.recorder import Acquisition, Recorder
 from reengage.acquisition.serial_transport import SerialTransport, open_serial
@@ -147,9 +148,10 @@ def test_unplug_replug_keeps_everything_and_records_the_gap(tmp_path, restart):
     transport = SerialTransport(link, 500000)
     transport.open()
     out = tmp_path / "rec.rgr"
-    rec = Recorder.for_board(out, board_cfg, {"subject": "test"})
+    dec = decoder_for_board(board_cfg)
+    rec = Recorder.for_decoder(out, dec, {"subject": "test"})
     events = []
-    acq = Acquisition(board_cfg, transport, [rec], duration_s=1.4, reconnect_timeout_s=5.0,
+    acq = Acquisition(dec, transport, [rec], duration_s=1.4, reconnect_timeout_s=5.0,
                       on_disconnect=events.append, on_reconnect=lambda: events.append("back"))
     try:
         acq.run()

@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 
 from reengage import __version__
-from reengage.catalog import MIGRATIONS, SCHEMA_VERSION, Catalog, CatalogError, migrate
-from reengage.errors import InputError, ReengageError
+from reengage.catalog import MIGRATIONS, SCHEMA_VERSION, Catalog, migrate
+from reengage.errors import CatalogError, InputError, ReengageError
 from reengage.io.recfile import read_recording
 
 

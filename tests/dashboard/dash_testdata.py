@@ -22,31 +22,51 @@ def have_real_analysis() -> bool:
     return True
 
 
+QUALITY_OK = {"snr_db": None, "mains_hz": None, "mains_db": None, "clipping_fraction": 0.0, "flat_fraction": 0.0,
+              "motion_fraction": 0.0, "motion_artifacts": 0, "flags": [], "usable": True}
+
+
+def _iqr(values: list[float]) -> float | None:
+    return float(np.subtract(*np.percentile(values, [75, 25]))) if len(values) >= 2 else None
+
+
 def truth_analysis(truth: dict, fs_hz: float, duration_s: float) -> dict:
-    """A contract-shaped analysis (contracts/analysis.md) from the generator's truth, for tests of the
-    dashboard's data access that must not depend on the detector's accuracy."""
+    """An analysis shaped as ``analyze`` emits it (contracts/analysis.md, the keys of its real output) from
+    the generator's truth, for tests of the dashboard's data access that must not depend on the detector's
+    accuracy."""
     reps = []
     for r in truth["reps"]:
-        lat = r["onset_latency_ms"]
+        pct = {m: round(30.0 * (r["glute_hamstring_ratio"] if m == "glute_max" else 1.0), 1) for m in truth["muscles"]}
         reps.append({
             "index": r["index"],
             "start_s": min(r["onset_s"].values()), "end_s": max(r["offset_s"].values()),
             "onset_s": dict(r["onset_s"]), "offset_s": dict(r["offset_s"]),
-            "onset_latency_ms": round(lat, 1),
+            "onset_latency_ms": round(r["onset_latency_ms"], 1),
             "firing_order": sorted(r["onset_s"], key=r["onset_s"].get),
             "glute_hamstring_ratio": round(r["glute_hamstring_ratio"], 3),
+            "mean_pct_mvc": pct, "peak_pct_mvc": {m: 1.5 * v for m, v in pct.items()}, "coactivation_index": None,
+            "excluded": False, "exclusion_reasons": [],
         })
     lats = [r["onset_latency_ms"] for r in reps]
     ratios = [r["glute_hamstring_ratio"] for r in reps]
+    quality = dict(QUALITY_OK, snr_db=truth["snr_db"])
     return {
-        "fs_hz": fs_hz, "duration_s": duration_s, "normalization": "mvc",
-        "channels": {m: {"role": m, "quality": {"snr_db": truth["snr_db"], "flags": []}} for m in truth["muscles"]},
+        "fs_hz": fs_hz, "duration_s": duration_s, "normalization": "mvc", "normalization_source": "trials",
+        "onset_method": "truth", "mains_hz": None,
+        "channels": {m: {"role": m, "name": m, "kind": "raw", "unit": "mV", "mvc_reference": 1.0,
+                         "mvc_source": "mvc", "bursts": len(reps), "quality": dict(quality)}
+                     for m in truth["muscles"]},
         "reps": reps,
+        "notes": [],
         "summary": {
-            "reps": len(reps),
+            "reps": len(reps), "reps_detected": len(reps), "reps_excluded": 0,
             "glute_first_fraction": float(np.mean([x < 0 for x in lats])),
             "median_onset_latency_ms": float(np.median(lats)),
+            "onset_latency_iqr_ms": _iqr(lats),
             "median_glute_hamstring_ratio": float(np.median(ratios)),
+            "glute_hamstring_ratio_iqr": _iqr(ratios),
+            "median_mean_pct_mvc": {m: float(np.median([r["mean_pct_mvc"][m] for r in reps])) for m in truth["muscles"]},
+            "excluded_reps": [], "onset_method": "truth",
         },
     }
 
@@ -94,3 +114,29 @@ def build_root(root: Path, subject: str = "P001", task: str = "prone_hip_extensi
             rec = read_recording(p)
             cat.register(p, rec.info(), truth_analysis(truth, rec.fs_hz, rec.duration_s))
     return {"subject": subject, "task": task, "sessions": sessions, "recording_ids": ids, "real_analysis": real}
+
+
+def write_imported(root: Path, source: Path, kind: str, subject: str = "P003", task: str | None = None) -> Path:
+    """``source`` (a ``.rgr``) written as an EDF+ or a CSV session inside ``root``, analysed and catalogued
+    as an import would be (``Catalog.register`` with the subject and date the file itself cannot carry); the
+    exercise defaults to one per format, so an EDF and a CSV import of one day are two sessions."""
+    from reengage.analysis import analyze
+    from reengage.io import load_recording
+    from reengage.io.csvio import write_csv_recording
+    from reengage.io.edf import write_edf
+
+    rec = read_recording(source)
+    out = root / subject / f"{source.stem}.{kind}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "edf":
+        write_edf(rec, out)
+    else:
+        write_csv_recording(rec, out)
+    imported = load_recording(out)
+    info = imported.info()
+    task = task or {"edf": "bridge", "csv": "clamshell"}[kind]
+    info["meta"] = dict(info["meta"], subject=subject, task=task, session_date=rec.meta["session_date"],
+                        notes=f"imported {kind}")
+    with Catalog(root) as cat:
+        cat.register(out, info, analyze(imported))
+    return out

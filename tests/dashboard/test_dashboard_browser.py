@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dash_testdata import build_root
+from dash_testdata import build_root, write_imported
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +22,8 @@ def duo(request, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("dashroot")
     info = build_root(root)
+    source = sorted((root / "P001").glob("*.rgr"))[-1]
+    info["imported"] = {kind: write_imported(root, source, kind) for kind in ("edf", "csv")}
     from test_dashboard_live import free_udp_port
 
     port = free_udp_port()
@@ -58,7 +60,7 @@ def test_patients_list_and_trend_has_one_point_per_session(duo):
     duo.wait_for_page(duo.server_url + "/")
     duo.wait_for_element("#patients-table")
     rows = duo.find_elements("#patients-table tbody tr")
-    assert [r.find_element("css selector", "td").text for r in rows] == ["P001", "P002"]
+    assert [r.find_element("css selector", "td").text for r in rows] == ["P001", "P002", "P003"]
     assert rows[0].find_elements("css selector", "td")[1].text == str(len(duo.info["sessions"]))
     # search filters the list
     duo.find_element("#patients-search").send_keys("P002")
@@ -108,17 +110,43 @@ def test_click_patient_to_session_shows_traces_reps_and_compare(duo):
     no_console_errors(duo)
 
 
+@pytest.mark.parametrize("kind", ["edf", "csv"])
+def test_imported_edf_and_csv_sessions_open(duo, kind):
+    """An EDF+ and an imported CSV session (read through load_recording) show their traces, the envelope
+    with its onsets, and a filled reps table, with no error on the page or in the console."""
+    from reengage.catalog import Catalog
+
+    with Catalog(duo.data_root) as cat:
+        rel = cat.relpath(duo.info["imported"][kind])
+        s = next(s for s in cat.sessions("P003") if s["path"] == rel)
+        analysis = cat.analysis(s["recording_id"])
+    duo.wait_for_page(f"{duo.server_url}/session/{s['session_id']}")
+    duo.wait_for_element("#session-traces .js-plotly-plot")
+    assert not duo.find_elements(".re-main p.warning")  # where a file that fails to open says so
+    drawn = duo.driver.execute_script(  # the traces arrive binary-encoded: read plotly's decoded copy
+        "const g = document.querySelector('#session-traces .js-plotly-plot');"
+        "return g._fullData.filter(d => d.mode === 'lines').map(d => [d.name, d.x.length]);")
+    assert sorted(name for name, _ in drawn) == ["glute_max", "glute_max", "hamstrings", "hamstrings"]
+    assert all(n > 100 for _, n in drawn)  # raw and envelope rows, each with its points
+    onsets = duo.driver.execute_script(
+        "const g = document.querySelector('#session-traces .js-plotly-plot');"
+        "const t = g.data.find(d => d.name === 'glute_max onset'); return t ? t.y.filter(v => v !== null).length : -1;")
+    assert onsets == sum(1 for r in analysis["reps"] if r["onset_s"].get("glute_max") is not None) > 0
+    assert len(duo.find_elements("#session-reps tbody tr")) == len(analysis["reps"]) > 0
+    no_console_errors(duo)
+
+
 def test_live_page_updates_while_a_replay_runs(duo):
     import threading
 
-    from reengage.dashboard import live
+    from reengage.acquisition.live import replay_to_live
     from reengage.io.recfile import read_recording
 
     duo.wait_for_page(duo.server_url + "/live")
     duo.wait_for_contains_text("#live-status", "waiting")
     path = sorted((duo.data_root / "P001").glob("*.rgr"))[-1]  # last demo session: glutes first
     rec = read_recording(path)
-    t = threading.Thread(target=live.replay_to_live, args=(rec,), kwargs={"port": duo.live_port, "speed": 4.0})
+    t = threading.Thread(target=replay_to_live, args=(rec,), kwargs={"port": duo.live_port, "speed": 4.0})
     t.start()
     try:
         duo.wait_for_contains_text("#live-status", "replaying", timeout=10)

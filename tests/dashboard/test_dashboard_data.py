@@ -84,12 +84,41 @@ def test_traces_from_the_recording(root):
     rid = t.sessions[0]["recording_id"]
     tr = data.traces(root, rid, n_px=500)
     assert sorted(tr["names"]) == ["glute_max", "hamstrings"] and tr["samples_total"] == 24000
-    for kind in ("raw", "clean", "envelope"):
+    assert "clean" not in tr  # the dashboard filters nothing itself: raw as stored, envelope as analysed
+    for kind in ("raw", "envelope"):
         assert tr[kind]["y"].shape[0] == 2 and tr[kind]["t"].size <= 1000
     zoom = data.traces(root, rid, (10.0, 10.5), n_px=500)
     assert zoom["samples_in_view"] == pytest.approx(501, abs=2)
     assert zoom["raw"]["t"][0] == pytest.approx(10.0, abs=0.002)
     assert data.traces(root, 10_000) is None
+
+
+def _recording_path(root, recording_id):
+    from reengage.catalog import Catalog
+
+    with Catalog(root) as cat:
+        return cat.recording_path(recording_id)
+
+
+def test_the_envelope_drawn_is_the_one_analyze_detected_on(root):
+    """Zoomed to fewer samples than pixels, the envelope row is channel_envelopes' samples, unchanged, and
+    every onset marker sits on that envelope at its onset sample."""
+    from reengage.analysis import channel_envelopes
+    from reengage.io import load_recording
+
+    [t] = data.patient(root, "P001")
+    rid = t.sessions[-1]["recording_id"]
+    env = channel_envelopes(load_recording(_recording_path(root, rid)))
+    tr = data.traces(root, rid, (5.0, 5.4), n_px=1200)
+    i0, i1 = round(5.0 * env.fs_hz), round(5.4 * env.fs_hz) + 1
+    assert tr["keys"] == list(env.keys)
+    np.testing.assert_array_equal(tr["envelope"]["y"], env.envelope[:, i0:i1])
+    analysis = data.session_analysis_for_recording(root, rid)
+    rep = analysis["reps"][0]
+    for key, onset_s in rep["onset_s"].items():
+        ts, ys = tr["marks"][key]["onset"]
+        k = ts.index(onset_s)
+        assert ys[k] == float(env.envelope[list(env.keys).index(key), round(onset_s * env.fs_hz)])
 
 
 def test_session_detail(root):
@@ -99,6 +128,7 @@ def test_session_detail(root):
     assert len(d["reps"]) == d["analysis"]["summary"]["reps"]
     assert {q["channel"] for q in d["quality"]} == {"glute_max", "hamstrings"}
     assert all("signal-to-noise ratio" in " ".join(x for _, x in q["lines"]) for q in d["quality"])
+    assert {q["verdict"] for q in d["quality"]} == {"usable"}
     assert data.session(root, 10_000) is None
 
 
@@ -147,3 +177,127 @@ def test_patients_list_judges_the_trend_by_the_patient_pages_mdc(tmp_path):
     [row] = data.patients(tmp_path)
     assert (row["trend"], row["trend_words"]) == data.trend_arrow([1.00, 1.04, 1.08], t.mdc_ratio)
     assert row["trend"] == "→"
+
+
+def test_every_number_is_the_stored_analysis(tmp_path):
+    """Summary values that cannot be recomputed from the reps (a tampered IQR and %MVC) are what the pages
+    get: nothing is computed a second time in the dashboard."""
+    from dash_testdata import demo_like_sessions, truth_analysis, write_session
+    from reengage.catalog import Catalog
+    from reengage.dashboard.words import session_cells
+    from reengage.io.recfile import read_recording
+
+    p, truth = write_session(tmp_path, "P010", "bridge", demo_like_sessions()[0], duration_s=20.0)
+    rec = read_recording(p)
+    a = truth_analysis(truth, rec.fs_hz, rec.duration_s)
+    a["summary"].update(glute_hamstring_ratio_iqr=0.777, onset_latency_iqr_ms=66.0,
+                        median_mean_pct_mvc={"glute_max": 42.5, "hamstrings": 20.0})
+    with Catalog(tmp_path) as cat:
+        cat.register(p, rec.info(), a)
+    [t] = data.patient(tmp_path, "P010")
+    [s] = t.sessions
+    assert (s["ratio_iqr"], s["latency_iqr_ms"], s["glute_max_pct_mvc"]) == (0.777, 66.0, 42.5)
+    cells = [c.children for c in session_cells(s)]
+    assert "(IQR 0.78)" in cells[3] and "(IQR 66)" in cells[4]
+    assert data.glute_max_pct_mvc(dict(a, normalization="none")) is None
+
+
+def test_quality_words_know_exactly_what_analyze_emits(tmp_path):
+    """Every measure of a real analyze quality block has its words, and the words name no other key; a
+    channel analyze did not use is called so; the analysis's notes reach the page."""
+    from dash_testdata import demo_like_sessions, write_session
+    from reengage.analysis import analyze
+    from reengage.io.recfile import read_recording
+
+    p, _ = write_session(tmp_path, "P011", "bridge", demo_like_sessions()[0], duration_s=12.0)
+    a = analyze(read_recording(p))
+    for ch in a["channels"].values():
+        assert set(ch["quality"]) == set(data.QUALITY_WORDS) | {"flags", "usable"}
+    a["channels"]["hamstrings"]["quality"].update(flags=["electrode_off"], usable=False)
+    words = {q["channel"]: q for q in data.quality_in_words(a)}
+    assert words["glute_max"]["verdict"] == "usable"
+    assert words["hamstrings"]["verdict"].startswith("not used")
+    assert ("warning", "electrode off") in words["hamstrings"]["lines"]
+    assert data.glute_max_pct_mvc(a) == (a["summary"]["median_mean_pct_mvc"]["glute_max"]
+                                         if a["normalization"] == "mvc" else None)
+
+
+def test_truth_analysis_has_the_shape_of_a_real_one(tmp_path):
+    """The tests' stand-in analysis uses analyze's keys and no others, so a test cannot pass on a key the
+    dashboard reads but analyze never writes."""
+    from dash_testdata import demo_like_sessions, truth_analysis, write_session
+    from reengage.analysis import analyze
+    from reengage.io.recfile import read_recording
+
+    p, truth = write_session(tmp_path, "P012", "bridge", demo_like_sessions()[0], duration_s=12.0)
+    rec = read_recording(p)
+    real, fake = analyze(rec), truth_analysis(truth, rec.fs_hz, rec.duration_s)
+    assert set(fake) <= set(real)
+    assert set(fake["summary"]) <= set(real["summary"])
+    assert set(fake["reps"][0]) <= set(real["reps"][0])
+    assert set(fake["channels"]["glute_max"]) == set(real["channels"]["glute_max"])
+    assert set(fake["channels"]["glute_max"]["quality"]) == set(real["channels"]["glute_max"]["quality"])
+
+
+@pytest.mark.parametrize("kind", ["edf", "csv"])
+def test_imported_sessions_have_traces(root, tmp_path, kind):
+    """EDF+ and CSV sessions open through load_recording, with the analysis's channel keys."""
+    import shutil
+
+    from dash_testdata import write_imported
+    from reengage.catalog import Catalog
+
+    source = sorted((root / "P001").glob("*.rgr"))[-1]
+    local = tmp_path / "P001" / source.name
+    local.parent.mkdir()
+    shutil.copy(source, local)
+    out = write_imported(tmp_path, local, kind)
+    with Catalog(tmp_path) as cat:
+        rid = next(s["recording_id"] for s in cat.sessions("P003"))
+    tr = data.traces(tmp_path, rid, n_px=300)
+    assert "error" not in tr and out.suffix == f".{kind}"
+    assert sorted(tr["keys"]) == ["glute_max", "hamstrings"] and tr["samples_total"] == 24000
+    assert tr["marks"] and all(y is not None for m in tr["marks"].values() for y in m["onset"][1])
+
+
+def test_a_csv_analysed_with_a_channel_map_keeps_the_analysis_keys(root, tmp_path):
+    """A CSV whose columns are EMG1/EMG2, analysed with --channel: the traces carry glute_max/hamstrings
+    (the assignment read back from the stored analysis), so the onsets land on the right channel."""
+    import pandas as pd
+
+    from reengage.analysis import analyze
+    from reengage.catalog import Catalog
+    from reengage.io import load_recording
+    from reengage.io.csvio import write_csv_recording
+    from reengage.io.recfile import read_recording
+
+    rec = read_recording(sorted((root / "P001").glob("*.rgr"))[-1])
+    (tmp_path / "P004").mkdir()
+    path = write_csv_recording(rec, tmp_path / "P004" / "import.csv")
+    df = pd.read_csv(path).rename(columns={"glute_max": "EMG1", "hamstrings": "EMG2"})
+    df.to_csv(path, index=False)
+    mapping = {"glute_max": "EMG1", "hamstrings": "EMG2"}
+    imported = load_recording(path, mapping)
+    info = imported.info()
+    info["meta"] = {"subject": "P004", "task": "bridge", "session_date": "2024-05-01"}
+    with Catalog(tmp_path) as cat:
+        rid = cat.register(path, info, analyze(imported))
+    assert data.channel_map(data.session_analysis_for_recording(tmp_path, rid)) == mapping
+    tr = data.traces(tmp_path, rid, n_px=300)
+    assert dict(zip(tr["keys"], tr["names"])) == {"glute_max": "EMG1", "hamstrings": "EMG2"}
+    assert set(tr["marks"]) == {"glute_max", "hamstrings"}
+
+
+def test_a_missing_or_unreadable_file_is_an_error_not_a_crash(tmp_path):
+    from dash_testdata import demo_like_sessions, truth_analysis, write_session
+    from reengage.catalog import Catalog
+    from reengage.io.recfile import read_recording
+
+    p, truth = write_session(tmp_path, "P013", "bridge", demo_like_sessions()[0], duration_s=12.0)
+    rec = read_recording(p)
+    with Catalog(tmp_path) as cat:
+        rid = cat.register(p, rec.info(), truth_analysis(truth, rec.fs_hz, rec.duration_s))
+    p.write_bytes(b"not a recording")
+    assert "cannot be read" in data.traces(tmp_path, rid)["error"]
+    p.unlink()
+    assert "missing" in data.traces(tmp_path, rid)["error"]

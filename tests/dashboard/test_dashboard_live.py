@@ -1,5 +1,5 @@
-"""The live interface: a replay publishes over UDP loopback; the receiver keeps bounded rolling buffers
-and finds reps with the right firing order."""
+"""The live interface: a replay runs the live chain and publishes over UDP loopback; the receiver keeps
+bounded rolling buffers of what arrives and shows the reps with the right firing order."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 import pytest
 
 from dash_testdata import demo_like_sessions, write_session
+from reengage.acquisition.live import replay_to_live
 from reengage.dashboard import live
 from reengage.io.recfile import read_recording
 
@@ -26,13 +27,16 @@ def test_replay_to_receiver_finds_reps_in_bounded_memory(tmp_path, which, glutes
     rec = read_recording(path)
     port = free_udp_port()
     rx = live.LiveReceiver(port)
-    pub = live.replay_to_live(rec, port=port, speed=8.0)
-    time.sleep(0.3)
+    pub = replay_to_live(rec, port=port, speed=8.0)
+    deadline = time.monotonic() + 3.0
+    while rx.snapshot(n_px=50)["state"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.02)
     snap = rx.snapshot(n_px=300)
     assert pub.dropped == 0 and snap["samples_lost"] == 0
     assert snap["t_end_s"] == pytest.approx(rec.duration_s, abs=0.06)
-    assert rx.chans[0].raw.size == int(live.WINDOW_S * rec.fs_hz)  # the ring never grows
+    assert rx.raw.data.shape == rx.env.data.shape == (2, int(live.WINDOW_S * rec.fs_hz))  # the rings never grow
     assert snap["env"].shape[0] == 2 and snap["t"].size <= 600
+    assert snap["baseline"] == "rest" and len(snap["thresholds"]) == 2
     exercise = [r for r in snap["reps"] if r["glute_onset_s"] > 12.5]  # after the MVC trials
     assert len(exercise) == len(truth["reps"])
     assert all(r["glutes_first"] is glutes_first for r in exercise)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reengage.dsp.onsets import PowerBacktrackOptions, power_backtrack, ramp_onsets
-from reengage.synth import _burst
+from reengage.synth import burst_envelope
 
 
 def _bursts(rng, k, fs, snr_db, seg_s=0.6):
@@ -13,7 +13,7 @@ def _bursts(rng, k, fs, snr_db, seg_s=0.6):
     seg = int(round(seg_s * fs))
     t = np.arange(seg) / fs
     rise = rng.uniform(0.04, 0.12, k)
-    amp = np.vstack([_burst(t, 0.3, r, 10.0, 1.0) for r in rise])
+    amp = np.vstack([burst_envelope(t, 0.3, r, 10.0, 1.0) for r in rise])
     noise_rms = 10 ** (-snr_db / 20)
     x = amp * rng.standard_normal((k, seg)) + noise_rms * rng.standard_normal((k, seg))
     true = int(round(0.3 * fs)) + seg * np.arange(k)

@@ -119,10 +119,10 @@ def test_finishing_on_runs_gives_the_mask_version(bits, gap_ms, burst_ms, run_ms
 
 def test_power_backtrack_reading_its_envelope_from_the_cumsum_agrees_with_a_given_envelope():
     """detect_bursts computes the 100 ms power from its cumulative sum block by block; analyze hands the
-    same envelope in as an array (power_backtrack_with_power): the two paths must find the same bursts."""
+    same envelope in as an array (power_backtrack(power_mean=)): the two paths must find the same bursts."""
     from reengage.dsp._util import moving_mean
     from reengage.dsp.filters import clean
-    from reengage.dsp.onsets import detect_bursts, power_backtrack_with_power
+    from reengage.dsp.onsets import detect_bursts, power_backtrack
     from reengage.synth import SubjectProfile, synthesize
 
     s = synthesize(SubjectProfile.from_latency_ratio(60.0, 0.6, snr_db=9.0), duration_s=90.0, fs_hz=1000.0, seed=3,
@@ -136,7 +136,7 @@ def test_power_backtrack_reading_its_envelope_from_the_cumsum_agrees_with_a_give
     short_rest[500:700] = True  # too little marked rest: the quietest window of the envelope instead
     for r, ex in ((rest, None), (None, None), (rest, gap), (short_rest, None)):
         got = detect_bursts(y, fs=1000.0, rest=r, exclude=ex)
-        want = power_backtrack_with_power(y, fs=1000.0, pd=moving_mean(y * y, 100), rest=r, exclude=ex)
+        want = power_backtrack(y, fs=1000.0, power_mean=moving_mean(y * y, 100), rest=r, exclude=ex)
         assert sum(len(b) for b in got) > 10
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a.onsets, b.onsets)

@@ -77,3 +77,44 @@ def test_ctrl_c_keeps_the_finished_analyses(tmp_path):
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     rest = analyze_all(root, workers=2)
     assert len(rest.analysed) == n - done and rest.unchanged == done
+
+
+def test_one_file_path_that_record_and_analyze_all_share(tmp_path):
+    from rich.console import Console
+
+    from reengage.batch import analyse_file, register_file
+
+    root = tmp_path / "data"
+    good = simulated_rgr(root / "P031" / "s0.rgr", seconds=8.0, seed=0, gap=False)
+    broken = root / "P031" / "broken.rgr"
+    broken.write_bytes(b"\x89RGREC\r\n\x1a\n" + b"\x00" * 40)
+    one = analyse_file(good, threads=1)
+    assert one.error is None and one.info["samples"] == 8000 and one.analysis["summary"]["reps"] >= 0
+    bad = analyse_file(broken)
+    assert bad.info is None and bad.analysis is None and "broken.rgr" in bad.error and "\n" not in bad.error
+    console = Console(record=True, width=40)  # narrower than the messages: they must still be one line each
+    with Catalog(root) as cat:
+        assert register_file(cat, broken, console=console).info is None
+        register_file(cat, good, console=console)
+        assert [s["path"] for s in cat.sessions("P031")] == ["P031/s0.rgr"]
+        assert not cat.needs_analysis(good)
+    lines = console.export_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("not catalogued: ") and "broken.rgr" in lines[0]
+    assert lines[1].startswith("analysed (") and lines[1].endswith("catalog.sqlite")
+
+
+def test_a_catalog_that_cannot_be_written_costs_the_entry_not_the_recording(tmp_path):
+    from rich.console import Console
+
+    from reengage.batch import catalog_recording
+    from reengage.catalog import SCHEMA_VERSION
+
+    root = tmp_path / "data"
+    good = simulated_rgr(root / "P031" / "s0.rgr", seconds=8.0, seed=0, gap=False)
+    with sqlite3.connect(root / "catalog.sqlite") as db:  # written by a newer reengage
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    console = Console(record=True, width=40)
+    assert catalog_recording(root, good, console=console) is None
+    [line] = console.export_text().splitlines()
+    assert line.startswith("not catalogued (catalog schema version") and line.endswith("will pick it up")
+    assert good.is_file()
