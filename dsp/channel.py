@@ -78,10 +78,11 @@ def find_mains(raw, *, fs: float, options: CleanOptions | None = None, check_fin
     opts = options or CleanOptions()
     fs = check_fs(fs)
     x = np.atleast_2d(check_signal(raw, "raw", check_finite=check_finite))
-    probe = remove_dc(x[:, :probe_samples(x.shape[-1], fs, opts)])
+    # Checked above (or by the caller): the steps below skip their own pass over the data.
+    probe = remove_dc(x[:, :probe_samples(x.shape[-1], fs, opts)], check_finite=False)
     if not probe.size:
         return Mains(None, (), probe)
-    mains_hz, lines = mains_lines(probe, fs=fs, high_hz=opts.high_hz)
+    mains_hz, lines = mains_lines(probe, fs=fs, high_hz=opts.high_hz, check_finite=False)
     return Mains(mains_hz, lines, probe)
 
 
@@ -116,7 +117,7 @@ def clean_emg(x, *, fs: float, lines_hz=(), exclude=None, options: CleanOptions 
     if not x.shape[-1]:
         return np.zeros(x.shape)
     row = clean(x, fs=fs, lines_hz=tuple(lines_hz), low_hz=opts.low_hz, high_hz=opts.high_hz, order=opts.order,
-                overwrite_x=overwrite_x)
+                overwrite_x=overwrite_x, check_finite=False)
     if gap is not None and gap.any():
         row[..., gap] = 0.0
     return row

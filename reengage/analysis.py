@@ -269,7 +269,7 @@ def _channel(s: _Setup, j: int) -> tuple[Bursts | None, np.ndarray, float | None
                         cleaned=row, fs=s.fs, baseline_mask=bm, burst_mask=active,
                         mains_hz=s.mains.mains_hz if raw else None, gap_mask=s.gap, kind=ch.kind,
                         max_artifact_ms=s.options.reps.max_artifact_ms,
-                        power_cumsum=power.cumsum if power is not None else None)
+                        power_cumsum=power.cumsum if power is not None else None, check_finite=False)
     return burst, env32, ref, source, q
 
 
