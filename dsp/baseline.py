@@ -59,7 +59,8 @@ def robust_stats(values) -> tuple[float, float]:
     return med, float(1.4826 * np.median(np.abs(v - med)))
 
 
-def quietest_window(env, *, fs: float, window_s: float = 1.0, exclude=None, axis: int = -1) -> np.ndarray:
+def quietest_window(env, *, fs: float, window_s: float = 1.0, exclude=None, axis: int = -1,
+                    check_finite: bool = True) -> np.ndarray:
     """Start index of the quietest ``window_s`` of each channel (the lowest mean envelope).
 
     Parameters
@@ -76,12 +77,15 @@ def quietest_window(env, *, fs: float, window_s: float = 1.0, exclude=None, axis
     axis : int
         The samples' axis.
 
+    check_finite : bool
+        Check ``env`` for NaN/inf (skip when the caller has checked).
+
     Returns
     -------
     ndarray of int, shape (channels,)
         Each channel's window start, in samples (0 for an empty record).
     """
-    env = as_float(check_signal(env, "env"))
+    env = as_float(check_signal(env, "env", check_finite=check_finite))
     n = samples_axis(env, axis, "env")
     exclude = check_mask(exclude, n, "exclude")
     fs = check_fs(fs)
@@ -98,7 +102,7 @@ def quietest_window(env, *, fs: float, window_s: float = 1.0, exclude=None, axis
 
 
 def baseline_mask(n: int, *, fs: float, rest_mask=None, env=None, window_s: float = 1.0, exclude=None,
-                  min_rest_s: float = 0.5) -> np.ndarray:
+                  min_rest_s: float = 0.5, check_finite: bool = True) -> np.ndarray:
     """The baseline samples of each channel: marked rest when there is enough, else the quietest window.
 
     Parameters
@@ -118,6 +122,8 @@ def baseline_mask(n: int, *, fs: float, rest_mask=None, env=None, window_s: floa
         Samples that are never baseline (data gaps).
     min_rest_s : float
         Least marked rest to use, in s.
+    check_finite : bool
+        Check ``env`` for NaN/inf (skip when the caller has checked).
 
     Returns
     -------
@@ -135,7 +141,7 @@ def baseline_mask(n: int, *, fs: float, rest_mask=None, env=None, window_s: floa
     check_positive(min_rest_s, "min_rest_s", "s", allow_zero=True)
     rest_mask = check_mask(rest_mask, n, "rest_mask")
     exclude = check_mask(exclude, n, "exclude")
-    env2 = None if env is None else np.atleast_2d(as_float(check_signal(env, "env")))
+    env2 = None if env is None else np.atleast_2d(as_float(check_signal(env, "env", check_finite=check_finite)))
     if env2 is not None and env2.shape[-1] != n:
         raise ValueError(f"env must hold the {n} samples on its last axis, got shape {env2.shape}")
     n_ch = 1 if env2 is None else env2.shape[0]
@@ -148,7 +154,7 @@ def baseline_mask(n: int, *, fs: float, rest_mask=None, env=None, window_s: floa
     if env2 is None:
         raise ValueError("baseline_mask needs rest_mask or env")
     w = min(window_samples(window_s * 1000.0, fs), n)
-    starts = quietest_window(env2, fs=fs, window_s=window_s, exclude=exclude)
+    starts = quietest_window(env2, fs=fs, window_s=window_s, exclude=exclude, check_finite=False)
     out = np.zeros((n_ch, n), dtype=bool)
     for c, s in enumerate(starts):
         out[c, s:s + w] = True
@@ -162,7 +168,7 @@ def _check_count(n, name: str) -> int:
     return int(n)
 
 
-def baseline_stats(env, mask) -> Baseline:
+def baseline_stats(env, mask, *, check_finite: bool = True) -> Baseline:
     """Robust resting level and spread (:func:`robust_stats`) of each channel of ``env`` over its ``mask``.
 
     Parameters
@@ -172,12 +178,15 @@ def baseline_stats(env, mask) -> Baseline:
     mask : array_like of bool, shape (samples,) or (channels, samples)
         The baseline samples (:func:`baseline_mask`); one row serves every channel.
 
+    check_finite : bool
+        Check ``env`` for NaN/inf (skip when the caller has checked).
+
     Returns
     -------
     Baseline
         ``mean`` and ``sd`` per channel, in the envelope's unit.
     """
-    env = np.atleast_2d(as_float(check_signal(env, "env")))
+    env = np.atleast_2d(as_float(check_signal(env, "env", check_finite=check_finite)))
     mask = check_mask(check_signal(mask, "mask", check_finite=False), env.shape[-1], "mask")
     if mask.ndim == 2 and mask.shape[0] not in (1, env.shape[0]):
         raise ValueError(f"mask must have one row or one per channel of env {env.shape}, got shape {mask.shape}")

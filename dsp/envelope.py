@@ -76,7 +76,7 @@ def lowpass_sos(fs: float, cutoff_hz: float, order: int = 2) -> np.ndarray:
 
 
 def linear_envelope(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, zero_phase: bool = True,
-                    axis: int = -1) -> np.ndarray:
+                    axis: int = -1, check_finite: bool = True) -> np.ndarray:
     """Linear envelope: full-wave rectification, then a Butterworth low-pass at ``cutoff_hz`` (≈ 3–10 Hz).
 
     Parameters
@@ -94,6 +94,8 @@ def linear_envelope(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, zer
         causal filter (streaming).
     axis : int
         The samples' axis.
+    check_finite : bool
+        Check ``x`` for NaN/inf (skip when the caller has checked).
 
     Returns
     -------
@@ -105,7 +107,7 @@ def linear_envelope(x, *, fs: float, cutoff_hz: float = 6.0, order: int = 2, zer
     ----------
     De Luca CJ (1997). *J Appl Biomech* 13:135–163.
     """
-    x = check_signal(x, "x")
+    x = check_signal(x, "x", check_finite=check_finite)
     samples_axis(x, axis, "x")
     return _linear_envelope(x, fs=check_fs(fs), cutoff_hz=cutoff_hz, order=order, zero_phase=zero_phase, axis=axis)
 
@@ -193,7 +195,7 @@ def linear_envelope_cumsum(x, *, fs: float, cutoff_hz: float = 6.0, order: int =
     return (c.real, c.imag) if with_power else c
 
 
-def tkeo(x, *, axis: int = -1) -> np.ndarray:
+def tkeo(x, *, axis: int = -1, check_finite: bool = True) -> np.ndarray:
     """Teager–Kaiser energy operator ψ[n] = x[n]² − x[n−1]·x[n+1] (edges repeat their neighbour).
 
     It rises with both amplitude and instantaneous frequency, which sharpens the start of a motor
@@ -205,6 +207,8 @@ def tkeo(x, *, axis: int = -1) -> np.ndarray:
         Cleaned sEMG in any unit.
     axis : int
         The samples' axis.
+    check_finite : bool
+        Check ``x`` for NaN/inf (skip when the caller has checked).
 
     Returns
     -------
@@ -217,7 +221,7 @@ def tkeo(x, *, axis: int = -1) -> np.ndarray:
     381–384. Solnik S, Rider P, Steinweg K, DeVita P, Hortobágyi T (2010). Teager–Kaiser energy operator
     signal conditioning improves EMG onset detection. *Eur J Appl Physiol* 110:489–498.
     """
-    x = as_float(check_signal(x, "x"))
+    x = as_float(check_signal(x, "x", check_finite=check_finite))
     samples_axis(x, axis, "x")
     x = np.moveaxis(x, axis, -1)
     out = np.empty_like(x)

@@ -358,8 +358,8 @@ def _running_mean_bound(c: np.ndarray, w: int, at, sub: np.ndarray, *, centered:
 
 
 def _baseline(env: np.ndarray, fs: float, rest, exclude) -> Baseline:
-    mask = baseline_mask(env.shape[-1], fs=fs, rest_mask=rest, env=env, exclude=exclude)
-    return baseline_stats(env, mask)
+    mask = baseline_mask(env.shape[-1], fs=fs, rest_mask=rest, env=env, exclude=exclude, check_finite=False)
+    return baseline_stats(env, mask, check_finite=False)
 
 
 def _finish(active: np.ndarray, fs: float, min_gap_ms: float, min_burst_ms: float, exclude=None,
@@ -427,7 +427,7 @@ def _rest_indices(n: int, n_ch: int, fs: float, rest, exclude, env) -> list[np.n
         if marked is not None:
             idx = thin(np.flatnonzero(marked))  # one scan of the record for all channels
             return [idx] * n_ch
-    mask = baseline_mask(n, fs=fs, rest_mask=rest, env=env(), exclude=exclude)
+    mask = baseline_mask(n, fs=fs, rest_mask=rest, env=env(), exclude=exclude, check_finite=False)
     return [thin(np.flatnonzero(m)) for m in mask]
 
 
@@ -465,7 +465,7 @@ def hodges_bui(x, *, fs: float, rest=None, exclude=None, options: HodgesBuiOptio
     o = _options(options, HodgesBuiOptions)
     if x.shape[-1] == 0:
         return _empty(x.shape[0])
-    env = linear_envelope(x, fs=fs, cutoff_hz=o.cutoff_hz)
+    env = linear_envelope(x, fs=fs, cutoff_hz=o.cutoff_hz, check_finite=False)
     w = window_samples(o.window_ms, fs)
     # Mean over the window that starts at each sample: onset = the first sample of a window above threshold.
     # (A rolled causal mean would wrap the record's first samples onto its last w − 1.)
@@ -511,7 +511,7 @@ def bonato(x, *, fs: float, rest=None, exclude=None, options: BonatoOptions | No
     rest_pairs = None if rest is None else rest[: 2 * npair : 2]
     excl_pairs = None if exclude is None else exclude[: 2 * npair : 2]
     # σ₀² from the raw squared baseline; a pair of N(0, σ₀²) samples sums to σ₀²·χ²(2).
-    bmask = baseline_mask(npair, fs=fs / 2, rest_mask=rest_pairs, env=g, exclude=excl_pairs)
+    bmask = baseline_mask(npair, fs=fs / 2, rest_mask=rest_pairs, env=g, exclude=excl_pairs, check_finite=False)
     var0 = np.array([np.mean(gr[mk]) / 2 if mk.any() else 0.0 for gr, mk in zip(g, bmask)])
     scale = np.maximum(var0, 1e-12 * np.median(g, axis=-1) + 1e-300)
     over = (g / scale[:, None]) > o.h
@@ -554,7 +554,7 @@ def solnik(x, *, fs: float, rest=None, exclude=None, options: SolnikOptions | No
     o = _options(options, SolnikOptions)
     if x.shape[-1] == 0:
         return _empty(x.shape[0])
-    env = linear_envelope(tkeo(x), fs=fs, cutoff_hz=o.cutoff_hz)
+    env = linear_envelope(tkeo(x, check_finite=False), fs=fs, cutoff_hz=o.cutoff_hz, check_finite=False)
     base = _baseline(env, fs, rest, exclude)
     active = env > _threshold(base, o.h, env)[:, None]
     active = np.vstack([drop_short_runs(r, window_samples(o.min_duration_ms, fs)) for r in active])
@@ -1361,8 +1361,8 @@ def envelope_bursts(env, *, fs: float, rest=None, exclude=None, options: Envelop
     if n == 0:
         return _empty(env.shape[0])
     sm = moving_mean(env, window_samples(o.smooth_ms, fs), axis=-1)
-    mask = baseline_mask(n, fs=fs, rest_mask=rest, env=sm, exclude=exclude)
-    base = baseline_stats(sm, mask)
+    mask = baseline_mask(n, fs=fs, rest_mask=rest, env=sm, exclude=exclude, check_finite=False)
+    base = baseline_stats(sm, mask, check_finite=False)
     active = sm > _threshold(base, o.h_detect, sm)[:, None]
     coarse = _finish(active, fs, o.min_gap_ms, o.min_burst_ms, exclude)
     low = _threshold(base, o.h_onset, sm)
