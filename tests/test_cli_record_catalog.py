@@ -77,10 +77,11 @@ def test_a_failed_analysis_still_catalogues_the_recording(tmp_path, monkeypatch)
 
 def test_a_recording_without_samples_is_kept_and_not_analysed(tmp_path, monkeypatch):
     from reengage.acquisition.boards import load_board
+    from reengage.acquisition.pipeline import decoder_for_board
     from reengage.acquisition.recorder import Recorder
 
     def record_nothing(opts, console=None):  # Ctrl-C before the board sent its first frame
-        rec = Recorder.for_board(Path(opts.out_dir) / "P9" / "P9_bridge.rgr", load_board("simulated"),
+        rec = Recorder.for_decoder(Path(opts.out_dir) / "P9" / "P9_bridge.rgr", decoder_for_board(load_board("simulated")),
                                  {"subject": "P9", "task": "bridge"})
         rec.close()
         return rec.path
