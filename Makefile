@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(VENV)/bin/reengage demo
 
 test: $(STAMP) system-deps
-	$(PY) -m pytest --headless -q
+	$(PY) -m pytest --headless -q -n 3
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'

@@ -58,6 +58,8 @@ def build(root: Path, n_sessions: int, reps: int = 10) -> None:
                              "onset_latency_iqr_ms": float(np.subtract(*np.percentile(lat, [75, 25]))),
                              "median_glute_hamstring_ratio": float(np.median(ratio)),
                              "glute_hamstring_ratio_iqr": float(np.subtract(*np.percentile(ratio, [75, 25]))),
+                             "onset_latency_quartiles_ms": [float(q) for q in np.percentile(lat, [25, 75])],
+                             "glute_hamstring_ratio_quartiles": [float(q) for q in np.percentile(ratio, [25, 75])],
                              "median_mean_pct_mvc": {"glute_max": 30.0 + 30 * k / n_sessions, "hamstrings": 40.0}}}
             cat.register(p, read_recording(p).info(), a)
 

@@ -289,6 +289,8 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
         summary = (a or {}).get("summary") or {}
         row["ratio_iqr"] = finite(summary.get("glute_hamstring_ratio_iqr"))
         row["latency_iqr_ms"] = finite(summary.get("onset_latency_iqr_ms"))
+        row["ratio_quartiles"] = summary.get("glute_hamstring_ratio_quartiles")
+        row["latency_quartiles_ms"] = summary.get("onset_latency_quartiles_ms")
         row["glute_max_pct_mvc"] = glute_max_pct_mvc(a)
         tasks.setdefault(s["task"], []).append(row)
     out = []

@@ -52,7 +52,7 @@ def _skeleton(kind: str) -> str:
     graph-object validation cost ≈ 50 ms per figure, which the 300 ms page budget cannot afford."""
     if kind == "trend":
         fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.09, subplot_titles=(
-            "Glute:hamstring ratio (%MVC / %MVC; bars: IQR of reps, centred on the median)",
+            "Glute:hamstring ratio (%MVC / %MVC; bars: 1st–3rd quartile of reps)",
             "Onset latency, glute max − hamstrings (ms; below 0 = glutes first)"))
         fig.update_layout(height=560, margin=dict(l=60, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.08),
                           plot_bgcolor="white", hovermode="closest", clickmode="event")
@@ -88,12 +88,12 @@ def trend_figure(trend: data.TaskTrend) -> dict:
     traces = [
         dict(type="scatter", x=dates, y=ratio, mode="lines+markers", name=RATIO_TRACE, xaxis="x", yaxis="y",
              marker=dict(size=9, color="#c2255c"), line=dict(color="#c2255c"), customdata=ids,
-             error_y=iqr_error_bars([s["ratio_iqr"] for s in ss]),
+             error_y=iqr_error_bars(ratio, [s["ratio_quartiles"] for s in ss]),
              text=[with_iqr(s["median_glute_hamstring_ratio"], s["ratio_iqr"], ".2f") for s in ss],
              hovertemplate="%{x}<br>ratio %{text}<extra>session %{customdata}</extra>"),
         dict(type="scatter", x=dates, y=lat, mode="lines+markers", name=LATENCY_TRACE, xaxis="x2", yaxis="y2",
              marker=dict(size=9, color="#1971c2"), line=dict(color="#1971c2"), customdata=ids,
-             error_y=iqr_error_bars([s["latency_iqr_ms"] for s in ss]),
+             error_y=iqr_error_bars(lat, [s["latency_quartiles_ms"] for s in ss]),
              text=[with_iqr(s["median_onset_latency_ms"], s["latency_iqr_ms"], "+.0f", " ms") for s in ss],
              hovertemplate="%{x}<br>%{text}<extra>session %{customdata}</extra>"),
     ]

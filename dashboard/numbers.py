@@ -2,8 +2,8 @@
 
 Every number the pages show comes from a stored analysis (contracts/analysis.md) or the catalog, where a
 missing value is ``null``. The pages never compute a median or a spread a second time: a session's
-inter-quartile range is the analysis's own ``*_iqr*`` summary value, shown as a width around the median
-(the analysis stores the width, not the quartiles).
+inter-quartile range is the analysis's own ``*_iqr*`` summary value, drawn from its stored quartiles
+(``*_quartiles*``).
 """
 
 from __future__ import annotations
@@ -42,8 +42,14 @@ def with_iqr(median, iqr, spec: str, unit: str = "") -> str:
     return f"{text} (IQR {fmt(width, spec.lstrip('+'), unit)})"
 
 
-def iqr_error_bars(iqrs: list) -> dict:
-    """Plotly ``error_y`` drawing each stored IQR as a bar of that width centred on the median (no bar
+def iqr_error_bars(medians: list, quartiles: list) -> dict:
+    """Plotly ``error_y`` drawing each session's stored first and third quartile around its median (no bar
     where the analysis has none: fewer than two reps)."""
-    half = [None if finite(w) is None else finite(w) / 2 for w in iqrs]
-    return dict(type="data", symmetric=True, array=half, thickness=1, width=3)
+    up, down = [], []
+    for m, q in zip(medians, quartiles):
+        m = finite(m)
+        q1, q3 = (finite(q[0]), finite(q[1])) if isinstance(q, (list, tuple)) and len(q) == 2 else (None, None)
+        ok = None not in (m, q1, q3)
+        up.append(q3 - m if ok else None)
+        down.append(m - q1 if ok else None)
+    return dict(type="data", symmetric=False, array=up, arrayminus=down, thickness=1, width=3)

@@ -94,17 +94,18 @@ def percent_mvc(env, reference: float | None) -> np.ndarray | None:
 
     Parameters
     ----------
-    env : array_like, shape (samples,) or (channels, samples)
-        Amplitude envelope, in the unit of ``reference``.
+    env : float or array_like, shape (samples,) or (channels, samples)
+        Amplitude envelope (or one value of it, e.g. a rep's mean), in the unit of ``reference``.
     reference : float or None
         The MVC reference (:func:`mvc_reference`).
 
     Returns
     -------
     ndarray or None
-        ``100 · env / reference`` (%MVC), float64; None when the reference is missing, not finite or ≤ 0.
+        ``100 · env / reference`` (%MVC), float64 of the shape of ``env``; None when the reference is missing,
+        not finite or ≤ 0.
     """
-    env = check_signal(env, "env")
+    env = check_signal(env, "env", ndim=(0, 1, 2))
     if reference is None or not np.isfinite(reference) or reference <= 0:
         return None
     return 100.0 * as_float(env) / float(reference)

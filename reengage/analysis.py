@@ -66,12 +66,22 @@ def _median(vals):
     return float(np.median(v)) if v else None
 
 
-def _iqr(vals):
+def _quartiles(vals) -> tuple[float, float] | None:
+    """(first, third) quartile of the finite values (numpy's linear interpolation), None under two values."""
     v = [x for x in vals if x is not None and math.isfinite(x)]
     if len(v) < 2:
         return None
     q1, q3 = np.percentile(v, [25, 75])
-    return float(q3 - q1)
+    return float(q1), float(q3)
+
+
+def _iqr(vals):
+    q = _quartiles(vals)
+    return None if q is None else q[1] - q[0]
+
+
+def _nums_or_none(pair, nd: int):
+    return None if pair is None else [_num(v, nd) for v in pair]
 
 
 def _gap_mask(recording: Recording, stream) -> np.ndarray:
@@ -405,6 +415,10 @@ def _summary(reps: list[dict], keys: list[str], method: str, movements) -> dict:
         "onset_latency_iqr_ms": _num(_iqr(lat), 1),
         "median_glute_hamstring_ratio": _num(_median(rat), 3),
         "glute_hamstring_ratio_iqr": _num(_iqr(rat), 3),
+        # The quartiles themselves (the IQR is their difference): a chart draws the spread where it lies,
+        # which is rarely symmetric about the median over ten reps.
+        "onset_latency_quartiles_ms": _nums_or_none(_quartiles(lat), 1),
+        "glute_hamstring_ratio_quartiles": _nums_or_none(_quartiles(rat), 3),
         "median_mean_pct_mvc": {k: _num(_median([r["mean_pct_mvc"][k] for r in included]), 1) for k in keys},
         "median_peak_pct_mvc": {k: _num(_median([r["peak_pct_mvc"][k] for r in included]), 1) for k in keys},
         "median_coactivation_index": _num(_median([r["coactivation_index"] for r in included]), 1),

@@ -94,5 +94,5 @@ def test_verbs_by_hand_give_analyzes_numbers(recording, opts):
     # percent_mvc of a rep's mean envelope is the rep's mean %MVC.
     a, b = int(m.start[0]), int(m.end[0]) + 1
     mean = float(np.add.reduce(envs["glute_max"][a:b], dtype=np.float64)) / (b - a)
-    assert out["reps"][0]["mean_pct_mvc"]["glute_max"] == _r(percent_mvc(np.array([mean]), refs["glute_max"])[0], 1)
+    assert out["reps"][0]["mean_pct_mvc"]["glute_max"] == _r(percent_mvc(mean, refs["glute_max"]), 1)
     assert out["summary"]["median_onset_latency_ms"] == _r(np.nanmedian(m.latency_ms), 1)

@@ -30,6 +30,10 @@ def _iqr(values: list[float]) -> float | None:
     return float(np.subtract(*np.percentile(values, [75, 25]))) if len(values) >= 2 else None
 
 
+def _quartiles(values: list[float]) -> list[float] | None:
+    return [float(q) for q in np.percentile(values, [25, 75])] if len(values) >= 2 else None
+
+
 def truth_analysis(truth: dict, fs_hz: float, duration_s: float) -> dict:
     """An analysis shaped as ``analyze`` emits it (contracts/analysis.md, the keys of its real output) from
     the generator's truth, for tests of the dashboard's data access that must not depend on the detector's
@@ -65,6 +69,8 @@ def truth_analysis(truth: dict, fs_hz: float, duration_s: float) -> dict:
             "onset_latency_iqr_ms": _iqr(lats),
             "median_glute_hamstring_ratio": float(np.median(ratios)),
             "glute_hamstring_ratio_iqr": _iqr(ratios),
+            "onset_latency_quartiles_ms": _quartiles(lats),
+            "glute_hamstring_ratio_quartiles": _quartiles(ratios),
             "median_mean_pct_mvc": {m: float(np.median([r["mean_pct_mvc"][m] for r in reps])) for m in truth["muscles"]},
             "excluded_reps": [], "onset_method": "truth",
         },

@@ -149,12 +149,13 @@ def test_live_page_updates_while_a_replay_runs(duo):
     t = threading.Thread(target=replay_to_live, args=(rec,), kwargs={"port": duo.live_port, "speed": 4.0})
     t.start()
     try:
-        duo.wait_for_contains_text("#live-status", "replaying", timeout=10)
+        duo.wait_for_contains_text("#live-status", "replaying", timeout=20)
         first = duo.find_element("#live-status").text
         n_traces = duo.driver.execute_script(
             "return document.querySelector('#live-traces .js-plotly-plot').data.length")
         assert n_traces == 2
-        duo.wait_for_contains_text("#live-cue-box", "glutes first", timeout=15)
+        # Generous: under a loaded CI machine the replay thread and the chain share two cores with the browser.
+        duo.wait_for_contains_text("#live-cue-box", "glutes first", timeout=40)
         assert "good" in duo.find_element("#live-cue-box").get_attribute("class")
         duo.wait_for_contains_text("#live-latency", "Sample-to-cue latency", timeout=5)
         assert duo.find_element("#live-status").text != first  # it keeps moving

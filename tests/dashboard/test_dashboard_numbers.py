@@ -36,7 +36,9 @@ def test_with_iqr():
     assert with_iqr(None, 0.1, ".2f") == MISSING
 
 
-def test_iqr_error_bars_are_the_stored_width_centred():
-    bars = iqr_error_bars([0.2, None, float("nan"), 30.0])
-    assert bars["symmetric"] is True
-    assert bars["array"] == [0.1, None, None, 15.0]
+def test_iqr_error_bars_reach_the_stored_quartiles():
+    bars = iqr_error_bars([0.5, 0.5, 0.5, 40.0, None], [[0.4, 0.8], None, [0.4, float("nan")], [30.0, 45.0], [1, 2]])
+    assert bars["symmetric"] is False
+    # The bar runs from the first to the third quartile, wherever the median lies between them.
+    assert bars["array"] == pytest.approx([0.3, None, None, 5.0, None], nan_ok=True)
+    assert bars["arrayminus"] == pytest.approx([0.1, None, None, 10.0, None], nan_ok=True)

@@ -121,16 +121,27 @@ def test_nan_or_inf_in_a_signal_names_it(name, arg, bad):
         _call(name, **{arg: _with(value, bad)})
 
 
+# A single value is a valid input here: a rep's mean envelope in %MVC.
+SCALAR_OK = {"percent_mvc"}
+
+
 @pytest.mark.parametrize("name,arg", [(name, arg) for name, (_, _, wrong, _, _) in CASES.items() for arg in wrong])
 def test_a_signal_of_the_wrong_dimensions_names_it(name, arg):
     with pytest.raises(ValueError, match=rf"^{arg} must be [0-9]-D"):
         _call(name, **{arg: CASES[name][2][arg]})
 
 
+# A single value is a valid input here: a rep's mean envelope in %MVC.
+SCALAR_OK = {"percent_mvc"}
+
+
 @pytest.mark.parametrize("name,arg", [(name, arg) for name, (_, _, wrong, _, _) in CASES.items() for arg in wrong])
 def test_a_scalar_or_a_non_numeric_signal_names_it(name, arg):
-    with pytest.raises(ValueError, match=rf"^{arg} must be"):
-        _call(name, **{arg: 1.0})
+    if name in SCALAR_OK:
+        assert np.ndim(_call(name, **{arg: 1.0})) == 0
+    else:
+        with pytest.raises(ValueError, match=rf"^{arg} must be"):
+            _call(name, **{arg: 1.0})
     with pytest.raises(ValueError, match=rf"^{arg} must be a numeric array"):
         _call(name, **{arg: np.array(["a"] * N)})
 
