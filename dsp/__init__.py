@@ -19,13 +19,14 @@ One verb per step, each usable alone from a notebook (``fs`` in Hz, ``axis=-1``,
 * reps (:mod:`reengage.dsp.reps`): :func:`group_reps`, :func:`rep_bursts`, :func:`measure_reps`,
   :func:`check_reps`, :func:`movement_onsets`
 * settings: :mod:`reengage.dsp.options` (:class:`AnalysisOptions` and one frozen dataclass per step)
-* streaming: :mod:`reengage.dsp.streaming`
+* streaming (the live chain: these steps on a sliding window): :class:`LiveChain`, :class:`LiveStep`
+  (:mod:`reengage.dsp.streaming`), settings :class:`LiveOptions`
 * validation (outside the library): ``python -m reengage.validation``
 """
 
 from .baseline import Baseline, baseline_mask, baseline_stats, quietest_window
 from .envelope import linear_envelope, moving_rms, tkeo
-from .filters import bandpass, clean, detect_mains_hz, filtfilt_fft, remove_dc, subtract_lines
+from .filters import bandpass, clean, detect_mains_hz, filtfilt_fft, mains_lines, remove_dc, subtract_lines
 from .imu import gyro_magnitude, movement_segments, tilt_deg
 from .normalize import mvc_reference, noise_corrected_rms, percent_mvc
 from .onsets import (DEFAULT_METHOD, METHODS, BonatoOptions, Bursts, DetectionBaseline, EnvelopeBurstOptions,
@@ -36,14 +37,15 @@ from .channel import (EmgPower, Mains, clean_emg, emg_power, envelope_mvc_peak, 
                       resting_power, rms_envelope, stored_envelope)
 from .masks import bursts_mask, intervals_mask
 from .options import (DEFAULT_OPTIONS, AnalysisOptions, BaselineOptions, CleanOptions, EnvelopeOptions,
-                      RepOptions)
+                      LiveOptions, RepOptions)
 from .quality import channel_quality
 from .reps import RepChecks, RepMeasures, check_reps, group_reps, measure_reps, movement_onsets, rep_bursts
+from .streaming import LiveChain, LiveStep
 
 __all__ = [
     "Baseline", "baseline_mask", "baseline_stats", "quietest_window",
     "linear_envelope", "moving_rms", "tkeo",
-    "bandpass", "clean", "detect_mains_hz", "filtfilt_fft", "remove_dc", "subtract_lines",
+    "bandpass", "clean", "detect_mains_hz", "filtfilt_fft", "mains_lines", "remove_dc", "subtract_lines",
     "gyro_magnitude", "movement_segments", "tilt_deg",
     "mvc_reference", "noise_corrected_rms", "percent_mvc",
     "DEFAULT_METHOD", "METHODS", "Bursts", "bonato", "detect_bursts", "envelope_bursts", "hodges_bui",
@@ -54,7 +56,8 @@ __all__ = [
     "EmgPower", "Mains", "clean_emg", "emg_power", "envelope_mvc_peak", "find_mains", "mvc_peak", "probe_samples",
     "resting_power", "rms_envelope", "stored_envelope",
     "bursts_mask", "intervals_mask",
-    "DEFAULT_OPTIONS", "AnalysisOptions", "BaselineOptions", "CleanOptions", "EnvelopeOptions", "RepOptions",
+    "DEFAULT_OPTIONS", "AnalysisOptions", "BaselineOptions", "CleanOptions", "EnvelopeOptions", "LiveOptions",
+    "RepOptions", "LiveChain", "LiveStep",
     "RepChecks", "RepMeasures", "check_reps", "group_reps", "measure_reps", "movement_onsets", "rep_bursts",
     "single_threaded_blas",
 ]

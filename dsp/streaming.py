@@ -99,7 +99,10 @@ class LiveChain:
         self.step = window_samples(live.step_ms, self.fs)
         self.window = max(window_samples(live.window_s * 1000.0, self.fs), 2 * self.step)
         self.settle = window_samples(live.settle_ms, self.fs, minimum=0)
-        self.detector = PowerBacktrackOptions()  # analyze's detector with its settings
+        # analyze's default detector with analyze's settings for it (the live chain runs power_backtrack: its
+        # learnt baseline is what lets a short window be judged against the session's rest).
+        det = options.detection
+        self.detector = det if isinstance(det, PowerBacktrackOptions) else PowerBacktrackOptions()
         # An offset is final once a later run could no longer merge with the burst (min_gap_ms) nor the
         # forward search past the detection window's reach change it.
         self.off_guard = window_samples(self.detector.min_gap_ms + 2 * self.detector.detect_window_ms, self.fs)
