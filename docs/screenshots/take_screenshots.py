@@ -60,10 +60,11 @@ def main(argv: list[str]) -> int:
         shot(f"/session/{mine[-1]['session_id']}", "#session-traces .js-plotly-plot", "session")
         shot(f"/report/{subject}", ".report-trend", "report")
         rec = read_recording(Catalog(root).recording_path(mine[-1]["recording_id"]))
-        t = threading.Thread(target=replay_to_live, args=(rec,), kwargs={"port": port, "speed": 1.0})
+        t = threading.Thread(target=replay_to_live, args=(rec,), kwargs={"port": port, "speed": 2.0})
         br.driver.get(base + "/live")
         t.start()
-        br.wait_for_contains_text("#live-latency", "over the last 4 reps", timeout=90)
+        # The reps come after the MVC protocol (≈ 93 s of the session): at 2× the fourth cue is ≈ 70 s in.
+        br.wait_for_contains_text("#live-latency", "over the last 4 reps", timeout=150)
         time.sleep(0.5)
         br.driver.save_screenshot(str(HERE / "live.png"))
         print("live.png:", br.find_element("#live-latency").text, file=sys.stderr)
