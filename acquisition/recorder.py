@@ -80,8 +80,9 @@ class Acquisition:
     ``decoder``: the board's :class:`~reengage.acquisition.decoder.BoardDecoder` (``decoder_for_board``).
     After a disconnect the transport's ``reconnect`` waits for the board (``reconnect_timeout_s``, None: until
     Ctrl-C or the duration; 0: give up at once); samples lost meanwhile appear as a Gap when data flows again.
-    ``on_hello`` is called with each new HELLO once it checks out, so the recorder can keep it at once (STAT
-    is only written at a clean close, and a crash must not lose which board and firmware made the file).
+    ``on_answer`` is called once, when the first valid data arrives. ``on_hello`` is called with each new
+    HELLO once it checks out, so the recorder can keep it at once (STAT is only written at a clean close, and
+    a crash must not lose which board and firmware made the file).
 
     A watchdog on the host clock: nothing valid (a frame, a HELLO or a plotter line) within
     ``answer_timeout_s`` of the start raises :class:`DeviceError` (a port with no board, or one running
@@ -107,6 +108,7 @@ class Acquisition:
         answer_timeout_s: float | None = ANSWER_TIMEOUT_S,
         stall_s: float = STALL_S,
         board_speed: float = 1.0,
+        on_answer: Callable[[], None] | None = None,
     ) -> None:
         self.decoder = decoder
         self.board = decoder.board
@@ -121,6 +123,7 @@ class Acquisition:
         self._first_valid_ns: int | None = None
         self._last_valid_ns: int | None = None
         self._stall_reported = False
+        self.on_answer = on_answer
         self._restarts_seen = 0
         self.duration_s = duration_s
         self.on_progress = on_progress
@@ -183,6 +186,8 @@ class Acquisition:
     def _valid(self, now_ns: int) -> None:
         if self._first_valid_ns is None:
             self._first_valid_ns = now_ns
+            if self.on_answer:
+                self.on_answer()
         if self._stall_reported:
             self._stall_reported = False
             silent_s = (now_ns - (self._last_valid_ns or now_ns)) * 1e-9

@@ -148,9 +148,9 @@ def _record(opts: RecordOptions, board: BoardConfig, guide_steps: list[Step] | N
     path = recording_path(opts.out_dir, opts.subject, opts.task, started)
     sinks = _Sinks.build(path, decoder, meta, lsl, guide_steps, console)
     until = f"for {opts.duration_s:g} s" if opts.duration_s else "until you press Ctrl-C (no --duration given)"
-    console.print(f"recording {board.name} on {port} {until} → {path}", soft_wrap=True, markup=False,
-                  highlight=False)
-    acq = _run(decoder, transport, sinks, opts, reconnect=sim is None, console=console)
+    # Said once the board answers: a port where nothing does gets one line, the error, and no recording.
+    announce = f"recording {board.name} on {port} {until} → {path}"
+    acq = _run(decoder, transport, sinks, opts, reconnect=sim is None, console=console, announce=announce)
     st = acq.stats()
     console.print(
         f"{sinks.recorder.writer.samples_written['emg'] / board.emg.fs_hz:.1f} s recorded, "
@@ -271,11 +271,12 @@ class _Sinks:
 
 
 def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *, reconnect: bool,
-         console: Console) -> Acquisition:
-    """Run until the duration or Ctrl-C (everything received is kept), then close the link and the sinks."""
+         console: Console, announce: str) -> Acquisition:
+    """Run until the duration or Ctrl-C (everything received is kept), then close the link and the sinks;
+    ``announce`` is printed when the board first answers."""
     with Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.completed:.1f} s"),
-        TimeElapsedColumn(), console=console, transient=True,
+        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
     ) as progress:
         bar = progress.add_task("recording", total=opts.duration_s)
         acq = Acquisition(
@@ -289,6 +290,7 @@ def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *
             on_reconnect=lambda: console.print("[green]board reconnected; the gap is recorded[/green]"),
             on_warning=lambda msg: console.print(msg, style="yellow", markup=False, highlight=False),
             on_hello=lambda hello: sinks.recorder.writer.update_meta({"hello": hello}),
+            on_answer=lambda: console.print(announce, soft_wrap=True, markup=False, highlight=False),
         )
         if sinks.lsl is not None:
             sinks.lsl.time_of = acq.clock.host_time_s  # counter-derived sample times, never chunk arrivals
