@@ -221,12 +221,14 @@ class Acquisition:
         heard = (f"{self.bytes_in} bytes arrived but none made a {what}"
                  if self.bytes_in else "not a byte arrived")
         sketch = f"sketch {board.sketch}" if board.sketch else "a sketch printing Serial Plotter lines"
-        baud = self.board.transport.get("baudrate")
+        if board.transport.get("kind") == "ble":
+            link, check = "", "the sketch is flashed and the board is powered and in range"
+        else:
+            link = f" at {board.transport.get('baudrate', 115200)} baud"
+            check = "the sketch is flashed, the baud rate matches and the cable carries data"
         return (
             f"nothing answers on {self._where()}: no {what} in {self.answer_timeout_s:g} s ({heard}); expected "
-            f"board {board.path.name} running {sketch}"
-            + (f" at {baud} baud" if baud else "")
-            + ": check that the sketch is flashed, the baud rate matches and the cable carries data "
+            f"board {board.path.name} running {sketch}{link}: check that {check} "
             f"(`reengage boards` lists boards and ports)"
         )
 

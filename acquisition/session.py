@@ -160,8 +160,7 @@ def _record(opts: RecordOptions, board: BoardConfig, guide_steps: list[Step] | N
     return path
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled as Ctrl-C is: the recording is closed with everything received, the board let go."""
+SIGTERM_NOTE = "SIGTERM"  # the KeyboardInterrupt's argument when SIGTERM, not Ctrl-C, stopped the session
 
 
 @contextlib.contextmanager
@@ -173,7 +172,7 @@ def _sigterm_as_interrupt():
         return
 
     def stop(signum, frame):
-        raise Terminated("SIGTERM")
+        raise KeyboardInterrupt(SIGTERM_NOTE)  # handled as Ctrl-C is: close with everything received
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
@@ -298,7 +297,7 @@ def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *
         try:
             acq.run()
         except KeyboardInterrupt as e:
-            console.print(f"stopped by {'SIGTERM' if isinstance(e, Terminated) else 'Ctrl-C'}; "
+            console.print(f"stopped by {'SIGTERM' if e.args == (SIGTERM_NOTE,) else 'Ctrl-C'}; "
                           "everything received is kept")
         except DeviceError:
             # A board refused at the handshake (HELLO does not match the board file) sent no sample:
