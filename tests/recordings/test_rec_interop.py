@@ -82,7 +82,8 @@ def _same_events(a, b, tol=1e-4):
 @pytest.mark.parametrize("fmt", ["edf", "bdf"])
 def test_record_export_import_keeps_samples_and_events(rgr, tmp_path, fmt):
     rec = read_recording(rgr)
-    (out,) = export_recording(rgr, fmt, tmp_path)
+    out, side = export_recording(rgr, fmt, tmp_path)
+    assert side == out.with_suffix(".json") and side.is_file()
     back = load_recording(out)  # through the same dispatcher `info`/`analyze` use
     _same_samples(rec, back)
     _same_events(rec, back)
@@ -95,7 +96,7 @@ def test_record_export_import_keeps_samples_and_events(rgr, tmp_path, fmt):
 def test_edf_is_standard_edf_plus_for_other_readers(rgr, tmp_path):
     """What EDFbrowser / MNE see: labels, rates, units, physical values and the annotations."""
     rec = read_recording(rgr)
-    (out,) = export_recording(rgr, "edf", tmp_path)
+    out = export_recording(rgr, "edf", tmp_path)[0]
     r = pyedflib.EdfReader(str(out))
     try:
         assert r.filetype == pyedflib.FILETYPE_EDFPLUS
@@ -166,18 +167,23 @@ def test_bids_layout_has_the_required_files_and_fields(rgr, tmp_path):
 def test_csv_export_follows_the_analysis_contract(rgr, tmp_path):
     rec = read_recording(rgr)
     files = export_recording(rgr, "csv", tmp_path)
+    assert [f.name for f in files] == ["P031_hip_thrust.csv", "P031_hip_thrust.events.csv", "P031_hip_thrust.json"]
+    files[2].unlink()  # the CSV alone, as a spreadsheet user hands it on: physical values
     back = read_csv_recording(files[0])
     assert back.fs_hz == 1000.0 and back.emg.n_samples == rec.emg.n_samples
     assert [c.role for c in back.emg.channels] == ["glute_max", "hamstrings"]
     assert np.allclose(back.emg.data, rec.emg.physical(), rtol=1e-5, atol=1e-6)
     assert [c.name for c in back.imu.channels] == ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
     with open(files[1]) as f:
-        assert [r["label"] for r in csv.DictReader(f)] == [e.label for e in rec.events]
+        rows = list(csv.DictReader(f))
+    assert [r["label"] for r in rows if not r["label"].startswith("gap:")] == [e.label for e in rec.events]
+    assert [r["label"] for r in rows if r["label"].startswith("gap:")] == [f"gap:{g.stream}" for g in rec.gaps]
+    assert [e.label for e in back.events] == [e.label for e in rec.events]
 
 
 def test_edf_left_by_a_killed_writer_is_recovered(rgr, tmp_path):
     """pyedflib leaves -1 as the record count when its process dies (shared/TOOLCHAIN.md)."""
-    (out,) = export_recording(rgr, "edf", tmp_path)
+    out = export_recording(rgr, "edf", tmp_path)[0]
     blob = bytearray(out.read_bytes())
     blob[236:244] = b"-1      "
     header = int(blob[184:192])
@@ -202,7 +208,8 @@ def test_export_cli_and_bad_format(rgr, tmp_path):
     r = subprocess.run([*REENGAGE, "export", str(rgr), "--format", "edf", "--out", str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert Path(r.stdout.strip()).suffix == ".edf" and Path(r.stdout.strip()).is_file()
+    printed = [Path(p) for p in r.stdout.split()]
+    assert [p.suffix for p in printed] == [".edf", ".json"] and all(p.is_file() for p in printed)
     r = subprocess.run([*REENGAGE, "export", str(rgr), "--format", "mat", "--out", str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--format 'mat'" in r.stderr and r.stderr.count("\n") == 1
