@@ -108,7 +108,10 @@ def _check_numbers(path: Path, df: pd.DataFrame, line_nos: list[int], what: str)
     for j, col in enumerate(df.columns):
         values = df[col]
         if not pd.api.types.is_numeric_dtype(values):
-            bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+            text = values.astype(str).str.strip()
+            if "decimal commas" in what:  # pandas leaves a column with a bad cell as text, commas and all
+                text = text.str.replace(",", ".", regex=False)
+            bad = pd.to_numeric(text, errors="coerce").isna() & values.notna()
             k = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
             raise InputError(f"{path}: line {line_nos[k]}, column {j + 1} ({col!r}): {values.iloc[k]!r} is not a "
                              f"number (read as {what})")
@@ -309,7 +312,11 @@ def write_csv_recording(rec: Recording, path: str | Path) -> Path:
         ti = rec.imu.times()
         for c, row in zip(rec.imu.channels, rec.imu.physical()):
             cols[c.name] = np.interp(t, ti, row)
-    pd.DataFrame(cols).to_csv(path, index=False, float_format="%.6g")
+    # Integer samples (ADC counts) come back exactly from 6 significant digits and the sidecar's scale and
+    # offset, which keeps the file small; float samples are written in full (shortest exact repr) so they
+    # come back bit for bit.
+    exact = all(s.data.dtype.kind in "iu" for s in rec.streams.values())
+    pd.DataFrame(cols).to_csv(path, index=False, float_format="%.6g" if exact else None)
     write_events(rec, events_path(path))
     write_sidecar(rec, path)
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ REENGAGE = [sys.executable, "-m", "reengage.cli"]
 SECONDS = 12.3  # not a whole number of EDF data records
 
 
-def simulated_rgr(path: Path, seconds: float = SECONDS, seed: int = 3, gap: bool = True) -> Path:
+def simulated_rgr(path: Path, seconds: float = SECONDS, seed: int = 3, gap: bool = True,
+                  extra_meta: dict | None = None) -> Path:
     """What `reengage record --board simulated` writes, without the pty (the board's own samples)."""
     board = load_board("simulated")
     samples, session = board_samples(board, profile_from_board(board), seconds, seed)
@@ -36,7 +38,7 @@ def simulated_rgr(path: Path, seconds: float = SECONDS, seed: int = 3, gap: bool
     samples = {"emg": samples["emg"][:, :n], "imu": samples["imu"][:, : n // 10]}
     specs = [StreamSpec(s.name, s.fs_hz, s.channels) for s in board.streams.values()]
     meta = {"subject": "P031", "task": "hip_thrust", "session_date": "2026-03-04", "board": "simulated",
-            "started_utc": "2026-03-04T09:15:00Z", "mains_hz": 50}
+            "started_utc": "2026-03-04T09:15:00Z", "mains_hz": 50, **(extra_meta or {})}
     lost = (4000, 4100) if gap else (0, 0)
     with RecordingWriter(path, specs, meta) as w:
         for ev in session.events:
@@ -215,3 +217,25 @@ def test_export_cli_and_bad_format(rgr, tmp_path):
     assert r.returncode == 2 and "--format 'mat'" in r.stderr and r.stderr.count("\n") == 1
     with pytest.raises(InputError):
         export_recording(tmp_path / "missing.rgr", "edf", tmp_path)
+
+
+def test_reading_and_writing_edf_prints_nothing_on_stdout(rgr, tmp_path, capfd):
+    """stdout is the CLI's data (``info --json``); pyedflib is C, so this is checked on file descriptor 1."""
+    from reengage.io.edf import stdout_to_stderr
+
+    capfd.readouterr()
+    for fmt in ("edf", "bdf", "bids"):
+        load_recording(export_recording(rgr, fmt, tmp_path / fmt)[0])
+    with pytest.raises(RecordingFormatError):
+        read_edf_recording(tmp_path / "edf" / "P031_hip_thrust.json")  # not an EDF: edflib's error path
+    out, _ = capfd.readouterr()
+    assert out == ""
+    # What C code writes to fd 1 inside the guard goes to stderr, and fd 1 is back afterwards.
+    with stdout_to_stderr():
+        os.write(1, b"from C\n")
+    os.write(1, b"after\n")
+    out, err = capfd.readouterr()
+    assert (out, err) == ("after\n", "from C\n")
+    edf = tmp_path / "edf" / "P031_hip_thrust.edf"
+    r = subprocess.run([*REENGAGE, "info", str(edf), "--json"], capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["meta"]["subject"] == "P031"
