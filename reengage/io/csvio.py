@@ -55,7 +55,7 @@ def _text(path: Path) -> str:
         return raw.decode("cp1252", errors="replace")  # Excel's plain "CSV" on Windows
 
 
-def _content_lines(text: str) -> list[tuple[int, str]]:
+def _content_lines(text: str) -> list[tuple[int, str]]:  # for the small events file
     """(1-based line number, line) of every line that is neither blank nor a ``#`` comment."""
     return [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
 
@@ -74,34 +74,48 @@ def _dialect(path: Path, header: str, sample: list[str], forced: str | None = No
     return sep, decimal
 
 
-def _table(path: Path, text: str) -> tuple[pd.DataFrame, int, list[int], str]:
+def _table(path: Path, text: str) -> tuple[pd.DataFrame, int, range | list[int], str]:
     """The samples as a DataFrame, the header's line, the file line of each row, and the dialect in words."""
-    lines = _content_lines(text)
+    all_lines = text.splitlines()
+    start = 0  # the header: the first line that is neither blank nor a comment (nor Excel's "sep=;" hint)
     forced = None
-    if lines and re.fullmatch(r"\s*sep=(.)\s*", lines[0][1]):  # Excel's separator hint line
-        forced = re.fullmatch(r"\s*sep=(.)\s*", lines[0][1]).group(1)
-        lines = lines[1:]
-    if not lines:
+    while start < len(all_lines) and (not all_lines[start].strip() or all_lines[start].lstrip().startswith("#")
+                                      or re.fullmatch(r"\s*sep=(.)\s*", all_lines[start])):
+        m = re.fullmatch(r"\s*sep=(.)\s*", all_lines[start])
+        forced = m.group(1) if m else forced
+        start += 1
+    if start == len(all_lines):
         raise InputError(f"{path}: file is empty (no header row)" if text.strip() else f"{path}: file is empty")
-    head_no, header = lines[0]
-    sep, decimal = _dialect(path, header, [ln for _, ln in lines[1:20]], forced)
-    names = [c.strip().strip('"').strip() for c in header.split(sep)]
-    line_nos = [n for n, _ in lines[1:]]
-    if not line_nos:
+    head_no, header = start + 1, all_lines[start]
+    rest = all_lines[start + 1:]
+    if any(not ln.strip() or ln.lstrip().startswith("#") for ln in rest):  # comments between the samples
+        kept = [(head_no + 1 + i, ln) for i, ln in enumerate(rest) if ln.strip() and not ln.lstrip().startswith("#")]
+        line_nos: range | list[int] = [n for n, _ in kept]
+        rest = [ln for _, ln in kept]
+    else:
+        line_nos = range(head_no + 1, head_no + 1 + len(rest))
+    if not rest:
         raise InputError(f"{path}: line {head_no}: a header but no samples")
-    for n, ln in lines[1:]:
-        if ln.count(sep) != len(names) - 1:
-            raise InputError(f"{path}: line {n}: {ln.count(sep) + 1} fields, the header (line {head_no}) has "
-                             f"{len(names)}")
-    body = "\n".join(ln for _, ln in lines[1:])
+    sep, decimal = _dialect(path, header, rest[:20], forced)
+    names = [c.strip().strip('"').strip() for c in header.split(sep)]
     try:
-        df = pd.read_csv(io.StringIO(body), sep=sep, decimal=decimal, header=None, names=names,
+        df = pd.read_csv(io.StringIO("\n".join(rest)), sep=sep, decimal=decimal, header=None, names=names,
                          skipinitialspace=True)
     except (pd.errors.ParserError, ValueError) as e:
+        _ragged(path, rest, line_nos, sep, head_no, len(names))
         raise InputError(f"{path}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    if df.isna().to_numpy().any():  # a short line reads as empty cells: say which line has too few fields
+        _ragged(path, rest, line_nos, sep, head_no, len(names))
     what = {",": "comma", ";": "semicolon", "\t": "tab"}.get(sep, repr(sep)) + "-separated" + (
         ", decimal commas" if decimal == "," else "")
     return df, head_no, line_nos, what
+
+
+def _ragged(path: Path, rows: list[str], line_nos, sep: str, head_no: int, n: int) -> None:
+    for k, ln in enumerate(rows):
+        if ln.count(sep) != n - 1:
+            raise InputError(f"{path}: line {line_nos[k]}: {ln.count(sep) + 1} fields, the header (line {head_no}) "
+                             f"has {n}")
 
 
 def _check_numbers(path: Path, df: pd.DataFrame, line_nos: list[int], what: str) -> None:

@@ -82,6 +82,8 @@ BAD = {
     "no_time": ("t,glute_max\n0,1\n0.001,2\n", r"no_time\.csv: line 1: no time column.*time_s.*time_ms"),
     "not_increasing": ("# banner\ntime_s,glute_max\n0,1\n0.001,2\n0.001,3\n0.003,4\n",
                        r"not_increasing\.csv: line 5: time_s is not increasing \(0\.001 then 0\.001\)"),
+    "comment_inside": ("time_s,glute_max\n0,1\n# electrode re-taped\n\n0.002,2\n0.001,3\n",
+                       r"comment_inside\.csv: line 6: time_s is not increasing \(0\.002 then 0\.001\)"),
     "word": ("time_s,glute_max,hamstrings\n0,1,2\n0.001,1,x\n0.002,1,2\n",
              r"word\.csv: line 3, column 3 \('hamstrings'\): 'x' is not a number"),
     "empty_cell": ("time_s,glute_max\n0,1\n0.001,\n0.002,2\n", r"empty_cell\.csv: line 3, column 2 \('glute_max'\) is empty"),
