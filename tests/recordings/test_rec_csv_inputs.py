@@ -17,7 +17,6 @@ from reengage.io import load_recording
 from reengage.io.csvio import read_csv_recording
 
 REENGAGE = [sys.executable, "-m", "reengage.cli"]
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _session(n: int = 4000, fs: float = 1000.0) -> dict[str, np.ndarray]:
