@@ -46,8 +46,6 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
         ]),
         dcc.Graph(id={"type": "patient-trend", "index": i}, figure=figures.trend_figure(trend),
                   className="patient-trend", config={"displaylogo": False}),
-        dcc.Graph(id={"type": "patient-context", "index": i}, figure=figures.context_figure(trend),
-                  className="patient-context", config={"displaylogo": False}),
         html.P(data.ONSET_LITERATURE, className="re-help"),
         html.P("Click a point to open that session. MDC95 = 1.96·√2·SEM, with SEM from the rep-to-rep spread "
                "within sessions (Weir 2005). Published ranges are other people's group values, shown for "
