@@ -20,6 +20,7 @@ import numpy as np
 
 from reengage.catalog import CATALOG_NAME, Catalog
 from reengage.dashboard.numbers import finite, fmt
+from reengage.dsp.quality import MAINS_MAX_DB, SNR_MIN_DB
 from reengage.errors import ReengageError
 from reengage.model import MUSCLE_ROLES
 
@@ -331,47 +332,96 @@ def phase_bands(sessions: list[dict]) -> list[tuple[str, str, int]]:
 
 # ------------------------------------------------------------------------------------- session page
 
-# The per-channel quality block analyze emits (reengage.dsp.quality.channel_quality): its measures in
-# words, with their units; ``flags`` and ``usable`` make the verdict.
+# The per-channel quality block analyze emits (reengage.dsp.quality.channel_quality), put in the words a
+# clinician uses. Each measure has one phrase; the thresholds that make a flag are dsp.quality's own, the
+# others only choose an adjective (the numbers stay the stored ones, shown beside the words).
 QUALITY_WORDS = {
-    "snr_db": ("signal-to-noise ratio", "dB"),
-    "mains_hz": ("mains frequency detected", "Hz"),
-    "mains_db": ("mains hum above the EMG floor", "dB"),
-    "clipping_fraction": ("samples at the ADC limits", "fraction"),
-    "flat_fraction": ("flat (disconnected electrode?) stretches", "fraction"),
-    "motion_fraction": ("time with movement artefact", "fraction"),
-    "motion_artifacts": ("movement artefacts (cable or skin)", "count"),
+    "snr_db": "signal above rest",
+    "mains_hz": "mains frequency",
+    "mains_db": "mains hum",
+    "clipping_fraction": "clipping",
+    "flat_fraction": "flat stretches",
+    "motion_fraction": "movement artefacts, share of time",
+    "motion_artifacts": "movement artefacts",
+}
+FLAG_WORDS = {
+    "flat": "flat stretches: an electrode off or a lead unplugged?",
+    "clipping": "the signal hits the amplifier's limit (clipping): lower the gain or check the electrode",
+    "low_snr": "the muscle signal is barely above the resting noise",
+    "mains": "strong mains hum: check the reference electrode and the skin contact",
+    "motion": "frequent movement artefacts: secure the cable",
+    "electrode_off": "the electrode is probably off",
 }
 
 
-def _quality_line(key: str, value) -> str | None:
-    label, unit = QUALITY_WORDS[key]
-    if finite(value) is None:  # e.g. mains_hz where no mains line was found
-        return None
-    if unit == "count":
-        return f"{label}: {fmt(value, 'd')}"
-    if unit == "fraction":
-        return f"{label}: {fmt(value, '.3g')} (fraction of samples)"
-    return f"{label}: {fmt(value, '.3g', ' ' + unit)}"
+def _pct(fraction) -> str:
+    v = 100 * float(fraction)
+    return f"{v:.1f} %" if v >= 0.1 else "under 0.1 %"
+
+
+def _snr_words(snr) -> str:
+    snr = finite(snr)
+    if snr is None:
+        return "signal level unknown (no rest or no contraction to compare)"
+    if snr < SNR_MIN_DB:
+        return f"signal too weak to use ({snr:.0f} dB above rest)"
+    word = "good" if snr >= 15 else "fair" if snr >= 8 else "weak"
+    return f"{word} signal ({snr:.0f} dB above rest)"
+
+
+def _mains_words(hz, level_db) -> str:
+    hz, level_db = finite(hz), finite(level_db)
+    if hz is None or level_db is None:
+        return "no mains hum"
+    line = f"{hz:g} Hz, {level_db:+.0f} dB against the muscle signal"
+    if level_db > MAINS_MAX_DB:
+        return f"strong mains hum ({line})"
+    return f"{'slight' if level_db <= -10 else 'some'} mains hum ({line}), removed by the analysis"
+
+
+def _artefact_words(q: dict) -> list[str]:
+    out = []
+    clip, flat = finite(q.get("clipping_fraction")), finite(q.get("flat_fraction"))
+    if clip:
+        out.append(f"clipped in {_pct(clip)} of samples")
+    if flat:
+        out.append(f"flat in {_pct(flat)} of the time")
+    n = finite(q.get("motion_artifacts"))
+    if n:
+        share = finite(q.get("motion_fraction"))
+        out.append(f"{n:.0f} movement artefact{'s' if n != 1 else ''} (cable or skin)"
+                   + (f", {_pct(share)} of the time" if share else ""))
+    if not out:
+        out.append("no clipping, flat stretches or movement artefacts")
+    return out
 
 
 def quality_in_words(analysis: dict | None) -> list[dict]:
-    """Each channel's quality block as sentences: flags first, then the measured numbers."""
+    """Each channel's quality block in words: what is wrong first (the analysis's ``flags``), then the
+    signal level, mains hum and artefacts, each with the stored number it is based on."""
     out = []
     for name, ch in ((analysis or {}).get("channels") or {}).items():
         q = (ch or {}).get("quality") or {}
-        flags = [str(f).replace("_", " ") for f in q.get("flags") or []]
-        lines = [("warning", f) for f in flags]
-        for key in QUALITY_WORDS:
-            line = _quality_line(key, q.get(key)) if key in q else None
-            if line is not None:
-                lines.append(("info", line))
+        flags = [str(f) for f in q.get("flags") or []]
+        lines = [("warning", FLAG_WORDS.get(f, f.replace("_", " "))) for f in flags]
+        lines.append(("info", _snr_words(q.get("snr_db"))))
+        lines.append(("info", _mains_words(q.get("mains_hz"), q.get("mains_db"))))
+        lines += [("info", w) for w in _artefact_words(q)]
         if q.get("usable") is False:
             verdict = "not used by the analysis: check the electrode and cable"
         else:
             verdict = "usable, with warnings" if flags else "usable"
         out.append({"channel": name, "verdict": verdict, "lines": lines})
     return out
+
+
+_REP_NOTE = re.compile(r"^rep (\d+)\b")
+
+
+def note_in_words(note) -> str:
+    """An analysis note as the page shows it: analyze's notes number reps from 0 (its ``index``), the
+    page and its table from 1."""
+    return _REP_NOTE.sub(lambda m: f"rep {int(m.group(1)) + 1}", str(note))
 
 
 def _rep_row(r: dict, position: int) -> dict:
@@ -403,7 +453,8 @@ def session(root: Path, session_id: int) -> dict | None:
         others = [o for o in cat.sessions(s["subject_id"]) if o["session_id"] != s["session_id"]]
     reps = [_rep_row(r, k) for k, r in enumerate((analysis or {}).get("reps") or [])]
     return {"session": s, "analysis": analysis, "info": info, "reps": reps,
-            "quality": quality_in_words(analysis), "notes": [str(n) for n in (analysis or {}).get("notes") or []],
+            "quality": quality_in_words(analysis),
+            "notes": [note_in_words(n) for n in (analysis or {}).get("notes") or []],
             "others": others}
 
 
@@ -450,11 +501,28 @@ def _signals(path: Path, roles: dict[str, str]) -> dict:
         "raw": remove_dc(emg.physical()[rows], overwrite_x=True).astype(np.float32),
         "envelope": np.asarray(env.envelope, dtype=np.float32),
         "duration_s": emg.n_samples / emg.fs_hz,
+        "events": protocol_events(rec.events),
     }
     with _CACHE_LOCK:
         _SIGNAL_CACHE[key] = out
         while len(_SIGNAL_CACHE) > SIGNAL_CACHE_SIZE:
             _SIGNAL_CACHE.popitem(last=False)
+    return out
+
+
+def protocol_events(events) -> list[dict]:
+    """The recording's protocol marks the traces are labelled with: MVC trials (``mvc:<role>``), rests and
+    the exercise, as (start_s, end_s, label, kind) in the recording's seconds."""
+    out = []
+    for ev in events or ():
+        label = str(ev.label)
+        kind = "mvc" if label.startswith("mvc") else label if label in ("rest", "exercise") else None
+        if kind is None or not ev.duration_s or ev.duration_s <= 0:
+            continue
+        role = label.partition(":")[2]
+        words = {"mvc": f"MVC {role.replace('_', ' ')}".strip(), "rest": "rest", "exercise": "exercise"}[kind]
+        out.append({"start_s": float(ev.onset_s), "end_s": float(ev.onset_s + ev.duration_s), "label": words,
+                    "kind": kind})
     return out
 
 
@@ -530,7 +598,7 @@ def traces(root: Path, recording_id: int, t_range_s: tuple[float, float] | None 
         return {"error": f"recording file {path.name} cannot be read: {e}"}
     n = sig["raw"].shape[-1]
     i0, i1 = _view(n, sig["fs_hz"], sig["t0_s"], t_range_s)
-    out = {k: sig[k] for k in ("keys", "names", "roles", "unit", "duration_s")}
+    out = {k: sig[k] for k in ("keys", "names", "roles", "unit", "duration_s", "events")}
     out.update(samples_total=n, samples_in_view=i1 - i0, marks=_marks(sig, analysis))
     for kind in ("raw", "envelope"):
         t, v = minmax_decimate(sig[kind], sig["fs_hz"], sig["t0_s"], i0, i1, n_px)

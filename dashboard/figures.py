@@ -221,48 +221,77 @@ def _with_layout_items(fig: go.Figure, shapes: list[dict], notes: list[dict]) ->
                       annotations=list(fig.layout.annotations or ()) + notes)
 
 
-def _mark_traces(tr: dict) -> list[go.Scatter]:
-    """Onsets (▲) and offsets (▼) of each channel on its envelope; a channel the traces lack, at the top."""
-    env = tr["envelope"]["y"]
-    ymax = max((float(v.max()) for v in env if v.size), default=1.0)
+def _mark_traces(tr: dict, row_of_key: dict[str, int]) -> list[tuple[int, dict]]:
+    """Onsets (▲) and offsets (▼) of each channel on its own envelope row, as (row, trace); a channel the
+    traces lack is left out (its times are in the reps table)."""
     role_of = dict(zip(tr["keys"], tr["roles"]))
     out = []
     for i, (key, marks) in enumerate(tr["marks"].items()):
+        if key not in row_of_key:
+            continue
         c = colour(role_of.get(key) or key, i)
         for kind, sym in (("onset", "triangle-up"), ("offset", "triangle-down")):
             ts, ys = marks[kind]
             if ts:
-                out.append(go.Scatter(
-                    x=ts, y=[ymax * 1.05 if y is None else y for y in ys], mode="markers",
-                    marker=dict(symbol=sym, size=10, color=c, line=dict(width=1, color="white")),
-                    name=f"{key} {kind}", hovertemplate=f"{key} {kind} %{{x:.3f}} s<extra></extra>"))
+                out.append((row_of_key[key], dict(
+                    type="scatter", x=ts, y=ys, mode="markers", name=f"{key} {kind}", legendgroup=f"{key} {kind}",
+                    marker=dict(symbol=sym, size=11, color=c, line=dict(width=1, color="white")),
+                    hovertemplate=f"{key} {kind} %{{x:.3f}} s<extra></extra>")))
     return out
 
 
+def _protocol_items(tr: dict, analysis: dict | None) -> tuple[list[dict], list[dict]]:
+    """MVC trials and reps as bands across every row, named above the top row (MVC trials from the
+    recording's events, reps and their exclusion from the analysis)."""
+    shapes, notes = [], []
+    for ev in tr.get("events") or []:
+        if ev["kind"] != "mvc":
+            continue
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=ev["start_s"], x1=ev["end_s"], y0=0, y1=1,
+                           layer="below", line=dict(width=0), fillcolor="rgba(112, 72, 232, 0.10)", name="mvc"))
+        notes.append(dict(xref="x", yref="paper", x=(ev["start_s"] + ev["end_s"]) / 2, y=1, yanchor="bottom",
+                          showarrow=False, text=ev["label"], font=dict(size=11, color="#5f3dc4"), name="mvc"))
+    for k, rep in enumerate((analysis or {}).get("reps") or []):
+        if finite(rep.get("start_s")) is None or finite(rep.get("end_s")) is None:
+            continue
+        excluded = bool(rep.get("excluded"))
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=rep["start_s"], x1=rep["end_s"], y0=0, y1=1,
+                           layer="below", line=dict(width=0), name="rep",
+                           fillcolor="rgba(134,142,150,0.10)" if excluded else "rgba(230,73,128,0.09)"))
+        notes.append(dict(xref="x", yref="paper", x=(rep["start_s"] + rep["end_s"]) / 2, y=1, yanchor="bottom",
+                          showarrow=False, text=str(int(rep.get("index", k)) + 1), name="rep",
+                          font=dict(size=10, color="#adb5bd" if excluded else "#a61e4d")))
+    return shapes, notes
+
+
 def session_figure(tr: dict, analysis: dict | None, *, title: str = "", show_raw: bool = True) -> go.Figure:
-    """The stored signal (DC removed) and the envelope analyze detected the onsets on (min/max per pixel),
-    with rep windows, and onsets (▲) and offsets (▼) on the envelope."""
-    rows = ["raw", "envelope"] if show_raw else ["envelope"]
-    unit = f" ({tr['unit']})" if tr["unit"] else ""
-    titles = {"raw": f"Raw{unit}, DC removed",
-              "envelope": f"Envelope{unit} the analysis detected the onsets on"}
-    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[titles[r] for r in rows])
-    for r, kind in enumerate(rows, start=1):
-        t, y = tr[kind]["t"], tr[kind]["y"]
-        for i, (name, role) in enumerate(zip(tr["names"], tr["roles"])):
-            fig.add_trace(go.Scattergl(x=t, y=y[i], mode="lines", name=name, legendgroup=name, showlegend=r == 1,
-                                       line=dict(width=1, color=colour(role, i)), hoverinfo="skip"), row=r, col=1)
-    reps = (analysis or {}).get("reps") or []
-    _with_layout_items(fig, [
-        dict(type="rect", xref="x", yref="paper", x0=rep["start_s"], x1=rep["end_s"], y0=0, y1=1, layer="below",
-             line=dict(width=0), fillcolor="rgba(230,73,128,0.08)" if not rep.get("excluded") else "rgba(134,142,150,0.08)")
-        for rep in reps if rep.get("start_s") is not None and rep.get("end_s") is not None], [])
-    for m in _mark_traces(tr):
-        fig.add_trace(m, row=len(rows), col=1)
-    fig.update_layout(height=220 + 210 * len(rows), margin=dict(l=60, r=20, t=90, b=40),
-                      plot_bgcolor="white",
-                      legend=dict(orientation="h", x=0, y=1.0 + 45 / (210 * len(rows)), yanchor="bottom"),
+    """One row per channel and kind, on one time axis: the stored signal (DC removed), then the envelope
+    analyze detected the onsets on, with onsets (▲) and offsets (▼) on it; MVC trials and reps (numbered as
+    in the table) as bands across all rows."""
+    unit = tr["unit"] or "unit"
+    kinds = ["raw", "envelope"] if show_raw else ["envelope"]
+    rows = [(kind, i) for kind in kinds for i in range(len(tr["names"]))]
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.025)
+    row_of_key = {}
+    for r, (kind, i) in enumerate(rows, start=1):
+        name, role = tr["names"][i], tr["roles"][i]
+        fig.add_trace(go.Scattergl(x=tr[kind]["t"], y=tr[kind]["y"][i], mode="lines", name=name, legendgroup=name,
+                                   showlegend=kind == kinds[0], line=dict(width=1, color=colour(role, i)),
+                                   hoverinfo="skip"), row=r, col=1)
+        axis_title = (f"{name}<br>raw, {unit}" if kind == "raw" else
+                      f"{name}<br>envelope, {unit} RMS")
+        fig.update_yaxes(title_text=axis_title, title_font=dict(size=11), row=r, col=1)
+        if kind == "envelope":
+            row_of_key[tr["keys"][i]] = r
+    for r, trace in _mark_traces(tr, row_of_key):
+        fig.add_trace(trace, row=r, col=1)
+    shapes, notes = _protocol_items(tr, analysis)
+    _with_layout_items(fig, shapes, notes)
+    top, bottom = (80 if title else 50), 100
+    height = top + bottom + 150 * len(rows)
+    fig.update_layout(height=height, margin=dict(l=90, r=20, t=top, b=bottom), plot_bgcolor="white",
+                      # Below the time axis's title, clear of the MVC and rep labels above the top row.
+                      legend=dict(orientation="h", x=0, y=-55 / (height - top - bottom), yanchor="top"),
                       title=dict(text=title, x=0.01, font=dict(size=14)) if title else None, uirevision="keep")
     fig.update_xaxes(showgrid=True, gridcolor="#f1f3f5")
     fig.update_xaxes(title_text="time (s)", row=len(rows), col=1)
