@@ -21,7 +21,7 @@ import numpy as np
 from reengage.catalog import CATALOG_NAME, Catalog
 from reengage.dashboard.numbers import finite, fmt
 from reengage.dsp.quality import MAINS_MAX_DB, SNR_MIN_DB
-from reengage.errors import ReengageError
+from reengage.errors import CatalogError, ReengageError
 from reengage.model import MUSCLE_ROLES
 
 # ------------------------------------------------------------------------------------ literature
@@ -101,7 +101,22 @@ def has_catalog(root: Path) -> bool:
 
 
 def _open(root: Path) -> Catalog | None:
-    return Catalog(root) if has_catalog(root) else None
+    """The catalog, read-only: a page view never writes. A catalog written by an older reengage is
+    migrated once (the only write a view may cause, the same one any command does on open)."""
+    if not has_catalog(root):
+        return None
+    try:
+        return Catalog(root, readonly=True)
+    except CatalogError:
+        Catalog(root).close()  # schema migration; a catalog that cannot be opened raises here
+        return Catalog(root, readonly=True)
+
+
+def _open_for_writing(root: Path) -> Catalog:
+    """The catalog opened read-write, for the dashboard's only writes: a clinician's edit of a session
+    (phase, pain, notes) and the patient register's add, rename and merge, each audited by the catalog.
+    Adding a patient before any recording creates the catalog."""
+    return Catalog(root)
 
 
 def glute_max_pct_mvc(analysis: dict | None) -> float | None:
@@ -213,8 +228,27 @@ def trend_arrow(values: list[float | None], mdc: float | None, higher_is_better:
 
 # ------------------------------------------------------------------------------------ patients page
 
+def _patient_row(subject: str, ss: list[dict], analyses: dict) -> dict:
+    last = ss[-1]
+    same_task = [s for s in ss if s["task"] == last["task"]]
+    phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
+    mdc = minimal_detectable_change([_rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
+                                     for s in same_task if s["analysis_id"] is not None])
+    arrow, words = trend_arrow([s["median_glute_hamstring_ratio"] for s in same_task], mdc)
+    return {"subject_id": subject, "sessions": len(ss), "last_date": last["session_date"], "last_task": last["task"],
+            "phase": phase, "ratio": last["median_glute_hamstring_ratio"],
+            "latency_ms": last["median_onset_latency_ms"], "trend": arrow, "trend_words": words}
+
+
+def _no_sessions_row(subject: str) -> dict:
+    return {"subject_id": subject, "sessions": 0, "last_date": None, "last_task": "", "phase": None, "ratio": None,
+            "latency_ms": None, "trend": "·", "trend_words": "no sessions yet"}
+
+
 def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
-    """One row per subject: last session, phase, latest ratio and latency, trend of the ratio.
+    """One row per patient of the register (with or without sessions): last session, phase, latest ratio and
+    latency, trend of the ratio, whether a person registered the id (else a recording brought it in), and
+    the number of empty recordings left out.
 
     The trend is judged against the same minimal detectable change as the Patient page's (from the
     rep-to-rep spread of the subject's sessions of that exercise), so the two pages never disagree."""
@@ -227,30 +261,19 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
         for s in cat.sessions():
             by_subject.setdefault(s["subject_id"], []).append(s)
         needle = (search or "").strip().lower()
-        for subject, ss in by_subject.items():
-            if needle and needle not in subject.lower() and not any(needle in s["task"].lower() for s in ss):
+        for p in cat.patients():
+            subject, ss = p["subject_id"], by_subject.get(p["subject_id"], [])
+            label = (p.get("display_name") or "").lower()
+            if needle and needle not in subject.lower() and needle not in label and not any(
+                    needle in s["task"].lower() for s in ss):
                 continue
-            last = ss[-1]
-            same_task = [s for s in ss if s["task"] == last["task"]]
-            phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
-            analyses = cat.analyses_for_subject(subject)
-            mdc = minimal_detectable_change([_rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
-                                             for s in same_task if s["analysis_id"] is not None])
-            arrow, words = trend_arrow([s["median_glute_hamstring_ratio"] for s in same_task], mdc)
-            rows.append({
-                "subject_id": subject,
-                "sessions": len(ss),
-                "last_date": last["session_date"],
-                "last_task": last["task"],
-                "phase": phase,
-                "ratio": last["median_glute_hamstring_ratio"],
-                "latency_ms": last["median_onset_latency_ms"],
-                "trend": arrow,
-                "trend_words": words,
-            })
+            row = _patient_row(subject, ss, cat.analyses_for_subject(subject)) if ss else _no_sessions_row(subject)
+            row.update(registered=p["registered"], display_name=p.get("display_name") or "",
+                       empty_sessions=int(p.get("empty_sessions") or 0))
+            rows.append(row)
     keys = {
         "subject": lambda r: r["subject_id"],
-        "last_date": lambda r: r["last_date"],
+        "last_date": lambda r: r["last_date"] or "",
         "phase": lambda r: (r["phase"] is None, r["phase"] or 0),
         "ratio": lambda r: (r["ratio"] is None, r["ratio"] or 0.0),
         "latency": lambda r: (r["latency_ms"] is None, r["latency_ms"] or 0.0),
@@ -271,6 +294,7 @@ class TaskTrend:
     change_latency_ms: float | None
     projections: list[Projection]
     references: list[Reference]
+    empty: int = 0  # recordings of this exercise without samples: catalogued, left out of the charts
 
 
 def patient(root: Path, subject_id: str) -> list[TaskTrend]:
@@ -281,6 +305,7 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
     with cat:
         sessions = cat.sessions(subject_id)
         analyses = cat.analyses_for_subject(subject_id)
+        empty = [s["task"] for s in cat.empty_sessions(subject_id)]
     tasks: dict[str, list[dict]] = {}
     for s in sessions:
         a = analyses.get(s["session_id"])
@@ -312,7 +337,7 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
             if p is not None:
                 projections.append(p)
         out.append(TaskTrend(task, ss, mdc_r, mdc_l, change("median_glute_hamstring_ratio"),
-                             change("median_onset_latency_ms"), projections, refs))
+                             change("median_onset_latency_ms"), projections, refs, empty.count(task)))
     out.sort(key=lambda t: -len(t.sessions))
     return out
 
@@ -620,3 +645,64 @@ def session_id_for_recording(root: Path, recording_id: int) -> int | None:
         return None
     with cat:
         return cat.session_of_recording(recording_id)
+
+
+# -------------------------------------------------------------------- edits and the patient register
+# The dashboard's only writes, each through the catalog's audited API (who, when, old → new). Bad input
+# comes back as the catalog's InputError, whose message the page shows as it is.
+
+def edit_session(root: Path, session_id: int, *, who: str, **fields) -> list[dict]:
+    """Correct a session's ``phase``, ``pain`` and/or ``notes`` (the keys given); returns the changes made."""
+    with _open_for_writing(root) as cat:
+        return cat.edit_session(int(session_id), who=who, **fields)
+
+
+def session_edits(root: Path, session_id: int) -> list[dict]:
+    """A session's edit history, newest first: who, when (UTC), field, old and new value."""
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        return list(reversed(cat.session_edits(int(session_id))))
+
+
+def register(root: Path) -> list[dict]:
+    """The patient register (:meth:`Catalog.patients`): every id, registered by a person or only brought in
+    by a recording, with its session counts (empty recordings counted apart)."""
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        return cat.patients()
+
+
+def add_patient(root: Path, subject_id: str, *, who: str, display_name: str | None = None) -> dict:
+    with _open_for_writing(root) as cat:
+        return cat.add_patient(subject_id, display_name=display_name or None, who=who)
+
+
+def rename_patient(root: Path, old: str, new: str, *, who: str) -> int:
+    with _open_for_writing(root) as cat:
+        return cat.rename_patient(old, new, who=who)
+
+
+def merge_patients(root: Path, from_id: str, into_id: str, *, who: str) -> int:
+    with _open_for_writing(root) as cat:
+        return cat.merge_patients(from_id, into_id, who=who)
+
+
+def patient_edits(root: Path, subject_id: str) -> list[dict]:
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        return list(reversed(cat.patient_edits(subject_id)))
+
+
+def empty_recordings(root: Path, subject_id: str) -> list[dict]:
+    """A subject's sessions whose recording has no samples: kept in the catalog, left out of the trends."""
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        return cat.empty_sessions(subject_id)
