@@ -29,7 +29,7 @@ def colour(role_or_name: str | None, i: int = 0) -> str:
 # same x in every row, zooming one row zooms all, and nothing depends on two figures' margins agreeing.
 TREND_ROWS = ("ratio", "latency", "percent", "pain")
 TREND_AXIS_TITLES = {"ratio": "glute:hamstring<br>ratio", "latency": "onset latency, ms<br>(below 0 = glutes first)",
-                     "percent": "%", "pain": "pain<br>0–10"}
+                     "percent": "% of reps<br>or %MVC", "pain": "pain<br>0–10"}
 TREND_HEIGHT_PX = 920
 BAND_RATIO, BAND_GMAX, BAND_MDC = (47, 158, 68), (95, 61, 196), (134, 142, 150)  # RGB; bands at 15 % opacity
 
@@ -111,7 +111,7 @@ def _mdc_band(row: str, first, mdc, spec: str, unit: str) -> tuple[list[dict], l
     if finite(first) is None or finite(mdc) is None:
         return [], []
     shape, entry = _band(row, first - mdc, first + mdc, BAND_MDC, "mdc",
-                         f"first session ± MDC95 ({mdc:{spec}}{unit})")
+                         f"{row}: first session ± MDC95 ({mdc:{spec}}{unit})")
     return [shape], [entry]
 
 

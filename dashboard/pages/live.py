@@ -50,8 +50,12 @@ def layout(**_query):
 
 
 def _empty() -> go.Figure:
+    """The traces' place before any stream: no axes to read, a line saying what will come."""
     fig = go.Figure()
-    fig.update_layout(height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white")
+    fig.update_layout(height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white",
+                      xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      annotations=[dict(text="The envelopes appear here while a session streams.", showarrow=False,
+                                        xref="paper", yref="paper", x=0.5, y=0.5, font=dict(size=14, color="#868e96"))])
     return fig
 
 
