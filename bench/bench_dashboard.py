@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         def patients_page():
             with app.server.test_request_context("/"):
                 mod = sys.modules["reengage.dashboard.pages.patients"]
-                to_json_plotly([pages["Patients"](), mod._update("", "subject")])
+                to_json_plotly([pages["Patients"](), mod._update("", "subject", 0)])
 
         base = timed(sql, args.repeat)
         rows = [("bare SQL: the patient's session rows (baseline)", base)]

@@ -20,7 +20,8 @@ import numpy as np
 
 from reengage.catalog import CATALOG_NAME, Catalog
 from reengage.dashboard.numbers import finite, fmt
-from reengage.errors import ReengageError
+from reengage.dsp.quality import MAINS_MAX_DB, SNR_MIN_DB
+from reengage.errors import CatalogError, ReengageError
 from reengage.model import MUSCLE_ROLES
 
 # ------------------------------------------------------------------------------------ literature
@@ -100,7 +101,22 @@ def has_catalog(root: Path) -> bool:
 
 
 def _open(root: Path) -> Catalog | None:
-    return Catalog(root) if has_catalog(root) else None
+    """The catalog, read-only: a page view never writes. A catalog written by an older reengage is
+    migrated once (the only write a view may cause, the same one any command does on open)."""
+    if not has_catalog(root):
+        return None
+    try:
+        return Catalog(root, readonly=True)
+    except CatalogError:
+        Catalog(root).close()  # schema migration; a catalog that cannot be opened raises here
+        return Catalog(root, readonly=True)
+
+
+def _open_for_writing(root: Path) -> Catalog:
+    """The catalog opened read-write, for the dashboard's only writes: a clinician's edit of a session
+    (phase, pain, notes) and the patient register's add, rename and merge, each audited by the catalog.
+    Adding a patient before any recording creates the catalog."""
+    return Catalog(root)
 
 
 def glute_max_pct_mvc(analysis: dict | None) -> float | None:
@@ -212,8 +228,27 @@ def trend_arrow(values: list[float | None], mdc: float | None, higher_is_better:
 
 # ------------------------------------------------------------------------------------ patients page
 
+def _patient_row(subject: str, ss: list[dict], analyses: dict) -> dict:
+    last = ss[-1]
+    same_task = [s for s in ss if s["task"] == last["task"]]
+    phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
+    mdc = minimal_detectable_change([_rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
+                                     for s in same_task if s["analysis_id"] is not None])
+    arrow, words = trend_arrow([s["median_glute_hamstring_ratio"] for s in same_task], mdc)
+    return {"subject_id": subject, "sessions": len(ss), "last_date": last["session_date"], "last_task": last["task"],
+            "phase": phase, "ratio": last["median_glute_hamstring_ratio"],
+            "latency_ms": last["median_onset_latency_ms"], "trend": arrow, "trend_words": words}
+
+
+def _no_sessions_row(subject: str) -> dict:
+    return {"subject_id": subject, "sessions": 0, "last_date": None, "last_task": "", "phase": None, "ratio": None,
+            "latency_ms": None, "trend": "·", "trend_words": "no sessions yet"}
+
+
 def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
-    """One row per subject: last session, phase, latest ratio and latency, trend of the ratio.
+    """One row per patient of the register (with or without sessions): last session, phase, latest ratio and
+    latency, trend of the ratio, whether a person registered the id (else a recording brought it in), and
+    the number of empty recordings left out.
 
     The trend is judged against the same minimal detectable change as the Patient page's (from the
     rep-to-rep spread of the subject's sessions of that exercise), so the two pages never disagree."""
@@ -226,30 +261,19 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
         for s in cat.sessions():
             by_subject.setdefault(s["subject_id"], []).append(s)
         needle = (search or "").strip().lower()
-        for subject, ss in by_subject.items():
-            if needle and needle not in subject.lower() and not any(needle in s["task"].lower() for s in ss):
+        for p in cat.patients():
+            subject, ss = p["subject_id"], by_subject.get(p["subject_id"], [])
+            label = (p.get("display_name") or "").lower()
+            if needle and needle not in subject.lower() and needle not in label and not any(
+                    needle in s["task"].lower() for s in ss):
                 continue
-            last = ss[-1]
-            same_task = [s for s in ss if s["task"] == last["task"]]
-            phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
-            analyses = cat.analyses_for_subject(subject)
-            mdc = minimal_detectable_change([_rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
-                                             for s in same_task if s["analysis_id"] is not None])
-            arrow, words = trend_arrow([s["median_glute_hamstring_ratio"] for s in same_task], mdc)
-            rows.append({
-                "subject_id": subject,
-                "sessions": len(ss),
-                "last_date": last["session_date"],
-                "last_task": last["task"],
-                "phase": phase,
-                "ratio": last["median_glute_hamstring_ratio"],
-                "latency_ms": last["median_onset_latency_ms"],
-                "trend": arrow,
-                "trend_words": words,
-            })
+            row = _patient_row(subject, ss, cat.analyses_for_subject(subject)) if ss else _no_sessions_row(subject)
+            row.update(registered=p["registered"], display_name=p.get("display_name") or "",
+                       empty_sessions=int(p.get("empty_sessions") or 0))
+            rows.append(row)
     keys = {
         "subject": lambda r: r["subject_id"],
-        "last_date": lambda r: r["last_date"],
+        "last_date": lambda r: r["last_date"] or "",
         "phase": lambda r: (r["phase"] is None, r["phase"] or 0),
         "ratio": lambda r: (r["ratio"] is None, r["ratio"] or 0.0),
         "latency": lambda r: (r["latency_ms"] is None, r["latency_ms"] or 0.0),
@@ -270,6 +294,7 @@ class TaskTrend:
     change_latency_ms: float | None
     projections: list[Projection]
     references: list[Reference]
+    empty: int = 0  # recordings of this exercise without samples: catalogued, left out of the charts
 
 
 def patient(root: Path, subject_id: str) -> list[TaskTrend]:
@@ -280,6 +305,7 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
     with cat:
         sessions = cat.sessions(subject_id)
         analyses = cat.analyses_for_subject(subject_id)
+        empty = [s["task"] for s in cat.empty_sessions(subject_id)]
     tasks: dict[str, list[dict]] = {}
     for s in sessions:
         a = analyses.get(s["session_id"])
@@ -311,7 +337,7 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
             if p is not None:
                 projections.append(p)
         out.append(TaskTrend(task, ss, mdc_r, mdc_l, change("median_glute_hamstring_ratio"),
-                             change("median_onset_latency_ms"), projections, refs))
+                             change("median_onset_latency_ms"), projections, refs, empty.count(task)))
     out.sort(key=lambda t: -len(t.sessions))
     return out
 
@@ -331,47 +357,96 @@ def phase_bands(sessions: list[dict]) -> list[tuple[str, str, int]]:
 
 # ------------------------------------------------------------------------------------- session page
 
-# The per-channel quality block analyze emits (reengage.dsp.quality.channel_quality): its measures in
-# words, with their units; ``flags`` and ``usable`` make the verdict.
+# The per-channel quality block analyze emits (reengage.dsp.quality.channel_quality), put in the words a
+# clinician uses. Each measure has one phrase; the thresholds that make a flag are dsp.quality's own, the
+# others only choose an adjective (the numbers stay the stored ones, shown beside the words).
 QUALITY_WORDS = {
-    "snr_db": ("signal-to-noise ratio", "dB"),
-    "mains_hz": ("mains frequency detected", "Hz"),
-    "mains_db": ("mains hum above the EMG floor", "dB"),
-    "clipping_fraction": ("samples at the ADC limits", "fraction"),
-    "flat_fraction": ("flat (disconnected electrode?) stretches", "fraction"),
-    "motion_fraction": ("time with movement artefact", "fraction"),
-    "motion_artifacts": ("movement artefacts (cable or skin)", "count"),
+    "snr_db": "signal above rest",
+    "mains_hz": "mains frequency",
+    "mains_db": "mains hum",
+    "clipping_fraction": "clipping",
+    "flat_fraction": "flat stretches",
+    "motion_fraction": "movement artefacts, share of time",
+    "motion_artifacts": "movement artefacts",
+}
+FLAG_WORDS = {
+    "flat": "flat stretches: an electrode off or a lead unplugged?",
+    "clipping": "the signal hits the amplifier's limit (clipping): lower the gain or check the electrode",
+    "low_snr": "the muscle signal is barely above the resting noise",
+    "mains": "strong mains hum: check the reference electrode and the skin contact",
+    "motion": "frequent movement artefacts: secure the cable",
+    "electrode_off": "the electrode is probably off",
 }
 
 
-def _quality_line(key: str, value) -> str | None:
-    label, unit = QUALITY_WORDS[key]
-    if finite(value) is None:  # e.g. mains_hz where no mains line was found
-        return None
-    if unit == "count":
-        return f"{label}: {fmt(value, 'd')}"
-    if unit == "fraction":
-        return f"{label}: {fmt(value, '.3g')} (fraction of samples)"
-    return f"{label}: {fmt(value, '.3g', ' ' + unit)}"
+def _pct(fraction) -> str:
+    v = 100 * float(fraction)
+    return f"{v:.1f} %" if v >= 0.1 else "under 0.1 %"
+
+
+def _snr_words(snr) -> str:
+    snr = finite(snr)
+    if snr is None:
+        return "signal level unknown (no rest or no contraction to compare)"
+    if snr < SNR_MIN_DB:
+        return f"signal too weak to use ({snr:.0f} dB above rest)"
+    word = "good" if snr >= 15 else "fair" if snr >= 8 else "weak"
+    return f"{word} signal ({snr:.0f} dB above rest)"
+
+
+def _mains_words(hz, level_db) -> str:
+    hz, level_db = finite(hz), finite(level_db)
+    if hz is None or level_db is None:
+        return "no mains hum"
+    line = f"{hz:g} Hz, {level_db:+.0f} dB against the muscle signal"
+    if level_db > MAINS_MAX_DB:
+        return f"strong mains hum ({line})"
+    return f"{'slight' if level_db <= -10 else 'some'} mains hum ({line}), removed by the analysis"
+
+
+def _artefact_words(q: dict) -> list[str]:
+    out = []
+    clip, flat = finite(q.get("clipping_fraction")), finite(q.get("flat_fraction"))
+    if clip:
+        out.append(f"clipped in {_pct(clip)} of samples")
+    if flat:
+        out.append(f"flat in {_pct(flat)} of the time")
+    n = finite(q.get("motion_artifacts"))
+    if n:
+        share = finite(q.get("motion_fraction"))
+        out.append(f"{n:.0f} movement artefact{'s' if n != 1 else ''} (cable or skin)"
+                   + (f", {_pct(share)} of the time" if share else ""))
+    if not out:
+        out.append("no clipping, flat stretches or movement artefacts")
+    return out
 
 
 def quality_in_words(analysis: dict | None) -> list[dict]:
-    """Each channel's quality block as sentences: flags first, then the measured numbers."""
+    """Each channel's quality block in words: what is wrong first (the analysis's ``flags``), then the
+    signal level, mains hum and artefacts, each with the stored number it is based on."""
     out = []
     for name, ch in ((analysis or {}).get("channels") or {}).items():
         q = (ch or {}).get("quality") or {}
-        flags = [str(f).replace("_", " ") for f in q.get("flags") or []]
-        lines = [("warning", f) for f in flags]
-        for key in QUALITY_WORDS:
-            line = _quality_line(key, q.get(key)) if key in q else None
-            if line is not None:
-                lines.append(("info", line))
+        flags = [str(f) for f in q.get("flags") or []]
+        lines = [("warning", FLAG_WORDS.get(f, f.replace("_", " "))) for f in flags]
+        lines.append(("info", _snr_words(q.get("snr_db"))))
+        lines.append(("info", _mains_words(q.get("mains_hz"), q.get("mains_db"))))
+        lines += [("info", w) for w in _artefact_words(q)]
         if q.get("usable") is False:
             verdict = "not used by the analysis: check the electrode and cable"
         else:
             verdict = "usable, with warnings" if flags else "usable"
         out.append({"channel": name, "verdict": verdict, "lines": lines})
     return out
+
+
+_REP_NOTE = re.compile(r"^rep (\d+)\b")
+
+
+def note_in_words(note) -> str:
+    """An analysis note as the page shows it: analyze's notes number reps from 0 (its ``index``), the
+    page and its table from 1."""
+    return _REP_NOTE.sub(lambda m: f"rep {int(m.group(1)) + 1}", str(note))
 
 
 def _rep_row(r: dict, position: int) -> dict:
@@ -403,7 +478,8 @@ def session(root: Path, session_id: int) -> dict | None:
         others = [o for o in cat.sessions(s["subject_id"]) if o["session_id"] != s["session_id"]]
     reps = [_rep_row(r, k) for k, r in enumerate((analysis or {}).get("reps") or [])]
     return {"session": s, "analysis": analysis, "info": info, "reps": reps,
-            "quality": quality_in_words(analysis), "notes": [str(n) for n in (analysis or {}).get("notes") or []],
+            "quality": quality_in_words(analysis),
+            "notes": [note_in_words(n) for n in (analysis or {}).get("notes") or []],
             "others": others}
 
 
@@ -450,11 +526,28 @@ def _signals(path: Path, roles: dict[str, str]) -> dict:
         "raw": remove_dc(emg.physical()[rows], overwrite_x=True).astype(np.float32),
         "envelope": np.asarray(env.envelope, dtype=np.float32),
         "duration_s": emg.n_samples / emg.fs_hz,
+        "events": protocol_events(rec.events),
     }
     with _CACHE_LOCK:
         _SIGNAL_CACHE[key] = out
         while len(_SIGNAL_CACHE) > SIGNAL_CACHE_SIZE:
             _SIGNAL_CACHE.popitem(last=False)
+    return out
+
+
+def protocol_events(events) -> list[dict]:
+    """The recording's protocol marks the traces are labelled with: MVC trials (``mvc:<role>``), rests and
+    the exercise, as (start_s, end_s, label, kind) in the recording's seconds."""
+    out = []
+    for ev in events or ():
+        label = str(ev.label)
+        kind = "mvc" if label.startswith("mvc") else label if label in ("rest", "exercise") else None
+        if kind is None or not ev.duration_s or ev.duration_s <= 0:
+            continue
+        role = label.partition(":")[2]
+        words = {"mvc": f"MVC {role.replace('_', ' ')}".strip(), "rest": "rest", "exercise": "exercise"}[kind]
+        out.append({"start_s": float(ev.onset_s), "end_s": float(ev.onset_s + ev.duration_s), "label": words,
+                    "kind": kind})
     return out
 
 
@@ -530,7 +623,7 @@ def traces(root: Path, recording_id: int, t_range_s: tuple[float, float] | None 
         return {"error": f"recording file {path.name} cannot be read: {e}"}
     n = sig["raw"].shape[-1]
     i0, i1 = _view(n, sig["fs_hz"], sig["t0_s"], t_range_s)
-    out = {k: sig[k] for k in ("keys", "names", "roles", "unit", "duration_s")}
+    out = {k: sig[k] for k in ("keys", "names", "roles", "unit", "duration_s", "events")}
     out.update(samples_total=n, samples_in_view=i1 - i0, marks=_marks(sig, analysis))
     for kind in ("raw", "envelope"):
         t, v = minmax_decimate(sig[kind], sig["fs_hz"], sig["t0_s"], i0, i1, n_px)
@@ -552,3 +645,64 @@ def session_id_for_recording(root: Path, recording_id: int) -> int | None:
         return None
     with cat:
         return cat.session_of_recording(recording_id)
+
+
+# -------------------------------------------------------------------- edits and the patient register
+# The dashboard's only writes, each through the catalog's audited API (who, when, old → new). Bad input
+# comes back as the catalog's InputError, whose message the page shows as it is.
+
+def edit_session(root: Path, session_id: int, *, who: str, **fields) -> list[dict]:
+    """Correct a session's ``phase``, ``pain`` and/or ``notes`` (the keys given); returns the changes made."""
+    with _open_for_writing(root) as cat:
+        return cat.edit_session(int(session_id), who=who, **fields)
+
+
+def session_edits(root: Path, session_id: int) -> list[dict]:
+    """A session's edit history, newest first: who, when (UTC), field, old and new value."""
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        return list(reversed(cat.session_edits(int(session_id))))
+
+
+def register(root: Path) -> list[dict]:
+    """The patient register (:meth:`Catalog.patients`): every id, registered by a person or only brought in
+    by a recording, with its session counts (empty recordings counted apart)."""
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        return cat.patients()
+
+
+def add_patient(root: Path, subject_id: str, *, who: str, display_name: str | None = None) -> dict:
+    with _open_for_writing(root) as cat:
+        return cat.add_patient(subject_id, display_name=display_name or None, who=who)
+
+
+def rename_patient(root: Path, old: str, new: str, *, who: str) -> int:
+    with _open_for_writing(root) as cat:
+        return cat.rename_patient(old, new, who=who)
+
+
+def merge_patients(root: Path, from_id: str, into_id: str, *, who: str) -> int:
+    with _open_for_writing(root) as cat:
+        return cat.merge_patients(from_id, into_id, who=who)
+
+
+def patient_edits(root: Path, subject_id: str) -> list[dict]:
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        return list(reversed(cat.patient_edits(subject_id)))
+
+
+def empty_recordings(root: Path, subject_id: str) -> list[dict]:
+    """A subject's sessions whose recording has no samples: kept in the catalog, left out of the trends."""
+    cat = _open(root)
+    if cat is None:
+        return []
+    with cat:
+        return cat.empty_sessions(subject_id)

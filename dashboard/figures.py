@@ -24,21 +24,196 @@ def colour(role_or_name: str | None, i: int = 0) -> str:
     return MUSCLE_COLOURS.get(role_or_name or "", fallback[i % len(fallback)])
 
 
+# ------------------------------------------------------------------------------------ patient page
+# One figure, four rows on one shared time axis (plotly "matches"), so a date and a phase band sit at the
+# same x in every row, zooming one row zooms all, and nothing depends on two figures' margins agreeing.
+TREND_ROWS = ("ratio", "latency", "percent", "pain")
+TREND_AXIS_TITLES = {"ratio": "glute:hamstring<br>ratio", "latency": "onset latency, ms<br>(below 0 = glutes first)",
+                     "percent": "% of reps<br>or %MVC", "pain": "pain<br>0–10"}
+TREND_HEIGHT_PX = 920
+BAND_RATIO, BAND_GMAX, BAND_MDC = (47, 158, 68), (95, 61, 196), (134, 142, 150)  # RGB; bands at 15 % opacity
+
+
+def _axes(row: str) -> tuple[str, str]:
+    """The (xaxis, yaxis) ids of a row of the patient figure ("x", "y" for the first row)."""
+    k = TREND_ROWS.index(row) + 1
+    return ("x", "y") if k == 1 else (f"x{k}", f"y{k}")
+
+
 def _shift(date: str, days: float) -> str:
     return (dt.date.fromisoformat(date) + dt.timedelta(days=days)).isoformat()
 
 
+def date_range(dates: list[str]) -> list[str]:
+    """The x range of the patient figure: every session with room around it; a single session sits in the
+    middle of four weeks rather than on an axis zoomed into hours."""
+    first, last = min(dates), max(dates)
+    span = (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days
+    pad = 14 if span == 0 else max(7, round(0.04 * span))
+    return [_shift(first, -pad), _shift(last, pad)]
+
+
 def _phase_bands(sessions: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Phase bands as layout shapes + labels spanning every row (plain dicts: ``add_vrect`` costs
-    ≈ 90 ms a call on subplots, which alone would break the 300 ms page budget)."""
+    """Phase bands as layout shapes spanning every row, named above the top row, clear of the data
+    (plain dicts: ``add_vrect`` costs ≈ 90 ms a call on subplots, which alone would break the 300 ms page
+    budget)."""
     shapes, notes = [], []
     for first, last, phase in data.phase_bands(sessions):
         x0, x1 = _shift(first, -3), _shift(last, 3)
         shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, layer="below",
-                           line=dict(width=0), fillcolor=PHASE_COLOURS.get(phase, "#eee")))
-        notes.append(dict(xref="x", yref="paper", x=x0, y=0.0, xanchor="left", yanchor="bottom", showarrow=False,
-                          text=PHASE_NAMES.get(phase, f"Phase {phase}"), font=dict(size=11, color="#495057")))
+                           line=dict(width=0), fillcolor=PHASE_COLOURS.get(phase, "#eee"), name=f"phase {phase}"))
+        mid = _shift(first, (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days / 2)
+        notes.append(dict(xref="x", yref="paper", x=mid, y=1, xanchor="center", yanchor="bottom", showarrow=False,
+                          text=PHASE_NAMES.get(phase, f"Phase {phase}"), font=dict(size=12, color="#495057"),
+                          name="phase"))
     return shapes, notes
+
+
+@lru_cache(maxsize=1)
+def _skeleton() -> str:
+    """The layout plotly's make_subplots computes (axis domains, titles), built once: make_subplots and
+    graph-object validation cost ≈ 50 ms per figure, which the 300 ms page budget cannot afford."""
+    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.035, row_heights=[0.32, 0.3, 0.24, 0.14])
+    fig.update_layout(height=TREND_HEIGHT_PX, margin=dict(l=110, r=20, t=56, b=40), plot_bgcolor="white",
+                      barmode="overlay", legend=dict(x=1.01, y=1, yanchor="top", font=dict(size=12)),
+                      hovermode="closest", clickmode="event")
+    fig.update_xaxes(type="date", showgrid=True, gridcolor="#e9ecef")
+    fig.update_yaxes(showgrid=True, gridcolor="#f1f3f5", title_font=dict(size=12))
+    for k, row in enumerate(TREND_ROWS, start=1):
+        fig.update_yaxes(title_text=TREND_AXIS_TITLES[row], row=k, col=1)
+    # A ratio axis from 0: a change of 0.05 must not look like a doubling.
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0, 105], row=3, col=1)
+    fig.update_yaxes(range=[0, 10.5], dtick=2, row=4, col=1)
+    return json.dumps(fig.to_dict()["layout"])
+
+
+def _figure(traces: list[dict], shapes: list[dict], notes: list[dict]) -> dict:
+    layout = json.loads(_skeleton())
+    layout["shapes"] = layout.get("shapes", []) + shapes
+    layout["annotations"] = layout.get("annotations", []) + notes
+    return {"data": traces, "layout": layout}
+
+
+def _band(row: str, low: float, high: float, rgb: tuple, name: str, legend: str) -> tuple[dict, dict]:
+    """A horizontal band across a row (a layout shape) and its legend entry (a trace with no points):
+    the legend names it in full, so no label sits on the data or runs off the chart."""
+    xa, ya = _axes(row)
+    shape = dict(type="rect", xref=f"{xa} domain", yref=ya, x0=0, x1=1, y0=low, y1=high, fillcolor="rgba(%d, %d, %d, 0.15)" % rgb,
+                 line=dict(width=0), layer="below", name=name)
+    entry = dict(type="scatter", x=[None], y=[None], mode="markers", xaxis=xa, yaxis=ya, name=legend,
+                 marker=dict(symbol="square", size=14, color="rgba(%d, %d, %d, 0.45)" % rgb), hoverinfo="skip")
+    return shape, entry
+
+
+def _mdc_band(row: str, first, mdc, spec: str, unit: str) -> tuple[list[dict], list[dict]]:
+    """First session ± MDC95: a later point outside it is "a real change" in the findings' words."""
+    if finite(first) is None or finite(mdc) is None:
+        return [], []
+    shape, entry = _band(row, first - mdc, first + mdc, BAND_MDC, "mdc",
+                         f"{row}: first session ± MDC95 ({mdc:{spec}}{unit})")
+    return [shape], [entry]
+
+
+def _trend_traces(ss: list[dict]) -> list[dict]:
+    ids = [s["session_id"] for s in ss]
+    dates = [s["session_date"] for s in ss]
+    ratio = [s["median_glute_hamstring_ratio"] for s in ss]
+    lat = [s["median_onset_latency_ms"] for s in ss]
+    xr, yr = _axes("ratio")
+    xl, yl = _axes("latency")
+    return [
+        dict(type="scatter", x=dates, y=ratio, mode="lines+markers", name=RATIO_TRACE, xaxis=xr, yaxis=yr,
+             marker=dict(size=9, color="#c2255c"), line=dict(color="#c2255c"), customdata=ids,
+             error_y=iqr_error_bars(ratio, [s["ratio_quartiles"] for s in ss]),
+             text=[with_iqr(s["median_glute_hamstring_ratio"], s["ratio_iqr"], ".2f") for s in ss],
+             hovertemplate="%{x}<br>ratio %{text}<extra>session %{customdata}</extra>"),
+        dict(type="scatter", x=dates, y=lat, mode="lines+markers", name=LATENCY_TRACE, xaxis=xl, yaxis=yl,
+             marker=dict(size=9, color="#1971c2"), line=dict(color="#1971c2"), customdata=ids,
+             error_y=iqr_error_bars(lat, [s["latency_quartiles_ms"] for s in ss]),
+             text=[with_iqr(s["median_onset_latency_ms"], s["latency_iqr_ms"], "+.0f", " ms") for s in ss],
+             hovertemplate="%{x}<br>%{text}<extra>session %{customdata}</extra>"),
+    ]
+
+
+def _context_traces(trend: data.TaskTrend) -> tuple[list[dict], list[dict]]:
+    """Rows 3 and 4: glute-first fraction (bars) and glute max %MVC with its published band; pain."""
+    ss = trend.sessions
+    dates, ids = [s["session_date"] for s in ss], [s["session_id"] for s in ss]
+    xp, yp = _axes("percent")
+    gff = [None if finite(s["glute_first_fraction"]) is None else 100 * s["glute_first_fraction"] for s in ss]
+    traces = [dict(type="bar", x=dates, y=gff, name="reps with glutes first (%)", xaxis=xp, yaxis=yp,
+                   marker=dict(color="rgba(194,37,92,0.45)"), width=3 * 86400000, customdata=ids,
+                   hovertemplate="%{x}<br>glutes first in %{y:.0f} % of reps<extra>session %{customdata}</extra>")]
+    shapes = []
+    gmax = [s["glute_max_pct_mvc"] for s in ss]
+    if any(v is not None for v in gmax):
+        traces.append(dict(type="scatter", x=dates, y=gmax, name="glute max (%MVC, median of reps)",
+                           mode="lines+markers", xaxis=xp, yaxis=yp, line=dict(color="#5f3dc4"), customdata=ids,
+                           hovertemplate="%{x}<br>glute max %{y:.1f} %MVC<extra>session %{customdata}</extra>"))
+        for ref in trend.references:
+            if ref.metric == "glute_max_pct_mvc":
+                pad = 1 if ref.low == ref.high else 0  # a single published value still shows as a thin band
+                rng = f"{ref.low:g}" if ref.low == ref.high else f"{ref.low:g}–{ref.high:g}"
+                shape, entry = _band("percent", ref.low - pad, ref.high + pad, BAND_GMAX, "reference",
+                                     f"published GMax {rng} %MVIC<br>({ref.source.split(',')[0].strip()})")
+                shapes.append(shape)
+                traces.append(entry)
+    xn, yn = _axes("pain")
+    traces.append(dict(type="scatter", x=dates, y=[s["pain"] for s in ss], name="pain (0–10)", mode="lines+markers",
+                       xaxis=xn, yaxis=yn, line=dict(color="#e8590c", dash="dot"), customdata=ids,
+                       hovertemplate="%{x}<br>pain %{y:g}<extra>session %{customdata}</extra>"))
+    return traces, shapes
+
+
+def _projection_traces(trend: data.TaskTrend) -> list[dict]:
+    out = []
+    for p in trend.projections:
+        if p.metric != "glute_hamstring_ratio" or p.already_reached:
+            continue
+        end = p.reached_date or _shift(p.fit_dates[-1], 90)
+        y_end = p.fit_values[-1] + p.slope_per_week / 7 * (dt.date.fromisoformat(end) -
+                                                           dt.date.fromisoformat(p.fit_dates[-1])).days
+        out.append(dict(type="scatter", x=[p.fit_dates[0], p.fit_dates[-1], end],
+                        y=[p.fit_values[0], p.fit_values[-1], y_end], mode="lines", xaxis="x", yaxis="y",
+                        line=dict(dash="dash", color="#868e96"), name="ESTIMATE: trend if it holds",
+                        hoverinfo="skip"))
+    return out
+
+
+def trend_figure(trend: data.TaskTrend) -> dict:
+    """One exercise's course on one time axis (a plain plotly figure dict): ratio (from 0), onset latency,
+    glute-first fraction with glute max %MVC, and pain, per session; phase bands across all rows; the
+    first session ± MDC95 band; published ranges named in the legend with their source; the projection
+    marked as an estimate."""
+    ss = [s for s in trend.sessions if s["analysis_id"] is not None]
+    traces = _trend_traces(ss)
+    shapes, notes = _phase_bands(trend.sessions)
+    xl, yl = _axes("latency")
+    shapes.append(dict(type="line", xref=f"{xl} domain", yref=yl, x0=0, x1=1, y0=0, y1=0,
+                       line=dict(dash="dot", color="#868e96"), name="zero"))
+    first = ss[0] if ss else {}
+    for row, key, mdc, spec, unit in (("ratio", "median_glute_hamstring_ratio", trend.mdc_ratio, ".2f", ""),
+                                      ("latency", "median_onset_latency_ms", trend.mdc_latency_ms, ".0f", " ms")):
+        s, e = _mdc_band(row, first.get(key), mdc, spec, unit)
+        shapes += s
+        traces += e
+    for ref in trend.references:
+        if ref.metric == "glute_hamstring_ratio":
+            shape, entry = _band("ratio", ref.low, ref.high, BAND_RATIO, "reference",
+                                 f"published ratio {ref.low:g}–{ref.high:g}<br>({ref.source.split(',')[0]})")
+            shapes.append(shape)
+            traces.append(entry)
+    traces += _projection_traces(trend)
+    context, context_shapes = _context_traces(trend)
+    traces += context
+    shapes += context_shapes
+    fig = _figure(traces, shapes, notes)
+    ends = [s["session_date"] for s in trend.sessions] + [t["x"][-1] for t in traces if t["name"].startswith("ESTIMATE")]
+    if ends:
+        for k in range(1, len(TREND_ROWS) + 1):
+            fig["layout"][f"xaxis{'' if k == 1 else k}"]["range"] = date_range(ends)
+    return fig
 
 
 def _with_layout_items(fig: go.Figure, shapes: list[dict], notes: list[dict]) -> None:
@@ -46,149 +221,77 @@ def _with_layout_items(fig: go.Figure, shapes: list[dict], notes: list[dict]) ->
                       annotations=list(fig.layout.annotations or ()) + notes)
 
 
-@lru_cache(maxsize=4)
-def _skeleton(kind: str) -> str:
-    """The layout plotly's make_subplots computes (axis domains, titles), built once: make_subplots and
-    graph-object validation cost ≈ 50 ms per figure, which the 300 ms page budget cannot afford."""
-    if kind == "trend":
-        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.09, subplot_titles=(
-            "Glute:hamstring ratio (%MVC / %MVC; bars: 1st–3rd quartile of reps)",
-            "Onset latency, glute max − hamstrings (ms; below 0 = glutes first)"))
-        fig.update_layout(height=560, margin=dict(l=60, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.08),
-                          plot_bgcolor="white", hovermode="closest", clickmode="event")
-        fig.update_xaxes(type="date", showgrid=True, gridcolor="#f1f3f5")
-        fig.update_yaxes(showgrid=True, gridcolor="#f1f3f5")
-        fig.update_yaxes(title_text="ratio", row=1, col=1)
-        fig.update_yaxes(title_text="ms", row=2, col=1)
-    else:
-        fig = make_subplots(specs=[[{"secondary_y": True}]])
-        fig.update_layout(height=300, margin=dict(l=60, r=60, t=20, b=40), plot_bgcolor="white",
-                          legend=dict(orientation="h", y=-0.2), barmode="overlay")
-        fig.update_xaxes(type="date")
-        fig.update_yaxes(title_text="% (reps, MVC)", range=[0, 105], secondary_y=False)
-        fig.update_yaxes(title_text="pain 0–10", range=[0, 10.5], secondary_y=True)
-    return json.dumps(fig.to_dict()["layout"])
-
-
-def _figure(kind: str, traces: list[dict], shapes: list[dict], notes: list[dict]) -> dict:
-    layout = json.loads(_skeleton(kind))
-    layout["shapes"] = layout.get("shapes", []) + shapes
-    layout["annotations"] = layout.get("annotations", []) + notes
-    return {"data": traces, "layout": layout}
-
-
-def trend_figure(trend: data.TaskTrend) -> dict:
-    """Ratio (row 1) and onset latency (row 2) per session over calendar time, phase bands, reference
-    ranges with their source, and the projection marked as an estimate (a plain plotly figure dict)."""
-    ss = [s for s in trend.sessions if s["analysis_id"] is not None]
-    dates = [s["session_date"] for s in ss]
-    ids = [s["session_id"] for s in ss]
-    ratio = [s["median_glute_hamstring_ratio"] for s in ss]
-    lat = [s["median_onset_latency_ms"] for s in ss]
-    traces = [
-        dict(type="scatter", x=dates, y=ratio, mode="lines+markers", name=RATIO_TRACE, xaxis="x", yaxis="y",
-             marker=dict(size=9, color="#c2255c"), line=dict(color="#c2255c"), customdata=ids,
-             error_y=iqr_error_bars(ratio, [s["ratio_quartiles"] for s in ss]),
-             text=[with_iqr(s["median_glute_hamstring_ratio"], s["ratio_iqr"], ".2f") for s in ss],
-             hovertemplate="%{x}<br>ratio %{text}<extra>session %{customdata}</extra>"),
-        dict(type="scatter", x=dates, y=lat, mode="lines+markers", name=LATENCY_TRACE, xaxis="x2", yaxis="y2",
-             marker=dict(size=9, color="#1971c2"), line=dict(color="#1971c2"), customdata=ids,
-             error_y=iqr_error_bars(lat, [s["latency_quartiles_ms"] for s in ss]),
-             text=[with_iqr(s["median_onset_latency_ms"], s["latency_iqr_ms"], "+.0f", " ms") for s in ss],
-             hovertemplate="%{x}<br>%{text}<extra>session %{customdata}</extra>"),
-    ]
-    shapes, notes = _phase_bands(trend.sessions)
-    shapes.append(dict(type="line", xref="x2 domain", yref="y2", x0=0, x1=1, y0=0, y1=0,
-                       line=dict(dash="dot", color="#868e96")))
-    for ref in trend.references:
-        if ref.metric != "glute_hamstring_ratio":
-            continue
-        shapes.append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=ref.low, y1=ref.high,
-                           fillcolor="rgba(47, 158, 68, 0.12)", line=dict(width=0), layer="below"))
-        notes.append(dict(xref="x domain", yref="y", x=1, y=ref.low, xanchor="right", yanchor="bottom",
-                          showarrow=False, font=dict(size=10),
-                          text=f"published range {ref.low:g}–{ref.high:g}: {ref.source.split(',')[0]}"))
-    for p in trend.projections:
-        if p.metric != "glute_hamstring_ratio" or p.already_reached:
-            continue
-        end = p.reached_date or _shift(p.fit_dates[-1], 90)
-        y_end = p.fit_values[-1] + p.slope_per_week / 7 * (dt.date.fromisoformat(end) -
-                                                           dt.date.fromisoformat(p.fit_dates[-1])).days
-        traces.append(dict(type="scatter", x=[p.fit_dates[0], p.fit_dates[-1], end],
-                           y=[p.fit_values[0], p.fit_values[-1], y_end], mode="lines", xaxis="x", yaxis="y",
-                           line=dict(dash="dash", color="#868e96"), name="ESTIMATE: trend if it holds",
-                           hoverinfo="skip"))
-    return _figure("trend", traces, shapes, notes)
-
-
-def context_figure(trend: data.TaskTrend) -> dict:
-    """Glute-first fraction (%), pain (0–10) and glute max %MVC where normalised, per session."""
-    ss = trend.sessions
-    dates = [s["session_date"] for s in ss]
-    gff = [None if finite(s["glute_first_fraction"]) is None else 100 * s["glute_first_fraction"] for s in ss]
-    traces = [dict(type="bar", x=dates, y=gff, name="reps with glutes first (%)", xaxis="x", yaxis="y",
-                   marker=dict(color="rgba(194,37,92,0.55)"), width=3 * 86400000)]
-    gmax = [s["glute_max_pct_mvc"] for s in ss]
-    shapes, notes = _phase_bands(trend.sessions)
-    if any(v is not None for v in gmax):
-        traces.append(dict(type="scatter", x=dates, y=gmax, name="glute max (%MVC)", mode="lines+markers",
-                           xaxis="x", yaxis="y", line=dict(color="#5f3dc4")))
-        for ref in trend.references:
-            if ref.metric == "glute_max_pct_mvc":
-                pad = 1 if ref.low == ref.high else 0  # a single published value still shows as a thin band
-                shapes.append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=ref.low - pad,
-                                   y1=ref.high + pad, fillcolor="rgba(95,61,196,0.12)", line=dict(width=0), layer="below"))
-                notes.append(dict(xref="x domain", yref="y", x=1, y=ref.high + pad, xanchor="right",
-                                  yanchor="bottom", showarrow=False, font=dict(size=10),
-                                  text=f"GMax {ref.low:g}{'' if ref.low == ref.high else '–%g' % ref.high} %MVIC: "
-                                       f"{ref.source.split('(')[0].strip()}"))
-    traces.append(dict(type="scatter", x=dates, y=[s["pain"] for s in ss], name="pain (0–10)", mode="lines+markers",
-                       xaxis="x", yaxis="y2", line=dict(color="#e8590c", dash="dot")))
-    return _figure("context", traces, shapes, notes)
-
-
-def _mark_traces(tr: dict) -> list[go.Scatter]:
-    """Onsets (▲) and offsets (▼) of each channel on its envelope; a channel the traces lack, at the top."""
-    env = tr["envelope"]["y"]
-    ymax = max((float(v.max()) for v in env if v.size), default=1.0)
+def _mark_traces(tr: dict, row_of_key: dict[str, int]) -> list[tuple[int, dict]]:
+    """Onsets (▲) and offsets (▼) of each channel on its own envelope row, as (row, trace); a channel the
+    traces lack is left out (its times are in the reps table)."""
     role_of = dict(zip(tr["keys"], tr["roles"]))
     out = []
     for i, (key, marks) in enumerate(tr["marks"].items()):
+        if key not in row_of_key:
+            continue
         c = colour(role_of.get(key) or key, i)
         for kind, sym in (("onset", "triangle-up"), ("offset", "triangle-down")):
             ts, ys = marks[kind]
             if ts:
-                out.append(go.Scatter(
-                    x=ts, y=[ymax * 1.05 if y is None else y for y in ys], mode="markers",
-                    marker=dict(symbol=sym, size=10, color=c, line=dict(width=1, color="white")),
-                    name=f"{key} {kind}", hovertemplate=f"{key} {kind} %{{x:.3f}} s<extra></extra>"))
+                out.append((row_of_key[key], dict(
+                    type="scatter", x=ts, y=ys, mode="markers", name=f"{key} {kind}", legendgroup=f"{key} {kind}",
+                    marker=dict(symbol=sym, size=11, color=c, line=dict(width=1, color="white")),
+                    hovertemplate=f"{key} {kind} %{{x:.3f}} s<extra></extra>")))
     return out
 
 
+def _protocol_items(tr: dict, analysis: dict | None) -> tuple[list[dict], list[dict]]:
+    """MVC trials and reps as bands across every row, named above the top row (MVC trials from the
+    recording's events, reps and their exclusion from the analysis)."""
+    shapes, notes = [], []
+    for ev in tr.get("events") or []:
+        if ev["kind"] != "mvc":
+            continue
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=ev["start_s"], x1=ev["end_s"], y0=0, y1=1,
+                           layer="below", line=dict(width=0), fillcolor="rgba(112, 72, 232, 0.10)", name="mvc"))
+        notes.append(dict(xref="x", yref="paper", x=(ev["start_s"] + ev["end_s"]) / 2, y=1, yanchor="bottom",
+                          showarrow=False, text=ev["label"], font=dict(size=11, color="#5f3dc4"), name="mvc"))
+    for k, rep in enumerate((analysis or {}).get("reps") or []):
+        if finite(rep.get("start_s")) is None or finite(rep.get("end_s")) is None:
+            continue
+        excluded = bool(rep.get("excluded"))
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=rep["start_s"], x1=rep["end_s"], y0=0, y1=1,
+                           layer="below", line=dict(width=0), name="rep",
+                           fillcolor="rgba(134,142,150,0.10)" if excluded else "rgba(230,73,128,0.09)"))
+        notes.append(dict(xref="x", yref="paper", x=(rep["start_s"] + rep["end_s"]) / 2, y=1, yanchor="bottom",
+                          showarrow=False, text=str(int(rep.get("index", k)) + 1), name="rep",
+                          font=dict(size=10, color="#adb5bd" if excluded else "#a61e4d")))
+    return shapes, notes
+
+
 def session_figure(tr: dict, analysis: dict | None, *, title: str = "", show_raw: bool = True) -> go.Figure:
-    """The stored signal (DC removed) and the envelope analyze detected the onsets on (min/max per pixel),
-    with rep windows, and onsets (▲) and offsets (▼) on the envelope."""
-    rows = ["raw", "envelope"] if show_raw else ["envelope"]
-    unit = f" ({tr['unit']})" if tr["unit"] else ""
-    titles = {"raw": f"Raw{unit}, DC removed",
-              "envelope": f"Envelope{unit} the analysis detected the onsets on"}
-    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[titles[r] for r in rows])
-    for r, kind in enumerate(rows, start=1):
-        t, y = tr[kind]["t"], tr[kind]["y"]
-        for i, (name, role) in enumerate(zip(tr["names"], tr["roles"])):
-            fig.add_trace(go.Scattergl(x=t, y=y[i], mode="lines", name=name, legendgroup=name, showlegend=r == 1,
-                                       line=dict(width=1, color=colour(role, i)), hoverinfo="skip"), row=r, col=1)
-    reps = (analysis or {}).get("reps") or []
-    _with_layout_items(fig, [
-        dict(type="rect", xref="x", yref="paper", x0=rep["start_s"], x1=rep["end_s"], y0=0, y1=1, layer="below",
-             line=dict(width=0), fillcolor="rgba(230,73,128,0.08)" if not rep.get("excluded") else "rgba(134,142,150,0.08)")
-        for rep in reps if rep.get("start_s") is not None and rep.get("end_s") is not None], [])
-    for m in _mark_traces(tr):
-        fig.add_trace(m, row=len(rows), col=1)
-    fig.update_layout(height=220 + 210 * len(rows), margin=dict(l=60, r=20, t=90, b=40),
-                      plot_bgcolor="white",
-                      legend=dict(orientation="h", x=0, y=1.0 + 45 / (210 * len(rows)), yanchor="bottom"),
+    """One row per channel and kind, on one time axis: the stored signal (DC removed), then the envelope
+    analyze detected the onsets on, with onsets (▲) and offsets (▼) on it; MVC trials and reps (numbered as
+    in the table) as bands across all rows."""
+    unit = tr["unit"] or "unit"
+    kinds = ["raw", "envelope"] if show_raw else ["envelope"]
+    rows = [(kind, i) for kind in kinds for i in range(len(tr["names"]))]
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.025)
+    row_of_key = {}
+    for r, (kind, i) in enumerate(rows, start=1):
+        name, role = tr["names"][i], tr["roles"][i]
+        fig.add_trace(go.Scattergl(x=tr[kind]["t"], y=tr[kind]["y"][i], mode="lines", name=name, legendgroup=name,
+                                   showlegend=kind == kinds[0], line=dict(width=1, color=colour(role, i)),
+                                   hoverinfo="skip"), row=r, col=1)
+        axis_title = (f"{name}<br>raw, {unit}" if kind == "raw" else
+                      f"{name}<br>envelope, {unit} RMS")
+        fig.update_yaxes(title_text=axis_title, title_font=dict(size=11), row=r, col=1)
+        if kind == "envelope":
+            row_of_key[tr["keys"][i]] = r
+    for r, trace in _mark_traces(tr, row_of_key):
+        fig.add_trace(trace, row=r, col=1)
+    shapes, notes = _protocol_items(tr, analysis)
+    _with_layout_items(fig, shapes, notes)
+    top, bottom = (80 if title else 50), 100
+    height = top + bottom + 150 * len(rows)
+    fig.update_layout(height=height, margin=dict(l=90, r=20, t=top, b=bottom), plot_bgcolor="white",
+                      # Below the time axis's title, clear of the MVC and rep labels above the top row.
+                      legend=dict(orientation="h", x=0, y=-55 / (height - top - bottom), yanchor="top"),
                       title=dict(text=title, x=0.01, font=dict(size=14)) if title else None, uirevision="keep")
     fig.update_xaxes(showgrid=True, gridcolor="#f1f3f5")
     fig.update_xaxes(title_text="time (s)", row=len(rows), col=1)

@@ -15,6 +15,13 @@ from reengage.dashboard import figures, live
 dash.register_page(__name__, path="/live", name="Live", title="reengage — live")
 
 POLL_MS = 200  # traces, gauge, table
+HOW_TO_START = [
+    "No live session yet. Start one in a terminal and this page follows it: ",
+    html.Code("reengage record --board simulated --subject P001 --task prone_hip_extension"),
+    " (a board: give yours with --board NAME --port DEV), or ",
+    html.Code("reengage replay RECORDING"),
+    " to play a saved recording back (add --speed 2 to go faster).",
+]
 
 
 def layout(**_query):
@@ -25,7 +32,7 @@ def layout(**_query):
                                                       {"label": " Tone on glutes-first reps", "value": "tone"}],
                           value=["bio"], inline=True),
         ]),
-        html.P(id="live-status", className="re-help", children="Waiting for `reengage record` or `reengage replay`…"),
+        html.P(id="live-status", className="re-help live-status", children=HOW_TO_START),
         dcc.Interval(id="live-tick", interval=POLL_MS),
         dcc.Store(id="live-cue"),
         dcc.Store(id="live-cue-loop"),
@@ -43,21 +50,28 @@ def layout(**_query):
 
 
 def _empty() -> go.Figure:
+    """The traces' place before any stream: no axes to read, a line saying what will come."""
     fig = go.Figure()
-    fig.update_layout(height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white")
+    fig.update_layout(height=420, margin=dict(l=50, r=10, t=20, b=40), plot_bgcolor="white",
+                      xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      annotations=[dict(text="The envelopes appear here while a session streams.", showarrow=False,
+                                        xref="paper", yref="paper", x=0.5, y=0.5, font=dict(size=14, color="#868e96"))])
     return fig
 
 
-def _gauge(value, unit) -> go.Figure:
+def _gauge(value, unit, idle: str = "no signal") -> go.Figure:
+    """The biofeedback gauge; with no value (no stream, or the stream stopped) it rests at 0 with no
+    number and says why in its title."""
     fig = go.Figure(go.Indicator(
-        mode="gauge+number", value=value if value is not None else 0,
+        mode="gauge+number" if value is not None else "gauge", value=value if value is not None else 0,
         number={"suffix": " %", "valueformat": ".0f"},
-        title={"text": f"Glute max ({unit or 'no signal'})", "font": {"size": 13}},
-        gauge={"axis": {"range": [0, 100]}, "bar": {"color": "#c2255c"},
+        title={"text": f"Glute max ({unit if value is not None and unit else idle})", "font": {"size": 13}},
+        gauge={"axis": {"range": [0, 100], "tickvals": [0, 20, 40, 60, 80, 100]}, "bar": {"color": "#c2255c"},
                "steps": [{"range": [0, 20], "color": "#f1f3f5"}, {"range": [20, 60], "color": "#fcc2d7"},
                          {"range": [60, 100], "color": "#faa2c1"}]},
     ))
-    fig.update_layout(height=260, margin=dict(l=20, r=20, t=40, b=10))
+    # Side margins wide enough for the scale's end labels ("100" was cut off at 20 px).
+    fig.update_layout(height=260, margin=dict(l=45, r=45, t=50, b=10))
     return fig
 
 
@@ -71,8 +85,7 @@ def _poll(_n, options):
     snap = live.receiver(port).snapshot()
     bio_style = {} if "bio" in (options or []) else {"display": "none"}
     if not snap.get("channels"):
-        return (dash.no_update, dash.no_update, f"Listening on 127.0.0.1:{port} — waiting for `reengage record` "
-                "or `reengage replay` (see dashboard/LIVE.md).", dash.no_update, bio_style)
+        return dash.no_update, dash.no_update, HOW_TO_START, dash.no_update, bio_style
     traces, shapes = [], []
     for i, ch in enumerate(snap["channels"]):
         c = figures.colour(ch["role"], i)
@@ -86,7 +99,9 @@ def _poll(_n, options):
         legend=dict(orientation="h", y=1.06), xaxis=dict(title="time (s)", range=[snap["t"][0], snap["t"][-1]]),
         yaxis=dict(title=f"envelope ({live.ENVELOPE_MS:.0f} ms RMS, noise removed, channel unit)"))}
     reps = snap["reps"]
-    status = (f"{snap['state']} · subject {snap.get('subject') or '?'} · {snap.get('task') or ''} · "
+    stopped = snap["state"] == "stopped"
+    status = ("stream ended — start another with reengage record or reengage replay · " if stopped else "") + (
+              f"{snap['state']} · subject {snap.get('subject') or '?'} · {snap.get('task') or ''} · "
               f"{snap['t_end_s']:.1f} s · {len(reps)} reps" +
               (f" · baseline: {snap['baseline']}" if snap.get("baseline") else " · learning the baseline") +
               (f" · {snap['samples_lost']} samples lost" if snap["samples_lost"] else ""))
@@ -94,7 +109,8 @@ def _poll(_n, options):
     rows.append(html.Tbody([html.Tr([html.Td(r["rep"]),
                                      html.Td("—" if r["onset_latency_ms"] is None else f"{r['onset_latency_ms']:+.0f}"),
                                      html.Td("yes" if r["glutes_first"] else "no")]) for r in reversed(reps[-10:])]))
-    return fig, _gauge(snap["gauge"], snap["gauge_unit"]), status, rows, bio_style
+    gauge = _gauge(None, None, "stream stopped") if stopped else _gauge(snap["gauge"], snap["gauge_unit"])
+    return fig, gauge, status, rows, bio_style
 
 
 # The cue's fast path: one long poll at a time to the server (``live.CUE_PATH``), outside Dash's callback

@@ -36,9 +36,12 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
     ]) for s in reversed(ss)]
     table = html.Table([html.Thead(html.Tr([html.Th(h) for h in ("Session", *SESSION_COLUMNS, "Notes")])),
         html.Tbody(rows)], className="re-table")
+    empty = (html.P(f"{trend.empty} empty recording{'s' if trend.empty != 1 else ''} (no samples) not shown.",
+                    className="re-help empty-note") if trend.empty else None)
     return html.Section(className="re-section", children=[
         html.H3(trend.task.replace("_", " ").capitalize()),
         cards,
+        empty,
         html.Ul(className="re-findings", children=[
             html.Li(["Ratio: ", change_words(trend.change_ratio, trend.mdc_ratio, "", True)]),
             html.Li(["Onset latency: ", change_words(trend.change_latency_ms, trend.mdc_latency_ms, " ms", False)]),
@@ -46,8 +49,6 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
         ]),
         dcc.Graph(id={"type": "patient-trend", "index": i}, figure=figures.trend_figure(trend),
                   className="patient-trend", config={"displaylogo": False}),
-        dcc.Graph(id={"type": "patient-context", "index": i}, figure=figures.context_figure(trend),
-                  className="patient-context", config={"displaylogo": False}),
         html.P(data.ONSET_LITERATURE, className="re-help"),
         html.P("Click a point to open that session. MDC95 = 1.96·√2·SEM, with SEM from the rep-to-rep spread "
                "within sessions (Weir 2005). Published ranges are other people's group values, shown for "
@@ -57,10 +58,14 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
 
 
 def layout(subject_id: str | None = None, **_query):
-    trends = data.patient(data.data_root(), subject_id or "")
+    root = data.data_root()
+    trends = data.patient(root, subject_id or "")
     if not trends:
-        return html.Div([html.H2("Patient not found"),
-                         html.P("No sessions are catalogued for this id."), dcc.Link("All patients", href="/")])
+        empty = data.empty_recordings(root, subject_id or "")
+        why = (f"Only {len(empty)} empty recording{'s' if len(empty) != 1 else ''} (no samples) for this id: "
+               "nothing to chart." if empty else "No sessions are catalogued for this id.")
+        return html.Div([html.H2(f"Patient {subject_id}" if empty else "Patient not found"),
+                         html.P(why, className="empty-note"), dcc.Link("All patients", href="/")])
     return html.Div([
         dcc.Location(id="patient-go", refresh=True),
         html.Div(className="re-titlebar", children=[
@@ -68,8 +73,17 @@ def layout(subject_id: str | None = None, **_query):
             dcc.Link("Printable report", href=f"/report/{subject_id}", className="re-button no-print",
                      id="patient-report-link"),
         ]),
+        *_other_empty_note(root, subject_id, trends),
         *[_section(i, subject_id, t) for i, t in enumerate(trends)],
     ])
+
+
+def _other_empty_note(root, subject_id: str, trends: list[data.TaskTrend]) -> list:
+    """Empty recordings of an exercise with no chart of its own (each chart counts its own)."""
+    charted = {t.task for t in trends}
+    n = sum(1 for e in data.empty_recordings(root, subject_id) if e["task"] not in charted)
+    return [html.P(f"{n} empty recording{'s' if n != 1 else ''} (no samples) not shown.",
+                   className="re-help empty-note")] if n else []
 
 
 @callback(Output("patient-go", "href"), Input({"type": "patient-trend", "index": ALL}, "clickData"),

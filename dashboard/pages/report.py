@@ -29,7 +29,6 @@ def layout(subject_id: str | None = None, **_query):
                 *projection_words(t),
             ]),
             dcc.Graph(figure=figures.trend_figure(t), config=static, className="report-trend"),
-            dcc.Graph(figure=figures.context_figure(t), config=static),
             html.Table([html.Thead(html.Tr([html.Th(h) for h in ("Date", *SESSION_COLUMNS)])),
                 html.Tbody(rows)], className="re-table"),
             html.P(data.ONSET_LITERATURE, className="re-help"),

@@ -4,6 +4,7 @@ analysis's notes in words, and a side-by-side comparison with another session of
 
 from __future__ import annotations
 
+import os
 import re
 
 import dash
@@ -11,6 +12,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from reengage.dashboard import data, figures
 from reengage.dashboard.numbers import fmt, with_iqr
+from reengage.errors import ReengageError
 
 dash.register_page(__name__, path_template="/session/<session_id>", name="Session", title="reengage — session")
 
@@ -34,7 +36,7 @@ def summary_block(detail: dict) -> html.Div:
     gmax = data.glute_max_pct_mvc(a)
     items = [
         ("Date", s["session_date"]), ("Exercise", s["task"].replace("_", " ")),
-        ("Phase", fmt(s["phase"], "d")), ("Pain (0–10)", fmt(s["pain"], "g")),
+        ("Phase", fmt(s["phase"], "d")), ("Pain (0–10)", fmt(s["pain"], "g")), ("Notes", s["notes"] or "—"),
         ("Reps", fmt(summ.get("reps"), "d") + (f" of {fmt(summ['reps_detected'], 'd')} detected"
                                                if summ.get("reps_detected") is not None else "")),
         ("Median ratio", with_iqr(summ.get("median_glute_hamstring_ratio"), summ.get("glute_hamstring_ratio_iqr"),
@@ -46,7 +48,50 @@ def summary_block(detail: dict) -> html.Div:
     ]
     if gmax is not None:
         items.append(("Glute max", fmt(gmax, ".1f", " %MVC (median of reps)")))
-    return html.Dl([c for k, v in items for c in (html.Dt(k), html.Dd(v))], className="re-summary")
+    return html.Dl([c for k, v in items for c in (html.Dt(k), html.Dd(v, className=f"summary-{_slug(k)}"))],
+                   className="re-summary")
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z]+", "-", label.lower()).strip("-")
+
+
+FIELD_WORDS = {"phase": "phase", "pain": "pain (0–10)", "notes": "notes", "subject_id": "patient id"}
+
+
+def _value_words(v) -> str:
+    return "—" if v is None or v == "" else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def edit_history(edits: list[dict]) -> html.Div:
+    """Who changed what and when, newest first, with the old and the new value."""
+    if not edits:
+        return html.P("No changes since the recording.", className="re-help", id="session-edits")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("When (UTC)", "Who", "Field", "Change")]))
+    body = html.Tbody([html.Tr([
+        html.Td(str(e["edited_utc"]).replace("T", " ")[:19]), html.Td(e["who"]),
+        html.Td(FIELD_WORDS.get(e["field"], e["field"])),
+        html.Td(f"{_value_words(e['old'])} → {_value_words(e['new'])}"),
+    ]) for e in edits])
+    return html.Table([head, body], className="re-table", id="session-edits")
+
+
+def edit_form(s: dict) -> html.Div:
+    """Phase, pain and notes as recorded, correctable here; every change is stored with who made it."""
+    default_who = os.environ.get("REENGAGE_DASH_USER", "")
+    return html.Div(className="re-edit", children=[
+        html.Label(["Phase", dcc.Dropdown(id="session-edit-phase", value=s["phase"], className="re-dropdown small",
+                                          options=[{"label": f"{p} · {w}", "value": p} for p, w in
+                                                   ((1, "activation"), (2, "strengthening"), (3, "functional"))],
+                                          placeholder="not given")]),
+        html.Label(["Pain (0–10)", dcc.Input(id="session-edit-pain", type="number", min=0, max=10, step=0.5,
+                                             value=s["pain"], className="re-input small")]),
+        html.Label(["Notes", dcc.Textarea(id="session-edit-notes", value=s["notes"] or "", className="re-input wide")]),
+        html.Label(["Your name or initials", dcc.Input(id="session-edit-who", value=default_who, type="text",
+                                                       className="re-input small", placeholder="required")]),
+        html.Button("Save changes", id="session-edit-save", className="re-button"),
+        html.Span(id="session-edit-msg", className="re-help"),
+    ])
 
 
 def quality_block(detail: dict) -> html.Div:
@@ -97,8 +142,11 @@ def layout(session_id: str | None = None, **_query):
     if detail is None:
         return html.Div([html.H2("Session not found"), dcc.Link("All patients", href="/")])
     s = detail["session"]
-    tr = data.traces(root, s["recording_id"])
-    if tr is None or "error" in tr:
+    tr = None if s.get("empty") else data.traces(root, s["recording_id"])
+    if s.get("empty"):
+        graph = html.P("This recording has no samples (a wrong port, or stopped at once): it is kept in the "
+                       "catalog but has nothing to show, and the patient's trends leave it out.", className="warning")
+    elif tr is None or "error" in tr:
         graph = html.P((tr or {}).get("error", "The recording file is not available."), className="warning")
     else:
         graph = dcc.Graph(id="session-traces", figure=figures.session_figure(tr, detail["analysis"]),
@@ -107,12 +155,19 @@ def layout(session_id: str | None = None, **_query):
                for o in detail["others"]]
     return html.Div([
         dcc.Store(id="session-recording", data=s["recording_id"]),
+        dcc.Store(id="session-id", data=s["session_id"]),
         html.Div(className="re-titlebar", children=[
             html.H2(["Session ", html.Span(s["session_date"]), " · ",
                      dcc.Link(f"patient {s['subject_id']}", href=f"/patient/{s['subject_id']}",
                               id="session-patient-link")]),
         ]),
-        summary_block(detail),
+        html.Div(summary_block(detail), id="session-summary"),
+        html.Details(className="re-section no-print", id="session-edit", children=[
+            html.Summary("Correct phase, pain or notes"),
+            edit_form(s),
+            html.H4("Changes"),
+            html.Div(edit_history(data.session_edits(root, s["session_id"])), id="session-edits-wrap"),
+        ]),
         quality_block(detail),
         html.P(id="session-view-note", className="re-help",
                children=_view_note(tr) if tr and "error" not in tr else ""),
@@ -172,3 +227,22 @@ def _compare(other_id, recording_id):
         cols.append(html.Div(className="re-compare-col", children=[
             summary_block(detail), dcc.Graph(figure=fig, className="compare-graph") if fig else html.P("no traces")]))
     return cols
+
+
+@callback(Output("session-edit-msg", "children"), Output("session-summary", "children"),
+          Output("session-edits-wrap", "children"),
+          Input("session-edit-save", "n_clicks"), State("session-id", "data"), State("session-edit-phase", "value"),
+          State("session-edit-pain", "value"), State("session-edit-notes", "value"), State("session-edit-who", "value"),
+          prevent_initial_call=True)
+def _save(_n, session_id, phase, pain, notes, who):
+    if not (who or "").strip():
+        return "Give your name or initials: every change is stored with who made it.", dash.no_update, dash.no_update
+    root = data.data_root()
+    try:
+        changes = data.edit_session(root, int(session_id), who=who, phase=phase, pain=pain, notes=notes or "")
+    except ReengageError as e:
+        return f"Not saved: {e}", dash.no_update, dash.no_update
+    detail = data.session(root, int(session_id))
+    msg = (f"Saved: {', '.join(FIELD_WORDS.get(c['field'], c['field']) for c in changes)}." if changes
+           else "Nothing changed.")
+    return msg, summary_block(detail), edit_history(data.session_edits(root, int(session_id)))

@@ -1,6 +1,6 @@
 """Screenshot every dashboard page in headless Chromium: ``.venv/bin/python docs/screenshots/take_screenshots.py
 [DATA_ROOT]`` (default: ``recordings/``, where ``make demo`` puts the demo). Writes PNGs next to this file;
-the Live page is captured while the newest session is replayed into it."""
+the Live page is captured idle (how to start a session) and while the newest session is replayed into it."""
 
 from __future__ import annotations
 
@@ -62,6 +62,10 @@ def main(argv: list[str]) -> int:
         rec = read_recording(Catalog(root).recording_path(mine[-1]["recording_id"]))
         t = threading.Thread(target=replay_to_live, args=(rec,), kwargs={"port": port, "speed": 2.0})
         br.driver.get(base + "/live")
+        br.wait_for_contains_text("#live-status", "reengage record", timeout=20)
+        time.sleep(1.0)
+        br.driver.save_screenshot(str(HERE / "live-idle.png"))  # before any stream: how to start one
+        print("live-idle.png", file=sys.stderr)
         t.start()
         # The reps come after the MVC protocol (≈ 93 s of the session): at 2× the fourth cue is ≈ 70 s in.
         br.wait_for_contains_text("#live-latency", "over the last 4 reps", timeout=150)

@@ -146,3 +146,18 @@ def write_imported(root: Path, source: Path, kind: str, subject: str = "P003", t
     with Catalog(root) as cat:
         cat.register(out, info, analyze(imported))
     return out
+
+
+def write_empty(root: Path, subject: str, task: str, date: str) -> Path:
+    """A recording with no samples (a wrong port, Ctrl-C at once), catalogued as the recorder does: the
+    catalog flags it empty and the dashboard leaves it out of the charts with a note."""
+    chans = [Channel(m, m, "mV", "raw") for m in ("glute_max", "hamstrings")]
+    path = root / subject / f"{subject}_{date.replace('-', '')}_{task}_empty.rgr"
+    meta = {"subject": subject, "task": task, "session_date": date, "board": "synthetic"}
+    with RecordingWriter(path, [StreamSpec("emg", 1000.0, chans, "<f4")], meta):
+        pass
+    info = read_recording(path).info()
+    assert info["samples"] == 0
+    with Catalog(root) as cat:
+        cat.register(path, info, None)
+    return path

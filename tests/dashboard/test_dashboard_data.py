@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 
 import numpy as np
 import pytest
@@ -127,7 +128,7 @@ def test_session_detail(root):
     assert d["session"]["subject_id"] == "P001" and len(d["others"]) == 5
     assert len(d["reps"]) == d["analysis"]["summary"]["reps"]
     assert {q["channel"] for q in d["quality"]} == {"glute_max", "hamstrings"}
-    assert all("signal-to-noise ratio" in " ".join(x for _, x in q["lines"]) for q in d["quality"])
+    assert all(re.search(r"(good|fair|weak) signal \(\d+ dB above rest\)", " ".join(x for _, x in q["lines"])) for q in d["quality"])
     assert {q["verdict"] for q in d["quality"]} == {"usable"}
     assert data.session(root, 10_000) is None
 
@@ -217,7 +218,7 @@ def test_quality_words_know_exactly_what_analyze_emits(tmp_path):
     words = {q["channel"]: q for q in data.quality_in_words(a)}
     assert words["glute_max"]["verdict"] == "usable"
     assert words["hamstrings"]["verdict"].startswith("not used")
-    assert ("warning", "electrode off") in words["hamstrings"]["lines"]
+    assert ("warning", "the electrode is probably off") in words["hamstrings"]["lines"]
     assert data.glute_max_pct_mvc(a) == (a["summary"]["median_mean_pct_mvc"]["glute_max"]
                                          if a["normalization"] == "mvc" else None)
 
@@ -301,3 +302,26 @@ def test_a_missing_or_unreadable_file_is_an_error_not_a_crash(tmp_path):
     assert "cannot be read" in data.traces(tmp_path, rid)["error"]
     p.unlink()
     assert "missing" in data.traces(tmp_path, rid)["error"]
+
+
+def test_quality_and_notes_in_a_clinicians_words():
+    """The stored measures become phrases with their numbers ("good signal (21 dB above rest)", "some
+    mains hum"), never key names or bare fractions; analyze's 0-based rep numbers in notes count from 1."""
+    q = {"snr_db": 21.0, "mains_hz": 50.0, "mains_db": -4.2, "clipping_fraction": 0.0, "flat_fraction": 0.0,
+         "motion_fraction": 0.0, "motion_artifacts": 0, "flags": [], "usable": True}
+    bad = dict(q, snr_db=2.0, mains_db=3.0, clipping_fraction=0.02, motion_artifacts=3, motion_fraction=0.06,
+               flags=["clipping", "low_snr", "mains", "motion"], usable=False)
+    words = {w["channel"]: w for w in data.quality_in_words({"channels": {"gm": {"quality": q}, "hs": {"quality": bad}}})}
+    good = [t for _, t in words["gm"]["lines"]]
+    assert good == ["good signal (21 dB above rest)",
+                    "some mains hum (50 Hz, -4 dB against the muscle signal), removed by the analysis",
+                    "no clipping, flat stretches or movement artefacts"]
+    assert words["gm"]["verdict"] == "usable"
+    text = " ".join(t for _, t in words["hs"]["lines"])
+    assert "signal too weak to use (2 dB above rest)" in text and "strong mains hum (50 Hz, +3 dB" in text
+    assert "clipped in 2.0 % of samples" in text and "3 movement artefacts (cable or skin), 6.0 % of the time" in text
+    assert [lvl for lvl, _ in words["hs"]["lines"]].count("warning") == 4
+    assert words["hs"]["verdict"].startswith("not used")
+    assert "fraction" not in text + " ".join(good) and "_" not in text + " ".join(good)
+    assert data.note_in_words("rep 11 excluded: rep cut by the start or end of the recording").startswith("rep 12 ")
+    assert data.note_in_words("no rest marked") == "no rest marked"
