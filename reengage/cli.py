@@ -47,6 +47,20 @@ def emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
+def session_line(meta: dict) -> str:
+    """Subject, exercise, date, phase and pain of a recording, from its metadata ('' when it has none)."""
+    parts = []
+    for key, label in (("subject", "subject"), ("task", "task"), ("session_date", "date"), ("phase", "phase"),
+                       ("pain", "pain")):
+        value = meta.get(key)
+        if value is None or value == "":
+            continue
+        parts.append(f"{label} {value:g}/10" if key == "pain" and isinstance(value, (int, float)) else f"{label} {value}")
+    if parts and "session_date" not in meta and meta.get("started_utc"):
+        parts.append(f"started {meta['started_utc']}")
+    return "  ".join(parts)
+
+
 @app.command()
 def info(
     path: Path = typer.Argument(..., help="a recording (.rgr, .csv, .edf)"),
@@ -63,6 +77,9 @@ def info(
     out = Console()
     out.print(f"[bold]{path}[/bold]  integrity: {d['integrity']}")
     out.print(f"{d['duration_s']:.2f} s at {d['fs_hz']:g} Hz, {d['samples']} samples")
+    who = session_line(d.get("meta") or {})
+    if who:
+        out.print(who, markup=False, highlight=False)
     for c in d["channels"]:
         out.print(f"  {c['name']:<16} role={c['role'] or '-':<15} {c['kind']:<9} {c['unit']}")
     for e in d["events"]:
@@ -99,7 +116,10 @@ def analyze(
     if all_:
         from reengage.batch import analyze_all
 
-        analyze_all(data_root(data), console=err)
+        result = analyze_all(data_root(data), console=err)
+        if result.failed:  # the rest was analysed and kept; the exit status tells a script that some were not
+            listing = "; ".join(f"{name} ({why})" for name, why in sorted(result.failed.items()))
+            raise InputError(f"{len(result.failed)} recording(s) could not be analysed: {listing}")
         return
     if path is None:
         raise InputError("analyze: give a recording PATH or --all")
@@ -126,23 +146,50 @@ def _print_analysis(result: dict) -> None:
     from rich.table import Table
 
     s = result["summary"]
-    t = Table(title=f"{s['reps']} reps, normalisation: {result['normalization']}")
-    for col in ("rep", "start s", "latency ms", "order", "ratio"):
+    normalised = result.get("normalization") == "mvc"
+    t = Table(title=f"{s['reps']} reps, " + ("normalised to MVC" if normalised else "not normalised (no MVC reference)"))
+    for col in ("rep", "start s", "latency ms", "order", "ratio" if normalised else "ratio (raw amplitudes)"):
         t.add_column(col)
-    for r in result["reps"]:
+    for k, r in enumerate(result["reps"]):
         lat = r.get("onset_latency_ms")
         ratio = r.get("glute_hamstring_ratio")
+        rep = str(int(r.get("index", k)) + 1)  # counted from 1, as the dashboard's session page does
+        if r.get("excluded"):
+            rep += " (excluded)"
         t.add_row(
-            str(r["index"]), f"{r['start_s']:.2f}", "-" if lat is None else f"{lat:+.0f}",
+            rep, f"{r['start_s']:.2f}", "-" if lat is None else f"{lat:+.0f}",
             " → ".join(r.get("firing_order") or []), "-" if ratio is None else f"{ratio:.2f}",
         )
-    Console().print(t)
+    out = Console()
+    out.print(t)
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
-    Console().print(
+    out.print(
         f"median latency {fmt(s.get('median_onset_latency_ms'), '+.0f')} ms, "
         f"median ratio {fmt(s.get('median_glute_hamstring_ratio'), '.2f')}, "
         f"glute first in {fmt(s.get('glute_first_fraction'), '.0%')} of reps"
     )
+    if not normalised:
+        out.print("not normalised: no MVC trials in the recording and no --mvc values, so the ratio compares raw "
+                  "amplitudes (its size depends on electrode placement and gain); give --mvc MUSCLE=VALUE to normalise",
+                  markup=False, highlight=False)
+
+
+DEFAULT_TASK = "prone_hip_extension"
+
+
+def session_task(task: str | None, protocol: str | None) -> str:
+    """The exercise a session is filed under: the guided protocol's own when ``--protocol`` is given (a bridge
+    protocol filed as prone hip extension would put its numbers on the wrong trend); a different ``--task``
+    beside it is refused rather than guessed between."""
+    if not protocol:
+        return task or DEFAULT_TASK
+    from reengage.acquisition.guided import get_protocol
+
+    p = get_protocol(protocol)
+    own = getattr(p, "task", None) or p.name  # protocols are named after their exercise until they carry .task
+    if task and task != own:
+        raise InputError(f"--task {task} conflicts with --protocol {protocol} (a {own} session): give one or the other")
+    return own
 
 
 @app.command()
@@ -151,7 +198,8 @@ def record(
     port: Optional[str] = typer.Option(None, "--port", help="serial port, e.g. /dev/ttyACM0"),
     ble: Optional[str] = typer.Option(None, "--ble", help="BLE device name or address"),
     subject: str = typer.Option("anonymous", "--subject", help="pseudonymous subject id, e.g. P001"),
-    task: str = typer.Option("prone_hip_extension", "--task", help="exercise performed"),
+    task: Optional[str] = typer.Option(None, "--task", help="exercise performed (default: the --protocol's, "
+                                       "else prone_hip_extension)"),
     duration: Optional[float] = typer.Option(None, "--duration", help="seconds to record (default: until Ctrl-C)"),
     out: Optional[Path] = typer.Option(None, "--out", help="directory (default: the data root)"),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="guided session, e.g. prone_hip_extension"),
@@ -173,6 +221,7 @@ def record(
     from reengage.batch import catalog_recording
 
     root = out or data_root(None)
+    task = session_task(task, protocol)
     opts = RecordOptions(
         board=board, port=port, ble=ble, subject=subject, task=task, duration_s=duration,
         out_dir=root, protocol=protocol, reps=reps, fs_hz=fs, channels=channels,
@@ -274,9 +323,37 @@ def export(
         print(p)
 
 
-def main() -> None:
+# Typer >= 0.22 carries its own click, whose exceptions derive from typer.TyperException; older typer raises
+# click's own. Either way a usage error (bad option value, unknown option, missing argument) is one of these.
+if hasattr(typer, "TyperException"):
+    USAGE_ERRORS: tuple[type[Exception], ...] = (typer.TyperException,)
+else:  # pragma: no cover - older typer
+    import click
+
+    USAGE_ERRORS = (click.ClickException,)
+
+
+def _usage_line(e: Exception) -> str:
+    """A click/typer usage error as one line naming the command, instead of typer's framed box."""
+    msg = " ".join(e.format_message().split())  # a message may span lines; the contract says one
+    ctx = getattr(e, "ctx", None)
+    command = ctx.command_path.split(" ", 1)[1] if ctx is not None and " " in ctx.command_path else ""
+    return f"{command}: {msg}" if command else msg
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: every error a user can cause is one line on stderr and exit status 2."""
     try:
-        app()
+        rv = app(args=argv, prog_name="reengage", standalone_mode=False)
+    except USAGE_ERRORS as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # `reengage` or `reengage patients` alone: the help
+            e.show()
+        else:
+            print(f"reengage: error: {_usage_line(e)}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        print("reengage: interrupted", file=sys.stderr)
+        sys.exit(130)
     except ReengageError as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"reengage: error: {msg}", file=sys.stderr)
@@ -284,6 +361,7 @@ def main() -> None:
     except KeyboardInterrupt:
         print("reengage: interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":
