@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from reengage.cli_tables import print_analysis, print_trend, session_line
 from reengage.errors import InputError, ReengageError
 
 app = typer.Typer(
@@ -45,20 +46,6 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 def emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
-
-
-def session_line(meta: dict) -> str:
-    """Subject, exercise, date, phase and pain of a recording, from its metadata ('' when it has none)."""
-    parts = []
-    for key, label in (("subject", "subject"), ("task", "task"), ("session_date", "date"), ("phase", "phase"),
-                       ("pain", "pain")):
-        value = meta.get(key)
-        if value is None or value == "":
-            continue
-        parts.append(f"{label} {value:g}/10" if key == "pain" and isinstance(value, (int, float)) else f"{label} {value}")
-    if parts and "session_date" not in meta and meta.get("started_utc"):
-        parts.append(f"started {meta['started_utc']}")
-    return "  ".join(parts)
 
 
 @app.command()
@@ -126,52 +113,13 @@ def analyze(
     from reengage.analysis import analyze as run_analysis
     from reengage.io import load_recording
 
-    mvc_values = {}
-    for k, v in _pairs(mvc, "--mvc").items():
-        try:
-            mvc_values[k] = float(v)
-        except ValueError:
-            raise InputError(f"--mvc {k}={v}: value is not a number") from None
-        if not mvc_values[k] > 0:
-            raise InputError(f"--mvc {k}={v}: value must be > 0")
+    references = mvc_values(mvc)
     rec = load_recording(path, _pairs(channel, "--channel"))
-    result = run_analysis(rec, mvc=mvc_values or None)
+    result = run_analysis(rec, mvc=references or None)
     if as_json:
         emit_json(result)
         return
-    _print_analysis(result)
-
-
-def _print_analysis(result: dict) -> None:
-    from rich.table import Table
-
-    s = result["summary"]
-    normalised = result.get("normalization") == "mvc"
-    t = Table(title=f"{s['reps']} reps, " + ("normalised to MVC" if normalised else "not normalised (no MVC reference)"))
-    for col in ("rep", "start s", "latency ms", "order", "ratio" if normalised else "ratio (raw amplitudes)"):
-        t.add_column(col)
-    for k, r in enumerate(result["reps"]):
-        lat = r.get("onset_latency_ms")
-        ratio = r.get("glute_hamstring_ratio")
-        rep = str(int(r.get("index", k)) + 1)  # counted from 1, as the dashboard's session page does
-        if r.get("excluded"):
-            rep += " (excluded)"
-        t.add_row(
-            rep, f"{r['start_s']:.2f}", "-" if lat is None else f"{lat:+.0f}",
-            " → ".join(r.get("firing_order") or []), "-" if ratio is None else f"{ratio:.2f}",
-        )
-    out = Console()
-    out.print(t)
-    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
-    out.print(
-        f"median latency {fmt(s.get('median_onset_latency_ms'), '+.0f')} ms, "
-        f"median ratio {fmt(s.get('median_glute_hamstring_ratio'), '.2f')}, "
-        f"glute first in {fmt(s.get('glute_first_fraction'), '.0%')} of reps"
-    )
-    if not normalised:
-        out.print("not normalised: no MVC trials in the recording and no --mvc values, so the ratio compares raw "
-                  "amplitudes (its size depends on electrode placement and gain); give --mvc MUSCLE=VALUE to normalise",
-                  markup=False, highlight=False)
+    print_analysis(result)
 
 
 DEFAULT_TASK = "prone_hip_extension"
@@ -339,6 +287,63 @@ def _usage_line(e: Exception) -> str:
     ctx = getattr(e, "ctx", None)
     command = ctx.command_path.split(" ", 1)[1] if ctx is not None and " " in ctx.command_path else ""
     return f"{command}: {msg}" if command else msg
+
+
+def mvc_values(mvc: list[str] | None) -> dict[str, float]:
+    """``--mvc MUSCLE=V ...`` as numbers, each > 0."""
+    out = {}
+    for k, v in _pairs(mvc, "--mvc").items():
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise InputError(f"--mvc {k}={v}: value is not a number") from None
+        if not out[k] > 0:
+            raise InputError(f"--mvc {k}={v}: value must be > 0")
+    return out
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(..., help="a recording made elsewhere (.csv, .edf, .bdf, or another data root's .rgr)"),
+    subject: str = typer.Option(..., "--subject", help="pseudonymous subject id, e.g. P001"),
+    task: str = typer.Option(..., "--task", help="exercise performed, e.g. prone_hip_extension"),
+    date: Optional[str] = typer.Option(None, "--date", help="session date YYYY-MM-DD (default: the file's, else today)"),
+    phase: Optional[int] = typer.Option(None, "--phase", min=1, max=3, help="rehab phase 1/2/3"),
+    pain: Optional[float] = typer.Option(None, "--pain", min=0, max=10, help="pain score 0-10"),
+    notes: str = typer.Option("", "--notes", help="free text kept with the session"),
+    mvc: Optional[list[str]] = typer.Option(None, "--mvc", help="MUSCLE=VALUE: MVC reference amplitude"),
+    channel: Optional[list[str]] = typer.Option(None, "--channel", help="MUSCLE=COLUMN: map a column to a role"),
+    data: Optional[Path] = typer.Option(None, "--data", help="data root (default recordings/ or $REENGAGE_DATA)"),
+) -> None:
+    """Bring a recording made elsewhere into the data root as a session of SUBJECT: stored, catalogued and
+    analysed like a recorded one; prints the stored path on stdout."""
+    from reengage.importing import catalog_import, import_recording
+
+    root = data_root(data)
+    references = mvc_values(mvc)
+    stored = import_recording(path, root, subject=subject, task=task, date=date, phase=phase, pain=pain,
+                              notes=notes, mvc=references, channel_map=_pairs(channel, "--channel"), console=err)
+    print(stored, flush=True)  # first, as `record` does: the stored file is the job
+    catalog_import(root, stored, references, err)
+
+
+@app.command()
+def trend(
+    subject: str = typer.Option(..., "--subject", help="subject id, e.g. P001"),
+    task: Optional[str] = typer.Option(None, "--task", help="exercise (default: the subject's most recorded)"),
+    data: Optional[Path] = typer.Option(None, "--data", help="data root (default recordings/ or $REENGAGE_DATA)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON on stdout"),
+) -> None:
+    """The subject's course across sessions and whether it changed beyond noise (contract: docs/cli.md)."""
+    from reengage.trend import subject_trend
+
+    doc = subject_trend(data_root(data), subject, task)
+    if as_json:
+        for n in doc["notes"]:
+            err.print(f"note: {n}", markup=False, highlight=False, soft_wrap=True)
+        emit_json(doc)
+        return
+    print_trend(doc)
 
 
 def main(argv: list[str] | None = None) -> None:
