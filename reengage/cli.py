@@ -18,7 +18,17 @@ from rich.console import Console
 from reengage.cli_tables import print_analysis, print_trend, session_line
 from reengage.errors import InputError, ReengageError
 
-app = typer.Typer(
+class _Typer(typer.Typer):
+    """Runs with ``standalone_mode=False``, so usage errors reach :func:`main` as exceptions (made one line
+    there) instead of being printed by typer as a framed multi-line box."""
+
+    def __call__(self, *args, **kwargs):
+        kwargs.setdefault("standalone_mode", False)
+        kwargs.setdefault("prog_name", "reengage")
+        return super().__call__(*args, **kwargs)
+
+
+app = _Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -346,10 +356,10 @@ def trend(
     print_trend(doc)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main() -> None:
     """The console script: every error a user can cause is one line on stderr and exit status 2."""
     try:
-        rv = app(args=argv, prog_name="reengage", standalone_mode=False)
+        rv = app()
     except USAGE_ERRORS as e:
         if type(e).__name__ == "NoArgsIsHelpError":  # `reengage` or `reengage patients` alone: the help
             e.show()
