@@ -2,15 +2,24 @@
 
 What it holds and why:
 
-- ``subjects``: pseudonymous ids only (``P001``); no names, no birth dates.
-- ``sessions``: one per (subject, session date, exercise), with the clinical context a clinician enters:
-  rehab phase 1/2/3, pain 0–10, notes. Recording the same exercise twice on one day adds a second
-  recording to the same session; the session's numbers come from its most recently analysed recording.
+- ``patients``: the patient register. Pseudonymous ids (``P001``) with an optional display label and note;
+  ``registered`` says whether a person added the id (``add_patient``) or a recording brought it in (an unknown
+  ``--subject`` still gets its recording catalogued, so nothing is lost, and :meth:`Catalog.unknown_subject_warning`
+  words the "did you mean …" warning). Renames and merges move every session and are audited.
+- ``sessions``: **one per recording file**, with the clinical context a clinician enters: rehab phase 1/2/3,
+  pain 0–10, notes, and the ``empty`` flag of a recording without samples (kept, never analysed, left out of
+  trends). A *visit* is a subject's sessions on one date (:meth:`Catalog.visits`); it groups, never merges:
+  no recording's registration ever writes another session's metadata.
 - ``recordings``: the file's path *relative to the data root* (so a data root can be moved or copied),
-  its size, mtime and SHA-256 (change detection), and the ``info`` JSON (``reengage info --json``).
+  its size, mtime and SHA-256 (change detection), and the ``info`` JSON (``reengage info --json``); exactly
+  one per session (``recordings.session_id`` is unique), so file ↔ session is a one-to-one map.
 - ``analyses``: the ``analyze`` JSON (``../shared/contracts/analysis.md``) with the software version
   that produced it and the SHA-256 of the file it was computed from, so a changed file or a new
   software version is re-analysed and an old analysis is never shown as current.
+- ``edits``: the audit trail: who changed which field of a session or patient, when (UTC), old and new value.
+  A field edited here is the catalog's from then on: re-registering or re-analysing the file never undoes it.
+- ``failures``: files that could not be read or analysed, with the error, the file's SHA-256 and the software
+  version, so ``analyze --all`` reports them every time but retries only when the file or reengage changed.
 
 The schema is versioned with ``PRAGMA user_version`` and an ordered list of migrations
 (:data:`MIGRATIONS`); opening an older file upgrades it in one transaction. Every query is
@@ -20,11 +29,15 @@ parameterised: no user text is ever formatted into SQL.
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
+import getpass
 import hashlib
 import json
 import math
+import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from reengage import __version__
@@ -106,7 +119,111 @@ def _m2_summary_columns(db: sqlite3.Connection) -> None:
         )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_summary_columns]
+def _m3_one_session_per_recording(db: sqlite3.Connection) -> None:
+    """Version 3: every recording is a session of its own (version 2 keyed a session by subject + date +
+    exercise, so a second recording that day merged into the first and overwrote its phase, pain and
+    notes); the patient register, the audit trail of edits and the record of failed files.
+
+    A version-2 session holding several recordings is split: the recording its page showed keeps the
+    session id (links stay valid), each other one gets a new session with the phase, pain and notes of
+    its own file."""
+    _execute_all(
+        db,
+        """
+        CREATE TABLE patients (
+            subject_id   TEXT PRIMARY KEY,
+            display_name TEXT,
+            note         TEXT,
+            registered   INTEGER NOT NULL DEFAULT 0 CHECK (registered IN (0, 1)),
+            created_utc  TEXT NOT NULL
+        );
+        INSERT INTO patients(subject_id, created_utc) SELECT subject_id, created_utc FROM subjects;
+        CREATE TABLE sessions_v3 (
+            session_id   INTEGER PRIMARY KEY,
+            subject_id   TEXT NOT NULL REFERENCES patients(subject_id),
+            session_date TEXT NOT NULL,
+            task         TEXT NOT NULL,
+            phase        INTEGER CHECK (phase IN (1, 2, 3)),
+            pain         REAL CHECK (pain BETWEEN 0 AND 10),
+            notes        TEXT NOT NULL DEFAULT '',
+            empty        INTEGER NOT NULL DEFAULT 0 CHECK (empty IN (0, 1)),
+            recorded_utc TEXT
+        );
+        CREATE TABLE edits (
+            edit_id     INTEGER PRIMARY KEY,
+            session_id  INTEGER REFERENCES sessions(session_id),
+            subject_id  TEXT NOT NULL,
+            field       TEXT NOT NULL,
+            old_value   TEXT,
+            new_value   TEXT,
+            who         TEXT NOT NULL,
+            edited_utc  TEXT NOT NULL
+        );
+        CREATE TABLE failures (
+            path             TEXT PRIMARY KEY,
+            size_bytes       INTEGER NOT NULL,
+            mtime_ns         INTEGER NOT NULL,
+            sha256           TEXT NOT NULL,
+            software_version TEXT NOT NULL,
+            error            TEXT NOT NULL,
+            failed_utc       TEXT NOT NULL
+        )
+        """,
+    )
+    _split_merged_sessions(db)
+    _execute_all(
+        db,
+        """
+        DROP TABLE sessions;
+        ALTER TABLE sessions_v3 RENAME TO sessions;
+        DROP TABLE subjects;
+        CREATE INDEX sessions_subject ON sessions(subject_id, session_date);
+        DROP INDEX IF EXISTS recordings_session;
+        CREATE UNIQUE INDEX recordings_session ON recordings(session_id);
+        CREATE INDEX edits_session ON edits(session_id, edit_id);
+        CREATE INDEX edits_subject ON edits(subject_id, edit_id)
+        """,
+    )
+
+
+def _split_merged_sessions(db: sqlite3.Connection) -> None:
+    old = {r[0]: r[1:] for r in db.execute(
+        "SELECT session_id, subject_id, session_date, task, phase, pain, notes FROM sessions")}
+    groups: dict[int, list[tuple]] = {}
+    for r in db.execute(
+        "SELECT r.recording_id, r.session_id, r.info_json, "
+        "(SELECT MAX(analysis_id) FROM analyses a WHERE a.recording_id = r.recording_id) FROM recordings r"
+    ):
+        groups.setdefault(r[1], []).append(r)
+    next_id = max(old, default=0) + 1
+    for session_id, recs in groups.items():
+        # The one version 2 showed: the latest analysed recording, else the latest registered.
+        recs.sort(key=lambda r: (r[3] is None, -(r[3] or 0), -r[0]))
+        subject, date, task, phase, pain, notes = old[session_id]
+        for k, (recording_id, _, info_text, _) in enumerate(recs):
+            try:
+                info = json.loads(info_text)
+            except ValueError:
+                info = {}
+            own = _file_fields(info if isinstance(info, dict) else {})
+            if len(recs) > 1 and isinstance(info, dict) and info.get("meta"):
+                values = (own["phase"], own["pain"], own["notes"])
+            else:  # alone in its session, the session's values were its own (or the only ones there are)
+                values = (phase, pain, notes)
+            new_id = session_id if k == 0 else next_id
+            next_id += k > 0
+            db.execute(
+                "INSERT INTO sessions_v3(session_id, subject_id, session_date, task, phase, pain, notes, empty, "
+                "recorded_utc) VALUES (?,?,?,?,?,?,?,?,?)",
+                (new_id, subject, date, task, *values, int(own["empty"]), own["recorded_utc"]),
+            )
+            if new_id != session_id:
+                db.execute("UPDATE recordings SET session_id=? WHERE recording_id=?", (new_id, recording_id))
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m1_initial, _m2_summary_columns, _m3_one_session_per_recording,
+]
 """Ordered schema migrations; the file's ``user_version`` is how many have been applied. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -114,7 +231,10 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def migrate(db: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Apply the migrations from the file's version up to ``target`` in one transaction; returns the
-    version the file had before."""
+    version the file had before.
+
+    Foreign keys are off while a migration rebuilds a table (SQLite's documented procedure: a table dropped
+    under its children's feet would otherwise fail or cascade) and checked in full before the commit."""
     (current,) = db.execute("PRAGMA user_version").fetchone()
     if current > SCHEMA_VERSION:
         raise CatalogError(
@@ -123,15 +243,23 @@ def migrate(db: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         )
     if current >= target:
         return current
-    db.execute("BEGIN IMMEDIATE")
+    (fk,) = db.execute("PRAGMA foreign_keys").fetchone()
+    db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction, so before BEGIN
     try:
-        for step in MIGRATIONS[current:target]:
-            step(db)
-        db.execute(f"PRAGMA user_version = {int(target)}")  # PRAGMA takes no parameters; int() is ours
-        db.execute("COMMIT")
-    except BaseException:
-        _rollback(db)
-        raise
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for step in MIGRATIONS[current:target]:
+                step(db)
+            broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise CatalogError(f"catalog migration left {len(broken)} dangling references; nothing was changed")
+            db.execute(f"PRAGMA user_version = {int(target)}")  # PRAGMA takes no parameters; int() is ours
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
+    finally:
+        db.execute(f"PRAGMA foreign_keys = {'ON' if fk else 'OFF'}")
     return current
 
 
@@ -177,34 +305,96 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _session_fields(info: dict, path: Path, mtime_ns: int) -> dict:
-    """Subject, date, exercise and clinical context from a recording's ``info['meta']``."""
-    meta = info.get("meta") or {}
-    subject = str(meta.get("subject") or "").strip() or "unknown"
-    task = str(meta.get("task") or "").strip() or "unspecified"
+def _file_fields(info: dict) -> dict:
+    """What a recording's own ``info`` says about its session; None where it says nothing (or nothing valid),
+    so a file without a subject or phase never blanks what the catalog already knows."""
+    meta = info.get("meta")
+    meta = meta if isinstance(meta, dict) else {}
     date = meta.get("session_date") or meta.get("created_utc")
     try:
-        session_date = _dt.date.fromisoformat(str(date)[:10]).isoformat()
+        session_date = _dt.date.fromisoformat(str(date)[:10]).isoformat() if date else None
     except ValueError:
-        session_date = _dt.datetime.fromtimestamp(mtime_ns / 1e9, _dt.timezone.utc).date().isoformat()
+        session_date = None
     phase = meta.get("phase")
     try:
-        phase = int(phase) if phase is not None else None
+        phase = int(phase) if phase is not None and not isinstance(phase, bool) else None
     except (TypeError, ValueError):
         phase = None
-    if phase not in (1, 2, 3):
-        phase = None
     pain = _finite(meta.get("pain"))
-    if pain is not None and not 0 <= pain <= 10:
-        pain = None
+    samples = info.get("samples")
     return {
-        "subject_id": subject,
-        "task": task,
+        "subject_id": str(meta.get("subject") or "").strip() or None,
+        "task": str(meta.get("task") or "").strip() or None,
         "session_date": session_date,
-        "phase": phase,
-        "pain": pain,
+        "phase": phase if phase in (1, 2, 3) else None,
+        "pain": pain if pain is not None and 0 <= pain <= 10 else None,
         "notes": str(meta.get("notes") or ""),
+        "recorded_utc": str(meta["created_utc"]) if meta.get("created_utc") else None,
+        "empty": isinstance(samples, int) and not isinstance(samples, bool) and samples == 0,
     }
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
+"""The default of :meth:`Catalog.edit_session`'s fields: leave this field as it is (None clears it)."""
+
+
+def check_phase(value) -> int | None:
+    """A rehab phase as the catalog stores it: None, or 1, 2 or 3 (an int or its text); else InputError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise InputError(f"phase {value!r}: must be 1, 2 or 3")
+    try:
+        v = int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"phase {value!r}: must be 1, 2 or 3") from None
+    if v != value and not isinstance(value, str) or v not in (1, 2, 3):
+        raise InputError(f"phase {value!r}: must be 1, 2 or 3")
+    return v
+
+
+def check_pain(value) -> float | None:
+    """A pain score as the catalog stores it: None, or a number from 0 to 10; else InputError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    v = None if isinstance(value, bool) else _finite(str(value).strip().replace(",", ".") if isinstance(value, str)
+                                                      else value)
+    if v is None or not 0 <= v <= 10:
+        raise InputError(f"pain {value!r}: must be a number from 0 to 10")
+    return v
+
+
+def check_subject_id(subject_id) -> str:
+    """A patient id as the catalog stores it: stripped, 1–64 printable characters; else InputError."""
+    s = str(subject_id if subject_id is not None else "").strip()
+    if not s or len(s) > 64 or not s.isprintable():
+        raise InputError(f"patient id {subject_id!r}: must be 1-64 printable characters")
+    return s
+
+
+def _who(who: str | None) -> str:
+    """The person an audited change is attributed to: as given, else the login name of this process."""
+    if who is not None and str(who).strip():
+        return str(who).strip()
+    if who is not None:
+        raise InputError("who: give the name of the person making the change")
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+EDITABLE = ("phase", "pain", "notes")
+"""The session fields :meth:`Catalog.edit_session` changes."""
 
 
 # ------------------------------------------------------------------------------------------- catalog
@@ -257,6 +447,18 @@ class Catalog:
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed whole, or rolled back whole (Ctrl-C included)."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
+
     # -- paths
     def relpath(self, path: Path | str) -> str:
         """The catalog key of a recording: its path relative to the data root, with '/' separators."""
@@ -276,55 +478,101 @@ class Catalog:
             raise InputError(f"{rel}: outside the data root")
         return p
 
-    # -- writing
-    def register(self, path: Path | str, info: dict, analysis: dict | None = None) -> int:
-        """Add or update a recording (upsert by path) and its session; store ``analysis`` when given.
-        Returns the recording id."""
+    def _stat(self, path: Path | str) -> tuple[str, Path, os.stat_result]:
         rel = self.relpath(path)
         f = self.abspath(rel)
         try:
-            st = f.stat()
+            return rel, f, f.stat()
         except FileNotFoundError:
             raise InputError(f"{path}: no such file") from None
+
+    # -- writing recordings
+    def register(self, path: Path | str, info: dict, analysis: dict | None = None, *,
+                 error: str | None = None) -> int:
+        """Add or update the recording at ``path`` (upsert by path) and its own session; store ``analysis``
+        when given, else ``error`` (why there is none) when given. Returns the recording id.
+
+        The first registration creates the session (and the patient, unregistered, if the subject is
+        new) from the file's metadata. A later one (the file changed, or was re-analysed) takes from the
+        file only what it states and was never edited in the catalog: an edit, a rename or a merge is
+        never undone, and a file that states no subject never moves its session to "unknown". A
+        recording with 0 samples is flagged ``empty``. A file moved within the data root (same content,
+        old path gone) keeps its session, edits and analyses."""
+        rel, f, st = self._stat(path)
         sha = file_sha256(f)
-        s = _session_fields(info, f, st.st_mtime_ns)
+        fields = _file_fields(info if isinstance(info, dict) else {})
         info_text = json.dumps(info, separators=(",", ":"), allow_nan=False, default=str)
         now = _utcnow()
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(
-                "INSERT INTO subjects(subject_id, created_utc) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (s["subject_id"], now),
-            )
-            db.execute(
-                "INSERT INTO sessions(subject_id, session_date, task, phase, pain, notes) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT(subject_id, session_date, task) DO UPDATE SET "
-                "phase=COALESCE(excluded.phase, phase), pain=COALESCE(excluded.pain, pain), "
-                "notes=CASE WHEN excluded.notes != '' THEN excluded.notes ELSE notes END",
-                (s["subject_id"], s["session_date"], s["task"], s["phase"], s["pain"], s["notes"]),
-            )
-            (session_id,) = db.execute(
-                "SELECT session_id FROM sessions WHERE subject_id=? AND session_date=? AND task=?",
-                (s["subject_id"], s["session_date"], s["task"]),
-            ).fetchone()
-            db.execute(
-                "INSERT INTO recordings(session_id, path, size_bytes, mtime_ns, sha256, info_json, registered_utc) "
-                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET session_id=excluded.session_id, "
-                "size_bytes=excluded.size_bytes, mtime_ns=excluded.mtime_ns, sha256=excluded.sha256, "
-                "info_json=excluded.info_json",
-                (session_id, rel, st.st_size, st.st_mtime_ns, sha, info_text, now),
-            )
-            (recording_id,) = db.execute("SELECT recording_id FROM recordings WHERE path=?", (rel,)).fetchone()
+        with self._write() as db:
+            recording_id = self._upsert_recording(rel, st, sha, fields, info_text, now)
             if analysis is not None:
                 self._add_analysis(recording_id, sha, analysis, now)
-            # A recording whose date or exercise was corrected leaves its old session empty.
-            db.execute("DELETE FROM sessions WHERE session_id NOT IN (SELECT session_id FROM recordings)")
-            db.execute("COMMIT")
-        except BaseException:
-            _rollback(db)
-            raise
+                db.execute("DELETE FROM failures WHERE path=?", (rel,))
+            elif error:
+                self._put_failure(rel, st, sha, error, now)
         return int(recording_id)
+
+    def _upsert_recording(self, rel: str, st, sha: str, fields: dict, info_text: str, now: str) -> int:
+        db = self.db
+        row = db.execute("SELECT recording_id, session_id FROM recordings WHERE path=?", (rel,)).fetchone()
+        if row is None:
+            row = self._moved_recording(sha)
+            if row is not None:
+                db.execute("UPDATE recordings SET path=? WHERE recording_id=?", (rel, row[0]))
+        if row is None:
+            session_id = self._new_session(fields, st.st_mtime_ns, now)
+            cur = db.execute(
+                "INSERT INTO recordings(session_id, path, size_bytes, mtime_ns, sha256, info_json, registered_utc) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (session_id, rel, st.st_size, st.st_mtime_ns, sha, info_text, now),
+            )
+            return int(cur.lastrowid)
+        recording_id, session_id = row
+        self._update_session(session_id, fields, now)
+        db.execute(
+            "UPDATE recordings SET size_bytes=?, mtime_ns=?, sha256=?, info_json=? WHERE recording_id=?",
+            (st.st_size, st.st_mtime_ns, sha, info_text, recording_id),
+        )
+        return int(recording_id)
+
+    def _moved_recording(self, sha: str):
+        for row in self.db.execute("SELECT recording_id, session_id, path FROM recordings WHERE sha256=?", (sha,)):
+            try:
+                gone = not self.abspath(row["path"]).exists()
+            except InputError:
+                gone = True
+            if gone:
+                return row[0], row[1]
+        return None
+
+    def _ensure_patient(self, subject_id: str, now: str) -> None:
+        self.db.execute(
+            "INSERT INTO patients(subject_id, registered, created_utc) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
+            (subject_id, now),
+        )
+
+    def _new_session(self, fields: dict, mtime_ns: int, now: str) -> int:
+        subject = fields["subject_id"] or "unknown"
+        date = fields["session_date"] or _dt.datetime.fromtimestamp(mtime_ns / 1e9, _dt.timezone.utc).date().isoformat()
+        self._ensure_patient(subject, now)
+        cur = self.db.execute(
+            "INSERT INTO sessions(subject_id, session_date, task, phase, pain, notes, empty, recorded_utc) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (subject, date, fields["task"] or "unspecified", fields["phase"], fields["pain"], fields["notes"],
+             int(fields["empty"]), fields["recorded_utc"]),
+        )
+        return int(cur.lastrowid)
+
+    def _update_session(self, session_id: int, fields: dict, now: str) -> None:
+        edited = {r[0] for r in self.db.execute("SELECT DISTINCT field FROM edits WHERE session_id=?", (session_id,))}
+        new = {"empty": int(fields["empty"])}
+        for key in ("subject_id", "session_date", "task", "phase", "pain", "notes", "recorded_utc"):
+            if key not in edited and fields[key] not in (None, ""):
+                new[key] = fields[key]
+        if "subject_id" in new:
+            self._ensure_patient(new["subject_id"], now)
+        cols = ", ".join(f"{k}=?" for k in new)  # keys from the constant tuple above, never user text
+        self.db.execute(f"UPDATE sessions SET {cols} WHERE session_id=?", (*new.values(), session_id))
 
     def _add_analysis(self, recording_id: int, sha: str, analysis: dict, now: str) -> None:
         text = json.dumps(analysis, separators=(",", ":"), allow_nan=False)  # the contract: never NaN
@@ -335,68 +583,152 @@ class Catalog:
             (recording_id, __version__, sha, text, now, *_summary_values(analysis)),
         )
 
+    def _put_failure(self, rel: str, st, sha: str, error: str, now: str) -> None:
+        self.db.execute(
+            "INSERT INTO failures(path, size_bytes, mtime_ns, sha256, software_version, error, failed_utc) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET size_bytes=excluded.size_bytes, "
+            "mtime_ns=excluded.mtime_ns, sha256=excluded.sha256, software_version=excluded.software_version, "
+            "error=excluded.error, failed_utc=excluded.failed_utc",
+            (rel, st.st_size, st.st_mtime_ns, sha, __version__, str(error), now),
+        )
+
+    def record_failure(self, path: Path | str, error: str) -> None:
+        """Remember that the file at ``path`` could not be read or analysed, and why: ``analyze --all``
+        reports it on every run but tries it again only once the file (or reengage's version) changed."""
+        rel, f, st = self._stat(path)
+        sha = file_sha256(f)
+        with self._write():
+            self._put_failure(rel, st, sha, error, _utcnow())
+
+    def _current_sha(self, f: Path, st, known: list) -> str:
+        """The file's SHA-256, from a stored one when size and mtime match (a ``touch`` alone costs a hash)."""
+        for row in known:
+            if row is not None and st.st_size == row["size_bytes"] and st.st_mtime_ns == row["mtime_ns"]:
+                return row["sha256"]
+        return file_sha256(f)
+
+    def failure(self, path: Path | str) -> str | None:
+        """The recorded error of the file at ``path`` if it still applies (same content, same reengage), else None."""
+        try:
+            rel, f, st = self._stat(path)
+        except InputError:
+            return None
+        row = self.db.execute("SELECT * FROM failures WHERE path=?", (rel,)).fetchone()
+        if row is None or row["software_version"] != __version__:
+            return None
+        return row["error"] if self._current_sha(f, st, [row]) == row["sha256"] else None
+
+    def failures(self) -> list[dict]:
+        """Every recorded failure: path (relative to the data root), error, failed_utc, software_version."""
+        rows = self.db.execute(
+            "SELECT path, error, failed_utc, software_version FROM failures ORDER BY path").fetchall()
+        return [dict(r) for r in rows]
+
     def needs_analysis(self, path: Path | str) -> bool:
         """True when the file is not catalogued, has never been analysed, changed since its latest
         analysis (size/mtime first, then SHA-256 to ignore a mere ``touch``), or was analysed by another
-        reengage version."""
+        reengage version. False for an empty recording already catalogued and for a file whose failure is
+        recorded, until the file or the version changes."""
         rel = self.relpath(path)
-        row = self.db.execute(
-            "SELECT r.recording_id, r.size_bytes, r.mtime_ns, r.sha256, a.recording_sha256, a.software_version "
-            "FROM recordings r LEFT JOIN analyses a ON a.analysis_id = "
-            "(SELECT MAX(analysis_id) FROM analyses WHERE recording_id = r.recording_id) WHERE r.path = ?",
-            (rel,),
-        ).fetchone()
-        if row is None or row["recording_sha256"] is None:
-            return True
-        if row["software_version"] != __version__:
-            return True
         f = self.abspath(rel)
         try:
             st = f.stat()
         except FileNotFoundError:
             return True
-        if st.st_size == row["size_bytes"] and st.st_mtime_ns == row["mtime_ns"]:
-            current = row["sha256"]
-        else:
-            current = file_sha256(f)
+        row = self.db.execute(
+            "SELECT r.recording_id, r.size_bytes, r.mtime_ns, r.sha256, s.empty, a.recording_sha256, "
+            "a.software_version FROM recordings r JOIN sessions s ON s.session_id = r.session_id "
+            "LEFT JOIN analyses a ON a.analysis_id = "
+            "(SELECT MAX(analysis_id) FROM analyses WHERE recording_id = r.recording_id) WHERE r.path = ?",
+            (rel,),
+        ).fetchone()
+        fail = self.db.execute("SELECT * FROM failures WHERE path=?", (rel,)).fetchone()
+        current = self._current_sha(f, st, [row, fail])
+        if fail is not None and fail["software_version"] == __version__ and fail["sha256"] == current:
+            return False
+        if row is None:
+            return True
+        if row["empty"] and row["sha256"] == current:
+            return False
+        if row["recording_sha256"] is None or row["software_version"] != __version__:
+            return True
         return current != row["recording_sha256"]
 
-    # -- reading (the dashboard's data module is the only other caller)
+    # -- reading sessions (the dashboard's data module, the CLI and batch are the callers)
     _SESSION_SQL = (
-        "SELECT s.session_id, s.subject_id, s.session_date, s.task, s.phase, s.pain, s.notes, "
-        "r.recording_id, r.path, a.analysis_id, a.reps, a.glute_first_fraction, a.median_onset_latency_ms, "
-        "a.median_glute_hamstring_ratio, a.software_version, a.created_utc AS analysed_utc "
-        "FROM sessions s "
-        "JOIN recordings r ON r.recording_id = ("
-        "  SELECT r2.recording_id FROM recordings r2 LEFT JOIN analyses a2 ON a2.recording_id = r2.recording_id "
-        "  WHERE r2.session_id = s.session_id ORDER BY a2.analysis_id IS NULL, a2.analysis_id DESC, "
-        "  r2.recording_id DESC LIMIT 1) "
+        "SELECT s.session_id, s.subject_id, s.session_date, s.task, s.phase, s.pain, s.notes, s.empty, "
+        "s.recorded_utc, r.recording_id, r.path, a.analysis_id, a.reps, a.glute_first_fraction, "
+        "a.median_onset_latency_ms, a.median_glute_hamstring_ratio, a.software_version, "
+        "a.created_utc AS analysed_utc, f.error "
+        "FROM sessions s JOIN recordings r ON r.session_id = s.session_id "
         "LEFT JOIN analyses a ON a.analysis_id = "
         "  (SELECT MAX(analysis_id) FROM analyses WHERE recording_id = r.recording_id) "
+        "LEFT JOIN failures f ON f.path = r.path "
     )
+    _SESSION_ORDER = "ORDER BY s.subject_id, s.session_date, COALESCE(s.recorded_utc, ''), s.session_id"
+
+    @staticmethod
+    def _row(r: sqlite3.Row) -> dict:
+        d = dict(r)
+        d["empty"] = bool(d["empty"])
+        return d
+
+    def _select_sessions(self, where: str, args: tuple) -> list[dict]:
+        rows = self.db.execute(self._SESSION_SQL + where + " " + self._SESSION_ORDER, args).fetchall()
+        return [self._row(r) for r in rows]
 
     def subjects(self) -> list[dict]:
-        """Every subject with their session count and first/last session dates."""
+        """Every subject with sessions to show, with their session count and first/last session dates
+        (empty recordings not counted; :meth:`patients` lists the register itself)."""
         rows = self.db.execute(
-            "SELECT sub.subject_id, COUNT(s.session_id) AS sessions, MIN(s.session_date) AS first_date, "
-            "MAX(s.session_date) AS last_date FROM subjects sub "
-            "JOIN sessions s ON s.subject_id = sub.subject_id GROUP BY sub.subject_id ORDER BY sub.subject_id"
+            "SELECT p.subject_id, COUNT(s.session_id) AS sessions, MIN(s.session_date) AS first_date, "
+            "MAX(s.session_date) AS last_date FROM patients p "
+            "JOIN sessions s ON s.subject_id = p.subject_id AND s.empty = 0 "
+            "GROUP BY p.subject_id ORDER BY p.subject_id"
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def sessions(self, subject_id: str | None = None) -> list[dict]:
-        """Sessions in date order with the summary of their current analysis (None where not analysed)."""
+    def sessions(self, subject_id: str | None = None, *, include_empty: bool = False) -> list[dict]:
+        """Sessions (one per recording) in date and recording-time order with the summary of their current
+        analysis (None where not analysed; ``error`` says why when a failure is recorded). Empty recordings
+        (``empty`` True) are left out unless ``include_empty``: they have nothing to chart."""
+        cond = "" if include_empty else "s.empty = 0"
+        if subject_id is not None:
+            cond = " AND ".join(c for c in (cond, "s.subject_id = ?") if c)
+        return self._select_sessions(f"WHERE {cond}" if cond else "", () if subject_id is None else (subject_id,))
+
+    def empty_sessions(self, subject_id: str | None = None) -> list[dict]:
+        """The sessions of recordings without samples (kept, never analysed, not in :meth:`sessions`), so a
+        page can say "n empty recordings not shown"."""
         if subject_id is None:
-            rows = self.db.execute(self._SESSION_SQL + "ORDER BY s.subject_id, s.session_date, s.task").fetchall()
-        else:
-            rows = self.db.execute(
-                self._SESSION_SQL + "WHERE s.subject_id = ? ORDER BY s.session_date, s.task", (subject_id,)
-            ).fetchall()
-        return [dict(r) for r in rows]
+            return self._select_sessions("WHERE s.empty = 1", ())
+        return self._select_sessions("WHERE s.empty = 1 AND s.subject_id = ?", (subject_id,))
 
     def session(self, session_id: int) -> dict | None:
-        row = self.db.execute(self._SESSION_SQL + "WHERE s.session_id = ?", (int(session_id),)).fetchone()
-        return dict(row) if row else None
+        """One session (empty or not), or None for an unknown id."""
+        rows = self._select_sessions("WHERE s.session_id = ?", (int(session_id),))
+        return rows[0] if rows else None
+
+    def visits(self, subject_id: str) -> list[dict]:
+        """A subject's visits in date order: ``{"session_date", "session_ids"}``, the sessions of one date
+        (empty ones included) in recording order. A visit groups sessions; each keeps its own metadata."""
+        out: list[dict] = []
+        for s in self.sessions(subject_id, include_empty=True):
+            if not out or out[-1]["session_date"] != s["session_date"]:
+                out.append({"session_date": s["session_date"], "session_ids": []})
+            out[-1]["session_ids"].append(s["session_id"])
+        return out
+
+    def session_of_file(self, path: Path | str) -> int | None:
+        """The session of the recording file at ``path``, or None when it is not catalogued."""
+        row = self.db.execute(
+            "SELECT session_id FROM recordings WHERE path=?", (self.relpath(path),)).fetchone()
+        return int(row[0]) if row else None
+
+    def file_of_session(self, session_id: int) -> Path | None:
+        """The recording file of a session (inside the data root), or None for an unknown id."""
+        row = self.db.execute("SELECT path FROM recordings WHERE session_id=?", (int(session_id),)).fetchone()
+        return self.abspath(row[0]) if row else None
 
     def recording_path(self, recording_id: int) -> Path | None:
         """The file of a catalogued recording (inside the data root), or None for an unknown id."""
@@ -422,9 +754,198 @@ class Catalog:
     def analyses_for_subject(self, subject_id: str) -> dict[int, dict]:
         """session_id → current analysis JSON for every analysed session of a subject (for per-rep statistics)."""
         rows = self.db.execute(
-            "SELECT x.session_id, an.analysis_json FROM (" + self._SESSION_SQL + "WHERE s.subject_id = ?) x "
-            "JOIN analyses an ON an.analysis_id = x.analysis_id",
+            "SELECT x.session_id, an.analysis_json FROM (" + self._SESSION_SQL + "WHERE s.subject_id = ? "
+            "AND s.empty = 0) x JOIN analyses an ON an.analysis_id = x.analysis_id",
             (subject_id,),
         ).fetchall()
         return {int(r[0]): json.loads(r[1]) for r in rows}
 
+    # -- editing sessions, audited
+    def edit_session(self, session_id: int, *, who: str, phase=UNSET, pain=UNSET, notes=UNSET) -> list[dict]:
+        """Correct a session's phase (1–3 or None), pain (0–10 or None) and/or notes after recording.
+
+        Each field that really changes is written with an audit row (who, when in UTC, old and new value,
+        :meth:`session_edits`); from then on re-registering or re-analysing the file never undoes it.
+        Values are checked first (:class:`InputError`, nothing written); an unknown session is an
+        InputError. Returns the changes made: ``[{"field", "old", "new"}]`` (empty when nothing changed)."""
+        who = _who(who if who is not None else "")
+        wanted = {}
+        if phase is not UNSET:
+            wanted["phase"] = check_phase(phase)
+        if pain is not UNSET:
+            wanted["pain"] = check_pain(pain)
+        if notes is not UNSET:
+            wanted["notes"] = "" if notes is None else str(notes)
+        changes = []
+        with self._write() as db:
+            row = db.execute("SELECT subject_id, phase, pain, notes FROM sessions WHERE session_id=?",
+                             (int(session_id),)).fetchone()
+            if row is None:
+                raise InputError(f"session {session_id}: no such session")
+            now = _utcnow()
+            for field, new in wanted.items():
+                old = row[field]
+                if old == new:
+                    continue
+                db.execute(f"UPDATE sessions SET {field}=? WHERE session_id=?",  # field: one of EDITABLE
+                           (new, int(session_id)))
+                self._audit(int(session_id), row["subject_id"], field, old, new, who, now)
+                changes.append({"field": field, "old": old, "new": new})
+        return changes
+
+    def _audit(self, session_id: int | None, subject_id: str, field: str, old, new, who: str, now: str) -> None:
+        self.db.execute(
+            "INSERT INTO edits(session_id, subject_id, field, old_value, new_value, who, edited_utc) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (session_id, subject_id, field, _json(old), _json(new), who, now),
+        )
+
+    @staticmethod
+    def _edit_row(r: sqlite3.Row) -> dict:
+        d = dict(r)
+        d["old"] = None if d.pop("old_value") is None else json.loads(r["old_value"])
+        d["new"] = None if d.pop("new_value") is None else json.loads(r["new_value"])
+        return d
+
+    def session_edits(self, session_id: int) -> list[dict]:
+        """A session's audit trail, oldest first: ``{"edit_id", "session_id", "subject_id", "field", "old",
+        "new", "who", "edited_utc"}`` (``field`` is phase, pain, notes, or subject_id for a rename/merge)."""
+        rows = self.db.execute("SELECT * FROM edits WHERE session_id=? ORDER BY edit_id", (int(session_id),))
+        return [self._edit_row(r) for r in rows]
+
+    def patient_edits(self, subject_id: str) -> list[dict]:
+        """A patient's own audit trail (added, registered, renamed, merged), oldest first, same shape as
+        :meth:`session_edits` with ``session_id`` None."""
+        rows = self.db.execute("SELECT * FROM edits WHERE session_id IS NULL AND subject_id=? ORDER BY edit_id",
+                               (subject_id,))
+        return [self._edit_row(r) for r in rows]
+
+    # -- the patient register
+    def has_patient(self, subject_id: str, *, registered_only: bool = False) -> bool:
+        """Whether the id is in the register (``registered_only``: added by a person, not only brought in by
+        a recording)."""
+        row = self.db.execute("SELECT registered FROM patients WHERE subject_id=?", (str(subject_id),)).fetchone()
+        return row is not None and (bool(row[0]) or not registered_only)
+
+    def patients(self) -> list[dict]:
+        """The register in id order: ``{"subject_id", "display_name", "note", "registered", "created_utc",
+        "sessions", "empty_sessions", "first_date", "last_date"}`` (``registered`` False: created by a
+        recording of an id nobody added; the counts and dates are over non-empty sessions)."""
+        rows = self.db.execute(
+            "SELECT p.subject_id, p.display_name, p.note, p.registered, p.created_utc, "
+            "COALESCE(SUM(s.empty = 0), 0) AS sessions, COALESCE(SUM(s.empty = 1), 0) AS empty_sessions, "
+            "MIN(CASE WHEN s.empty = 0 THEN s.session_date END) AS first_date, "
+            "MAX(CASE WHEN s.empty = 0 THEN s.session_date END) AS last_date "
+            "FROM patients p LEFT JOIN sessions s ON s.subject_id = p.subject_id "
+            "GROUP BY p.subject_id ORDER BY p.subject_id"
+        ).fetchall()
+        return [{**dict(r), "registered": bool(r["registered"])} for r in rows]
+
+    def patient(self, subject_id: str) -> dict | None:
+        """One row of :meth:`patients`, or None."""
+        return next((p for p in self.patients() if p["subject_id"] == subject_id), None)
+
+    def add_patient(self, subject_id: str, *, display_name: str | None = None, note: str | None = None,
+                    who: str | None = None) -> dict:
+        """Add a patient id to the register (audited). An id a recording already brought in becomes
+        registered (its sessions stay); an id already registered is an :class:`InputError`. ``display_name``
+        is a label the clinic chooses, stored as given: keep it pseudonymous. Returns the patient row."""
+        sid = check_subject_id(subject_id)
+        who = _who(who)
+        with self._write() as db:
+            row = db.execute("SELECT registered FROM patients WHERE subject_id=?", (sid,)).fetchone()
+            if row is not None and row[0]:
+                raise InputError(f"patient {sid}: already registered")
+            now = _utcnow()
+            if row is None:
+                db.execute("INSERT INTO patients(subject_id, display_name, note, registered, created_utc) "
+                           "VALUES (?,?,?,1,?)", (sid, display_name, note, now))
+                self._audit(None, sid, "added", None, sid, who, now)
+            else:
+                db.execute("UPDATE patients SET registered=1, display_name=?, note=? WHERE subject_id=?",
+                           (display_name, note, sid))
+                self._audit(None, sid, "registered", False, True, who, now)
+        return self.patient(sid)
+
+    def _require_patient(self, subject_id: str) -> sqlite3.Row:
+        row = self.db.execute("SELECT * FROM patients WHERE subject_id=?", (subject_id,)).fetchone()
+        if row is None:
+            near = self.closest_patients(subject_id)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise InputError(f"patient {subject_id}: not in the register{hint}")
+        return row
+
+    def _move_sessions(self, from_id: str, into_id: str, who: str, now: str) -> int:
+        ids = [r[0] for r in self.db.execute("SELECT session_id FROM sessions WHERE subject_id=?", (from_id,))]
+        for session_id in ids:
+            self.db.execute("UPDATE sessions SET subject_id=? WHERE session_id=?", (into_id, session_id))
+            self._audit(session_id, into_id, "subject_id", from_id, into_id, who, now)
+        # The patient's own history follows it; the old id stays in each row's old value.
+        self.db.execute("UPDATE edits SET subject_id=? WHERE session_id IS NULL AND subject_id=?", (into_id, from_id))
+        return len(ids)
+
+    def rename_patient(self, old: str, new: str, *, who: str | None = None) -> int:
+        """Give a patient a new id: the register entry and every session follow, each move audited; re-analysis
+        never moves them back. ``new`` must not exist yet (two ids of one person: :meth:`merge_patients`).
+        Returns the number of sessions moved."""
+        new = check_subject_id(new)
+        who = _who(who)
+        with self._write() as db:
+            row = self._require_patient(old)
+            if new == old:
+                return 0
+            if self.has_patient(new):
+                raise InputError(f"patient {new}: already exists; merge {old} into {new} instead of renaming")
+            now = _utcnow()
+            db.execute("INSERT INTO patients(subject_id, display_name, note, registered, created_utc) "
+                       "VALUES (?,?,?,?,?)", (new, row["display_name"], row["note"], row["registered"],
+                                              row["created_utc"]))
+            moved = self._move_sessions(old, new, who, now)
+            db.execute("DELETE FROM patients WHERE subject_id=?", (old,))
+            self._audit(None, new, "subject_id", old, new, who, now)
+        return moved
+
+    def merge_patients(self, from_id: str, into_id: str, *, who: str | None = None) -> int:
+        """Put every session of ``from_id`` under ``into_id`` (two ids of one person, e.g. a typo) and remove
+        ``from_id`` from the register; each move and the merge are audited. ``into_id`` keeps its label and
+        note (taking ``from_id``'s where it has none) and is registered if either was. Returns the number of
+        sessions moved."""
+        who = _who(who)
+        with self._write() as db:
+            src = self._require_patient(from_id)
+            dst = self._require_patient(into_id)
+            if from_id == into_id:
+                raise InputError(f"patient {from_id}: cannot be merged into itself")
+            now = _utcnow()
+            moved = self._move_sessions(from_id, into_id, who, now)
+            db.execute(
+                "UPDATE patients SET display_name=?, note=?, registered=? WHERE subject_id=?",
+                (dst["display_name"] or src["display_name"], dst["note"] or src["note"],
+                 max(dst["registered"], src["registered"]), into_id),
+            )
+            db.execute("DELETE FROM patients WHERE subject_id=?", (from_id,))
+            self._audit(None, into_id, "merged", from_id, into_id, who, now)
+        return moved
+
+    def closest_patients(self, subject_id: str, n: int = 3) -> list[str]:
+        """Up to ``n`` known ids that look like ``subject_id`` (difflib, case-insensitive), best first,
+        registered ones before those only recordings brought in; never ``subject_id`` itself."""
+        rows = self.db.execute("SELECT subject_id, registered FROM patients WHERE subject_id != ?",
+                               (str(subject_id),)).fetchall()
+        by_lower: dict[str, list[sqlite3.Row]] = {}
+        for r in rows:
+            by_lower.setdefault(r[0].lower(), []).append(r)
+        near = difflib.get_close_matches(str(subject_id).lower(), list(by_lower), n=max(n, 1) * 2, cutoff=0.6)
+        ranked = [r for key in near for r in by_lower[key]]
+        ranked.sort(key=lambda r: not r[1])  # stable: similarity order within each group
+        return [r[0] for r in ranked[:n]]
+
+    def unknown_subject_warning(self, subject_id: str) -> str | None:
+        """The one line to show before recording or importing for ``subject_id``, or None when the id is
+        registered: the CLI and the dashboard warn in the same words (the recording is still catalogued)."""
+        if self.has_patient(subject_id, registered_only=True):
+            return None
+        near = self.closest_patients(subject_id)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        return (f"subject {subject_id} is not in the patient register{hint} "
+                f"(`reengage patients add {subject_id}` registers it)")
