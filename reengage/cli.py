@@ -6,8 +6,6 @@ stderr and exit status 2; a traceback means a bug.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -15,6 +13,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from reengage.cli_clinic import patients_app, session_app, warn_unknown_subject
+from reengage.cli_common import data_root, emit_json, err, pairs, say
 from reengage.cli_tables import print_analysis, print_trend, session_line
 from reengage.errors import InputError, ReengageError
 
@@ -34,30 +34,8 @@ app = _Typer(
     pretty_exceptions_enable=False,
     help="Measure gluteal re-engagement with surface EMG: record, replay, analyse, review.",
 )
-err = Console(stderr=True)
-
-
-def data_root(data: Optional[Path]) -> Path:
-    """``--data``, else ``$REENGAGE_DATA``, else ``recordings/`` in the working directory."""
-    if data is not None:
-        return data
-    return Path(os.environ.get("REENGAGE_DATA", "recordings"))
-
-
-def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
-    out = {}
-    for v in values or []:
-        if "=" not in v:
-            raise InputError(f"{option} {v!r}: expected MUSCLE=VALUE")
-        k, val = v.split("=", 1)
-        out[k.strip()] = val.strip()
-    return out
-
-
-def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
-
-
+app.add_typer(patients_app, name="patients")
+app.add_typer(session_app, name="session")
 @app.command()
 def info(
     path: Path = typer.Argument(..., help="a recording (.rgr, .csv, .edf)"),
@@ -124,7 +102,7 @@ def analyze(
     from reengage.io import load_recording
 
     references = mvc_values(mvc)
-    rec = load_recording(path, _pairs(channel, "--channel"))
+    rec = load_recording(path, pairs(channel, "--channel"))
     result = run_analysis(rec, mvc=references or None)
     if as_json:
         emit_json(result)
@@ -180,11 +158,13 @@ def record(
 
     root = out or data_root(None)
     task = session_task(task, protocol)
+    if subject != "anonymous":
+        warn_unknown_subject(root, subject)
     opts = RecordOptions(
         board=board, port=port, ble=ble, subject=subject, task=task, duration_s=duration,
         out_dir=root, protocol=protocol, reps=reps, fs_hz=fs, channels=channels,
         phase=phase, pain=pain, date=date, notes=notes, sim_speed=sim_speed, sim_seed=sim_seed,
-        sim_overrides=_pairs(sim, "--sim"), lsl=lsl,
+        sim_overrides=pairs(sim, "--sim"), lsl=lsl,
     )
     path = record_session(opts, console=err)  # also returns after Ctrl-C, with what was received
     print(path, flush=True)  # first: the recording is the job, the catalog entry a convenience on top
@@ -291,9 +271,26 @@ else:  # pragma: no cover - older typer
     USAGE_ERRORS = (click.ClickException,)
 
 
+def _given_value(param, argv: list[str]) -> str | None:
+    """What the user typed for an option a usage error is about (``--duration abc`` → ``abc``), or None."""
+    for opt in getattr(param, "opts", None) or []:
+        if not opt.startswith("-"):
+            continue
+        for k, token in enumerate(argv):
+            if token == opt and k + 1 < len(argv):
+                return argv[k + 1]
+            if token.startswith(opt + "="):
+                return token[len(opt) + 1:]
+    return None
+
+
 def _usage_line(e: Exception) -> str:
     """A click/typer usage error as one line naming the command, instead of typer's framed box."""
     msg = " ".join(e.format_message().split())  # a message may span lines; the contract says one
+    given = _given_value(getattr(e, "param", None), sys.argv[1:])
+    if given is not None and msg.startswith("Invalid value for ") and ":" in msg:
+        head, tail = msg.split(":", 1)
+        msg = f"{head} ({given!r}):{tail}"  # typer's number/range messages do not repeat what was typed
     ctx = getattr(e, "ctx", None)
     command = ctx.command_path.split(" ", 1)[1] if ctx is not None and " " in ctx.command_path else ""
     return f"{command}: {msg}" if command else msg
@@ -302,7 +299,7 @@ def _usage_line(e: Exception) -> str:
 def mvc_values(mvc: list[str] | None) -> dict[str, float]:
     """``--mvc MUSCLE=V ...`` as numbers, each > 0."""
     out = {}
-    for k, v in _pairs(mvc, "--mvc").items():
+    for k, v in pairs(mvc, "--mvc").items():
         try:
             out[k] = float(v)
         except ValueError:
@@ -331,8 +328,9 @@ def import_(
 
     root = data_root(data)
     references = mvc_values(mvc)
+    warn_unknown_subject(root, subject)
     stored = import_recording(path, root, subject=subject, task=task, date=date, phase=phase, pain=pain,
-                              notes=notes, mvc=references, channel_map=_pairs(channel, "--channel"), console=err)
+                              notes=notes, mvc=references, channel_map=pairs(channel, "--channel"), console=err)
     print(stored, flush=True)  # first, as `record` does: the stored file is the job
     catalog_import(root, stored, references, err)
 
@@ -350,7 +348,7 @@ def trend(
     doc = subject_trend(data_root(data), subject, task)
     if as_json:
         for n in doc["notes"]:
-            err.print(f"note: {n}", markup=False, highlight=False, soft_wrap=True)
+            say(f"note: {n}")
         emit_json(doc)
         return
     print_trend(doc)

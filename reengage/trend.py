@@ -124,6 +124,16 @@ def _pick_task(subject: str, sessions: list[dict], task: str | None, notes: list
     return chosen
 
 
+def no_sessions_message(cat: Catalog, subject: str, root: Path) -> str:
+    if cat.has_patient(subject):
+        empty = len(cat.empty_sessions(subject))
+        why = f"only {empty} empty recording(s)" if empty else "no sessions yet"
+        return f"--subject {subject}: {why} in {root}"
+    near = cat.closest_patients(subject)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    return f"--subject {subject}: not in the patient register of {root}{hint}"
+
+
 def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
     """The ``reengage trend`` document of a subject's sessions of one exercise (the one with the most sessions
     when ``task`` is None). Recordings without samples are left out, each with a note."""
@@ -131,23 +141,17 @@ def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
     if not (root / CATALOG_NAME).exists():
         raise InputError(f"{root}: no catalog here (record, import or `reengage analyze --all` first)")
     with Catalog(root) as cat:
-        everything = cat.sessions(subject)
+        everything = cat.sessions(subject)  # empty recordings are not among them
         if not everything:
-            known = [r["subject_id"] for r in cat.subjects()]
-            raise InputError(f"--subject {subject}: no sessions in {root} (subjects: {', '.join(known) or 'none'})")
+            raise InputError(no_sessions_message(cat, subject, root))
         notes: list[str] = []
         task = _pick_task(subject, everything, task, notes)
         analyses = cat.analyses_for_subject(subject)
-        kept = []
-        for s in everything:
-            if s["task"] != task:
-                continue
-            info = cat.recording_info(s["recording_id"]) or {}
-            if info.get("samples") == 0:
+        kept = [s for s in everything if s["task"] == task]
+        for s in cat.empty_sessions(subject):
+            if s["task"] == task:
                 notes.append(f"session {s['session_id']} ({s['session_date']}, {s['path']}): empty recording "
                              "(0 samples), left out")
-                continue
-            kept.append(s)
     measures = {}
     for name, (column, rep_key, higher_is_better) in MEASURES.items():
         reps = [rep_values(analyses.get(s["session_id"]), rep_key) for s in kept if s["analysis_id"] is not None]

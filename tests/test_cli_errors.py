@@ -30,12 +30,12 @@ def one_line_error(r, *needles):
 @pytest.mark.parametrize(
     "args, needles",
     [
-        (["record", "--board", "simulated", "--duration", "abc"], ["record", "--duration"]),
-        (["record", "--board", "simulated", "--phase", "4"], ["record", "--phase"]),
+        (["record", "--board", "simulated", "--duration", "abc"], ["record", "--duration", "abc"]),
+        (["record", "--board", "simulated", "--phase", "4"], ["record", "--phase", "'4'"]),
         (["record", "--board", "simulated", "--pain", "11"], ["--pain"]),
         (["record", "--board", "simulated", "--durtion", "3"], ["No such option", "--durtion"]),
         (["import", "x.csv", "--subject", "P1", "--task", "bridge", "--phase", "0"], ["import", "--phase"]),
-        (["session", "edit", "abc"], ["session edit", "abc"]),
+        (["session", "edit", "abc"], ["session edit", "session_id"]),
         (["info"], ["info", "Missing argument"]),
         (["no-such-command"], ["no-such-command"]),
         (["replay", "x.rgr", "--live", "maybe"], ["replay"]),
