@@ -93,8 +93,9 @@ def measure_trend(values: list[float | None], per_session_reps: list[list[float]
     """First, latest, change, MDC95, where the noise came from, and the verdict, over sessions in date order."""
     v = [x for x in values if x is not None]
     first, latest = (v[0], v[-1]) if v else (None, None)
-    change = latest - first if len(v) >= 2 else None
+    change = round(latest - first, 6) if len(v) >= 2 else None  # no float dust (0.34000000000000002) in the JSON
     mdc = minimal_detectable_change(per_session_reps)
+    mdc = None if mdc is None else round(mdc, 6)
     return {"first": first, "latest": latest, "change": change, "mdc95": mdc,
             "noise_source": NOISE_WITHIN_SESSION, "verdict": verdict(change, mdc, higher_is_better)}
 
