@@ -310,11 +310,7 @@ def _file_fields(info: dict) -> dict:
     so a file without a subject or phase never blanks what the catalog already knows."""
     meta = info.get("meta")
     meta = meta if isinstance(meta, dict) else {}
-    date = meta.get("session_date") or meta.get("created_utc")
-    try:
-        session_date = _dt.date.fromisoformat(str(date)[:10]).isoformat() if date else None
-    except ValueError:
-        session_date = None
+    stamp = meta.get("started_utc") or meta.get("created_utc")  # the recorder's start, else the file's creation
     phase = meta.get("phase")
     try:
         phase = int(phase) if phase is not None and not isinstance(phase, bool) else None
@@ -325,13 +321,21 @@ def _file_fields(info: dict) -> dict:
     return {
         "subject_id": str(meta.get("subject") or "").strip() or None,
         "task": str(meta.get("task") or "").strip() or None,
-        "session_date": session_date,
+        "session_date": _iso_date(meta.get("session_date")),  # stated: a re-registration follows it
+        "date_from_clock": _iso_date(stamp),  # guessed: only for a new session that states no date
         "phase": phase if phase in (1, 2, 3) else None,
         "pain": pain if pain is not None and 0 <= pain <= 10 else None,
         "notes": str(meta.get("notes") or ""),
-        "recorded_utc": str(meta["created_utc"]) if meta.get("created_utc") else None,
+        "recorded_utc": str(stamp) if stamp else None,
         "empty": isinstance(samples, int) and not isinstance(samples, bool) and samples == 0,
     }
+
+
+def _iso_date(value) -> str | None:
+    try:
+        return _dt.date.fromisoformat(str(value)[:10]).isoformat() if value else None
+    except ValueError:
+        return None
 
 
 class _Unset:
@@ -553,7 +557,7 @@ class Catalog:
 
     def _new_session(self, fields: dict, mtime_ns: int, now: str) -> int:
         subject = fields["subject_id"] or "unknown"
-        date = fields["session_date"] or _dt.datetime.fromtimestamp(mtime_ns / 1e9, _dt.timezone.utc).date().isoformat()
+        date = fields["session_date"] or fields["date_from_clock"] or _dt.datetime.fromtimestamp(mtime_ns / 1e9, _dt.timezone.utc).date().isoformat()
         self._ensure_patient(subject, now)
         cur = self.db.execute(
             "INSERT INTO sessions(subject_id, session_date, task, phase, pain, notes, empty, recorded_utc) "
@@ -619,10 +623,11 @@ class Catalog:
         return row["error"] if self._current_sha(f, st, [row]) == row["sha256"] else None
 
     def failures(self) -> list[dict]:
-        """Every recorded failure: path (relative to the data root), error, failed_utc, software_version."""
+        """Every recorded failure of a file still in the data root: path (relative to the data root), error,
+        failed_utc, software_version."""
         rows = self.db.execute(
             "SELECT path, error, failed_utc, software_version FROM failures ORDER BY path").fetchall()
-        return [dict(r) for r in rows]
+        return [dict(r) for r in rows if self.abspath(r["path"]).is_file()]
 
     def needs_analysis(self, path: Path | str) -> bool:
         """True when the file is not catalogued, has never been analysed, changed since its latest
@@ -665,7 +670,7 @@ class Catalog:
         "  (SELECT MAX(analysis_id) FROM analyses WHERE recording_id = r.recording_id) "
         "LEFT JOIN failures f ON f.path = r.path "
     )
-    _SESSION_ORDER = "ORDER BY s.subject_id, s.session_date, COALESCE(s.recorded_utc, ''), s.session_id"
+    _SESSION_ORDER = "ORDER BY s.subject_id, s.session_date, COALESCE(s.recorded_utc, ''), r.recording_id"
 
     @staticmethod
     def _row(r: sqlite3.Row) -> dict:
@@ -930,15 +935,15 @@ class Catalog:
     def closest_patients(self, subject_id: str, n: int = 3) -> list[str]:
         """Up to ``n`` known ids that look like ``subject_id`` (difflib, case-insensitive), best first,
         registered ones before those only recordings brought in; never ``subject_id`` itself."""
+        want = str(subject_id).lower()
         rows = self.db.execute("SELECT subject_id, registered FROM patients WHERE subject_id != ?",
                                (str(subject_id),)).fetchall()
-        by_lower: dict[str, list[sqlite3.Row]] = {}
-        for r in rows:
-            by_lower.setdefault(r[0].lower(), []).append(r)
-        near = difflib.get_close_matches(str(subject_id).lower(), list(by_lower), n=max(n, 1) * 2, cutoff=0.6)
-        ranked = [r for key in near for r in by_lower[key]]
-        ranked.sort(key=lambda r: not r[1])  # stable: similarity order within each group
-        return [r[0] for r in ranked[:n]]
+        scored = []
+        for sid, registered in rows:
+            m = difflib.SequenceMatcher(None, want, sid.lower())
+            if m.real_quick_ratio() >= 0.6 and m.quick_ratio() >= 0.6 and (ratio := m.ratio()) >= 0.6:
+                scored.append((not registered, -ratio, sid))
+        return [sid for *_, sid in sorted(scored)[:max(n, 0)]]
 
     def unknown_subject_warning(self, subject_id: str) -> str | None:
         """The one line to show before recording or importing for ``subject_id``, or None when the id is

@@ -39,14 +39,18 @@ def test_only_what_changed_is_analysed_again(tmp_path):
     assert list(first.failed) == ["P031/broken.rgr"] and "broken.rgr" in first.failed["P031/broken.rgr"]
     with Catalog(root) as cat:
         assert all(not cat.needs_analysis(p) for p in paths)
-        assert len(cat.sessions("P031")) == 1
+        assert sorted(s["path"] for s in cat.sessions("P031")) == ["P031/s0.rgr", "P031/s1.rgr", "P031/s2.rgr"]
+        assert "broken.rgr" in cat.failure(root / "P031" / "broken.rgr")
+    assert first.exit_code == 1
     again = analyze_all(root, workers=2)
-    assert again.analysed == [] and again.unchanged == 3
+    assert again.analysed == [] and again.unchanged == 3 and again.failed == {}
+    assert list(again.known_failures) == ["P031/broken.rgr"] and again.exit_code == 1  # reported, not retried
     os.utime(paths[0])  # a touch alone is not a change (same content)
     paths[1].unlink()
     simulated_rgr(paths[1], seconds=8.0, seed=42, gap=False)  # new content
+    (root / "P031" / "broken.rgr").unlink()
     third = analyze_all(root, workers=2)
-    assert third.analysed == ["P031/s1.rgr"] and third.unchanged == 2
+    assert third.analysed == ["P031/s1.rgr"] and third.unchanged == 2 and third.exit_code == 0
 
 
 @pytest.mark.slow
@@ -118,3 +122,57 @@ def test_a_catalog_that_cannot_be_written_costs_the_entry_not_the_recording(tmp_
     [line] = console.export_text().splitlines()
     assert line.startswith("not catalogued (catalog schema version") and line.endswith("will pick it up")
     assert good.is_file()
+
+
+def test_a_batch_with_a_corrupt_file_a_bug_a_csv_and_a_symlink_out_of_the_root(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from reengage.io.csvio import write_csv_recording
+    from reengage.io.recfile import read_recording
+
+    root = tmp_path / "data"
+    good = simulated_rgr(root / "P033" / "good.rgr", seconds=8.0, seed=1, gap=False)
+    write_csv_recording(read_recording(good), root / "P033" / "excel.csv")
+    simulated_rgr(root / "P033" / "bug.rgr", seconds=8.0, seed=2, gap=False)
+    (root / "P033" / "corrupt.rgr").write_bytes(b"\x89RGREC\r\n\x1a\n" + b"\x00" * 40)
+    outside = simulated_rgr(tmp_path / "elsewhere" / "secret.rgr", seconds=8.0, seed=3, gap=False)
+    (root / "P033" / "link.rgr").symlink_to(outside)
+    (root / "P033" / "inside.rgr").symlink_to(good)  # a second name of a file in the root: that file, once
+
+    import reengage.analysis
+
+    real = reengage.analysis.analyze
+
+    def analyze(rec, *args, **kwargs):  # a bug that only one file meets (forked workers inherit the patch)
+        if rec.source and rec.source.endswith("bug.rgr"):
+            raise ZeroDivisionError("division by zero")
+        return real(rec, *args, **kwargs)
+
+    monkeypatch.setattr(reengage.analysis, "analyze", analyze)
+    console = Console(record=True, width=60)
+    result = analyze_all(root, console=console, workers=2)
+    assert sorted(result.analysed) == ["P033/excel.csv", "P033/good.rgr"]
+    assert sorted(result.failed) == ["P033/bug.rgr", "P033/corrupt.rgr"]
+    assert "ZeroDivisionError: division by zero" in result.failed["P033/bug.rgr"]
+    assert "bug.rgr" in result.failed["P033/bug.rgr"]
+    assert result.skipped == {"P033/link.rgr": "a symlink leading outside the data root"}
+    assert result.exit_code == 1
+    text = console.export_text()
+    assert "skipped P033/link.rgr: a symlink leading outside the data root" in text
+    assert "2 files failed:" in text and all(any(f"{name}" in ln and ln.startswith("  ") for ln in text.splitlines())
+                                             for name in ("bug.rgr", "corrupt.rgr"))
+    with Catalog(root) as cat:
+        paths = {s["path"]: s for s in cat.sessions()}
+        assert sorted(paths) == ["P033/bug.rgr", "P033/excel.csv", "P033/good.rgr"]  # never the outside file
+        assert paths["P033/bug.rgr"]["analysis_id"] is None and "ZeroDivisionError" in paths["P033/bug.rgr"]["error"]
+        assert paths["P033/excel.csv"]["reps"] == paths["P033/good.rgr"]["reps"]
+        assert sorted(f["path"] for f in cat.failures()) == ["P033/bug.rgr", "P033/corrupt.rgr"]
+    again = analyze_all(root, console=Console(record=True), workers=2)  # failures are reported, not retried
+    assert again.analysed == [] and again.failed == {} and again.unchanged == 2
+    assert sorted(again.known_failures) == ["P033/bug.rgr", "P033/corrupt.rgr"] and again.exit_code == 1
+    assert all(line.endswith("(unchanged since it failed; not retried)") for line in again.failure_lines())
+    simulated_rgr(root / "P033" / "corrupt.rgr.new", seconds=8.0, seed=4, gap=False).replace(
+        root / "P033" / "corrupt.rgr")  # the file is fixed: tried again, and its failure forgotten
+    monkeypatch.setattr(reengage.analysis, "analyze", real)
+    third = analyze_all(root, console=Console(record=True), workers=2)
+    assert third.analysed == ["P033/corrupt.rgr"] and list(third.known_failures) == ["P033/bug.rgr"]
