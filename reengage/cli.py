@@ -91,10 +91,9 @@ def analyze(
     if all_:
         from reengage.batch import analyze_all
 
-        result = analyze_all(data_root(data), console=err)
-        if result.failed:  # the rest was analysed and kept; the exit status tells a script that some were not
-            listing = "; ".join(f"{name} ({why})" for name, why in sorted(result.failed.items()))
-            raise InputError(f"{len(result.failed)} recording(s) could not be analysed: {listing}")
+        result = analyze_all(data_root(data), console=err)  # it lists the failed files on stderr
+        if result.exit_code:  # the rest was analysed and kept; the status tells a script that some were not
+            raise typer.Exit(result.exit_code)
         return
     if path is None:
         raise InputError("analyze: give a recording PATH or --all")
