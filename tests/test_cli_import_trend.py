@@ -162,3 +162,24 @@ def test_replay_out_catalogues_its_recording(course, tmp_path):
         [s] = cat.sessions("P001")
         assert s["analysis_id"] is not None and s["reps"] >= 5
         assert not cat.needs_analysis(out / s["path"])
+
+
+def test_import_from_another_data_root_and_with_mvc(course, tmp_path):
+    _, _, stored = course
+    other = tmp_path / "clinic2"
+    r = run("import", str(stored[0]), "--subject", "Q7", "--task", "bridge", "--data", str(other))
+    assert r.returncode == 0, r.stderr
+    with Catalog(other) as cat:
+        [s] = cat.sessions("Q7")  # the command line's subject and task, the file's own date
+        assert (s["task"], s["session_date"]) == ("bridge", "2026-03-02")
+        assert s["analysis_id"] is not None
+    r = run("import", str(EXAMPLE), "--subject", "Q7", "--task", "bridge", "--date", "2026-03-03",
+            "--mvc", "glute_max=10", "--mvc", "hamstrings=10", "--data", str(other))
+    assert r.returncode == 0, r.stderr
+    with Catalog(other) as cat:
+        s = [x for x in cat.sessions("Q7") if x["session_date"] == "2026-03-03"][0]
+        analysis = cat.analysis(s["recording_id"])
+    assert (analysis["normalization"], analysis["normalization_source"]) == ("mvc", "given")
+    direct = json.loads(run("analyze", str(EXAMPLE), "--json", "--mvc", "glute_max=10", "--mvc",
+                            "hamstrings=10").stdout)
+    assert analysis["summary"] == direct["summary"]
