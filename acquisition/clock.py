@@ -6,6 +6,9 @@ the arrival times: a least-squares fit, then refits on the points at or below th
 arrivals), which converges on the minimum-latency line. ``1/b`` is the board's true sampling rate: a
 16 MHz ceramic resonator is typically off by hundreds of ppm, so 30 min at "1000 Hz" can be ±0.5 s
 (Chords-Arduino-Firmware#3, muse-lsl#99). The arrival jitter is the spread above that line.
+
+A simulated board run at ``--sim-speed X`` samples X times faster than the host clock on purpose: ``speed``
+says so, and every rate is reported in board time (host rate / X) so only a real error shows as ppm.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ import numpy as np
 class ClockFit:
     """Accumulates (sample index, board micros, host ns) per frame; :meth:`report` fits and summarises."""
 
-    def __init__(self, nominal_fs_hz: float, max_points: int = 200_000) -> None:
+    def __init__(self, nominal_fs_hz: float, max_points: int = 200_000, *, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError(f"clock speed {speed}: must be > 0 (board clock / host clock)")
         self.nominal_fs_hz = float(nominal_fs_hz)
+        self.speed = float(speed)
         self._idx: list[int] = []
         self._host: list[int] = []
         self._tus: list[int] = []
@@ -57,16 +63,20 @@ class ClockFit:
     def report(self) -> dict:
         n = len(self._idx)
         out: dict = {"frames": n, "nominal_fs_hz": self.nominal_fs_hz}
+        if self.speed != 1.0:
+            out["sim_speed"] = self.speed
+            out["note"] = (f"simulated board run at {self.speed:g}× the host clock; "
+                           "rates are in board time, judged against that speed")
         if n < 10:
             return out
         x = np.asarray(self._idx, dtype=np.float64)
         y = (np.asarray(self._host, dtype=np.int64) - self._host[0]).astype(np.float64) * 1e-9
-        if x[-1] - x[0] < self.nominal_fs_hz * 0.5:  # under half a second: too short to say
+        if x[-1] - x[0] < self.nominal_fs_hz * 0.5:  # under half a second of samples: too short to say
             return out
         x0 = x - x[0]
         a, b = self._envelope_fit(x0, y)
         resid_ms = (y - (a + b * x0)) * 1e3
-        fs = 1.0 / b
+        fs = 1.0 / b / self.speed
         out.update({
             "fs_hz": round(fs, 4),
             "rate_error_ppm": round((fs / self.nominal_fs_hz - 1.0) * 1e6, 1),
@@ -81,16 +91,16 @@ class ClockFit:
             # Board micros() vs host: the crystal's own error, independent of the sampling timer.
             tb = (tus[ok] - tus[ok][0]).astype(np.float64) * 1e-6
             _, bb = self._envelope_fit(tb, y[ok])
-            out["board_clock_error_ppm"] = round((1.0 / bb - 1.0) * 1e6, 1)
+            out["board_clock_error_ppm"] = round((1.0 / bb / self.speed - 1.0) * 1e6, 1)
         return out
 
     def host_time_s(self, sample_index: np.ndarray) -> np.ndarray:
         """Host monotonic seconds at which the given samples were taken (for LSL time stamps)."""
         if not self._idx:  # one frame is enough to anchor: the branch below extrapolates from it
-            return np.asarray(sample_index, dtype=np.float64) / self.nominal_fs_hz
+            return np.asarray(sample_index, dtype=np.float64) / (self.nominal_fs_hz * self.speed)
         x = np.asarray(self._idx, dtype=np.float64)
         y = np.asarray(self._host, dtype=np.float64) * 1e-9
         if x[-1] - x[0] < 10:
-            return y[-1] + (np.asarray(sample_index, dtype=np.float64) - x[-1]) / self.nominal_fs_hz
+            return y[-1] + (np.asarray(sample_index, dtype=np.float64) - x[-1]) / (self.nominal_fs_hz * self.speed)
         a, b = self._envelope_fit(x - x[0], y - y[0])
         return y[0] + a + b * (np.asarray(sample_index, dtype=np.float64) - x[0])

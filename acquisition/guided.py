@@ -49,6 +49,11 @@ class Protocol:
     period_s: float = 5.0  # one rep every period_s
     rep_s: float = 2.5  # lift + hold + lower
 
+    @property
+    def task(self) -> str:
+        """The task a session of this protocol records (the recording's ``task``): the exercise's own name."""
+        return self.name
+
     def steps(self, muscles: list[str], reps: int | None = None) -> list["Step"]:
         mvc = MVC_PLAN
         out = [Step(0.0, REST_S, "rest", "Rest baseline: lie still and relax completely")]

@@ -70,14 +70,26 @@ class Recorder:
         self.writer.close()
 
 
+ANSWER_TIMEOUT_S = 5.0  # an Uno resets when its port opens and its bootloader waits ~1.5 s before the sketch
+STALL_S = 3.0  # host seconds without a valid frame before a streaming board is reported silent
+
+
 class Acquisition:
     """Drives transport → decoder → sinks until the duration is reached (or Ctrl-C).
 
     ``decoder``: the board's :class:`~reengage.acquisition.decoder.BoardDecoder` (``decoder_for_board``).
     After a disconnect the transport's ``reconnect`` waits for the board (``reconnect_timeout_s``, None: until
     Ctrl-C or the duration; 0: give up at once); samples lost meanwhile appear as a Gap when data flows again.
-    ``on_hello`` is called with each new HELLO once it checks out, so the recorder can keep it at once (STAT
-    is only written at a clean close, and a crash must not lose which board and firmware made the file).
+    ``on_answer`` is called once, when the first valid data arrives. ``on_hello`` is called with each new
+    HELLO once it checks out, so the recorder can keep it at once (STAT is only written at a clean close, and
+    a crash must not lose which board and firmware made the file).
+
+    A watchdog on the host clock: nothing valid (a frame, a HELLO or a plotter line) within
+    ``answer_timeout_s`` of the start raises :class:`DeviceError` (a port with no board, or one running
+    another sketch or baud rate); a board that falls silent for ``stall_s`` is reported once, and with a
+    duration the run ends when the host clock reaches it (``duration_s / board_speed`` after the first valid
+    data) instead of waiting for samples that never come. ``board_speed``: board clock / host clock (the
+    simulated board's ``--sim-speed``; 1 for real boards), which the clock fit is judged against too.
     """
 
     def __init__(
@@ -93,12 +105,25 @@ class Acquisition:
         on_reconnect: Callable[[], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         on_hello: Callable[[dict], None] | None = None,
+        answer_timeout_s: float | None = ANSWER_TIMEOUT_S,
+        stall_s: float = STALL_S,
+        board_speed: float = 1.0,
+        on_answer: Callable[[], None] | None = None,
     ) -> None:
         self.decoder = decoder
         self.board = decoder.board
         self.transport = transport
         self.sinks = sinks
-        self.clock = ClockFit(self.board.emg.fs_hz)
+        self.clock = ClockFit(self.board.emg.fs_hz, speed=board_speed)
+        self.board_speed = board_speed
+        self.answer_timeout_s = answer_timeout_s
+        self.stall_s = stall_s
+        self.bytes_in = 0
+        self._started_ns = 0
+        self._first_valid_ns: int | None = None
+        self._last_valid_ns: int | None = None
+        self._stall_reported = False
+        self.on_answer = on_answer
         self._restarts_seen = 0
         self.duration_s = duration_s
         self.on_progress = on_progress
@@ -125,6 +150,7 @@ class Acquisition:
     def run(self) -> None:
         target = None if self.duration_s is None else int(round(self.duration_s * self.board.emg.fs_hz))
         last_progress = 0.0
+        self._started_ns = time.monotonic_ns()
         while True:
             try:
                 data = self.transport.read()
@@ -132,21 +158,82 @@ class Acquisition:
                 if self._reconnect(str(e)):
                     continue
                 break
-            if not data:
-                continue
             now_ns = time.monotonic_ns()
-            items = self.decoder.feed(data, now_ns)
-            for text in self.decoder.take_hellos():
-                self._check_hello(text)  # before the items reach a sink: a refused board records nothing
-            self._clock(items, now_ns)
-            if target is not None:
-                items = self._trim(items, target)
-            self._dispatch(items)
-            if self.on_progress and time.monotonic() - last_progress > 0.2:
-                self.on_progress(self.seconds_received)
-                last_progress = time.monotonic()
-            if target is not None and self._emg_written >= target:
+            if data:
+                self._feed(data, now_ns, target)
+                if self.on_progress and time.monotonic() - last_progress > 0.2:
+                    self.on_progress(self.seconds_received)
+                    last_progress = time.monotonic()
+                if target is not None and self._emg_written >= target:
+                    break
+            if self._watchdog(now_ns):
                 break
+
+    def _feed(self, data: bytes, now_ns: int, target: int | None) -> None:
+        """Bytes from the link → decoder → (HELLO checks, clock) → sinks."""
+        self.bytes_in += len(data)
+        items = self.decoder.feed(data, now_ns)
+        hellos = self.decoder.take_hellos()
+        for text in hellos:
+            self._check_hello(text)  # before the items reach a sink: a refused board records nothing
+        if items or hellos:
+            self._valid(now_ns)
+        self._clock(items, now_ns)
+        if target is not None:
+            items = self._trim(items, target)
+        self._dispatch(items)
+
+    def _valid(self, now_ns: int) -> None:
+        if self._first_valid_ns is None:
+            self._first_valid_ns = now_ns
+            if self.on_answer:
+                self.on_answer()
+        if self._stall_reported:
+            self._stall_reported = False
+            silent_s = (now_ns - (self._last_valid_ns or now_ns)) * 1e-9
+            self._warn(f"board on {self._where()} is sending again after {silent_s:.0f} s of silence")
+        self._last_valid_ns = now_ns
+
+    def _watchdog(self, now_ns: int) -> bool:
+        """Nothing answering at all → DeviceError; a silent board → one warning, and True (end the run) once
+        the host clock has reached the duration."""
+        if self._last_valid_ns is None:
+            if self.answer_timeout_s is not None and now_ns - self._started_ns > self.answer_timeout_s * 1e9:
+                raise DeviceError(self._nothing_answers())
+            return False
+        silent_s = (now_ns - self._last_valid_ns) * 1e-9
+        if silent_s < self.stall_s:
+            return False
+        if not self._stall_reported:
+            self._stall_reported = True
+            then = ("the recording ends at --duration by the host clock unless it resumes"
+                    if self.duration_s is not None else "waiting for it (Ctrl-C to stop)")
+            self._warn(f"board on {self._where()} has sent nothing for {silent_s:.0f} s "
+                       f"({self.seconds_received:.1f} s received; reset, unpowered or a loose cable?); {then}")
+        if self.duration_s is None or self._first_valid_ns is None:
+            return False
+        return (now_ns - self._first_valid_ns) * 1e-9 >= self.duration_s / self.board_speed
+
+    def _nothing_answers(self) -> str:
+        """The one line for a port where no board speaks the board file's protocol."""
+        board = self.board
+        what = "Serial Plotter line" if board.protocol == "plotter" else f"valid {board.protocol} frame"
+        heard = (f"{self.bytes_in} bytes arrived but none made a {what}"
+                 if self.bytes_in else "not a byte arrived")
+        sketch = f"sketch {board.sketch}" if board.sketch else "a sketch printing Serial Plotter lines"
+        if board.transport.get("kind") == "ble":
+            link, check = "", "the sketch is flashed and the board is powered and in range"
+        else:
+            link = f" at {board.transport.get('baudrate', 115200)} baud"
+            check = "the sketch is flashed, the baud rate matches and the cable carries data"
+        return (
+            f"nothing answers on {self._where()}: no {what} in {self.answer_timeout_s:g} s ({heard}); expected "
+            f"board {board.path.name} running {sketch}{link}: check that {check} "
+            f"(`reengage boards` lists boards and ports)"
+        )
+
+    def _where(self) -> str:
+        return getattr(self.transport, "port", None) or getattr(self.transport, "address", None) or "the link"
 
     def _reconnect(self, why: str) -> bool:
         """The link dropped: True once the transport is back, False to end the run."""
@@ -160,11 +247,15 @@ class Acquisition:
             return False
         if self.on_reconnect:
             self.on_reconnect()
+        if self._last_valid_ns is not None:  # the outage was reported as a disconnect, not as a silence
+            self._last_valid_ns = time.monotonic_ns()
+        else:
+            self._started_ns = time.monotonic_ns()
         return True
 
     def _check_hello(self, text: str) -> None:
         """Every new HELLO (START, WHORU, after a re-plug, a new boot) is checked against the board file."""
-        where = getattr(self.transport, "port", None) or getattr(self.transport, "address", None) or "the link"
+        where = self._where()
         try:
             hello = parse_hello(text)
         except ValueError as e:

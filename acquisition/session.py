@@ -3,8 +3,12 @@ recorder (and the live view, and LSL with ``--lsl``), keep everything on Ctrl-C,
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import signal
 import subprocess
+import threading
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,20 +53,30 @@ class RecordOptions:
 
 
 class SimulatedPort:
-    """Start the simulated board process and learn the pseudo-terminal it serves."""
+    """Start the simulated board process and learn the pseudo-terminal it serves.
+
+    The process cannot outlive this one: it watches our end of its stdin pipe and, on Linux, gets SIGKILL
+    when we die (:func:`~reengage.acquisition.simboard.exit_with_parent`); it runs in its own session, so a
+    Ctrl-C at the terminal reaches only the recorder, which closes it. Anything that interrupts the start-up
+    (Ctrl-C, SIGTERM, a board that does not start) kills it before the exception goes on."""
 
     def __init__(self, board: BoardConfig, duration_s: float | None, speed: float, seed: int, overrides: dict):
         cmd = [
             sys.executable, "-m", "reengage.acquisition.simboard", "--board", str(board.path),
             "--duration", str((duration_s or 3600.0) + 2.0), "--speed", str(speed), "--seed", str(seed),
+            "--parent", str(os.getpid()),
         ]
         for k, v in overrides.items():
             cmd += ["--sim", f"{k}={v}"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("/dev/"):
-            self.proc.kill()
-            raise DeviceError(f"simulated board {board.name}: did not start (got {line!r})")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        try:
+            line = self.proc.stdout.readline().strip()
+            if not line.startswith("/dev/"):
+                raise DeviceError(f"simulated board {board.name}: did not start (got {line!r})")
+        except BaseException:
+            self.close()
+            raise
         self.path = line
 
     def close(self) -> None:
@@ -72,6 +86,10 @@ class SimulatedPort:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 def session_meta(opts: RecordOptions, board: BoardConfig, started: dt.datetime) -> dict:
@@ -93,6 +111,9 @@ def session_meta(opts: RecordOptions, board: BoardConfig, started: dt.datetime) 
         meta["phase"] = opts.phase
     if opts.pain is not None:
         meta["pain"] = opts.pain
+    if board.transport.get("kind") == "simulated":
+        # Its board clock runs sim_speed × the host's: `info` judges the measured rate against that.
+        meta["sim_speed"] = opts.sim_speed
     return meta
 
 
@@ -106,29 +127,58 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
     """
     console = console or Console(stderr=True)
     board, guide_steps = _plan(opts)
-    sim, port = _find_port(opts, board)
+    with _sigterm_as_interrupt():
+        sim, port = _find_port(opts, board)
+        try:
+            return _record(opts, board, guide_steps, sim, port, console)
+        finally:
+            if sim is not None:
+                sim.close()
+
+
+def _record(opts: RecordOptions, board: BoardConfig, guide_steps: list[Step] | None, sim: SimulatedPort | None,
+            port: str, console: Console) -> Path:
+    started = dt.datetime.now().astimezone()
+    meta = session_meta(opts, board, started)
+    decoder = decoder_for_board(board)
+    # Before the port opens: a missing pylsl fails first, and LSL tools see the outlets early.
+    lsl = _lsl_sink(opts, board, console)
+    transport = _transport(opts, board, port)
+    transport.open()
+    path = recording_path(opts.out_dir, opts.subject, opts.task, started)
+    sinks = _Sinks.build(path, decoder, meta, lsl, guide_steps, console)
+    until = f"for {opts.duration_s:g} s" if opts.duration_s else "until you press Ctrl-C (no --duration given)"
+    # Said once the board answers: a port where nothing does gets one line, the error, and no recording.
+    announce = f"recording {board.name} on {port} {until} → {path}"
+    acq = _run(decoder, transport, sinks, opts, reconnect=sim is None, console=console, announce=announce)
+    st = acq.stats()
+    console.print(
+        f"{sinks.recorder.writer.samples_written['emg'] / board.emg.fs_hz:.1f} s recorded, "
+        f"{st['decoder']['dropped']} damaged frames, "
+        f"{st['samples_lost']} samples lost"
+    )
+    return path
+
+
+SIGTERM_NOTE = "SIGTERM"  # the KeyboardInterrupt's argument when SIGTERM, not Ctrl-C, stopped the session
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While recording, SIGTERM (``kill``, a service manager, a closing terminal) ends the session as Ctrl-C
+    does instead of killing the process where it stands (no file close, no simulator shutdown)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread; the caller owns signals then
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(SIGTERM_NOTE)  # handled as Ctrl-C is: close with everything received
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        started = dt.datetime.now().astimezone()
-        meta = session_meta(opts, board, started)
-        decoder = decoder_for_board(board)
-        # Before the port opens: a missing pylsl fails first, and LSL tools see the outlets early.
-        lsl = _lsl_sink(opts, board, console)
-        transport = _transport(opts, board, port)
-        transport.open()
-        path = recording_path(opts.out_dir, opts.subject, opts.task, started)
-        sinks = _Sinks.build(path, decoder, meta, lsl, guide_steps, console)
-        console.print(f"recording {board.name} on {port} → {path}" + ("" if opts.duration_s else " (Ctrl-C to stop)"))
-        acq = _run(decoder, transport, sinks, opts, reconnect=sim is None, console=console)
-        st = acq.stats()
-        console.print(
-            f"{sinks.recorder.writer.samples_written['emg'] / board.emg.fs_hz:.1f} s recorded, "
-            f"{st['decoder']['dropped']} damaged frames, "
-            f"{st['samples_lost']} samples lost"
-        )
-        return path
+        yield
     finally:
-        if sim is not None:
-            sim.close()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _plan(opts: RecordOptions) -> tuple[BoardConfig, list[Step] | None]:
@@ -212,21 +262,25 @@ class _Sinks:
         self.recorder.close(stats)
         if discard:
             self.recorder.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the subject's folder, if this file was its first
+                self.recorder.path.parent.rmdir()
         self.live.close()
         if self.lsl is not None:
             self.lsl.close()
 
 
 def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *, reconnect: bool,
-         console: Console) -> Acquisition:
-    """Run until the duration or Ctrl-C (everything received is kept), then close the link and the sinks."""
+         console: Console, announce: str) -> Acquisition:
+    """Run until the duration or Ctrl-C (everything received is kept), then close the link and the sinks;
+    ``announce`` is printed when the board first answers."""
     with Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.completed:.1f} s"),
-        TimeElapsedColumn(), console=console, transient=True,
+        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
     ) as progress:
         bar = progress.add_task("recording", total=opts.duration_s)
         acq = Acquisition(
             decoder, transport, sinks.entry, duration_s=opts.duration_s,
+            board_speed=opts.sim_speed if decoder.board.transport.get("kind") == "simulated" else 1.0,
             on_progress=lambda s: progress.update(bar, completed=s),
             # A real board that vanishes is waited for (unplug → replug); the simulated one is gone.
             reconnect_timeout_s=opts.reconnect_timeout_s if reconnect else 0,
@@ -235,14 +289,16 @@ def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *
             on_reconnect=lambda: console.print("[green]board reconnected; the gap is recorded[/green]"),
             on_warning=lambda msg: console.print(msg, style="yellow", markup=False, highlight=False),
             on_hello=lambda hello: sinks.recorder.writer.update_meta({"hello": hello}),
+            on_answer=lambda: console.print(announce, soft_wrap=True, markup=False, highlight=False),
         )
         if sinks.lsl is not None:
             sinks.lsl.time_of = acq.clock.host_time_s  # counter-derived sample times, never chunk arrivals
         refused = False
         try:
             acq.run()
-        except KeyboardInterrupt:
-            console.print("stopped by Ctrl-C; everything received is kept")
+        except KeyboardInterrupt as e:
+            console.print(f"stopped by {'SIGTERM' if e.args == (SIGTERM_NOTE,) else 'Ctrl-C'}; "
+                          "everything received is kept")
         except DeviceError:
             # A board refused at the handshake (HELLO does not match the board file) sent no sample:
             # leave no empty recording behind in the data root.

@@ -12,17 +12,21 @@ Run: ``python -m reengage.acquisition.simboard --board simulated [--duration S] 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import select
+import signal
 import sys
+import threading
 import time
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from reengage.acquisition.boards import BoardConfig, load_board
 from reengage.acquisition.protocol import MAX_PAYLOAD, TYPE_EMG, TYPE_HELLO, TYPE_IMU, TYPE_STATUS, encode_frame
+from reengage.model import Event
 from reengage.synth import SubjectProfile, synthesize
 
 
@@ -37,12 +41,13 @@ def profile_from_board(board: BoardConfig, overrides: dict | None = None) -> Sub
     )
 
 
-def board_samples(board: BoardConfig, profile: SubjectProfile, duration_s: float, seed: int):
+def board_samples(board: BoardConfig, profile: SubjectProfile, duration_s: float, seed: int, *,
+                  with_mvc: bool = True):
     """The session as the board's ADC would read it: int16 per stream, plus the protocol steps."""
     emg_cfg = board.emg
     session = synthesize(
         profile, duration_s, fs_hz=emg_cfg.fs_hz,
-        imu_fs_hz=board.streams["imu"].fs_hz if "imu" in board.streams else 100.0, seed=seed,
+        imu_fs_hz=board.streams["imu"].fs_hz if "imu" in board.streams else 100.0, seed=seed, with_mvc=with_mvc,
     )
     full = (1 << board.adc_bits) - 1
     rows = []
@@ -75,43 +80,84 @@ def hello_text(board: BoardConfig, boot: int = 1) -> str:
     return ";".join(parts)
 
 
+PIECE_S = 120.0  # board seconds synthesised at a time in a long session (a whole number of frames)
+ONE_PIECE_MAX_S = 300.0  # up to this, the session is synthesised in one piece (about a second)
+
+
+def session_pieces(board: BoardConfig, profile: SubjectProfile, duration_s: float, seed: int) -> Iterator[tuple]:
+    """The session as (samples, events) pieces, each synthesised only when the one before has been sent.
+
+    Synthesis time grows faster than the duration (an hour takes minutes), so a long session (above
+    :data:`ONE_PIECE_MAX_S`, e.g. ``record`` without ``--duration``) comes in :data:`PIECE_S` pieces: the first
+    one follows the whole protocol (rest, MVC trials, then exercise until the end of the session), each later
+    one is a set of reps of its own. Start-up stays quick and memory bounded whatever the duration."""
+    if duration_s <= ONE_PIECE_MAX_S:
+        samples, session = board_samples(board, profile, duration_s, seed)
+        yield samples, session.events
+        return
+    samples, session = board_samples(board, profile, PIECE_S, seed)
+    events = [ev if ev.label != "exercise" else Event(ev.onset_s, duration_s - ev.onset_s, ev.label)
+              for ev in session.events]
+    yield samples, events
+    t, k = PIECE_S, 1
+    while t < duration_s:
+        length = min(PIECE_S, duration_s - t)
+        samples, _ = board_samples(board, profile, length, seed + 7919 * k, with_mvc=False)
+        yield samples, []
+        t, k = t + length, k + 1
+
+
 class SimulatedBoard:
     """Frames for the whole session, interleaved by sample time as the firmware would send them.
 
-    ``hello`` is the frame sent on START (SEQ 0); the periodic HELLOs are among ``frames``."""
+    ``pieces``: consecutive (samples, events) stretches of the session (:func:`session_pieces`, or one
+    piece); :meth:`frames` builds each piece's frames only when the frames before have been taken.
+    ``hello`` is the frame sent on START (SEQ 0); the periodic HELLOs are among the frames."""
 
-    def __init__(self, board: BoardConfig, samples: dict[str, np.ndarray], events, boot: int = 1) -> None:
+    def __init__(self, board: BoardConfig, pieces: Iterable[tuple], boot: int = 1) -> None:
         self.board = board
-        frames: list[tuple[float, bytes]] = []  # (board time in s when the frame is complete, bytes)
-        hello = hello_text(board, boot).encode()
-        self.hello = encode_frame(TYPE_HELLO, 0, 0, 0, hello)
-        seq = 1
+        self.hello_payload = hello_text(board, boot).encode()
+        self.hello = encode_frame(TYPE_HELLO, 0, 0, 0, self.hello_payload)
+        self._pieces = iter(pieces)
+
+    def frames(self) -> Iterator[tuple[float, bytes]]:
+        """(board time in s when the frame is complete, bytes), in sending order."""
+        seq, t0_s = 1, 0.0
+        for samples, events in self._pieces:
+            frames, seq = self._piece_frames(samples, events, t0_s, seq)
+            yield from frames
+            t0_s += samples["emg"].shape[1] / self.board.emg.fs_hz
+
+    def _piece_frames(self, samples: dict, events, t0_s: float, seq: int) -> tuple[list, int]:
+        """The frames of one piece starting at board time ``t0_s`` (SEQ from ``seq``) and the next SEQ."""
+        board = self.board
         emg_fs = board.emg.fs_hz
         per_stream = []
         for name, data in samples.items():
             cfg = board.streams[name]
             spf = cfg.samples_per_frame or MAX_PAYLOAD // (2 * len(cfg.channels))
             ftype = TYPE_EMG if name == "emg" else TYPE_IMU
+            first = int(round(t0_s * cfg.fs_hz))
             for i in range(0, data.shape[1] - spf + 1, spf):
-                t_done = (i + spf) / cfg.fs_hz
-                per_stream.append((t_done, ftype, i, cfg, data[:, i : i + spf]))
+                per_stream.append((t0_s + (i + spf) / cfg.fs_hz, ftype, first + i, cfg, data[:, i : i + spf]))
         for ev in events:
             payload = f"event={ev.label};duration_s={ev.duration_s:.3f}".encode()
             per_stream.append((ev.onset_s, TYPE_STATUS, int(round(ev.onset_s * emg_fs)), None, payload))
-        duration_s = samples["emg"].shape[1] / emg_fs
-        for k in range(1, int(duration_s // HELLO_EVERY_S) + 1):
+        t1_s = t0_s + samples["emg"].shape[1] / emg_fs
+        for k in range(int(t0_s // HELLO_EVERY_S) + 1, int(t1_s // HELLO_EVERY_S) + 1):
             t = k * HELLO_EVERY_S
-            per_stream.append((t, TYPE_HELLO, int(round(t * emg_fs)), None, hello))
+            per_stream.append((t, TYPE_HELLO, int(round(t * emg_fs)), None, self.hello_payload))
         per_stream.sort(key=lambda x: (x[0], x[1]))
+        frames = []
         for t_done, ftype, index, cfg, payload in per_stream:
-            t_us = int(index / (cfg.fs_hz if cfg else emg_fs) * 1e6)
+            t_us = int(index / (cfg.fs_hz if cfg else emg_fs) * 1e6) & 0xFFFFFFFF
             if cfg is None:
                 frame = encode_frame(ftype, seq, index, t_us, payload)
             else:
                 frame = encode_frame(ftype, seq, index, t_us, payload, layout_id=cfg.layout_id)
             frames.append((t_done, frame))
             seq += 1
-        self.frames = frames
+        return frames, seq
 
 
 FAULT_KEYS = ("drop_every", "corrupt_every", "garbage_every")
@@ -139,6 +185,22 @@ class Faults:
         return frame
 
 
+def _write_all(fd: int, data: bytes, host_alive: Callable[[], bool]) -> bool:
+    """Write everything to the non-blocking ``fd``; False when the host went away."""
+    while data:
+        try:
+            n = os.write(fd, data)
+        except BlockingIOError:
+            if not host_alive():
+                return False
+            select.select([], [fd], [], 0.05)
+            continue
+        except OSError:
+            return False
+        data = data[n:]
+    return True
+
+
 def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults: Faults | None = None,
           host_alive: Callable[[], bool] = lambda: True) -> None:
     """Wait for START, then write frames on time; return on STOP, EOF of the host, end of session, or when
@@ -161,27 +223,16 @@ def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults
         buf += chunk
     os.write(fd, sim.hello)  # as the sketches answer START (PROTOCOL.md §4)
     t0 = time.monotonic()
-    i = 0
-    frames = sim.frames
-    while i < len(frames):
+    frames = sim.frames()
+    pending = next(frames, None)
+    while pending is not None:
         now = (time.monotonic() - t0) * speed
         out = []
-        while i < len(frames) and frames[i][0] <= now:
-            out.append(faults.apply(frames[i][1]))
-            i += 1
-        if out:
-            data = b"".join(out)
-            while data:
-                try:
-                    n = os.write(fd, data)
-                except BlockingIOError:
-                    if not host_alive():
-                        return
-                    select.select([], [fd], [], 0.05)
-                    continue
-                except OSError:
-                    return  # the host went away
-                data = data[n:]
+        while pending is not None and pending[0] <= now:
+            out.append(faults.apply(pending[1]))
+            pending = next(frames, None)
+        if out and not _write_all(fd, b"".join(out), host_alive):
+            return
         r, _, _ = select.select([fd], [], [], 0.002)
         if r:
             try:
@@ -203,6 +254,33 @@ def serve(board: BoardConfig, sim: SimulatedBoard, speed: float, fd: int, faults
                 return
 
 
+def exit_with_parent(parent: int) -> None:
+    """Die with the recorder that started this process, however it ends (Ctrl-C, SIGTERM, SIGKILL, a crash).
+
+    Two watches, because the pty's other end is held here and never shows the host's death: the parent's
+    end of our stdin pipe closes when it dies (EOF; portable), and on Linux the kernel sends SIGKILL at the
+    parent's death (``PR_SET_PDEATHSIG``, prctl(2)). A parent already gone when this runs is caught too."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # no prctl (an unusual libc): the stdin watch below is enough
+    if os.getppid() != parent:
+        os._exit(0)
+
+    def watch() -> None:
+        try:
+            while os.read(sys.stdin.fileno(), 4096):
+                pass
+        except OSError:
+            pass
+        os._exit(0)  # no cleanup to wait for: the pty goes with the process
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="reengage-simboard", description=__doc__.splitlines()[0])
     ap.add_argument("--board", default="simulated")
@@ -210,13 +288,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed", type=float, default=1.0, help="board clock / wall clock")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sim", action="append", default=[], metavar="KEY=VALUE", help="override [simulator]")
+    ap.add_argument("--parent", type=int, default=None, metavar="PID",
+                    help="exit when process PID (the recorder, which holds our stdin pipe) ends")
     args = ap.parse_args(argv)
+    if args.parent is not None:
+        exit_with_parent(args.parent)
     board = load_board(args.board)
     overrides = dict(kv.split("=", 1) for kv in args.sim)
     faults = Faults(**{k: int(overrides.pop(k)) for k in FAULT_KEYS if k in overrides})
-    profile = profile_from_board(board, overrides)
-    samples, session = board_samples(board, profile, args.duration + 1.0, args.seed)
-    sim = SimulatedBoard(board, samples, session.events)
+    pieces = session_pieces(board, profile_from_board(board, overrides), args.duration + 1.0, args.seed)
+    first = next(pieces)  # before the port is announced: the host may start reading at once
+    sim = SimulatedBoard(board, itertools.chain([first], pieces))
     master, slave = os.openpty()
     tty.setraw(slave)  # binary-clean, like a USB CDC port
     os.set_blocking(master, False)

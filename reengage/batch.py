@@ -29,7 +29,6 @@ from reengage.catalog import Catalog
 from reengage.errors import InputError, ReengageError
 
 SUFFIXES = (".rgr", ".edf", ".bdf", ".csv")
-PATTERNS = tuple(f"*{s}" for s in SUFFIXES)
 SKIP_DIRS = {"exports", "bids", "derivatives"}  # interchange copies of recordings already catalogued
 SIDECARS = (".events.csv",)  # beside a CSV recording (its events), not a recording of its own
 OUTSIDE = "a symlink leading outside the data root"

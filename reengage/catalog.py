@@ -357,7 +357,7 @@ def check_phase(value) -> int | None:
         v = int(str(value).strip()) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
         raise InputError(f"phase {value!r}: must be 1, 2 or 3") from None
-    if v != value and not isinstance(value, str) or v not in (1, 2, 3):
+    if (not isinstance(value, str) and v != value) or v not in (1, 2, 3):  # 2.5 is not phase 2
         raise InputError(f"phase {value!r}: must be 1, 2 or 3")
     return v
 

@@ -7,6 +7,10 @@
                                                   SoftwareFilters
                                   …_channels.tsv  name, type, units (+ sampling_frequency, target_muscle)
                                   …_events.tsv    onset, duration, trial_type
+    <out>/sub-<S>/ses-<YYYYMMDD>/sub-<S>_ses-<D>_scans.tsv  filename, acq_time, phase, pain, notes
+
+The ``_emg.json`` sidecar also carries the session's metadata (``reengage.meta``: subject, task, date, phase, pain,
+notes), so loading the ``_emg.edf`` gives them back (``sidecar.py``).
 
 BIDS labels are alphanumeric only, so ``prone_hip_extension`` becomes ``pronehipextension``; the original
 names stay in the JSON sidecar. Exporting a second recording into the same directory adds to the dataset.
@@ -29,13 +33,6 @@ REQUIRED_SIDECAR = (
     "RecordingType", "SoftwareFilters",
 )
 CHANNEL_TYPES = {"acc": "ACCEL", "gyr": "GYRO"}
-# Where the sensors go (SENIAM recommendations, Hermens et al. 2000; glute med per Cram's guide).
-PLACEMENT = {
-    "glute_max": "50% on the line between the sacral vertebrae and the greater trochanter",
-    "glute_med": "50% on the line from the iliac crest to the greater trochanter",
-    "hamstrings": "biceps femoris: 50% on the line between the ischial tuberosity and the lateral epicondyle of the tibia",
-    "erector_spinae": "2 finger widths lateral to the L1 spinous process",
-}
 
 
 def bids_label(text: str, default: str) -> str:
@@ -66,7 +63,7 @@ def write_bids(rec: Recording, out_dir: str | Path) -> Path:
     while (emg_dir / f"{stem}_emg.edf").exists():  # a second recording of the task that day
         run += 1
         stem = f"sub-{sub}_ses-{ses}_task-{task}_run-{run}"
-    edf = write_edf(rec, emg_dir / f"{stem}_emg.edf")
+    edf = write_edf(rec, emg_dir / f"{stem}_emg.edf", task_label=task)  # and its _emg.json sidecar
 
     desc = root / "dataset_description.json"
     if not desc.exists():
@@ -85,25 +82,7 @@ def write_bids(rec: Recording, out_dir: str | Path) -> Path:
     if f"sub-{sub}" not in [line.split("\t")[0] for line in known]:
         _tsv(parts, ["participant_id"], [[line.split("\t")[0]] for line in known if line] + [[f"sub-{sub}"]])
 
-    emg = rec.emg
-    roles = [c.role for c in emg.channels if c.role]
-    sidecar = {
-        "TaskName": task,
-        "TaskDescription": str(meta.get("task") or ""),
-        "EMGPlacementScheme": "Other",
-        "EMGPlacementSchemeDescription": "; ".join(f"{r}: {PLACEMENT[r]}" for r in roles if r in PLACEMENT)
-        or "not recorded",
-        "EMGReference": "ChannelSpecific",
-        "SamplingFrequency": emg.fs_hz,
-        "PowerLineFrequency": meta.get("mains_hz", "n/a"),
-        "RecordingType": "continuous",
-        "SoftwareFilters": "n/a",
-        "RecordingDuration": round(rec.duration_s, 6),
-        "EMGChannelCount": len(emg.channels),
-        "Manufacturer": str(meta.get("board") or "n/a"),
-        "SoftwareVersions": f"reengage {__version__}",
-    }
-    (emg_dir / f"{stem}_emg.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    _scans(emg_dir.parent / f"sub-{sub}_ses-{ses}_scans.tsv", edf, meta)
 
     rows = []
     for s in rec.streams.values():
@@ -118,3 +97,24 @@ def write_bids(rec: Recording, out_dir: str | Path) -> Path:
     ev.sort(key=lambda r: float(r[0]))
     _tsv(emg_dir / f"{stem}_events.tsv", ["onset", "duration", "trial_type"], ev)
     return edf
+
+
+SCAN_COLUMNS = ("phase", "pain", "notes")
+
+
+def _scans(path: Path, edf: Path, meta: dict) -> None:
+    """BIDS ``_scans.tsv``: one row per recording with its acquisition time and the session's clinical values
+    (phase, pain, notes), so a study's table of sessions is one ``pandas.read_csv(…, sep="\\t")`` away."""
+    rows = []
+    if path.exists():
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f, delimiter="\t")][1:]
+    name = f"{edf.parent.name}/{edf.name}"
+    acq = str(meta.get("started_utc") or "")[:19] or None
+    rows = [r for r in rows if r and r[0] != name]
+    rows.append([name, acq] + [_one_line(meta.get(k)) for k in SCAN_COLUMNS])
+    _tsv(path, ["filename", "acq_time", *SCAN_COLUMNS], rows)
+
+
+def _one_line(v) -> str | None:
+    return None if v is None else " ".join(str(v).split())

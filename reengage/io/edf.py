@@ -11,6 +11,13 @@ needs whole data records: streams are padded with the zero level to a whole reco
 ``reengage:emg=<first>+<n>;imu=<first>+<n>`` at 0 s says which samples are real, so the importer gives back
 exactly what was exported while other readers show a short harmless annotation.
 
+The session's metadata (subject, task, date, phase, pain, notes, …) goes in a JSON sidecar ``NAME.json`` beside
+the file (``sidecar.py`` says why); the header fields carry what EDF+ defines (patient code, start date and
+time, equipment, task), and :func:`read_edf_recording` merges the sidecar back into ``Recording.meta``.
+
+pyedflib is a C extension: anything it or edflib prints would land on file descriptor 1, which is the CLI's
+data channel (``info --json``, ``analyze --json``), so every call into it runs with fd 1 pointed at stderr.
+
 EDF+ written by a process that died keeps ``-1`` as its record count (``shared/TOOLCHAIN.md``); the importer
 counts the complete records from the file size instead and marks the recording ``recovered``.
 """
@@ -22,18 +29,42 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from reengage.errors import InputError, RecordingFormatError
+from reengage.io.sidecar import read_sidecar, write_sidecar
 from reengage.model import IMU_CHANNELS, Channel, Event, Gap, Recording, Stream, role_for_name
 
 SPAN_PREFIX = "reengage:"
 RECORD_DURATIONS_S = (1.0, 0.5, 0.25, 0.2, 0.1, 2.0, 5.0, 10.0, 0.05, 0.01)
+
+
+@contextmanager
+def stdout_to_stderr():
+    """File descriptor 1 points at stderr inside the block, so C code's printf cannot corrupt data on stdout."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # no usable fd 1 (embedded, closed): nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _record_duration(rates: list[float], path: Path) -> float:
@@ -104,8 +135,9 @@ def _edf_text(s: str) -> str:
     return re.sub(r"[^!-~]", "_", s or "X") or "X"
 
 
-def write_edf(rec: Recording, path: str | Path, *, bdf: bool = False) -> Path:
-    """Write ``rec`` as EDF+ (or BDF+ with ``bdf=True``); returns the path."""
+def write_edf(rec: Recording, path: str | Path, *, bdf: bool = False, task_label: str | None = None) -> Path:
+    """Write ``rec`` as EDF+ (or BDF+ with ``bdf=True``) and its JSON sidecar ``path.with_suffix(".json")``
+    (``task_label``: its BIDS ``TaskName``, default the task without its non-alphanumerics); returns the path."""
     import pyedflib
 
     path = Path(path)
@@ -145,11 +177,12 @@ def write_edf(rec: Recording, path: str | Path, *, bdf: bool = False) -> Path:
     annotations += [(g.onset_s, g.duration_s, f"gap:{g.stream}") for g in rec.gaps]
     ftype = pyedflib.FILETYPE_BDFPLUS if bdf else pyedflib.FILETYPE_EDFPLUS
     path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), stdout_to_stderr():
         # pyedflib warns that 8-character physical limits lose precision: the exact values are in the
         # transducer field, and the digital samples are exact anyway.
         warnings.simplefilter("ignore", UserWarning)
         _write(path, ftype, headers, rows, annotations, rec_s, n_records, rec.meta)
+    write_sidecar(rec, path, task_label)
     return path
 
 
@@ -223,18 +256,34 @@ def read_edf_recording(path: str | Path) -> Recording:
     if note:
         problems.append(note)
     try:
-        try:
-            r = pyedflib.EdfReader(str(patched or path))
-        except OSError as e:
-            msg = str(e).splitlines()[0] if str(e) else "unreadable"
-            raise RecordingFormatError(f"{path}: byte 0: not a readable EDF/BDF file ({msg})") from None
-        try:
-            return _from_reader(r, path, problems)
-        finally:
-            r.close()
+        with stdout_to_stderr():
+            rec = _read(pyedflib, path, patched, problems)
     finally:
         if patched is not None:
             patched.unlink(missing_ok=True)
+    return _with_sidecar(rec, path)
+
+
+def _read(pyedflib, path: Path, patched: Path | None, problems: list[str]) -> Recording:
+    try:
+        r = pyedflib.EdfReader(str(patched or path))
+    except OSError as e:
+        msg = str(e).splitlines()[0] if str(e) else "unreadable"
+        raise RecordingFormatError(f"{path}: byte 0: not a readable EDF/BDF file ({msg})") from None
+    try:
+        return _from_reader(r, path, problems)
+    finally:
+        r.close()
+
+
+def _with_sidecar(rec: Recording, path: Path) -> Recording:
+    """The sidecar's metadata over the header's: it is the exact text (the header is ASCII without spaces)."""
+    block, problem = read_sidecar(path)
+    if problem:
+        rec.problems.append(problem)
+    if block:
+        rec.meta = {**rec.meta, **block["meta"], "source_format": rec.meta["source_format"]}
+    return rec
 
 
 def _from_reader(r, path: Path, problems: list[str]) -> Recording:

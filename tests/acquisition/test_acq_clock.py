@@ -32,3 +32,21 @@ def test_short_runs_report_no_fit():
     for k in range(5):
         fit.add(k * 8, k * 8_000_000)
     assert "fs_hz" not in fit.report()
+
+
+def test_simulated_speed_is_the_expected_rate():
+    """A simulated board at --sim-speed 10 samples 10 × faster than the host clock on purpose: judged against
+    that, its clock is exact; judged as a real board it would be the alarming +9 000 000 ppm of before."""
+    rng = np.random.default_rng(2)
+    points = []
+    for k in range(0, 20_000, 8):
+        host_s = 5.0 + (k + 7) / (1000.0 * 10) + 0.001 + rng.exponential(0.001)
+        points.append((k + 7, int(host_s * 1e9), int((k + 7) * 1000)))
+    sim, real = ClockFit(1000.0, speed=10.0), ClockFit(1000.0)
+    for idx, host_ns, t_us in points:
+        sim.add(idx, host_ns, t_us)
+        real.add(idx, host_ns, t_us)
+    r = sim.report()
+    assert abs(r["rate_error_ppm"]) < 5 and abs(r["board_clock_error_ppm"]) < 5
+    assert r["sim_speed"] == 10.0 and "10× the host clock" in r["note"]
+    assert real.report()["rate_error_ppm"] > 8.9e6 and "sim_speed" not in real.report()

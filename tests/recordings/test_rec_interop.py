@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ REENGAGE = [sys.executable, "-m", "reengage.cli"]
 SECONDS = 12.3  # not a whole number of EDF data records
 
 
-def simulated_rgr(path: Path, seconds: float = SECONDS, seed: int = 3, gap: bool = True) -> Path:
+def simulated_rgr(path: Path, seconds: float = SECONDS, seed: int = 3, gap: bool = True,
+                  extra_meta: dict | None = None) -> Path:
     """What `reengage record --board simulated` writes, without the pty (the board's own samples)."""
     board = load_board("simulated")
     samples, session = board_samples(board, profile_from_board(board), seconds, seed)
@@ -36,7 +38,7 @@ def simulated_rgr(path: Path, seconds: float = SECONDS, seed: int = 3, gap: bool
     samples = {"emg": samples["emg"][:, :n], "imu": samples["imu"][:, : n // 10]}
     specs = [StreamSpec(s.name, s.fs_hz, s.channels) for s in board.streams.values()]
     meta = {"subject": "P031", "task": "hip_thrust", "session_date": "2026-03-04", "board": "simulated",
-            "started_utc": "2026-03-04T09:15:00Z", "mains_hz": 50}
+            "started_utc": "2026-03-04T09:15:00Z", "mains_hz": 50, **(extra_meta or {})}
     lost = (4000, 4100) if gap else (0, 0)
     with RecordingWriter(path, specs, meta) as w:
         for ev in session.events:
@@ -82,7 +84,8 @@ def _same_events(a, b, tol=1e-4):
 @pytest.mark.parametrize("fmt", ["edf", "bdf"])
 def test_record_export_import_keeps_samples_and_events(rgr, tmp_path, fmt):
     rec = read_recording(rgr)
-    (out,) = export_recording(rgr, fmt, tmp_path)
+    out, side = export_recording(rgr, fmt, tmp_path)
+    assert side == out.with_suffix(".json") and side.is_file()
     back = load_recording(out)  # through the same dispatcher `info`/`analyze` use
     _same_samples(rec, back)
     _same_events(rec, back)
@@ -95,7 +98,7 @@ def test_record_export_import_keeps_samples_and_events(rgr, tmp_path, fmt):
 def test_edf_is_standard_edf_plus_for_other_readers(rgr, tmp_path):
     """What EDFbrowser / MNE see: labels, rates, units, physical values and the annotations."""
     rec = read_recording(rgr)
-    (out,) = export_recording(rgr, "edf", tmp_path)
+    out = export_recording(rgr, "edf", tmp_path)[0]
     r = pyedflib.EdfReader(str(out))
     try:
         assert r.filetype == pyedflib.FILETYPE_EDFPLUS
@@ -166,18 +169,23 @@ def test_bids_layout_has_the_required_files_and_fields(rgr, tmp_path):
 def test_csv_export_follows_the_analysis_contract(rgr, tmp_path):
     rec = read_recording(rgr)
     files = export_recording(rgr, "csv", tmp_path)
+    assert [f.name for f in files] == ["P031_hip_thrust.csv", "P031_hip_thrust.events.csv", "P031_hip_thrust.json"]
+    files[2].unlink()  # the CSV alone, as a spreadsheet user hands it on: physical values
     back = read_csv_recording(files[0])
     assert back.fs_hz == 1000.0 and back.emg.n_samples == rec.emg.n_samples
     assert [c.role for c in back.emg.channels] == ["glute_max", "hamstrings"]
     assert np.allclose(back.emg.data, rec.emg.physical(), rtol=1e-5, atol=1e-6)
     assert [c.name for c in back.imu.channels] == ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
     with open(files[1]) as f:
-        assert [r["label"] for r in csv.DictReader(f)] == [e.label for e in rec.events]
+        rows = list(csv.DictReader(f))
+    assert [r["label"] for r in rows if not r["label"].startswith("gap:")] == [e.label for e in rec.events]
+    assert [r["label"] for r in rows if r["label"].startswith("gap:")] == [f"gap:{g.stream}" for g in rec.gaps]
+    assert [e.label for e in back.events] == [e.label for e in rec.events]
 
 
 def test_edf_left_by_a_killed_writer_is_recovered(rgr, tmp_path):
     """pyedflib leaves -1 as the record count when its process dies (shared/TOOLCHAIN.md)."""
-    (out,) = export_recording(rgr, "edf", tmp_path)
+    out = export_recording(rgr, "edf", tmp_path)[0]
     blob = bytearray(out.read_bytes())
     blob[236:244] = b"-1      "
     header = int(blob[184:192])
@@ -202,9 +210,32 @@ def test_export_cli_and_bad_format(rgr, tmp_path):
     r = subprocess.run([*REENGAGE, "export", str(rgr), "--format", "edf", "--out", str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert Path(r.stdout.strip()).suffix == ".edf" and Path(r.stdout.strip()).is_file()
+    printed = [Path(p) for p in r.stdout.split()]
+    assert [p.suffix for p in printed] == [".edf", ".json"] and all(p.is_file() for p in printed)
     r = subprocess.run([*REENGAGE, "export", str(rgr), "--format", "mat", "--out", str(tmp_path)],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--format 'mat'" in r.stderr and r.stderr.count("\n") == 1
     with pytest.raises(InputError):
         export_recording(tmp_path / "missing.rgr", "edf", tmp_path)
+
+
+def test_reading_and_writing_edf_prints_nothing_on_stdout(rgr, tmp_path, capfd):
+    """stdout is the CLI's data (``info --json``); pyedflib is C, so this is checked on file descriptor 1."""
+    from reengage.io.edf import stdout_to_stderr
+
+    capfd.readouterr()
+    for fmt in ("edf", "bdf", "bids"):
+        load_recording(export_recording(rgr, fmt, tmp_path / fmt)[0])
+    with pytest.raises(RecordingFormatError):
+        read_edf_recording(tmp_path / "edf" / "P031_hip_thrust.json")  # not an EDF: edflib's error path
+    out, _ = capfd.readouterr()
+    assert out == ""
+    # What C code writes to fd 1 inside the guard goes to stderr, and fd 1 is back afterwards.
+    with stdout_to_stderr():
+        os.write(1, b"from C\n")
+    os.write(1, b"after\n")
+    out, err = capfd.readouterr()
+    assert (out, err) == ("after\n", "from C\n")
+    edf = tmp_path / "edf" / "P031_hip_thrust.edf"
+    r = subprocess.run([*REENGAGE, "info", str(edf), "--json"], capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["meta"]["subject"] == "P031"
