@@ -120,8 +120,7 @@ def session_task(task: str | None, protocol: str | None) -> str:
         return task or DEFAULT_TASK
     from reengage.acquisition.guided import get_protocol
 
-    p = get_protocol(protocol)
-    own = getattr(p, "task", None) or p.name  # protocols are named after their exercise until they carry .task
+    own = get_protocol(protocol).task
     if task and task != own:
         raise InputError(f"--task {task} conflicts with --protocol {protocol} (a {own} session): give one or the other")
     return own
