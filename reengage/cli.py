@@ -6,8 +6,6 @@ stderr and exit status 2; a traceback means a bug.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -15,38 +13,29 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from reengage.cli_clinic import patients_app, session_app, warn_unknown_subject
+from reengage.cli_common import data_root, emit_json, err, pairs, say
+from reengage.cli_tables import print_analysis, print_trend, session_line
 from reengage.errors import InputError, ReengageError
 
-app = typer.Typer(
+class _Typer(typer.Typer):
+    """Runs with ``standalone_mode=False``, so usage errors reach :func:`main` as exceptions (made one line
+    there) instead of being printed by typer as a framed multi-line box."""
+
+    def __call__(self, *args, **kwargs):
+        kwargs.setdefault("standalone_mode", False)
+        kwargs.setdefault("prog_name", "reengage")
+        return super().__call__(*args, **kwargs)
+
+
+app = _Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Measure gluteal re-engagement with surface EMG: record, replay, analyse, review.",
 )
-err = Console(stderr=True)
-
-
-def data_root(data: Optional[Path]) -> Path:
-    """``--data``, else ``$REENGAGE_DATA``, else ``recordings/`` in the working directory."""
-    if data is not None:
-        return data
-    return Path(os.environ.get("REENGAGE_DATA", "recordings"))
-
-
-def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
-    out = {}
-    for v in values or []:
-        if "=" not in v:
-            raise InputError(f"{option} {v!r}: expected MUSCLE=VALUE")
-        k, val = v.split("=", 1)
-        out[k.strip()] = val.strip()
-    return out
-
-
-def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
-
-
+app.add_typer(patients_app, name="patients")
+app.add_typer(session_app, name="session")
 @app.command()
 def info(
     path: Path = typer.Argument(..., help="a recording (.rgr, .csv, .edf)"),
@@ -63,6 +52,9 @@ def info(
     out = Console()
     out.print(f"[bold]{path}[/bold]  integrity: {d['integrity']}")
     out.print(f"{d['duration_s']:.2f} s at {d['fs_hz']:g} Hz, {d['samples']} samples")
+    who = session_line(d.get("meta") or {})
+    if who:
+        out.print(who, markup=False, highlight=False)
     for c in d["channels"]:
         out.print(f"  {c['name']:<16} role={c['role'] or '-':<15} {c['kind']:<9} {c['unit']}")
     for e in d["events"]:
@@ -99,50 +91,39 @@ def analyze(
     if all_:
         from reengage.batch import analyze_all
 
-        analyze_all(data_root(data), console=err)
+        result = analyze_all(data_root(data), console=err)  # it lists the failed files on stderr
+        if result.exit_code:  # the rest was analysed and kept; the status tells a script that some were not
+            raise typer.Exit(result.exit_code)
         return
     if path is None:
         raise InputError("analyze: give a recording PATH or --all")
     from reengage.analysis import analyze as run_analysis
     from reengage.io import load_recording
 
-    mvc_values = {}
-    for k, v in _pairs(mvc, "--mvc").items():
-        try:
-            mvc_values[k] = float(v)
-        except ValueError:
-            raise InputError(f"--mvc {k}={v}: value is not a number") from None
-        if not mvc_values[k] > 0:
-            raise InputError(f"--mvc {k}={v}: value must be > 0")
-    rec = load_recording(path, _pairs(channel, "--channel"))
-    result = run_analysis(rec, mvc=mvc_values or None)
+    references = mvc_values(mvc)
+    rec = load_recording(path, pairs(channel, "--channel"))
+    result = run_analysis(rec, mvc=references or None)
     if as_json:
         emit_json(result)
         return
-    _print_analysis(result)
+    print_analysis(result)
 
 
-def _print_analysis(result: dict) -> None:
-    from rich.table import Table
+DEFAULT_TASK = "prone_hip_extension"
 
-    s = result["summary"]
-    t = Table(title=f"{s['reps']} reps, normalisation: {result['normalization']}")
-    for col in ("rep", "start s", "latency ms", "order", "ratio"):
-        t.add_column(col)
-    for r in result["reps"]:
-        lat = r.get("onset_latency_ms")
-        ratio = r.get("glute_hamstring_ratio")
-        t.add_row(
-            str(r["index"]), f"{r['start_s']:.2f}", "-" if lat is None else f"{lat:+.0f}",
-            " → ".join(r.get("firing_order") or []), "-" if ratio is None else f"{ratio:.2f}",
-        )
-    Console().print(t)
-    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
-    Console().print(
-        f"median latency {fmt(s.get('median_onset_latency_ms'), '+.0f')} ms, "
-        f"median ratio {fmt(s.get('median_glute_hamstring_ratio'), '.2f')}, "
-        f"glute first in {fmt(s.get('glute_first_fraction'), '.0%')} of reps"
-    )
+
+def session_task(task: str | None, protocol: str | None) -> str:
+    """The exercise a session is filed under: the guided protocol's own when ``--protocol`` is given (a bridge
+    protocol filed as prone hip extension would put its numbers on the wrong trend); a different ``--task``
+    beside it is refused rather than guessed between."""
+    if not protocol:
+        return task or DEFAULT_TASK
+    from reengage.acquisition.guided import get_protocol
+
+    own = get_protocol(protocol).task
+    if task and task != own:
+        raise InputError(f"--task {task} conflicts with --protocol {protocol} (a {own} session): give one or the other")
+    return own
 
 
 @app.command()
@@ -151,7 +132,8 @@ def record(
     port: Optional[str] = typer.Option(None, "--port", help="serial port, e.g. /dev/ttyACM0"),
     ble: Optional[str] = typer.Option(None, "--ble", help="BLE device name or address"),
     subject: str = typer.Option("anonymous", "--subject", help="pseudonymous subject id, e.g. P001"),
-    task: str = typer.Option("prone_hip_extension", "--task", help="exercise performed"),
+    task: Optional[str] = typer.Option(None, "--task", help="exercise performed (default: the --protocol's, "
+                                       "else prone_hip_extension)"),
     duration: Optional[float] = typer.Option(None, "--duration", help="seconds to record (default: until Ctrl-C)"),
     out: Optional[Path] = typer.Option(None, "--out", help="directory (default: the data root)"),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="guided session, e.g. prone_hip_extension"),
@@ -173,11 +155,14 @@ def record(
     from reengage.batch import catalog_recording
 
     root = out or data_root(None)
+    task = session_task(task, protocol)
+    if subject != "anonymous":
+        warn_unknown_subject(root, subject)
     opts = RecordOptions(
         board=board, port=port, ble=ble, subject=subject, task=task, duration_s=duration,
         out_dir=root, protocol=protocol, reps=reps, fs_hz=fs, channels=channels,
         phase=phase, pain=pain, date=date, notes=notes, sim_speed=sim_speed, sim_seed=sim_seed,
-        sim_overrides=_pairs(sim, "--sim"), lsl=lsl,
+        sim_overrides=pairs(sim, "--sim"), lsl=lsl,
     )
     path = record_session(opts, console=err)  # also returns after Ctrl-C, with what was received
     print(path, flush=True)  # first: the recording is the job, the catalog entry a convenience on top
@@ -274,9 +259,112 @@ def export(
         print(p)
 
 
+# Typer >= 0.22 carries its own click, whose exceptions derive from typer.TyperException; older typer raises
+# click's own. Either way a usage error (bad option value, unknown option, missing argument) is one of these.
+if hasattr(typer, "TyperException"):
+    USAGE_ERRORS: tuple[type[Exception], ...] = (typer.TyperException,)
+else:  # pragma: no cover - older typer
+    import click
+
+    USAGE_ERRORS = (click.ClickException,)
+
+
+def _given_value(param, argv: list[str]) -> str | None:
+    """What the user typed for an option a usage error is about (``--duration abc`` → ``abc``), or None."""
+    for opt in getattr(param, "opts", None) or []:
+        if not opt.startswith("-"):
+            continue
+        for k, token in enumerate(argv):
+            if token == opt and k + 1 < len(argv):
+                return argv[k + 1]
+            if token.startswith(opt + "="):
+                return token[len(opt) + 1:]
+    return None
+
+
+def _usage_line(e: Exception) -> str:
+    """A click/typer usage error as one line naming the command, instead of typer's framed box."""
+    msg = " ".join(e.format_message().split())  # a message may span lines; the contract says one
+    given = _given_value(getattr(e, "param", None), sys.argv[1:])
+    if given is not None and msg.startswith("Invalid value for ") and ":" in msg:
+        head, tail = msg.split(":", 1)
+        msg = f"{head} ({given!r}):{tail}"  # typer's number/range messages do not repeat what was typed
+    ctx = getattr(e, "ctx", None)
+    command = ctx.command_path.split(" ", 1)[1] if ctx is not None and " " in ctx.command_path else ""
+    return f"{command}: {msg}" if command else msg
+
+
+def mvc_values(mvc: list[str] | None) -> dict[str, float]:
+    """``--mvc MUSCLE=V ...`` as numbers, each > 0."""
+    out = {}
+    for k, v in pairs(mvc, "--mvc").items():
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise InputError(f"--mvc {k}={v}: value is not a number") from None
+        if not out[k] > 0:
+            raise InputError(f"--mvc {k}={v}: value must be > 0")
+    return out
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(..., help="a recording made elsewhere (.csv, .edf, .bdf, or another data root's .rgr)"),
+    subject: str = typer.Option(..., "--subject", help="pseudonymous subject id, e.g. P001"),
+    task: str = typer.Option(..., "--task", help="exercise performed, e.g. prone_hip_extension"),
+    date: Optional[str] = typer.Option(None, "--date", help="session date YYYY-MM-DD (default: the file's, else today)"),
+    phase: Optional[int] = typer.Option(None, "--phase", min=1, max=3, help="rehab phase 1/2/3"),
+    pain: Optional[float] = typer.Option(None, "--pain", min=0, max=10, help="pain score 0-10"),
+    notes: str = typer.Option("", "--notes", help="free text kept with the session"),
+    mvc: Optional[list[str]] = typer.Option(None, "--mvc", help="MUSCLE=VALUE: MVC reference amplitude"),
+    channel: Optional[list[str]] = typer.Option(None, "--channel", help="MUSCLE=COLUMN: map a column to a role"),
+    data: Optional[Path] = typer.Option(None, "--data", help="data root (default recordings/ or $REENGAGE_DATA)"),
+) -> None:
+    """Bring a recording made elsewhere into the data root as a session of SUBJECT: stored, catalogued and
+    analysed like a recorded one; prints the stored path on stdout."""
+    from reengage.importing import catalog_import, import_recording
+
+    root = data_root(data)
+    references = mvc_values(mvc)
+    warn_unknown_subject(root, subject)
+    stored = import_recording(path, root, subject=subject, task=task, date=date, phase=phase, pain=pain,
+                              notes=notes, mvc=references, channel_map=pairs(channel, "--channel"), console=err)
+    print(stored, flush=True)  # first, as `record` does: the stored file is the job
+    catalog_import(root, stored, references, err)
+
+
+@app.command()
+def trend(
+    subject: str = typer.Option(..., "--subject", help="subject id, e.g. P001"),
+    task: Optional[str] = typer.Option(None, "--task", help="exercise (default: the subject's most recorded)"),
+    data: Optional[Path] = typer.Option(None, "--data", help="data root (default recordings/ or $REENGAGE_DATA)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON on stdout"),
+) -> None:
+    """The subject's course across sessions and whether it changed beyond noise (contract: docs/cli.md)."""
+    from reengage.trend import subject_trend
+
+    doc = subject_trend(data_root(data), subject, task)
+    if as_json:
+        for n in doc["notes"]:
+            say(f"note: {n}")
+        emit_json(doc)
+        return
+    print_trend(doc)
+
+
 def main() -> None:
+    """The console script: every error a user can cause is one line on stderr and exit status 2."""
     try:
-        app()
+        rv = app()
+    except USAGE_ERRORS as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # `reengage` or `reengage patients` alone: the help
+            e.show()
+        else:
+            print(f"reengage: error: {_usage_line(e)}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        print("reengage: interrupted", file=sys.stderr)
+        sys.exit(130)
     except ReengageError as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"reengage: error: {msg}", file=sys.stderr)
@@ -284,6 +372,7 @@ def main() -> None:
     except KeyboardInterrupt:
         print("reengage: interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,8 @@ def run_demo(root: Path, *, speed: float = 20.0, console: Console | None = None)
         path.rename(final)
         paths.append(final)
     with Catalog(root) as cat:
+        if not cat.has_patient(SUBJECT, registered_only=True):  # the demo patient is a registered one
+            cat.add_patient(SUBJECT, note="simulated demo patient", who="reengage demo")
         for p in paths:
             if cat.needs_analysis(p):
                 register_file(cat, p, console=console)

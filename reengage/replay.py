@@ -176,6 +176,19 @@ def parse_speed(text: str) -> float | None:
 
 
 
+def _register(out_dir, recorder, console) -> None:
+    """``--out``: the new recording is analysed and catalogued in the data root it was written to, through the
+    same path as a recorded session (:func:`reengage.batch.catalog_recording`)."""
+    if recorder is None:
+        return
+    from pathlib import Path
+
+    from reengage.batch import catalog_recording
+
+    console.print(f"re-recorded → {recorder.path}")
+    catalog_recording(Path(out_dir), Path(recorder.path), console=console)
+
+
 def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None, analyze_result: bool = False,
                console=None, lsl: bool = False) -> dict | None:
     """The ``reengage replay`` command: recording → sinks (re-recorder, live view, collector).
@@ -225,10 +238,10 @@ def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None,
             stats = replay(rec, sinks, speed=speed, on_progress=lambda t: progress.update(bar, completed=t))
         except KeyboardInterrupt:
             console.print("stopped by Ctrl-C")
+            _register(out_dir, recorder, console)  # what was re-recorded is kept, as `record` keeps it
             return None
     console.print(f"replayed {stats.recording_s:.1f} s in {stats.wall_s:.2f} s ({stats.speed_x:.0f}× real time)")
-    if recorder is not None:
-        console.print(f"re-recorded → {recorder.path}")
+    _register(out_dir, recorder, console)
     if collector is not None:
         from reengage.analysis import analyze
 
