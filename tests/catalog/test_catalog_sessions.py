@@ -48,7 +48,8 @@ def test_two_recordings_on_one_day_are_two_sessions_with_their_own_metadata(root
 def test_an_edf_beside_an_rgr_is_a_session_of_its_own_and_both_open(root, write_rgr):
     rgr = write_rgr(root / "P002" / "s1.rgr", {"subject": "P002", "task": "bridge", "session_date": "2026-05-05",
                                                "phase": 2, "notes": "the original"}, seconds=4.0)
-    [edf] = export_recording(rgr, "edf", rgr.parent)  # copied beside it, as a user would
+    # Copied beside it, as a user would (with its metadata sidecar, NAME.json, which is not a recording).
+    [edf] = [f for f in export_recording(rgr, "edf", rgr.parent) if f.suffix == ".edf"]
     console = Console(record=True, width=200)
     with Catalog(root) as cat:
         register_file(cat, rgr, console=console)
