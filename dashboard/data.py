@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from reengage.catalog import CATALOG_NAME, Catalog
-from reengage.dashboard.numbers import finite, fmt
+from reengage.dashboard.numbers import finite
 from reengage.dsp.quality import MAINS_MAX_DB, SNR_MIN_DB
 from reengage.errors import CatalogError, ReengageError
 from reengage.model import MUSCLE_ROLES
+from reengage.trend import minimal_detectable_change, rep_values, trend_arrow  # one MDC for the CLI and the pages
 
 # ------------------------------------------------------------------------------------ literature
 # Reference values from ../shared/MISSION.md, each with its source. They are shown beside the patient's
@@ -128,31 +129,7 @@ def glute_max_pct_mvc(analysis: dict | None) -> float | None:
     return finite(pct.get("glute_max")) if isinstance(pct, dict) else None
 
 
-def _rep_values(analysis: dict | None, key: str) -> list[float]:
-    """A measure of each non-excluded rep, as stored (the MDC needs the rep-to-rep spread)."""
-    if not analysis:
-        return []
-    out = [finite(r.get(key)) for r in analysis.get("reps") or [] if not r.get("excluded")]
-    return [v for v in out if v is not None]
-
-
 # ---------------------------------------------------------------------------------- statistics
-
-def minimal_detectable_change(per_session_reps: list[list[float]]) -> float | None:
-    """MDC95 of a session's median from within-session (rep-to-rep) variability.
-
-    SEM of one session's median ≈ 1.2533 · SD_within / √n (the median's efficiency for normal data),
-    with SD_within pooled over sessions and n the median number of reps; MDC95 = 1.96 · √2 · SEM
-    (Weir 2005, J Strength Cond Res 19:231–240). Needs at least one session with 2 reps."""
-    groups = [np.asarray(g, dtype=float) for g in per_session_reps if len(g) >= 2]
-    if not groups:
-        return None
-    dof = sum(len(g) - 1 for g in groups)
-    pooled_sd = math.sqrt(sum(float(np.var(g, ddof=1)) * (len(g) - 1) for g in groups) / dof)
-    n = float(np.median([len(g) for g in per_session_reps if len(g) > 0]))
-    sem = 1.2533 * pooled_sd / math.sqrt(n)
-    return 1.96 * math.sqrt(2.0) * sem
-
 
 @dataclass
 class Projection:
@@ -212,27 +189,13 @@ def project(dates: list[str], values: list[float], ref: Reference, *, horizon_da
     )
 
 
-def trend_arrow(values: list[float | None], mdc: float | None, higher_is_better: bool = True) -> tuple[str, str]:
-    """Arrow and words for the change over the last (up to) three sessions: within the minimal detectable
-    change (or 5 % of the mean when it is unknown) counts as flat."""
-    v = [x for x in values if x is not None][-3:]
-    if len(v) < 2:
-        return "·", "not enough sessions for a trend"
-    change = v[-1] - v[0]
-    noise = mdc if mdc is not None else 0.05 * abs(float(np.mean(v)))
-    if abs(change) <= noise:
-        return "→", "steady (change within the session-to-session noise)"
-    better = (change > 0) == higher_is_better
-    return ("↗" if change > 0 else "↘"), ("improving" if better else "worsening")
-
-
 # ------------------------------------------------------------------------------------ patients page
 
 def _patient_row(subject: str, ss: list[dict], analyses: dict) -> dict:
     last = ss[-1]
     same_task = [s for s in ss if s["task"] == last["task"]]
     phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
-    mdc = minimal_detectable_change([_rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
+    mdc = minimal_detectable_change([rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
                                      for s in same_task if s["analysis_id"] is not None])
     arrow, words = trend_arrow([s["median_glute_hamstring_ratio"] for s in same_task], mdc)
     return {"subject_id": subject, "sessions": len(ss), "last_date": last["session_date"], "last_task": last["task"],
@@ -309,7 +272,7 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
     tasks: dict[str, list[dict]] = {}
     for s in sessions:
         a = analyses.get(s["session_id"])
-        ratios, lats = _rep_values(a, "glute_hamstring_ratio"), _rep_values(a, "onset_latency_ms")
+        ratios, lats = rep_values(a, "glute_hamstring_ratio"), rep_values(a, "onset_latency_ms")
         row = dict(s)
         row["ratio_reps"], row["latency_reps"] = ratios, lats
         summary = (a or {}).get("summary") or {}

@@ -130,7 +130,9 @@ def analyse_file(path: Path | str, *, threads: int | None = None, analyse_empty:
         if result.empty and not analyse_empty:
             result.error = "0 samples"
             return result
-        result.analysis = analyze(rec, threads=threads)
+        # References given at import (`import --mvc`) live in the file's meta: every re-analysis uses them.
+        given = rec.meta.get("mvc") if isinstance(rec.meta.get("mvc"), dict) else None
+        result.analysis = analyze(rec, mvc=given, threads=threads)
     except ReengageError as e:
         result.error = _first_line(e)
     except Exception as e:  # noqa: BLE001 (contained per file: reported with its type, never swallowed)

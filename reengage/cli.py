@@ -69,6 +69,7 @@ def info(
         out.print(
             f"  clock: {clock['fs_hz']:.3f} Hz measured ({clock['rate_error_ppm']:+.0f} ppm vs nominal), "
             f"arrival jitter median {clock['jitter_ms_median']:.2f} ms, p99 {clock['jitter_ms_p99']:.2f} ms"
+            + (f" (simulated board at {clock['sim_speed']:g}× real time)" if clock.get("sim_speed") else "")
         )
     if acq:
         dec = acq.get("decoder") or {}
@@ -330,7 +331,7 @@ def import_(
     stored = import_recording(path, root, subject=subject, task=task, date=date, phase=phase, pain=pain,
                               notes=notes, mvc=references, channel_map=pairs(channel, "--channel"), console=err)
     print(stored, flush=True)  # first, as `record` does: the stored file is the job
-    catalog_import(root, stored, references, err)
+    catalog_import(root, stored, err)
 
 
 @app.command()

@@ -99,21 +99,9 @@ def import_recording(source: Path, root: Path, *, subject: str, task: str, date:
     return path
 
 
-def catalog_import(root: Path, path: Path, mvc: dict[str, float] | None, console: Console) -> None:
-    """Analyse and catalogue the stored file: through :func:`reengage.batch.catalog_recording` (the path every
-    recording takes) unless MVC references were given, which that path does not take yet."""
+def catalog_import(root: Path, path: Path, console: Console) -> None:
+    """Analyse and catalogue the stored file through :func:`reengage.batch.catalog_recording`, the path every
+    recording takes (it reads any ``--mvc`` references from the file's meta)."""
     from reengage.batch import catalog_recording
 
-    if not mvc:
-        catalog_recording(root, path, console=console)
-        return
-    from reengage.analysis import analyze
-    from reengage.catalog import Catalog
-    from reengage.io import load_recording
-
-    rec = load_recording(path)
-    analysis = analyze(rec, mvc=mvc)
-    with Catalog(root) as cat:
-        cat.register(path, rec.info(), analysis)
-    console.print(f"analysed ({analysis['summary']['reps']} reps, normalised with --mvc) and catalogued in "
-                  f"{cat.path}", markup=False, highlight=False, soft_wrap=True)
+    catalog_recording(root, path, console=console)

@@ -236,3 +236,4 @@ def test_sim_speed_clock_is_judged_against_the_simulated_rate(tmp_path):
     text = run("info", path).stdout
     ppm = re.search(r"\(([+-]\d+) ppm vs nominal\)", text)
     assert ppm and abs(int(ppm.group(1))) < 5000, text
+    assert "(simulated board at 10× real time)" in text
