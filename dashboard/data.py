@@ -403,15 +403,6 @@ def quality_in_words(analysis: dict | None) -> list[dict]:
     return out
 
 
-_REP_NOTE = re.compile(r"^rep (\d+)\b")
-
-
-def note_in_words(note) -> str:
-    """An analysis note as the page shows it: analyze's notes number reps from 0 (its ``index``), the
-    page and its table from 1."""
-    return _REP_NOTE.sub(lambda m: f"rep {int(m.group(1)) + 1}", str(note))
-
-
 def _rep_row(r: dict, position: int) -> dict:
     on, off = r.get("onset_s") or {}, r.get("offset_s") or {}
     return {
@@ -442,7 +433,7 @@ def session(root: Path, session_id: int) -> dict | None:
     reps = [_rep_row(r, k) for k, r in enumerate((analysis or {}).get("reps") or [])]
     return {"session": s, "analysis": analysis, "info": info, "reps": reps,
             "quality": quality_in_words(analysis),
-            "notes": [note_in_words(n) for n in (analysis or {}).get("notes") or []],
+            "notes": [str(n) for n in (analysis or {}).get("notes") or []],
             "others": others}
 
 

@@ -373,8 +373,10 @@ def _rep_entries(m: RepMeasures, reasons: list[list[str]], movement_onset: np.nd
             rep["movement_onset_s"] = mo_col[r]
             rep["onset_re_movement_ms"] = {k: re_col[k][r] for k in keys}
         reps.append(rep)
-        notes.extend(f"rep {r}: {t}" for t in rep_notes)
-        notes.extend(f"rep {r} excluded: {t}" for t in reasons[r])
+        # Notes are read by people, who count reps from 1 (the dashboard's and the CLI's tables); the index
+        # in brackets is the rep's "index" in this document.
+        notes.extend(f"rep {r + 1} (index {r}): {t}" for t in rep_notes)
+        notes.extend(f"rep {r + 1} (index {r}) excluded: {t}" for t in reasons[r])
     return reps, notes
 
 

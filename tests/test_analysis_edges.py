@@ -29,6 +29,9 @@ def test_rep_cut_by_the_end_is_excluded_with_its_reason():
     *whole, cut = out["reps"]
     assert cut["excluded"] and "rep cut by the start or end of the recording" in cut["exclusion_reasons"]
     assert not any(r["excluded"] for r in whole)
+    # The note counts reps from 1, as the tables people read do, and names the document's index.
+    i = cut["index"]
+    assert f"rep {i + 1} (index {i}) excluded: rep cut by the start or end of the recording" in out["notes"]
     assert out["summary"]["reps"] == len(reps) - 1
     # The summary comes from the whole reps only.
     lat = [r["onset_latency_ms"] for r in whole]

@@ -306,7 +306,7 @@ def test_a_missing_or_unreadable_file_is_an_error_not_a_crash(tmp_path):
 
 def test_quality_and_notes_in_a_clinicians_words():
     """The stored measures become phrases with their numbers ("good signal (21 dB above rest)", "some
-    mains hum"), never key names or bare fractions; analyze's 0-based rep numbers in notes count from 1."""
+    mains hum"), never key names or bare fractions."""
     q = {"snr_db": 21.0, "mains_hz": 50.0, "mains_db": -4.2, "clipping_fraction": 0.0, "flat_fraction": 0.0,
          "motion_fraction": 0.0, "motion_artifacts": 0, "flags": [], "usable": True}
     bad = dict(q, snr_db=2.0, mains_db=3.0, clipping_fraction=0.02, motion_artifacts=3, motion_fraction=0.06,
@@ -323,5 +323,3 @@ def test_quality_and_notes_in_a_clinicians_words():
     assert [lvl for lvl, _ in words["hs"]["lines"]].count("warning") == 4
     assert words["hs"]["verdict"].startswith("not used")
     assert "fraction" not in text + " ".join(good) and "_" not in text + " ".join(good)
-    assert data.note_in_words("rep 11 excluded: rep cut by the start or end of the recording").startswith("rep 12 ")
-    assert data.note_in_words("no rest marked") == "no rest marked"
