@@ -11,7 +11,7 @@ at the next block. Losses are visible: every block carries its first sample inde
 from __future__ import annotations
 
 import collections
-import json
+import logging
 import os
 import queue
 import socket
@@ -20,13 +20,13 @@ import time
 
 import numpy as np
 
+from reengage.acquisition.live_protocol import MAX_DATAGRAM, PROTOCOL_VERSION, live_key, seal
 from reengage.dsp.options import DEFAULT_OPTIONS, AnalysisOptions, LiveOptions
 from reengage.dsp.streaming import LiveChain, LiveStep
+from reengage.errors import ReengageError
 from reengage.model import Block, Event, ToPhysical
 
 DEFAULT_PORT = 8051
-PROTOCOL_VERSION = 2
-MAX_DATAGRAM = 60_000
 QUEUE_ITEMS = 400  # items waiting for the live worker (≈ 20 s of 50 ms blocks); more are dropped from the view
 
 
@@ -44,11 +44,22 @@ def _rounded(a: np.ndarray) -> list:
 
 
 class LivePublisher:
-    """Sends the live protocol's datagrams to the dashboard. Never blocks, never raises on a missing listener."""
+    """Sends the live protocol's datagrams to the dashboard, each signed with the key the dashboard shares
+    (``key``, default :func:`live_key` of the port). Never blocks, never raises on a missing listener; without
+    a key (its file not private, say) it sends nothing, counts every message in ``dropped`` and says why in
+    ``error``: the live view is lost, never the recording."""
 
     def __init__(self, port: int | None = None, *, session: str = "", channels: list[dict] | None = None,
-                 fs_hz: float | None = None) -> None:
+                 fs_hz: float | None = None, key: bytes | None = None) -> None:
         self.addr = ("127.0.0.1", port or live_port())
+        self.error: str | None = None
+        if key is None:
+            try:
+                key = live_key(self.addr[1])
+            except (ReengageError, OSError) as e:
+                self.error = f"live view off: {e}"
+                logging.getLogger(__name__).warning(self.error)
+        self.key = key
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         self.session = session
@@ -62,7 +73,10 @@ class LivePublisher:
     def _send(self, msg: dict) -> None:
         msg["v"] = PROTOCOL_VERSION
         msg.setdefault("session", self.session)
-        payload = json.dumps(msg, separators=(",", ":"), allow_nan=False).encode()
+        if self.key is None:
+            self.dropped += 1
+            return
+        payload = seal(msg, self.key)
         try:
             self.sock.sendto(payload, self.addr)
             self.sent += 1

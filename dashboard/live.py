@@ -7,6 +7,7 @@ all arrive computed. See ``dashboard/LIVE.md``.
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import socket
 import threading
@@ -14,7 +15,9 @@ import time
 
 import numpy as np
 
-from reengage.acquisition.live import PROTOCOL_VERSION, live_port
+from reengage.acquisition.live import live_port
+from reengage.acquisition.live_protocol import live_key, open_datagram
+from reengage.errors import InputError, ReengageError
 from reengage.dsp.options import DEFAULT_OPTIONS
 
 WINDOW_S = 10.0  # seconds of rolling traces kept per channel
@@ -59,20 +62,31 @@ class _Ring:
 
 class LiveReceiver:
     """Listens on 127.0.0.1:port in a daemon thread and stores what arrives; bounded memory whatever the
-    session length (fixed rings, capped lists), and defensive: datagrams of another protocol version, not
-    JSON, late or duplicated are ignored; a new session resets the state; a loss longer than the window
-    restarts the rings."""
+    session length (fixed rings, capped lists), and defensive: a datagram without the shared key's HMAC, or
+    not a message of the protocol within its bounds (``reengage.acquisition.live_protocol``), is dropped and
+    counted in ``rejected``; late or duplicated ones are ignored; a new session resets the state; a loss
+    longer than the window restarts the rings. Nothing a datagram holds stops the thread.
 
-    def __init__(self, port: int, window_s: float = WINDOW_S) -> None:
+    The socket is bound without ``SO_REUSEADDR``: with it another local process could bind the same port and
+    take the stream; without it, whichever binds second fails (``OSError``, see :func:`receiver`)."""
+
+    def __init__(self, port: int, window_s: float = WINDOW_S, *, key: bytes | None = None) -> None:
         self.port, self.window_s = port, window_s
+        self.key = key if key is not None else live_key(port)
         self.lock = threading.Lock()
         self.new_rep = threading.Condition(self.lock)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Room for a few seconds of blocks if this thread is briefly starved (the kernel caps the size).
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind(("127.0.0.1", port))
+        try:
+            # Room for a few seconds of blocks if this thread is briefly starved (the kernel caps the size).
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            self.sock.bind(("127.0.0.1", port))
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.settimeout(0.5)
+        # Dropped datagrams by cause: no valid HMAC, outside the schema, and a last-resort count of any other
+        # failure while storing one (a bug: counted, the thread carries on).
+        self.rejected = {"unsigned": 0, "malformed": 0, "failed": 0}
         self.reps: collections.deque = collections.deque(maxlen=50)
         self.rep_serial = 0  # never reset: a page's long poll asks for "after serial N" across sessions
         # The chain's recent detections [channel, "onset"|"offset", sample, confirmed_at], for tests and traces.
@@ -80,6 +94,9 @@ class LiveReceiver:
         self._reset(None)
         self.thread = threading.Thread(target=self._loop, name=f"reengage-live-{port}", daemon=True)
         self.thread.start()
+
+    def close(self) -> None:
+        self.sock.close()
 
     def _reset(self, msg: dict | None) -> None:
         self.session = msg.get("session") if msg else None
@@ -103,18 +120,22 @@ class LiveReceiver:
             except socket.timeout:
                 continue
             except OSError:
-                return
-            try:
-                msg = json.loads(payload)
-            except ValueError:
-                continue
-            if not isinstance(msg, dict) or msg.get("v") != PROTOCOL_VERSION:
-                continue
+                return  # closed
+            self.receive(payload)
+
+    def receive(self, payload: bytes) -> None:
+        """One datagram: checked, then stored, or dropped and counted. Never raises."""
+        msg, dropped, _why = open_datagram(payload, self.key)
+        if dropped:
+            self.rejected[dropped] += 1
+            return
+        try:
             with self.lock:
-                try:
-                    self._handle(msg)
-                except (KeyError, TypeError, ValueError, IndexError):
-                    continue  # a malformed datagram: ignored, the receiver keeps listening
+                self._handle(msg)
+        except InputError:  # well-formed, but not for the session it names
+            self.rejected["malformed"] += 1
+        except Exception:  # noqa: BLE001 — last resort: one datagram must never stop the live view
+            self.rejected["failed"] += 1
 
     def _handle(self, msg: dict) -> None:
         kind = msg.get("type")
@@ -126,7 +147,7 @@ class LiveReceiver:
             return
         if msg.get("session") != self.session and kind != "block":
             return
-        if kind == "block" and msg.get("channels") and msg.get("fs_hz"):
+        if kind == "block":
             self._block(msg)
         elif kind == "step" and self.env is not None:
             self._step(msg)
@@ -138,14 +159,13 @@ class LiveReceiver:
             keep = self.status if msg.get("session") == self.session else None
             self._reset(msg)
             self.status = keep or self.status
-            self.fs = float(msg["fs_hz"])
-            self.chans = [{"name": str(c["name"]), "role": c.get("role")} for c in msg["channels"]]
-            n = int(self.window_s * self.fs)
+            self.fs = float(msg["fs_hz"])  # bounded by the schema, so are the rings
+            self.chans = [{"name": c["name"], "role": c.get("role")} for c in msg["channels"]]
+            n = max(1, int(self.window_s * self.fs))
             self.raw, self.env = _Ring(len(self.chans), n), _Ring(len(self.chans), n)
-        data = np.asarray(msg["data"], dtype=np.float64)
-        start = int(msg["start"])
-        if data.ndim != 2 or data.shape[0] != len(self.chans):
-            return
+        data, start = msg["data"], msg["start"]
+        if data.shape[0] != len(self.chans) or msg["fs_hz"] != self.fs:
+            raise InputError("a block that does not match its session's channels or rate")
         if self.next_index is not None and start < self.next_index:
             return  # a late or duplicated datagram: its samples are already in
         if self.next_index is not None and start > self.next_index:
@@ -155,16 +175,17 @@ class LiveReceiver:
         self.last_index, self.last_t_ns = self.next_index, int(msg.get("t_ns") or 0)
 
     def _step(self, msg: dict) -> None:
-        env = np.asarray(msg["env"], dtype=np.float64)
-        start = int(msg["env_start"])
-        if env.ndim == 2 and env.shape[0] == len(self.chans) and start + env.shape[1] > self.env.end:
+        env, start = msg["env"], msg["env_start"]
+        if env.shape[0] != len(self.chans) or len(msg.get("thresholds") or self.chans) != len(self.chans):
+            raise InputError("a step that does not match its session's channels")
+        if start + env.shape[1] > self.env.end:
             if start < self.env.end:  # a duplicated or late datagram: only what is new
                 env, start = env[:, self.env.end - start:], self.env.end
             self.env.write(env, start)
         if "detections" in msg:
             self.state = {k: msg.get(k) for k in ("gauge", "gauge_unit", "thresholds", "baseline", "mains_hz",
                                                   "mvc_reference", "samples_lost", "display_dropped")}
-            for d in msg["detections"][:100]:
+            for d in msg["detections"]:
                 self.detections.append(tuple(d))
 
     def _rep(self, msg: dict) -> None:
@@ -199,7 +220,8 @@ class LiveReceiver:
 
         with self.lock:
             if not self.chans:
-                return {"state": self.status.get("state", "waiting"), "channels": [], "reps": list(self.reps)}
+                return {"state": self.status.get("state", "waiting"), "channels": [], "reps": list(self.reps),
+                        "rejected": dict(self.rejected), "error": None}
             fs, end = self.fs, self.last_index
             n = self.raw.data.shape[1]
             raw, env, env_end = self.raw.last(), self.env.last(), self.env.end
@@ -212,7 +234,7 @@ class LiveReceiver:
                 "samples_lost": self.samples_lost + int(st.get("samples_lost") or 0),
                 "mvc_reference": st.get("mvc_reference") or {}, "mains_hz": st.get("mains_hz"),
                 "reps": list(self.reps), "gauge": st.get("gauge"), "gauge_unit": st.get("gauge_unit"),
-                "t_end_s": end / fs,
+                "t_end_s": end / fs, "rejected": dict(self.rejected), "error": None,
             }
         out["t_raw"], out["raw"] = minmax_decimate(raw, fs, (end - n) / fs, 0, n, n_px)
         # The envelope is final up to the chain's settled edge, a little behind the newest raw sample.
@@ -220,17 +242,61 @@ class LiveReceiver:
         return out
 
 
-_RECEIVERS: dict[int, LiveReceiver] = {}
+class Unavailable:
+    """Stands in for a receiver that could not start (the port taken by another program, the key file not
+    private): the page shows ``error`` in one line and the cue's long poll waits as usual instead of spinning."""
+
+    def __init__(self, port: int, error: str) -> None:
+        self.port, self.error = port, error
+        self.since = time.monotonic()
+        self._idle = threading.Event()
+
+    def snapshot(self, n_px: int = 600) -> dict:
+        return {"state": "unavailable", "channels": [], "reps": [], "rejected": {}, "error": self.error}
+
+    def latest_rep(self) -> None:
+        return None
+
+    def wait_rep(self, after: int, timeout_s: float) -> None:
+        self._idle.wait(timeout_s)
+        return None
+
+
+_RECEIVERS: dict[int, LiveReceiver | Unavailable] = {}
 _RECEIVERS_LOCK = threading.Lock()
+RETRY_S = 2.0  # a port taken by another program may be freed: bind again at most this often
 
 
-def receiver(port: int) -> LiveReceiver:
-    """The process's receiver on ``port``, started on first use (the live page's first poll)."""
+def receiver(port: int) -> LiveReceiver | Unavailable:
+    """The process's receiver on ``port``, started on first use (the live page's first poll); if it cannot
+    start, an :class:`Unavailable` that says why (tried again every ``RETRY_S``)."""
     with _RECEIVERS_LOCK:
         r = _RECEIVERS.get(port)
-        if r is None:
-            r = _RECEIVERS[port] = LiveReceiver(port)
+        if r is None or (isinstance(r, Unavailable) and time.monotonic() - r.since > RETRY_S):
+            try:
+                r = LiveReceiver(port)
+            except OSError as e:
+                why = ("is in use by another program" if e.errno == errno.EADDRINUSE else f"cannot be opened ({e})")
+                r = Unavailable(port, f"Live view unavailable: UDP port {port} on 127.0.0.1 {why}; stop that "
+                                      "program or start the dashboard and the recorder with another "
+                                      "REENGAGE_LIVE_PORT.")
+            except ReengageError as e:
+                r = Unavailable(port, f"Live view unavailable: {e}")
+            _RECEIVERS[port] = r
         return r
+
+
+def status_note(snap: dict) -> str:
+    """What the page adds to its status line about the stream's health: the datagrams dropped and why
+    ("" when none were). ``snap["error"]``, when set, replaces the whole status line."""
+    rej = snap.get("rejected") or {}
+    total = sum(rej.values())
+    if not total:
+        return ""
+    parts = [f"{n} {label}" for n, label in ((rej.get("unsigned", 0), "unsigned"),
+                                              (rej.get("malformed", 0), "malformed"),
+                                              (rej.get("failed", 0), "failed")) if n]
+    return f" · {total} datagrams dropped ({', '.join(parts)})"
 
 
 CUE_PATH = "/_reengage/live/cue"
