@@ -229,3 +229,43 @@ def test_a_port_already_taken_is_said_on_the_page_in_one_line(key_dir):
         assert r.wait_rep(-1, 0.01) is None
     finally:
         squatter.close()
+
+
+ODD_VALUES = [None, True, -1, 0, 1e-9, 2e7, 1e300, 2 ** 64, "1000", "", "x" * 300, [], {}, [[1.0]], [[]],
+              [[1.0, 2.0], [3.0]], {"glute_max": "x"}, [[0, "onset", -1, 2]], [None] * 20]
+
+
+def test_schema_aware_fuzz_never_reaches_the_last_resort(rx):
+    """Valid messages of every type with one or two fields replaced by odd values, fed to the receiver:
+    each is stored or dropped as malformed; none gets past the schema to fail later, and the page's snapshot
+    still works."""
+    import random
+
+    rng = random.Random(13)
+    base = {"v": proto.PROTOCOL_VERSION, "session": "S1"}
+    good = [
+        {**base, "type": "status", "state": "recording", "subject": "P1", "task": "t", "fs_hz": FS,
+         "channels": CHANNELS},
+        _block(0),
+        {**base, "type": "event", "onset_s": 1.0, "duration_s": 2.0, "label": "rest"},
+        {**base, "type": "step", "end": 50, "env_start": 0, "env": [[0.1] * 5, [0.2] * 5], "t_ns": 1, "gauge": 3.0,
+         "gauge_unit": "%MVC", "thresholds": [0.1, 0.2], "baseline": "rest", "mains_hz": 50.0,
+         "mvc_reference": {"glute_max": 1.0}, "samples_lost": 0, "display_dropped": 0, "detections": [[0, "onset", 3, 9]]},
+        {**base, "type": "rep", "rep": 1, "onset_index": {"glute_max": 3}, "confirmed_index": 50, "block_end_index": 50,
+         "t_ns": 1, "onset_s": {"glute_max": 0.003}, "onset_latency_ms": -4.0, "glutes_first": True},
+    ]
+    for m in good:
+        rx.receive(proto.seal(m, rx.key))
+    assert rx.rejected == {"unsigned": 0, "malformed": 0, "failed": 0} and len(rx.reps) == 1
+    for i in range(3000):
+        m = dict(rng.choice(good))
+        for k in rng.sample(sorted(m), rng.choice((1, 2))):
+            m[k] = rng.choice(ODD_VALUES)
+        if rng.random() < 0.5 and m.get("type") == "block":
+            m["start"] = 50 * (i + 1)  # also past the session's first block
+        rx.receive(_signed(json.dumps(m, separators=(",", ":")).encode(), rx.key))
+    assert rx.rejected["failed"] == 0 and rx.rejected["malformed"] > 1000
+    rx.receive(proto.seal(good[0], rx.key))
+    rx.receive(proto.seal(_block(10 ** 6), rx.key))
+    snap = rx.snapshot(n_px=50)
+    assert len(snap["thresholds"]) == len(snap["channels"]) == 2 and snap["t_end_s"] > 0
