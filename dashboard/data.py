@@ -155,6 +155,23 @@ def _open_for_writing(root: Path) -> Iterator[Catalog]:
         raise
 
 
+MAX_SUBJECT_ID_CHARS = 200
+
+
+def url_subject_id(value) -> str | None:
+    """A subject id taken from a URL, or None when it cannot be one: not text, empty, longer than
+    ``MAX_SUBJECT_ID_CHARS``, control characters, or not encodable (a lone surrogate from crafted JSON)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SUBJECT_ID_CHARS:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
 def glute_max_pct_mvc(analysis: dict | None) -> float | None:
     """The session's glute max amplitude in %MVC (the analysis's ``median_mean_pct_mvc``), when the
     analysis was MVC-normalised."""
