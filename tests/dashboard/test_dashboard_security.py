@@ -285,3 +285,14 @@ def test_an_unwritable_catalog_is_detected_without_configuration(tmp_path, monke
     assert not data.read_only(tmp_path)
     monkeypatch.setattr(data.os, "access", lambda path, mode: False)  # what a non-root user sees after chmod
     assert data.read_only(tmp_path)
+
+
+def test_a_port_in_use_is_one_clear_error(root):
+    from reengage.errors import ReengageError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        app = create_app(root[0], live_port=free_udp_port())
+        with pytest.raises(ReengageError, match="cannot serve the dashboard on 127.0.0.1"):
+            make_server(app, "127.0.0.1", s.getsockname()[1])
