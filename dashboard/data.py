@@ -10,9 +10,13 @@ parameters, and file paths only come from the catalog (relative to the data root
 from __future__ import annotations
 
 import math
+import os
 import re
+import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,23 +105,71 @@ def has_catalog(root: Path) -> bool:
     return (Path(root) / CATALOG_NAME).exists()
 
 
+READ_ONLY_WORDS = ("editing is unavailable: this data root is served read-only (the dashboard was started "
+                   "read-only, or the data folder or its catalog cannot be written)")
+
+
+def read_only(root: Path) -> bool:
+    """Whether the dashboard must not write to ``root``: configured so (``REENGAGE_DASH_READONLY``, the only
+    way that binds for root, whom file permissions do not stop), or the folder or catalog is not writable."""
+    import flask
+
+    if flask.has_app_context() and flask.current_app.config.get("REENGAGE_READ_ONLY"):
+        return True
+    root = Path(root)
+    catalog = root / CATALOG_NAME
+    if catalog.exists():
+        return not (os.access(catalog, os.W_OK) and os.access(root, os.W_OK))
+    return root.exists() and not os.access(root, os.W_OK)
+
+
 def _open(root: Path) -> Catalog | None:
     """The catalog, read-only: a page view never writes. A catalog written by an older reengage is
-    migrated once (the only write a view may cause, the same one any command does on open)."""
+    migrated once (the only write a view may cause, the same one any command does on open), unless the
+    data root is served read-only."""
     if not has_catalog(root):
         return None
     try:
         return Catalog(root, readonly=True)
     except CatalogError:
+        if read_only(root):
+            raise
         Catalog(root).close()  # schema migration; a catalog that cannot be opened raises here
         return Catalog(root, readonly=True)
 
 
-def _open_for_writing(root: Path) -> Catalog:
+@contextmanager
+def _open_for_writing(root: Path) -> Iterator[Catalog]:
     """The catalog opened read-write, for the dashboard's only writes: a clinician's edit of a session
     (phase, pain, notes) and the patient register's add, rename and merge, each audited by the catalog.
-    Adding a patient before any recording creates the catalog."""
-    return Catalog(root)
+    Adding a patient before any recording creates the catalog. On a read-only data root, a CatalogError
+    saying editing is unavailable, before anything is opened for writing."""
+    if read_only(root):
+        raise CatalogError(READ_ONLY_WORDS)
+    try:
+        with Catalog(root) as cat:
+            yield cat
+    except sqlite3.OperationalError as e:  # the folder or file turned read-only under a running dashboard
+        if "readonly" in str(e) or "read-only" in str(e):
+            raise CatalogError(READ_ONLY_WORDS) from None
+        raise
+
+
+MAX_SUBJECT_ID_CHARS = 200
+
+
+def url_subject_id(value) -> str | None:
+    """A subject id taken from a URL, or None when it cannot be one: not text, empty, longer than
+    ``MAX_SUBJECT_ID_CHARS``, control characters, or not encodable (a lone surrogate from crafted JSON)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_SUBJECT_ID_CHARS:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def glute_max_pct_mvc(analysis: dict | None) -> float | None:

@@ -205,11 +205,14 @@ def dashboard(
     data: Optional[Path] = typer.Option(None, "--data", help="data root"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to bind (loopback by default)"),
     port: int = typer.Option(8050, "--port", help="TCP port"),
+    allowed_host: Optional[list[str]] = typer.Option(
+        None, "--allowed-host", help="a host name the dashboard answers to besides loopback (repeatable; network mode)"),
+    read_only: bool = typer.Option(False, "--read-only", help="never write to the data root: editing is unavailable"),
 ) -> None:
     """Serve the clinician dashboard (http://127.0.0.1:8050 by default)."""
     from reengage.dashboard.app import serve
 
-    serve(data_root(data), host=host, port=port)
+    serve(data_root(data), host=host, port=port, allowed_hosts=allowed_host or (), read_only=read_only)
 
 
 @app.command()

@@ -59,9 +59,12 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
 
 def layout(subject_id: str | None = None, **_query):
     root = data.data_root()
-    trends = data.patient(root, subject_id or "")
+    subject_id = data.url_subject_id(subject_id)
+    if subject_id is None:
+        return html.Div([html.H2("Patient not found"), dcc.Link("All patients", href="/")])
+    trends = data.patient(root, subject_id)
     if not trends:
-        empty = data.empty_recordings(root, subject_id or "")
+        empty = data.empty_recordings(root, subject_id)
         why = (f"Only {len(empty)} empty recording{'s' if len(empty) != 1 else ''} (no samples) for this id: "
                "nothing to chart." if empty else "No sessions are catalogued for this id.")
         return html.Div([html.H2(f"Patient {subject_id}" if empty else "Patient not found"),

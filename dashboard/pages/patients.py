@@ -57,10 +57,15 @@ def _table(rows: list[dict]) -> html.Table:
     return html.Table([head, body], className="re-table", id="patients-table")
 
 
-def _register_forms() -> html.Section:
+def _register_forms(read_only: bool) -> html.Section:
     """Add, rename and merge: the register's three actions, each stored with who made it."""
+    # Read-only, the components stay (the list's callback fills the dropdowns) but every button is disabled;
+    # the data layer refuses a write anyway.
+    note = [html.P(data.READ_ONLY_WORDS[0].upper() + data.READ_ONLY_WORDS[1:] + ".",
+                   className="warning read-only-note")] if read_only else []
     return html.Section(className="re-section no-print", id="patients-register", children=[
         html.H3("Patient register"),
+        *note,
         html.P("Register a patient before the first recording so a typo in --subject is caught; rename an id, or "
                "merge two ids of one person (every session moves, and the change is recorded with who made it). "
                "Use pseudonymous ids and labels only.", className="re-help"),
@@ -72,17 +77,17 @@ def _register_forms() -> html.Section:
                 html.H4("Add a patient"),
                 dcc.Input(id="register-add-id", placeholder="new patient id, e.g. P004", className="re-input"),
                 dcc.Input(id="register-add-label", placeholder="label (optional, pseudonymous)", className="re-input"),
-                html.Button("Add", id="register-add", className="re-button")]),
+                html.Button("Add", id="register-add", className="re-button", disabled=read_only)]),
             html.Div(className="re-form", children=[
                 html.H4("Rename a patient id"),
                 dcc.Dropdown(id="register-rename-old", placeholder="id to rename", className="re-dropdown"),
                 dcc.Input(id="register-rename-new", placeholder="new id", className="re-input"),
-                html.Button("Rename", id="register-rename", className="re-button")]),
+                html.Button("Rename", id="register-rename", className="re-button", disabled=read_only)]),
             html.Div(className="re-form", children=[
                 html.H4("Merge two ids of one person"),
                 dcc.Dropdown(id="register-merge-from", placeholder="move every session of …", className="re-dropdown"),
                 dcc.Dropdown(id="register-merge-into", placeholder="… into this id", className="re-dropdown"),
-                html.Button("Merge", id="register-merge", className="re-button")]),
+                html.Button("Merge", id="register-merge", className="re-button", disabled=read_only)]),
         ]),
         html.P(id="register-msg", className="re-help"),
     ])
@@ -109,7 +114,7 @@ def layout(**_query):
                "Latency: glute max onset − hamstring onset (negative = glutes first). Trend: change of the ratio "
                "over the last three sessions of the same exercise. Empty recordings (no samples) are kept but "
                "not charted.", className="re-help"),
-        _register_forms(),
+        _register_forms(data.read_only(root)),
     ])
 
 

@@ -14,7 +14,8 @@ dash.register_page(__name__, path_template="/report/<subject_id>", name="Report"
 
 
 def layout(subject_id: str | None = None, **_query):
-    trends = data.patient(data.data_root(), subject_id or "")
+    subject_id = data.url_subject_id(subject_id)
+    trends = data.patient(data.data_root(), subject_id) if subject_id is not None else []
     if not trends:
         return html.Div([html.H2("Patient not found"), dcc.Link("All patients", href="/")])
     static = {"staticPlot": True}

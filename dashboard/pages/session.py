@@ -26,8 +26,15 @@ REP_COLUMNS = [
 NORMALIZATION_WORDS = {"mvc": "%MVC", "none": "none (no MVC trials): ratio of raw envelopes"}
 
 
+MAX_ID = 2**63 - 1  # SQLite's INTEGER; a larger id cannot even be asked for
+
+
 def _parse_id(session_id) -> int | None:
-    return int(session_id) if isinstance(session_id, str) and session_id.isdigit() else None
+    """A session id from the URL, or None: only ASCII digits ("²".isdigit() is true) within SQLite's range."""
+    if not (isinstance(session_id, str) and session_id.isascii() and session_id.isdigit() and len(session_id) < 20):
+        return None
+    sid = int(session_id)
+    return sid if 0 < sid <= MAX_ID else None
 
 
 def summary_block(detail: dict) -> html.Div:
@@ -164,7 +171,8 @@ def layout(session_id: str | None = None, **_query):
         html.Div(summary_block(detail), id="session-summary"),
         html.Details(className="re-section no-print", id="session-edit", children=[
             html.Summary("Correct phase, pain or notes"),
-            edit_form(s),
+            html.P(data.READ_ONLY_WORDS[0].upper() + data.READ_ONLY_WORDS[1:] + ".", className="warning read-only-note")
+            if data.read_only(root) else edit_form(s),
             html.H4("Changes"),
             html.Div(edit_history(data.session_edits(root, s["session_id"])), id="session-edits-wrap"),
         ]),
