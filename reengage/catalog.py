@@ -408,6 +408,16 @@ EDITABLE = ("phase", "pain", "notes")
 
 # ------------------------------------------------------------------------------------------- catalog
 
+_SOUND: dict[str, tuple] = {}  # catalog path → stat of the files a quick_check last found sound
+
+
+def _stat_key(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
 class Catalog:
     """The SQLite catalog of a data root. Use as a context manager; one instance per thread.
 
@@ -460,7 +470,7 @@ class Catalog:
             raise CatalogError(f"{self.path}: no catalog here; run `reengage analyze --all` first")
         try:
             self.db = self._connect(readonly=True)
-            damage = quick_check(self.db)
+            damage = self._checked_quick()
             (v,) = self.db.execute("PRAGMA user_version").fetchone()
         except sqlite3.DatabaseError as e:
             damage = damage_of(e)
@@ -477,6 +487,17 @@ class Catalog:
                 f"{self.path}: catalog schema version {v}, this reengage needs {SCHEMA_VERSION}; "
                 "open it once with `reengage analyze --all` to migrate it"
             )
+
+    def _checked_quick(self) -> str | None:
+        """:func:`quick_check`, skipped when this process already found these very files sound: a page view
+        opens the catalog each time, and the check reads all of it."""
+        key = tuple(_stat_key(self.path.with_name(self.path.name + s)) for s in ("", "-wal"))
+        if _SOUND.get(str(self.path)) == key:
+            return None
+        damage = quick_check(self.db)
+        if damage is None:
+            _SOUND[str(self.path)] = key
+        return damage
 
     def _open_writable(self) -> None:
         existed = self.path.exists() and self.path.stat().st_size > 0

@@ -106,6 +106,7 @@ def test_analyze_all_on_a_damaged_catalog_rebuilds_and_analyses_everything(tmp_p
 def test_a_damaged_catalog_opened_read_only_is_one_clear_error_and_left_alone(tmp_path, write_rgr):
     root = tmp_path / "data"
     _clinic(root, write_rgr)
+    Catalog(root, readonly=True).close()  # found sound once: a later damage is still seen
     _garbage(root / CATALOG_NAME)
     damaged = (root / CATALOG_NAME).read_bytes()
     with pytest.raises(CatalogError, match="damaged .*`reengage analyze --all` moves it aside") as e:
