@@ -239,9 +239,13 @@ def test_kill_9_of_the_batch_takes_its_workers_with_it(tmp_path):
         _until(lambda: all(_gone(pid) for pid in pids), f"workers {pids} exited after their parent was killed")
     finally:
         proc.kill()
-        for p in announce.iterdir():
-            if not _gone(int(p.name)):
-                os.kill(int(p.name), signal.SIGKILL)
+        _reap_workers(announce)
+
+
+def _reap_workers(announce):
+    for p in announce.iterdir():  # only the workers this test started, by their own pid
+        if not _gone(int(p.name)):
+            os.kill(int(p.name), signal.SIGKILL)
 
 
 def test_a_second_concurrent_run_waits_and_repeats_nothing(tmp_path):
@@ -265,6 +269,7 @@ def test_a_second_concurrent_run_waits_and_repeats_nothing(tmp_path):
     finally:
         release.touch()
         first.kill()
+        _reap_workers(announce)
     err2 = err_path.read_text()
     assert first.returncode == 0 and "2 analysed" in err1, err1
     assert second.returncode == 0 and "2 recordings, all analyses up to date" in err2, err2
