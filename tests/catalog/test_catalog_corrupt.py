@@ -179,3 +179,13 @@ def test_a_really_read_only_data_root_is_served_read_only(tmp_path, write_rgr):
             _assert_kept(cat, files)
     finally:
         root.chmod(0o755)
+
+
+def test_analyze_all_on_a_read_only_data_root_says_so_in_one_line(tmp_path, write_rgr, monkeypatch):
+    root = tmp_path / "data"
+    _clinic(root, write_rgr)
+    write_rgr(root / "P002" / "new.rgr", {"subject": "P002", "task": "bridge"}, seed=5)
+    monkeypatch.setattr(catalog_module, "root_writable", lambda root: False)
+    with pytest.raises(CatalogError, match=r"recordings need analysing but the data root .* is read-only") as e:
+        analyze_all(root, workers=1)
+    assert "\n" not in str(e.value)
