@@ -439,11 +439,13 @@ class Catalog:
         self._clock: str | None = None  # a replayed entry's time, stamped on its audit rows
         self._journal_pending: list[dict] = []
         self._replaying = False
-        if not readonly and self.data_root.is_dir() and not root_writable(self.data_root):
+        if not readonly and self.data_root.is_dir() and not (
+                root_writable(self.data_root) and (not self.path.exists() or os.access(self.path, os.W_OK))):
             if not self.path.exists():
                 raise CatalogError(f"{self.data_root}: read-only data root and no catalog in it")
             readonly = True
-            self.notice = f"{self.data_root} is read-only: the catalog is opened read-only (no changes, no repair)"
+            self.notice = (f"{self.path} cannot be written: the catalog is opened read-only "
+                           "(no changes, no repair)")
         self.readonly = readonly
         if readonly:
             self._open_readonly()
@@ -516,7 +518,10 @@ class Catalog:
         if damage is not None:
             self._rebuild(damage)
         elif not self.journal.exists():
-            self.journal.append(seed_entries(self.db))
+            try:
+                self.journal.append(seed_entries(self.db))
+            except CatalogError as e:  # the catalog itself is sound: seeding is tried again at the next open
+                _log.warning("%s", e)
 
     def _setup(self) -> None:
         self.db.execute("PRAGMA foreign_keys = ON")
