@@ -575,6 +575,8 @@ class Catalog:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed whole, or rolled back whole (Ctrl-C included)."""
+        if self.readonly:
+            raise CatalogError(f"{self.path}: opened read-only (read-only data root); nothing can be changed")
         db = self.db
         self._journal_pending = []
         db.execute("BEGIN IMMEDIATE")

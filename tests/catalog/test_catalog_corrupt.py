@@ -162,6 +162,8 @@ def test_a_read_only_data_root_is_served_read_only(tmp_path, write_rgr, monkeypa
     with Catalog(root) as cat:
         assert cat.readonly and "read-only" in cat.notice and "\n" not in cat.notice
         _assert_kept(cat, files)
+        with pytest.raises(CatalogError, match="opened read-only"):
+            cat.add_patient("P200")
     _garbage(root / CATALOG_NAME)
     with pytest.raises(CatalogError, match="damaged .*read-only, so it cannot be repaired"):
         Catalog(root)  # no repair attempted where nothing may be written
