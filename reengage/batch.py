@@ -11,14 +11,24 @@ and the demo use too.
 - The analyses run in parallel in a ``ProcessPoolExecutor`` over the cores (the DSP is CPU-bound numpy/scipy
   and holds the GIL in places); only the parent process writes the catalog.
 - Safe to interrupt: each result is committed in its own transaction as soon as it arrives, so Ctrl-C keeps
-  everything finished; workers ignore SIGINT so the parent decides, and pending work is cancelled.
+  everything finished; workers ignore SIGINT so the parent decides, and pending work is cancelled. A parent
+  killed outright (SIGKILL) takes its workers with it (``PR_SET_PDEATHSIG`` and a watch on the parent).
+- One run per data root at a time (``flock`` on ``.analyze.lock``): a second run waits, says so, and then
+  finds the first one's work done.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +36,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reengage.catalog import Catalog
-from reengage.errors import InputError, ReengageError
+from reengage.errors import CatalogError, InputError, ReengageError
 
 SUFFIXES = (".rgr", ".edf", ".bdf", ".csv")
 SKIP_DIRS = {"exports", "bids", "derivatives"}  # interchange copies of recordings already catalogued
@@ -93,8 +103,71 @@ def _inside(p: Path, real_root: Path) -> bool:
     return r == real_root or real_root in r.parents
 
 
-def _ignore_sigint() -> None:
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+LOCK_NAME = ".analyze.lock"
+
+
+def _worker_init(parent: int) -> None:
+    """A worker's start: SIGINT is the parent's to handle, and the worker dies with the parent. A parent
+    killed with SIGKILL runs no cleanup, and a worker left behind would compute for nobody, holding a core."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl here: the watch below still ends the worker
+            pass
+    ppid = os.getppid()
+    if ppid != parent and not _alive(parent):  # the parent died before prctl took effect
+        os._exit(1)
+    # The death signal follows the process that forked this one (a fork server, with some start methods)
+    # and a parent's thread: a watch on the parent itself covers those.
+    threading.Thread(target=_watch_parent, args=(parent, ppid), name="watch-parent", daemon=True).start()
+
+
+def _watch_parent(parent: int, ppid: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != ppid or not _alive(parent):
+            os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def _batch_lock(root: Path, console: Console) -> Iterator[None]:
+    """One ``analyze --all`` per data root at a time: a second run waits for the first, says so, and then
+    finds the first one's work done instead of repeating it. A data root that cannot hold the lock file
+    (read-only) is not locked: nothing can be written there anyway."""
+    try:
+        f = open(root / LOCK_NAME, "a+")
+    except OSError:
+        yield
+        return
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            _say(console, f"another `reengage analyze --all` (pid {holder}) is running on {root}: waiting for it "
+                          "to finish, then analysing only what it left", "yellow")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            f.truncate(0)
+            f.write(str(os.getpid()))
+            f.flush()
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -217,8 +290,11 @@ def analyze_all(root: Path, *, console: Console | None = None, workers: int | No
         rel = os.path.relpath(p, root)
         result.skipped[rel] = OUTSIDE
         _say(console, f"skipped {rel}: {OUTSIDE} ({root.resolve()})", "yellow")
-    with Catalog(root) as cat:
+    with _batch_lock(root, console), Catalog(root) as cat:
         todo = _triage(cat, root, files, result)
+        if todo and cat.readonly:
+            raise CatalogError(f"{len(todo)} recordings need analysing but the data root {root} is read-only; "
+                               "nothing was analysed")
         if todo:
             _run(cat, root, todo, result, console, workers)
     _report(console, result)
@@ -251,7 +327,7 @@ def _run(cat: Catalog, root: Path, todo: list[Path], result: BatchResult, consol
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
         bar = progress.add_task("analyse", total=len(todo))
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),))
         pending: set[Future] = set()
         try:
             paths = {pool.submit(_analyse_in_worker, str(p)): p for p in todo}

@@ -33,6 +33,7 @@ import difflib
 import getpass
 import hashlib
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -41,9 +42,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reengage import __version__
+from reengage.catalog_journal import (
+    JOURNAL_NAME, Journal, damage_of, move_aside, quick_check, repair_lock, replay, root_writable, seed_entries,
+)
 from reengage.errors import CatalogError, InputError
 
 CATALOG_NAME = "catalog.sqlite"
+_log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------- schema
@@ -403,6 +408,16 @@ EDITABLE = ("phase", "pain", "notes")
 
 # ------------------------------------------------------------------------------------------- catalog
 
+_SOUND: dict[str, tuple] = {}  # catalog path → stat of the files a quick_check last found sound
+
+
+def _stat_key(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
 class Catalog:
     """The SQLite catalog of a data root. Use as a context manager; one instance per thread.
 
@@ -411,31 +426,137 @@ class Catalog:
     """
 
     def __init__(self, data_root: Path | str, *, readonly: bool = False) -> None:
+        """Open (creating or migrating when writable) the catalog of ``data_root``.
+
+        A damaged catalog opened for writing is moved aside and rebuilt from the recordings, the journal of
+        corrections replayed (:mod:`reengage.catalog_journal`); opened read-only it raises
+        :class:`CatalogError` saying how to repair it. A data root this process cannot write is opened
+        read-only. Either event is one line in :attr:`notice` (also logged as a warning), else None."""
         self.data_root = Path(data_root).resolve()
         self.path = self.data_root / CATALOG_NAME
-        if readonly:
+        self.journal = Journal(self.data_root / JOURNAL_NAME)
+        self.notice: str | None = None
+        self._clock: str | None = None  # a replayed entry's time, stamped on its audit rows
+        self._journal_pending: list[dict] = []
+        self._replaying = False
+        if not readonly and self.data_root.is_dir() and not (
+                root_writable(self.data_root) and (not self.path.exists() or os.access(self.path, os.W_OK))):
             if not self.path.exists():
-                raise CatalogError(f"{self.path}: no catalog here; run `reengage analyze --all` first")
-            uri = self.path.as_uri() + "?mode=ro"
-            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+                raise CatalogError(f"{self.data_root}: read-only data root and no catalog in it")
+            readonly = True
+            self.notice = (f"{self.path} cannot be written: the catalog is opened read-only "
+                           "(no changes, no repair)")
+        self.readonly = readonly
+        if readonly:
+            self._open_readonly()
         else:
             self.data_root.mkdir(parents=True, exist_ok=True)
-            try:
-                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-            except sqlite3.Error as e:
-                raise CatalogError(f"{self.path}: cannot open the catalog ({e})") from None
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys = ON")
+            with repair_lock(self.data_root):
+                self._open_writable()
+        if self.notice:
+            _log.warning(self.notice)
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
         if readonly:
-            (v,) = self.db.execute("PRAGMA user_version").fetchone()
-            if v != SCHEMA_VERSION:
-                raise CatalogError(
-                    f"{self.path}: catalog schema version {v}, this reengage needs {SCHEMA_VERSION}; "
-                    "open it once with `reengage analyze --all` to migrate it"
-                )
+            # A data root nobody may write has no -shm to share: immutable, or SQLite cannot open it at all.
+            flags = "?mode=ro" + ("&immutable=1" if not root_writable(self.data_root) else "")
+            db = sqlite3.connect(self.path.as_uri() + flags, uri=True, isolation_level=None,
+                                 check_same_thread=False)
         else:
-            self.db.execute("PRAGMA journal_mode = WAL")  # readers (the dashboard) never block the writer
-            migrate(self.db)
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _open_readonly(self) -> None:
+        if not self.path.exists():
+            raise CatalogError(f"{self.path}: no catalog here; run `reengage analyze --all` first")
+        try:
+            self.db = self._connect(readonly=True)
+            damage = self._checked_quick()
+            (v,) = self.db.execute("PRAGMA user_version").fetchone()
+        except sqlite3.DatabaseError as e:
+            damage = damage_of(e)
+            if damage is None:
+                raise CatalogError(f"{self.path}: cannot open the catalog ({e})") from None
+        if damage is not None:
+            self.db.close()
+            fix = ("`reengage analyze --all` moves it aside and rebuilds it from the recordings"
+                   if root_writable(self.data_root) else "the data root is read-only, so it cannot be repaired here")
+            raise CatalogError(f"{self.path}: the catalog is damaged ({damage}); {fix}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if v != SCHEMA_VERSION:
+            raise CatalogError(
+                f"{self.path}: catalog schema version {v}, this reengage needs {SCHEMA_VERSION}; "
+                "open it once with `reengage analyze --all` to migrate it"
+            )
+
+    def _checked_quick(self) -> str | None:
+        """:func:`quick_check`, skipped when this process already found these very files sound: a page view
+        opens the catalog each time, and the check reads all of it."""
+        key = tuple(_stat_key(self.path.with_name(self.path.name + s)) for s in ("", "-wal"))
+        if _SOUND.get(str(self.path)) == key:
+            return None
+        damage = quick_check(self.db)
+        if damage is None:
+            _SOUND[str(self.path)] = key
+        return damage
+
+    def _open_writable(self) -> None:
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self.db = self._connect(readonly=False)
+            damage = quick_check(self.db)
+            if damage is None:
+                (fresh,) = self.db.execute("SELECT COUNT(*) = 0 FROM sqlite_master").fetchone()
+                self._setup()
+        except sqlite3.DatabaseError as e:
+            damage = damage_of(e)
+            if damage is None:
+                raise CatalogError(f"{self.path}: cannot open the catalog ({e})") from None
+        if damage is None and fresh and (existed or self.journal.exists()):
+            damage = "no tables in it" if existed else "empty or missing while its journal holds corrections"
+        if damage is not None:
+            self._rebuild(damage)
+        elif not self.journal.exists():
+            try:
+                self.journal.append(seed_entries(self.db))
+            except CatalogError as e:  # the catalog itself is sound: seeding is tried again at the next open
+                _log.warning("%s", e)
+
+    def _setup(self) -> None:
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA journal_mode = WAL")  # readers (the dashboard) never block the writer
+        migrate(self.db)
+
+    def _rebuild(self, damage: str) -> None:
+        """Move the damaged catalog aside, build a fresh one from the recordings, replay the journal."""
+        from reengage.batch import find_recordings
+        from reengage.io import load_recording
+
+        try:
+            self.db.close()
+        except Exception:  # noqa: BLE001 (a connection to a damaged file may fail to close; it is moved anyway)
+            pass
+        aside = move_aside(self.path) if self.path.exists() else None
+        self.db = self._connect(readonly=False)
+        self._setup()
+        n = 0
+        for p in find_recordings(self.data_root):
+            try:
+                self.register(p, load_recording(p).info())
+                n += 1
+            except Exception:  # noqa: BLE001 (an unreadable file: `analyze --all` reports it by name)
+                continue
+        entries, torn = self.journal.entries()
+        self._replaying = True
+        try:
+            applied, skipped = replay(self, entries)
+        finally:
+            self._replaying = False
+        where = f"moved aside to {aside.name}; " if aside else ""
+        lost = f", {skipped + torn} not applicable" if skipped + torn else ""
+        self.notice = (f"{self.path.name} was damaged ({damage}): {where}rebuilt from {n} recordings and "
+                       f"{applied} journalled corrections{lost}; `reengage analyze --all` redoes the analyses")
 
     # context manager
     def close(self) -> None:
@@ -454,14 +575,35 @@ class Catalog:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed whole, or rolled back whole (Ctrl-C included)."""
+        if self.readonly:
+            raise CatalogError(f"{self.path}: opened read-only (read-only data root); nothing can be changed")
         db = self.db
+        self._journal_pending = []
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            if not self._replaying:  # a replayed change is in the journal already
+                self.journal.append(self._journal_pending)  # before COMMIT: no change the journal cannot restore
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
             raise
+        finally:
+            self._journal_pending = []
+
+    def _journal(self, op: str, who: str, now: str, **fields) -> None:
+        self._journal_pending.append({"op": op, "who": who, "utc": now, **fields})
+
+    def _now(self) -> str:
+        return self._clock or _utcnow()
+
+    def session_of_journal_entry(self, entry: dict) -> int | None:
+        """The session a journal entry names: by its recording's path, else (the file moved) by its SHA-256."""
+        row = self.db.execute("SELECT session_id FROM recordings WHERE path=?", (str(entry.get("path")),)).fetchone()
+        if row is None and entry.get("sha256"):
+            row = self.db.execute("SELECT session_id FROM recordings WHERE sha256=? ORDER BY recording_id",
+                                  (str(entry["sha256"]),)).fetchone()
+        return int(row[0]) if row else None
 
     # -- paths
     def relpath(self, path: Path | str) -> str:
@@ -787,7 +929,8 @@ class Catalog:
                              (int(session_id),)).fetchone()
             if row is None:
                 raise InputError(f"session {session_id}: no such session")
-            now = _utcnow()
+            rec = db.execute("SELECT path, sha256 FROM recordings WHERE session_id=?", (int(session_id),)).fetchone()
+            now = self._now()
             for field, new in wanted.items():
                 old = row[field]
                 if old == new:
@@ -795,6 +938,8 @@ class Catalog:
                 db.execute(f"UPDATE sessions SET {field}=? WHERE session_id=?",  # field: one of EDITABLE
                            (new, int(session_id)))
                 self._audit(int(session_id), row["subject_id"], field, old, new, who, now)
+                self._journal("edit", who, now, path=rec["path"] if rec else None,
+                              sha256=rec["sha256"] if rec else None, field=field, new=new)
                 changes.append({"field": field, "old": old, "new": new})
         return changes
 
@@ -861,7 +1006,7 @@ class Catalog:
             row = db.execute("SELECT registered FROM patients WHERE subject_id=?", (sid,)).fetchone()
             if row is not None and row[0]:
                 raise InputError(f"patient {sid}: already registered")
-            now = _utcnow()
+            now = self._now()
             if row is None:
                 db.execute("INSERT INTO patients(subject_id, display_name, note, registered, created_utc) "
                            "VALUES (?,?,?,1,?)", (sid, display_name, note, now))
@@ -870,6 +1015,7 @@ class Catalog:
                 db.execute("UPDATE patients SET registered=1, display_name=?, note=? WHERE subject_id=?",
                            (display_name, note, sid))
                 self._audit(None, sid, "registered", False, True, who, now)
+            self._journal("add_patient", who, now, subject_id=sid, display_name=display_name, note=note)
         return self.patient(sid)
 
     def _require_patient(self, subject_id: str) -> sqlite3.Row:
@@ -901,13 +1047,14 @@ class Catalog:
                 return 0
             if self.has_patient(new):
                 raise InputError(f"patient {new}: already exists; merge {old} into {new} instead of renaming")
-            now = _utcnow()
+            now = self._now()
             db.execute("INSERT INTO patients(subject_id, display_name, note, registered, created_utc) "
                        "VALUES (?,?,?,?,?)", (new, row["display_name"], row["note"], row["registered"],
                                               row["created_utc"]))
             moved = self._move_sessions(old, new, who, now)
             db.execute("DELETE FROM patients WHERE subject_id=?", (old,))
             self._audit(None, new, "subject_id", old, new, who, now)
+            self._journal("rename", who, now, old=old, new=new)
         return moved
 
     def merge_patients(self, from_id: str, into_id: str, *, who: str | None = None) -> int:
@@ -921,7 +1068,7 @@ class Catalog:
             dst = self._require_patient(into_id)
             if from_id == into_id:
                 raise InputError(f"patient {from_id}: cannot be merged into itself")
-            now = _utcnow()
+            now = self._now()
             moved = self._move_sessions(from_id, into_id, who, now)
             db.execute(
                 "UPDATE patients SET display_name=?, note=?, registered=? WHERE subject_id=?",
@@ -930,6 +1077,7 @@ class Catalog:
             )
             db.execute("DELETE FROM patients WHERE subject_id=?", (from_id,))
             self._audit(None, into_id, "merged", from_id, into_id, who, now)
+            self._journal("merge", who, now, **{"from": from_id, "into": into_id})
         return moved
 
     def closest_patients(self, subject_id: str, n: int = 3) -> list[str]:

@@ -176,3 +176,102 @@ def test_a_batch_with_a_corrupt_file_a_bug_a_csv_and_a_symlink_out_of_the_root(t
     monkeypatch.setattr(reengage.analysis, "analyze", real)
     third = analyze_all(root, console=Console(record=True), workers=2)
     assert third.analysed == ["P033/corrupt.rgr"] and list(third.known_failures) == ["P033/bug.rgr"]
+
+
+# A batch whose workers announce themselves (a file named by their pid in the folder argv[2]) and then wait
+# until the file argv[3] exists (never, when argv[3] is "-") before analysing as usual.
+_GATED_BATCH = """
+import os, sys, time
+from pathlib import Path
+import reengage.batch as batch
+
+real = batch._analyse_in_worker
+
+def gated(path):
+    Path(sys.argv[2], str(os.getpid())).touch()
+    while not (sys.argv[3] != "-" and Path(sys.argv[3]).exists()):
+        time.sleep(0.05)
+    return real(path)
+
+batch._analyse_in_worker = gated
+raise SystemExit(batch.analyze_all(Path(sys.argv[1]), workers=2).exit_code)
+"""
+
+
+def _until(condition, what: str, limit_s: float = 60.0):
+    # A bound on waiting for another process, not a timing assertion: only a hang reaches it.
+    end = time.monotonic() + limit_s
+    while not (result := condition()):
+        if time.monotonic() > end:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)
+    return result
+
+
+def _gone(pid: int) -> bool:
+    try:
+        status = open(f"/proc/{pid}/status").read()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status  # dead, waiting to be reaped by whoever inherited it
+
+
+def _gated(root, announce, release, **kw):
+    script = announce.parent / "gated_batch.py"
+    script.write_text(_GATED_BATCH)
+    return subprocess.Popen([sys.executable, str(script), str(root), str(announce), str(release)], **kw)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux's")
+def test_kill_9_of_the_batch_takes_its_workers_with_it(tmp_path):
+    root = tmp_path / "data"
+    for k in range(2):
+        simulated_rgr(root / "P041" / f"s{k}.rgr", seconds=4.0, seed=k, gap=False)
+    announce = tmp_path / "workers"
+    announce.mkdir()
+    proc = _gated(root, announce, "-", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pids = _until(lambda: [int(p.name) for p in announce.iterdir()] if len(list(announce.iterdir())) == 2
+                      else None, "both workers started")
+        assert not any(_gone(pid) for pid in pids)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _until(lambda: all(_gone(pid) for pid in pids), f"workers {pids} exited after their parent was killed")
+    finally:
+        proc.kill()
+        _reap_workers(announce)
+
+
+def _reap_workers(announce):
+    for p in announce.iterdir():  # only the workers this test started, by their own pid
+        if not _gone(int(p.name)):
+            os.kill(int(p.name), signal.SIGKILL)
+
+
+def test_a_second_concurrent_run_waits_and_repeats_nothing(tmp_path):
+    root = tmp_path / "data"
+    for k in range(2):
+        simulated_rgr(root / "P042" / f"s{k}.rgr", seconds=4.0, seed=k, gap=False)
+    announce, release = tmp_path / "workers", tmp_path / "go"
+    announce.mkdir()
+    first = _gated(root, announce, release, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err_path = tmp_path / "second.err"
+    try:
+        _until(lambda: len(list(announce.iterdir())) == 2, "the first run's workers started")
+        with open(err_path, "w") as err:
+            second = subprocess.Popen([*REENGAGE, "analyze", "--all", "--data", str(root)],
+                                      stdout=subprocess.PIPE, stderr=err, text=True)
+        _until(lambda: "waiting for it to finish" in err_path.read_text(), "the second run says it waits")
+        assert second.poll() is None and _n_analyses(root) == 0
+        release.touch()
+        out1, err1 = first.communicate(timeout=120)
+        second.communicate(timeout=120)
+    finally:
+        release.touch()
+        first.kill()
+        _reap_workers(announce)
+    err2 = err_path.read_text()
+    assert first.returncode == 0 and "2 analysed" in err1, err1
+    assert second.returncode == 0 and "2 recordings, all analyses up to date" in err2, err2
+    assert f"(pid {first.pid})" in err2
+    assert _n_analyses(root) == 2  # each recording analysed once
