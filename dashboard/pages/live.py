@@ -84,6 +84,8 @@ def _poll(_n, options):
     port = live.port_for(flask.current_app)
     snap = live.receiver(port).snapshot()
     bio_style = {} if "bio" in (options or []) else {"display": "none"}
+    if snap.get("error"):  # the port is taken or the key refused: one line instead of the how-to
+        return dash.no_update, dash.no_update, snap["error"], dash.no_update, bio_style
     if not snap.get("channels"):
         return dash.no_update, dash.no_update, HOW_TO_START, dash.no_update, bio_style
     traces, shapes = [], []
@@ -104,7 +106,7 @@ def _poll(_n, options):
               f"{snap['state']} · subject {snap.get('subject') or '?'} · {snap.get('task') or ''} · "
               f"{snap['t_end_s']:.1f} s · {len(reps)} reps" +
               (f" · baseline: {snap['baseline']}" if snap.get("baseline") else " · learning the baseline") +
-              (f" · {snap['samples_lost']} samples lost" if snap["samples_lost"] else ""))
+              (f" · {snap['samples_lost']} samples lost" if snap["samples_lost"] else "") + live.status_note(snap))
     rows = [html.Thead(html.Tr([html.Th("Rep"), html.Th("Onset latency (ms)"), html.Th("Glutes first")]))]
     rows.append(html.Tbody([html.Tr([html.Td(r["rep"]),
                                      html.Td("—" if r["onset_latency_ms"] is None else f"{r['onset_latency_ms']:+.0f}"),

@@ -189,6 +189,7 @@ def test_live_page_idle_says_how_to_start_and_its_gauge_fits(duo):
     text = duo.find_element("#live-status").text
     assert "reengage replay" in text and ".py" not in text and "LIVE.md" not in text and "/" not in text.split(
         "--port")[0].replace("prone_hip_extension", "")  # commands, not source paths
+    duo.wait_for_element("#live-gauge .js-plotly-plot svg.main-svg")  # the status is in the layout; plotly draws later
     gauge = duo.driver.execute_script(GAUGE_JS)
     assert gauge["mode"] == "gauge" and gauge["value"] == 0  # at rest, no number
     left, right, svg_left, svg_right = gauge["tick100"]
