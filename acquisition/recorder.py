@@ -116,6 +116,9 @@ class Acquisition:
         self.sinks = sinks
         self.clock = ClockFit(self.board.emg.fs_hz, speed=board_speed)
         self.board_speed = board_speed
+        if hasattr(decoder, "board_speed"):  # a decoder that judges counter jumps against the host clock
+            decoder.board_speed = board_speed
+        self._faults_seen = 0
         self.answer_timeout_s = answer_timeout_s
         self.stall_s = stall_s
         self.bytes_in = 0
@@ -179,9 +182,20 @@ class Acquisition:
         if items or hellos:
             self._valid(now_ns)
         self._clock(items, now_ns)
+        self._report_counter_faults()
         if target is not None:
             items = self._trim(items, target)
         self._dispatch(items)
+
+    def _report_counter_faults(self) -> None:
+        st = self.decoder.stats
+        if st.counter_faults == self._faults_seen:
+            return
+        self._faults_seen = st.counter_faults
+        last = st.counter_fault_log[-1] if st.counter_fault_log else {}
+        jump = f" by {last['counter_jump']:+d}" if "counter_jump" in last else ""
+        self._warn(f"board on {self._where()}: its sample counter jumped{jump} against its own clock "
+                   f"(counter fault {st.counter_faults}); samples kept, re-anchored on the board clock")
 
     def _valid(self, now_ns: int) -> None:
         if self._first_valid_ns is None:
@@ -301,6 +315,7 @@ class Acquisition:
             if isinstance(it, Block) and it.stream == "emg":
                 room = origin + target - it.start
                 if room <= 0:
+                    self._emg_written = target  # a gap ran past the end: the duration is reached
                     continue
                 if room < it.n_samples:
                     it = Block(it.stream, it.start, it.data[:, :room], it.host_time_ns, it.board_time_us)
