@@ -3,7 +3,9 @@ loop that drives a board's bytes through its decoder (:mod:`reengage.acquisition
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import re
 import time
 from collections.abc import Callable
@@ -13,7 +15,7 @@ from reengage.acquisition.boards import BoardConfig
 from reengage.acquisition.clock import ClockFit
 from reengage.acquisition.decoder import BoardDecoder
 from reengage.acquisition.protocol import Hello, parse_hello
-from reengage.errors import DeviceError, Disconnected, InputError
+from reengage.errors import DeviceError, Disconnected, InputError, ReengageError
 from reengage.io.recfile import EXTENSION, RecordingWriter, StreamSpec
 from reengage.model import Block, Event, Gap, Item, Recording, Sink
 
@@ -37,13 +39,54 @@ def recording_path(out_dir: Path, subject: str, task: str, when: dt.datetime) ->
     return p
 
 
+class StorageError(ReengageError):
+    """The recording could not be written (disk full, file-size limit, read-only or unwritable folder).
+    ``path``: the recording as far as it got, or None when no file was started."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# What each errno means to someone recording, and what to do about it.
+_STORAGE_CAUSES = {
+    errno.ENOSPC: ("disk full", "free some space"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space or ask for a larger quota"),
+    errno.EFBIG: ("file size limit reached", "raise the limit (`ulimit -f`) or record shorter sessions"),
+    errno.EROFS: ("read-only file system", "give --out a writable folder"),
+    errno.EACCES: ("permission denied", "give --out a folder you may write to"),
+    errno.EPERM: ("operation not permitted", "give --out a folder you may write to"),
+    errno.ENOTDIR: ("not a folder", "give --out a folder, not a file"),
+    errno.EEXIST: ("not a folder", "give --out a folder, not a file"),
+}
+
+
+def storage_error(e: OSError, path: Path, started: bool) -> StorageError:
+    """The one line for a recording that could not be written; ``started``: the file exists and holds
+    what was written before the failure."""
+    code = e.errno or 0
+    cause, todo = _STORAGE_CAUSES.get(code, (e.strerror or str(e), "check the disk"))
+    name = errno.errorcode.get(code, "OSError")
+    if started:
+        return StorageError(f"{cause} ({name}) while writing {path}: recording stopped, everything before it "
+                            f"is kept; {todo}", path)
+    where = e.filename or path.parent
+    return StorageError(f"{cause} ({name}): cannot create the recording under {where}; {todo}", None)
+
+
 class Recorder:
     """Sink that writes to a RecordingWriter. Events and gaps go straight to disk; samples in 0.25 s
-    chunks, synced at least twice a second. Used by ``record`` (from a board) and ``replay`` (from a file)."""
+    chunks, synced at least twice a second. Used by ``record`` (from a board) and ``replay`` (from a file).
+    A write that fails (disk full, file-size limit, …) raises :class:`StorageError`: one line, the file kept
+    as far as it got (the format survives a truncation)."""
 
     def __init__(self, path: Path, specs: list[StreamSpec], meta: dict) -> None:
-        self.writer = RecordingWriter(path, specs, meta)
+        try:
+            self.writer = RecordingWriter(path, specs, meta)
+        except OSError as e:
+            raise storage_error(e, Path(path), started=Path(path).is_file()) from None
         self.path = self.writer.path
+        self.failed = False
 
     @classmethod
     def for_decoder(cls, path: Path, decoder: BoardDecoder, meta: dict) -> "Recorder":
@@ -57,17 +100,43 @@ class Recorder:
         return cls(path, specs, meta)
 
     def handle(self, item: Item) -> None:
-        if isinstance(item, Block):
-            self.writer.write_block(item.stream, item.start, item.data)
-        elif isinstance(item, Gap):
-            self.writer.add_gap(item)
-        elif isinstance(item, Event):
-            self.writer.add_event(item)
+        if self.failed:
+            return  # the disk refused once: later items are not recorded (the error is on its way up)
+        try:
+            if isinstance(item, Block):
+                self.writer.write_block(item.stream, item.start, item.data)
+            elif isinstance(item, Gap):
+                self.writer.add_gap(item)
+            elif isinstance(item, Event):
+                self.writer.add_event(item)
+        except OSError as e:
+            raise self._failure(e) from None
+
+    def update_meta(self, meta: dict) -> None:
+        if self.failed:
+            return
+        try:
+            self.writer.update_meta(meta)
+        except OSError as e:
+            raise self._failure(e) from None
 
     def close(self, stats: dict | None = None) -> None:
-        if stats:
-            self.writer.write_stats(stats)
-        self.writer.close()
+        """Write the STAT and END chunks and close. After a failed write only the file is let go of: what
+        reached the disk is the recording."""
+        if self.failed:
+            with contextlib.suppress(OSError):
+                self.writer.close()
+            return
+        try:
+            if stats:
+                self.writer.write_stats(stats)
+            self.writer.close()
+        except OSError as e:
+            raise self._failure(e) from None
+
+    def _failure(self, e: OSError) -> StorageError:
+        self.failed = True
+        return storage_error(e, self.path, started=True)
 
 
 ANSWER_TIMEOUT_S = 5.0  # an Uno resets when its port opens and its bootloader waits ~1.5 s before the sketch

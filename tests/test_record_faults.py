@@ -151,3 +151,84 @@ def test_garbage_skipped_on_the_line_shows_in_info(tmp_path):
     skipped = json.loads(run("info", str(path), "--json").stdout)["meta"]["acquisition"]["decoder"]
     assert skipped["bytes_skipped"] >= 300 and skipped["crc_errors"] == 1
     assert f"{skipped['bytes_skipped']} bytes skipped" in link[0] and "1 CRC" in link[0]
+
+
+def _file_size_limit(limit: int):
+    def apply() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_file_size_limit_mid_recording_is_one_line_exit_2_and_the_partial_file_printed(tmp_path):
+    """Before: a traceback, exit 1, no path. The same path is taken by a full disk (ENOSPC)."""
+    r = run("record", "--board", "simulated", "--duration", "60", "--sim-speed", "4", "--out", str(tmp_path),
+            preexec_fn=_file_size_limit(24_000))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("reengage: error:")]
+    assert len(errors) == 1 and "file size limit reached (EFBIG)" in errors[0], r.stderr
+    path = Path(r.stdout.strip())
+    assert path.suffix == ".rgr" and str(path) in errors[0]
+    assert path.stat().st_size <= 24_000
+    rec = read_recording(path)
+    assert 0 < rec.streams["emg"].data.shape[1] < 60_000
+
+
+def test_out_that_is_a_file_is_one_line_exit_2_and_no_path(tmp_path):
+    """Runs as root too (chmod does not bind root): an --out that is a file fails to create the folder."""
+    out = tmp_path / "not_a_folder"
+    out.write_text("x")
+    r = run("record", "--board", "simulated", "--duration", "2", "--sim-speed", "4", "--out", str(out))
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == "" and "Traceback" not in r.stderr
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith("reengage: error: not a folder (ENOTDIR)") and str(out) in line, r.stderr
+    assert "give --out a folder" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder: chmod does not bind it")
+def test_read_only_out_is_one_line_exit_2(tmp_path):
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        r = run("record", "--board", "simulated", "--duration", "2", "--sim-speed", "4", "--out", str(out))
+    finally:
+        out.chmod(0o700)
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == "" and "Traceback" not in r.stderr
+    assert "permission denied (EACCES)" in r.stderr.strip().splitlines()[-1], r.stderr
+
+
+def test_a_port_another_program_holds_is_one_line_exit_2(tmp_path):
+    """pyserial's exclusive open takes a flock on the port; another process holding one is 'busy'."""
+    master, slave = os.openpty()
+    port = os.ttyname(slave)
+    holder = os.open(port, os.O_RDWR | os.O_NOCTTY)
+    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another program's exclusive open does
+    try:
+        r = run("record", "--board", "uno_myoware", "--port", port, "--duration", "2", "--out", str(tmp_path))
+    finally:
+        for fd in (holder, slave, master):
+            os.close(fd)
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == "" and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and port in lines[0] and "busy" in lines[0], r.stderr
+    assert list(tmp_path.rglob("*.rgr")) == []
+
+
+def test_a_full_disk_names_its_cause():
+    """ENOSPC takes the EFBIG path above (a failed write in the recorder); only its words differ."""
+    import errno
+
+    from reengage.acquisition.recorder import storage_error
+
+    e = storage_error(OSError(errno.ENOSPC, "No space left on device"), Path("/d/P1/x.rgr"), started=True)
+    assert str(e).startswith("disk full (ENOSPC) while writing /d/P1/x.rgr") and e.path == Path("/d/P1/x.rgr")
+    e = storage_error(OSError(errno.EROFS, "Read-only file system", "/d/P1"), Path("/d/P1/x.rgr"), started=False)
+    assert str(e).startswith("read-only file system (EROFS): cannot create the recording under /d/P1")
+    assert e.path is None
