@@ -15,7 +15,7 @@ from reengage.acquisition.boards import BoardConfig
 from reengage.acquisition.clock import ClockFit
 from reengage.acquisition.decoder import BoardDecoder
 from reengage.acquisition.protocol import Hello, parse_hello
-from reengage.errors import DeviceError, Disconnected, InputError, ReengageError
+from reengage.errors import DeviceError, Disconnected, InputError
 from reengage.io.recfile import EXTENSION, RecordingWriter, StreamSpec
 from reengage.model import Block, Event, Gap, Item, Recording, Sink
 
@@ -39,15 +39,6 @@ def recording_path(out_dir: Path, subject: str, task: str, when: dt.datetime) ->
     return p
 
 
-class StorageError(ReengageError):
-    """The recording could not be written (disk full, file-size limit, read-only or unwritable folder).
-    ``path``: the recording as far as it got, or None when no file was started."""
-
-    def __init__(self, message: str, path: Path | None = None) -> None:
-        super().__init__(message)
-        self.path = path
-
-
 # What each errno means to someone recording, and what to do about it.
 _STORAGE_CAUSES = {
     errno.ENOSPC: ("disk full", "free some space"),
@@ -61,24 +52,25 @@ _STORAGE_CAUSES = {
 }
 
 
-def storage_error(e: OSError, path: Path, started: bool) -> StorageError:
-    """The one line for a recording that could not be written; ``started``: the file exists and holds
-    what was written before the failure."""
+def storage_error(e: OSError, path: Path, started: bool) -> InputError:
+    """The one line for a recording the disk refused (full, file-size limit, read-only or unwritable folder);
+    ``started``: the file exists and holds what was written before the failure. An :class:`InputError`: the
+    --out given cannot take the recording."""
     code = e.errno or 0
     cause, todo = _STORAGE_CAUSES.get(code, (e.strerror or str(e), "check the disk"))
     name = errno.errorcode.get(code, "OSError")
     if started:
-        return StorageError(f"{cause} ({name}) while writing {path}: recording stopped, everything before it "
-                            f"is kept; {todo}", path)
+        return InputError(f"{cause} ({name}) while writing {path}: recording stopped, everything before it "
+                          f"is kept; {todo}")
     where = e.filename or path.parent
-    return StorageError(f"{cause} ({name}): cannot create the recording under {where}; {todo}", None)
+    return InputError(f"{cause} ({name}): cannot create the recording under {where}; {todo}")
 
 
 class Recorder:
     """Sink that writes to a RecordingWriter. Events and gaps go straight to disk; samples in 0.25 s
     chunks, synced at least twice a second. Used by ``record`` (from a board) and ``replay`` (from a file).
-    A write that fails (disk full, file-size limit, …) raises :class:`StorageError`: one line, the file kept
-    as far as it got (the format survives a truncation)."""
+    A write that fails (disk full, file-size limit, …) raises :func:`storage_error`'s one line and sets
+    ``failed``; the file is kept as far as it got (the format survives a truncation)."""
 
     def __init__(self, path: Path, specs: list[StreamSpec], meta: dict) -> None:
         try:
@@ -134,7 +126,7 @@ class Recorder:
         except OSError as e:
             raise self._failure(e) from None
 
-    def _failure(self, e: OSError) -> StorageError:
+    def _failure(self, e: OSError) -> InputError:
         self.failed = True
         return storage_error(e, self.path, started=True)
 

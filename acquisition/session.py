@@ -22,7 +22,7 @@ from reengage.acquisition.guided import GuidedSession, Step, get_protocol, total
 from reengage.acquisition.live import LiveSink
 from reengage.acquisition.lsl import LslSink, sink_for_board
 from reengage.acquisition.pipeline import decoder_for_board
-from reengage.acquisition.recorder import Acquisition, Recorder, StorageError, recording_path, safe_component
+from reengage.acquisition.recorder import Acquisition, Recorder, recording_path, safe_component
 from reengage.acquisition.serial_transport import SerialTransport
 from reengage.errors import DeviceError, InputError, ReengageError
 from reengage.model import Sink
@@ -125,9 +125,9 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
     Steps: check the options and plan (:func:`_plan`), find the board (:func:`_find_port`), open the
     transport, build the sinks (:class:`_Sinks`), run and close (:func:`_run`), report.
 
-    A recording the disk refuses (full, file-size limit, read-only or unwritable ``--out``) raises
-    :class:`StorageError`, one line; when a file was started, its path is printed on stdout first, as on
-    success, since it holds everything written before the failure.
+    A recording the disk refuses (full, file-size limit, read-only or unwritable ``--out``) raises one line
+    (an :class:`InputError` naming the cause); when a file was started, its path is printed on stdout first,
+    as on success, since it holds everything written before the failure.
     """
     console = console or Console(stderr=True)
     board, guide_steps = _plan(opts)
@@ -135,10 +135,6 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
         sim, port = _find_port(opts, board)
         try:
             return _record(opts, board, guide_steps, sim, port, console)
-        except StorageError as e:
-            if e.path is not None and _readable(e.path):
-                print(e.path, flush=True)
-            raise
         finally:
             if sim is not None:
                 sim.close()
@@ -175,7 +171,12 @@ def _record(opts: RecordOptions, board: BoardConfig, guide_steps: list[Step] | N
     until = f"for {opts.duration_s:g} s" if opts.duration_s else "until you press Ctrl-C (no --duration given)"
     # Said once the board answers: a port where nothing does gets one line, the error, and no recording.
     announce = f"recording {board.name} on {port} {until} → {path}"
-    acq = _run(decoder, transport, sinks, opts, reconnect=sim is None, console=console, announce=announce)
+    try:
+        acq = _run(decoder, transport, sinks, opts, reconnect=sim is None, console=console, announce=announce)
+    except InputError:
+        if sinks.recorder.failed and _readable(path):  # the disk refused a write: what reached it is kept
+            print(path, flush=True)
+        raise
     st = acq.stats()
     console.print(
         f"{sinks.recorder.writer.samples_written['emg'] / board.emg.fs_hz:.1f} s recorded, "
@@ -282,12 +283,12 @@ class _Sinks:
 
     def close(self, stats: dict, discard: bool) -> None:
         """Close in order; ``discard``: the board was refused before any item was recorded, remove the file.
-        The live view and LSL are closed even when the recorder's last writes fail (StorageError goes on)."""
+        The live view and LSL are closed even when the recorder's last writes fail (the error goes on)."""
         failure = None
         try:
             if self.guide is not None:
                 self.guide.finish()
-        except StorageError as e:
+        except InputError as e:
             failure = e  # the guide's closing event met a full disk: still close everything, then say so
         try:
             self.recorder.close(stats)
