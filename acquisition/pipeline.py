@@ -9,7 +9,8 @@ from __future__ import annotations
 from reengage.acquisition.boards import BoardConfig, StreamConfig
 from reengage.acquisition.decoder import BoardDecoder, DecodeStats
 from reengage.acquisition.plotter import PlotterDecoder
-from reengage.acquisition.protocol import TYPE_EMG, TYPE_HELLO, TYPE_IMU, TYPE_STATUS, Frame, FrameDecoder
+from reengage.acquisition.protocol import (FRAME_TYPES, TYPE_EMG, TYPE_HELLO, TYPE_IMU, TYPE_STATUS, Frame,
+                                          FrameDecoder)
 from reengage.model import Block, Event, Gap, Item
 
 
@@ -124,6 +125,13 @@ class V1Decoder:
         lost = max(0, int(round(elapsed_s * cfg.fs_hz)) - span)
         if lost <= _tolerance(elapsed_s, cfg.fs_hz):
             lost = 0  # the frame follows on: jitter, not a loss
+        raw = (idx - nxt) & 0xFFFFFFFF
+        by_link = self.frames.stats.samples_lost  # the frame layer, without clocks, took any jump for a loss
+        key = FRAME_TYPES[f.type]
+        if 0 < raw < 0x80000000 and by_link.get(key, 0) >= raw:
+            by_link[key] -= raw
+        if lost:
+            by_link[key] = by_link.get(key, 0) + lost
         st = self.stats
         st.counter_faults += 1
         if len(st.counter_fault_log) < MAX_FAULT_LOG:

@@ -63,6 +63,7 @@ def test_a_single_corrupt_index_forward_or_backwards_costs_nothing():
         assert not [it for it in items if isinstance(it, Gap)], bad_index
         assert len(_contiguous(items)) == 20
         assert dec.stats.counter_faults == 2 and dec.stats.restarts == 0  # off, then back on
+        assert not any(dec.stats.to_dict()["decoder"]["samples_lost"].values()), bad_index
 
 
 def test_a_fault_with_real_losses_puts_the_samples_where_the_board_clock_says():
@@ -71,6 +72,7 @@ def test_a_fault_with_real_losses_puts_the_samples_where_the_board_clock_says():
     gaps = [it for it in items if isinstance(it, Gap)]
     assert [(g.samples_lost, g.onset_s) for g in gaps] == [(5 * SPF, 0.08)] and "counter fault" in gaps[0].reason
     assert dec.stats.counter_faults == 1
+    assert dec.stats.samples_lost == 5 * SPF == dec.stats.to_dict()["decoder"]["samples_lost"]["emg"]
 
 
 def test_a_jump_whose_board_clock_jumped_too_is_judged_by_the_host_clock():
@@ -119,3 +121,37 @@ def test_a_board_restart_is_still_a_restart():
     assert dec.stats.restarts == 1 and dec.stats.counter_faults == 0
     gaps = [it for it in items if isinstance(it, Gap)]
     assert len(gaps) == 1 and "restarted" in gaps[0].reason
+
+
+class _Streaming:
+    """A board that never stops: frames as long as the recorder reads, within a bound no test should reach."""
+
+    def __init__(self, frames):
+        self.frames = iter(frames)
+
+    def read(self) -> bytes:
+        try:
+            seq, index, t_us, _ = next(self.frames)
+        except StopIteration:
+            raise AssertionError("the recorder read on past --duration") from None
+        return _frame(seq, index, t_us)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_real_gap_across_the_end_of_duration_ends_the_run(tmp_path):
+    """The first block after the gap starts past --duration: the duration is reached (it waited for ever)."""
+    from reengage.acquisition.recorder import Acquisition
+
+    frames = _steady(range(50)) + _steady(range(200, 5000))  # 1.2 s lost from 0.4 s; --duration 1 s
+    dec = decoder_for_board(load_board("uno_myoware"))
+    items: list = []
+
+    class Keep:
+        def handle(self, item):
+            items.append(item)
+
+    Acquisition(dec, _Streaming(frames), [Keep()], duration_s=1.0, answer_timeout_s=None).run()
+    assert sum(b.n_samples for b in items if isinstance(b, Block)) == 50 * SPF
+    assert [g.samples_lost for g in items if isinstance(g, Gap)] == [150 * SPF]
