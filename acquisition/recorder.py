@@ -132,6 +132,7 @@ class Recorder:
 
 
 ANSWER_TIMEOUT_S = 5.0  # an Uno resets when its port opens and its bootloader waits ~1.5 s before the sketch
+_FAULTS_SHOWN = 3  # counter faults warned about one by one
 STALL_S = 3.0  # host seconds without a valid frame before a streaming board is reported silent
 
 
@@ -252,11 +253,14 @@ class Acquisition:
         st = self.decoder.stats
         if st.counter_faults == self._faults_seen:
             return
-        self._faults_seen = st.counter_faults
+        first_unseen, self._faults_seen = self._faults_seen + 1, st.counter_faults
+        if first_unseen > _FAULTS_SHOWN:
+            return  # a board whose counter keeps jumping: counted in STAT (`reengage info`), not a flood here
         last = st.counter_fault_log[-1] if st.counter_fault_log else {}
         jump = f" by {last['counter_jump']:+d}" if "counter_jump" in last else ""
+        more = "; further ones are only counted" if st.counter_faults >= _FAULTS_SHOWN else ""
         self._warn(f"board on {self._where()}: its sample counter jumped{jump} against its own clock "
-                   f"(counter fault {st.counter_faults}); samples kept, re-anchored on the board clock")
+                   f"(counter fault {st.counter_faults}); samples kept, re-anchored on the board clock{more}")
 
     def _valid(self, now_ns: int) -> None:
         if self._first_valid_ns is None:
