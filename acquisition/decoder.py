@@ -15,7 +15,7 @@ the same way, and hypothesis fuzzes it with random bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from reengage.acquisition.boards import BoardConfig
@@ -35,7 +35,10 @@ class DecodeStats:
     ``link``: the byte-level parser's own counts (:class:`~reengage.acquisition.protocol.DecoderStats` or
     :class:`~reengage.acquisition.plotter.PlotterStats`); ``samples``: samples passed on per stream;
     ``gaps``/``samples_lost``: the Gaps emitted and the samples they cover; ``unknown_layout``: frames of a
-    layout the board file lacks (ignored); ``restarts``: board restarts seen (counters went backwards).
+    layout the board file lacks (ignored); ``restarts``: board restarts seen (counters went backwards);
+    ``counter_faults``: sample counter jumps the board clock and the host clock both contradict (a firmware bug
+    or an undetected corruption), re-anchored instead of taken as gaps, the first few described in
+    ``counter_fault_log``.
     """
 
     link: LinkStats
@@ -44,6 +47,8 @@ class DecodeStats:
     samples_lost: int = 0
     unknown_layout: int = 0
     restarts: int = 0
+    counter_faults: int = 0
+    counter_fault_log: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -53,6 +58,8 @@ class DecodeStats:
             "samples_lost": self.samples_lost,
             "unknown_layout_frames": self.unknown_layout,
             "board_restarts": self.restarts,
+            "counter_faults": self.counter_faults,
+            "counter_fault_log": list(self.counter_fault_log),
         }
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from reengage.acquisition.boards import BoardConfig, StreamConfig
 from reengage.acquisition.decoder import BoardDecoder, DecodeStats
 from reengage.acquisition.plotter import PlotterDecoder
-from reengage.acquisition.protocol import TYPE_EMG, TYPE_HELLO, TYPE_IMU, TYPE_STATUS, Frame, FrameDecoder
+from reengage.acquisition.protocol import (FRAME_TYPES, TYPE_EMG, TYPE_HELLO, TYPE_IMU, TYPE_STATUS, Frame,
+                                          FrameDecoder)
 from reengage.model import Block, Event, Gap, Item
 
 
@@ -22,6 +23,7 @@ class V1Decoder:
     """
 
     sample_dtype = "<i2"  # ADC counts as the board read them
+    board_speed = 1.0  # board clock / host clock (a simulated board may run faster); the acquisition sets it
 
     def __init__(self, board: BoardConfig) -> None:
         self.board = board
@@ -30,7 +32,9 @@ class V1Decoder:
         self._rebase: dict[str, int] = {s: 0 for s in board.streams}
         self.origin_index: int | None = None
         self._pending_events: list[tuple[int, str]] = []
-        self._last_host_ns: dict[str, int] = {}  # arrival time of each stream's last block
+        # Each stream's last frame: (recording index, board T_US, host arrival ns), to judge the next jump.
+        self._last: dict[str, tuple[int, int, int]] = {}
+        self._resets_seen = 0  # FrameDecoder resets (SEQ restart, HELLO at SEQ 0) already accounted for
         self._disconnected = False  # set by mark_disconnect until data flows again
         self._hellos_seen: set[str] = set()
         self._new_hellos: list[str] = []
@@ -72,34 +76,69 @@ class V1Decoder:
             self.origin_index = idx
         if nxt is not None and idx != nxt:
             idx = self._gap(cfg, f, idx, nxt, host_time_ns, out)
-        self._last_host_ns[name] = host_time_ns
+        self._resets_seen = self.frames.stats.resets
+        self._last[name] = (idx, f.t_us, host_time_ns)
         self._disconnected = False
         out.append(Block(name, idx, f.samples.copy(), host_time_ns, f.t_us))
         self._next[name] = idx + f.n_samples
         self.stats.samples[name] += f.n_samples
 
     def _gap(self, cfg: StreamConfig, f: Frame, idx: int, nxt: int, host_time_ns: int, out: list[Item]) -> int:
-        """The frame's index ``idx`` is not the expected ``nxt``: emit the Gap; returns the frame's index."""
+        """The frame's index ``idx`` is not the expected ``nxt``: a real gap (exact, the board kept counting),
+        a board restart (its counters went back: the loss is estimated from the host clock) or a counter fault
+        (a jump the board clock and the host clock contradict: re-anchored). Returns the frame's index."""
         name = cfg.name
-        if idx > nxt:
-            lost = idx - nxt
+        last_idx, last_t_us, last_ns = self._last[name]
+        host_s = max(0, host_time_ns - last_ns) * 1e-9 * self.board_speed
+        board_s = _board_elapsed_s(last_t_us, f.t_us, host_s)
+        span = nxt - last_idx  # the previous frame's samples
+        counted = idx - nxt
+        restarted = self.frames.stats.resets != self._resets_seen
+        if restarted or counted < 0 and not _within_host(board_s, host_s):
+            # The board restarted its counter (reset, or power lost with the cable): its SEQ or HELLO said so,
+            # or its clock went back with it. Its own count is gone, so the loss is estimated from the host
+            # clock: the time between the last sample before and this frame's last sample, minus this frame.
+            elapsed_s = (host_time_ns - last_ns) * 1e-9
+            lost = max(0, int(round(elapsed_s * cfg.fs_hz)) - f.n_samples)
+            self.stats.restarts += 1
+            why = "board restarted; samples lost estimated from the host clock"
+        elif counted > 0 and _plausible(counted + span, board_s, host_s, cfg.fs_hz):
+            lost = counted
             why = ("disconnected (samples counted by the board)" if self._disconnected
                    else "frames lost (sample counter jumped)")
         else:
-            # The board restarted its counter (reset, or power lost with the cable). Its own count is gone,
-            # so the loss is estimated from the host clock: the time between the last sample before and
-            # this frame's last sample, minus this frame.
-            elapsed_s = (host_time_ns - self._last_host_ns.get(name, host_time_ns)) * 1e-9
-            lost = max(0, int(round(elapsed_s * cfg.fs_hz)) - f.n_samples)
-            self._rebase[name] += nxt + lost - idx
-            idx = nxt + lost
-            self.stats.restarts += 1
-            why = "board restarted; samples lost estimated from the host clock"
+            lost = self._counter_fault(cfg, f, idx, nxt, span, board_s, host_s)
+            why = "sample counter fault; samples lost estimated from the board clock"
+        self._rebase[name] += nxt + lost - idx
+        idx = nxt + lost
         if lost:
             out.append(Gap(name, self._t(name, nxt), lost / cfg.fs_hz, lost, why))
             self.stats.gaps += 1
             self.stats.samples_lost += lost
         return idx
+
+    def _counter_fault(self, cfg: StreamConfig, f: Frame, idx: int, nxt: int, span: int, board_s: float | None,
+                       host_s: float) -> int:
+        """A jump of the sample counter that neither clock backs: keep the samples, put them where the board
+        clock says (the host clock if the board's is unusable too), note it; returns the samples lost."""
+        elapsed_s = board_s if _within_host(board_s, host_s) else host_s
+        lost = max(0, int(round(elapsed_s * cfg.fs_hz)) - span)
+        if lost <= _tolerance(elapsed_s, cfg.fs_hz):
+            lost = 0  # the frame follows on: jitter, not a loss
+        raw = (idx - nxt) & 0xFFFFFFFF
+        by_link = self.frames.stats.samples_lost  # the frame layer, without clocks, took any jump for a loss
+        key = FRAME_TYPES[f.type]
+        if 0 < raw < 0x80000000 and by_link.get(key, 0) >= raw:
+            by_link[key] -= raw
+        if lost:
+            by_link[key] = by_link.get(key, 0) + lost
+        st = self.stats
+        st.counter_faults += 1
+        if len(st.counter_fault_log) < MAX_FAULT_LOG:
+            st.counter_fault_log.append({"stream": cfg.name, "onset_s": round(self._t(cfg.name, nxt), 6),
+                                         "counter_jump": idx - nxt, "board_index": f.sample_index,
+                                         "samples_lost_estimated": lost})
+        return lost
 
     def mark_disconnect(self, host_time_ns: int) -> None:
         """The link dropped: the partial frame goes, SEQ/SAMPLE_INDEX tracking stays. After a reconnect the
@@ -111,6 +150,41 @@ class V1Decoder:
     def take_hellos(self) -> list[str]:
         out, self._new_hellos = self._new_hellos, []
         return out
+
+
+MAX_FAULT_LOG = 20  # counter faults described one by one in STAT; beyond that only counted
+_HOST_SLACK_S = 5.0  # a frame read late (buffered) makes the host interval shorter than the board's
+_HOST_SLACK_REL = 0.10
+_BOARD_TOL_S = 0.002  # sampling jitter and micros() resolution between the board clock and its counter
+_BOARD_TOL_REL = 0.01  # a sketch's real rate vs its nominal one
+_T_US_WRAP = 1 << 32
+
+
+def _board_elapsed_s(t0_us: int, t1_us: int, host_s: float) -> float | None:
+    """Seconds between two frames by the board's ``micros()`` (wraps every 71.6 min: the number of wraps is
+    the one nearest the host clock). None when the board clock does not run (T_US constant, e.g. 0)."""
+    d = (t1_us - t0_us) % _T_US_WRAP
+    if d == 0:
+        return None
+    wraps = max(0, round((host_s * 1e6 - d) / _T_US_WRAP))
+    return (d + wraps * _T_US_WRAP) * 1e-6
+
+
+def _tolerance(elapsed_s: float, fs_hz: float) -> float:
+    return (_BOARD_TOL_REL * elapsed_s + _BOARD_TOL_S) * fs_hz + 1
+
+
+def _within_host(board_s: float | None, host_s: float) -> bool:
+    """A running board clock whose interval could have passed in ``host_s`` (board seconds)."""
+    return board_s is not None and board_s <= host_s * (1 + _HOST_SLACK_REL) + _HOST_SLACK_S
+
+
+def _plausible(advance: int, board_s: float | None, host_s: float, fs_hz: float) -> bool:
+    """Whether the counter advancing by ``advance`` samples between two frames' first samples agrees with the
+    board clock (when it runs) and is possible in the host time that passed (``host_s``, in board seconds)."""
+    if advance > (host_s * (1 + _HOST_SLACK_REL) + _HOST_SLACK_S) * fs_hz:
+        return False
+    return board_s is None or abs(advance - board_s * fs_hz) <= _tolerance(board_s, fs_hz)
 
 
 def parse_status_event(text: str, onset_s: float) -> Event | None:

@@ -3,7 +3,9 @@ loop that drives a board's bytes through its decoder (:mod:`reengage.acquisition
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import re
 import time
 from collections.abc import Callable
@@ -37,13 +39,46 @@ def recording_path(out_dir: Path, subject: str, task: str, when: dt.datetime) ->
     return p
 
 
+# What each errno means to someone recording, and what to do about it.
+_STORAGE_CAUSES = {
+    errno.ENOSPC: ("disk full", "free some space"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space or ask for a larger quota"),
+    errno.EFBIG: ("file size limit reached", "raise the limit (`ulimit -f`) or record shorter sessions"),
+    errno.EROFS: ("read-only file system", "give --out a writable folder"),
+    errno.EACCES: ("permission denied", "give --out a folder you may write to"),
+    errno.EPERM: ("operation not permitted", "give --out a folder you may write to"),
+    errno.ENOTDIR: ("not a folder", "give --out a folder, not a file"),
+    errno.EEXIST: ("not a folder", "give --out a folder, not a file"),
+}
+
+
+def storage_error(e: OSError, path: Path, started: bool) -> InputError:
+    """The one line for a recording the disk refused (full, file-size limit, read-only or unwritable folder);
+    ``started``: the file exists and holds what was written before the failure. An :class:`InputError`: the
+    --out given cannot take the recording."""
+    code = e.errno or 0
+    cause, todo = _STORAGE_CAUSES.get(code, (e.strerror or str(e), "check the disk"))
+    name = errno.errorcode.get(code, "OSError")
+    if started:
+        return InputError(f"{cause} ({name}) while writing {path}: recording stopped, everything before it "
+                          f"is kept; {todo}")
+    where = e.filename or path.parent
+    return InputError(f"{cause} ({name}): cannot create the recording under {where}; {todo}")
+
+
 class Recorder:
     """Sink that writes to a RecordingWriter. Events and gaps go straight to disk; samples in 0.25 s
-    chunks, synced at least twice a second. Used by ``record`` (from a board) and ``replay`` (from a file)."""
+    chunks, synced at least twice a second. Used by ``record`` (from a board) and ``replay`` (from a file).
+    A write that fails (disk full, file-size limit, …) raises :func:`storage_error`'s one line and sets
+    ``failed``; the file is kept as far as it got (the format survives a truncation)."""
 
     def __init__(self, path: Path, specs: list[StreamSpec], meta: dict) -> None:
-        self.writer = RecordingWriter(path, specs, meta)
+        try:
+            self.writer = RecordingWriter(path, specs, meta)
+        except OSError as e:
+            raise storage_error(e, Path(path), started=Path(path).is_file()) from None
         self.path = self.writer.path
+        self.failed = False
 
     @classmethod
     def for_decoder(cls, path: Path, decoder: BoardDecoder, meta: dict) -> "Recorder":
@@ -57,20 +92,47 @@ class Recorder:
         return cls(path, specs, meta)
 
     def handle(self, item: Item) -> None:
-        if isinstance(item, Block):
-            self.writer.write_block(item.stream, item.start, item.data)
-        elif isinstance(item, Gap):
-            self.writer.add_gap(item)
-        elif isinstance(item, Event):
-            self.writer.add_event(item)
+        if self.failed:
+            return  # the disk refused once: later items are not recorded (the error is on its way up)
+        try:
+            if isinstance(item, Block):
+                self.writer.write_block(item.stream, item.start, item.data)
+            elif isinstance(item, Gap):
+                self.writer.add_gap(item)
+            elif isinstance(item, Event):
+                self.writer.add_event(item)
+        except OSError as e:
+            raise self._failure(e) from None
+
+    def update_meta(self, meta: dict) -> None:
+        if self.failed:
+            return
+        try:
+            self.writer.update_meta(meta)
+        except OSError as e:
+            raise self._failure(e) from None
 
     def close(self, stats: dict | None = None) -> None:
-        if stats:
-            self.writer.write_stats(stats)
-        self.writer.close()
+        """Write the STAT and END chunks and close. After a failed write only the file is let go of: what
+        reached the disk is the recording."""
+        if self.failed:
+            with contextlib.suppress(OSError):
+                self.writer.close()
+            return
+        try:
+            if stats:
+                self.writer.write_stats(stats)
+            self.writer.close()
+        except OSError as e:
+            raise self._failure(e) from None
+
+    def _failure(self, e: OSError) -> InputError:
+        self.failed = True
+        return storage_error(e, self.path, started=True)
 
 
 ANSWER_TIMEOUT_S = 5.0  # an Uno resets when its port opens and its bootloader waits ~1.5 s before the sketch
+_FAULTS_SHOWN = 3  # counter faults warned about one by one
 STALL_S = 3.0  # host seconds without a valid frame before a streaming board is reported silent
 
 
@@ -116,6 +178,9 @@ class Acquisition:
         self.sinks = sinks
         self.clock = ClockFit(self.board.emg.fs_hz, speed=board_speed)
         self.board_speed = board_speed
+        if hasattr(decoder, "board_speed"):  # a decoder that judges counter jumps against the host clock
+            decoder.board_speed = board_speed
+        self._faults_seen = 0
         self.answer_timeout_s = answer_timeout_s
         self.stall_s = stall_s
         self.bytes_in = 0
@@ -179,9 +244,23 @@ class Acquisition:
         if items or hellos:
             self._valid(now_ns)
         self._clock(items, now_ns)
+        self._report_counter_faults()
         if target is not None:
             items = self._trim(items, target)
         self._dispatch(items)
+
+    def _report_counter_faults(self) -> None:
+        st = self.decoder.stats
+        if st.counter_faults == self._faults_seen:
+            return
+        first_unseen, self._faults_seen = self._faults_seen + 1, st.counter_faults
+        if first_unseen > _FAULTS_SHOWN:
+            return  # a board whose counter keeps jumping: counted in STAT (`reengage info`), not a flood here
+        last = st.counter_fault_log[-1] if st.counter_fault_log else {}
+        jump = f" by {last['counter_jump']:+d}" if "counter_jump" in last else ""
+        more = "; further ones are only counted" if st.counter_faults >= _FAULTS_SHOWN else ""
+        self._warn(f"board on {self._where()}: its sample counter jumped{jump} against its own clock "
+                   f"(counter fault {st.counter_faults}); samples kept, re-anchored on the board clock{more}")
 
     def _valid(self, now_ns: int) -> None:
         if self._first_valid_ns is None:
@@ -301,6 +380,7 @@ class Acquisition:
             if isinstance(it, Block) and it.stream == "emg":
                 room = origin + target - it.start
                 if room <= 0:
+                    self._emg_written = target  # a gap ran past the end: the duration is reached
                     continue
                 if room < it.n_samples:
                     it = Block(it.stream, it.start, it.data[:, :room], it.host_time_ns, it.board_time_us)

@@ -24,7 +24,7 @@ from reengage.acquisition.lsl import LslSink, sink_for_board
 from reengage.acquisition.pipeline import decoder_for_board
 from reengage.acquisition.recorder import Acquisition, Recorder, recording_path, safe_component
 from reengage.acquisition.serial_transport import SerialTransport
-from reengage.errors import DeviceError, InputError
+from reengage.errors import DeviceError, InputError, ReengageError
 from reengage.model import Sink
 
 
@@ -124,6 +124,10 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
     board refused at the handshake (its HELLO does not match the board file) leaves no recording behind.
     Steps: check the options and plan (:func:`_plan`), find the board (:func:`_find_port`), open the
     transport, build the sinks (:class:`_Sinks`), run and close (:func:`_run`), report.
+
+    A recording the disk refuses (full, file-size limit, read-only or unwritable ``--out``) raises one line
+    (an :class:`InputError` naming the cause); when a file was started, its path is printed on stdout first,
+    as on success, since it holds everything written before the failure.
     """
     console = console or Console(stderr=True)
     board, guide_steps = _plan(opts)
@@ -136,6 +140,17 @@ def record_session(opts: RecordOptions, console: Console | None = None) -> Path:
                 sim.close()
 
 
+def _readable(path: Path) -> bool:
+    """Whether the recording a failed write left behind opens (the format survives a cut anywhere)."""
+    from reengage.io.recfile import read_recording
+
+    try:
+        read_recording(path)
+    except (ReengageError, OSError, ValueError):
+        return False
+    return True
+
+
 def _record(opts: RecordOptions, board: BoardConfig, guide_steps: list[Step] | None, sim: SimulatedPort | None,
             port: str, console: Console) -> Path:
     started = dt.datetime.now().astimezone()
@@ -146,11 +161,22 @@ def _record(opts: RecordOptions, board: BoardConfig, guide_steps: list[Step] | N
     transport = _transport(opts, board, port)
     transport.open()
     path = recording_path(opts.out_dir, opts.subject, opts.task, started)
-    sinks = _Sinks.build(path, decoder, meta, lsl, guide_steps, console)
+    try:
+        sinks = _Sinks.build(path, decoder, meta, lsl, guide_steps, console)
+    except BaseException:
+        transport.close()
+        if lsl is not None:
+            lsl.close()
+        raise
     until = f"for {opts.duration_s:g} s" if opts.duration_s else "until you press Ctrl-C (no --duration given)"
     # Said once the board answers: a port where nothing does gets one line, the error, and no recording.
     announce = f"recording {board.name} on {port} {until} → {path}"
-    acq = _run(decoder, transport, sinks, opts, reconnect=sim is None, console=console, announce=announce)
+    try:
+        acq = _run(decoder, transport, sinks, opts, reconnect=sim is None, console=console, announce=announce)
+    except InputError:
+        if sinks.recorder.failed and _readable(path):  # the disk refused a write: what reached it is kept
+            print(path, flush=True)
+        raise
     st = acq.stats()
     console.print(
         f"{sinks.recorder.writer.samples_written['emg'] / board.emg.fs_hz:.1f} s recorded, "
@@ -256,17 +282,26 @@ class _Sinks:
         return [self.recorder, self.live] + ([self.lsl] if self.lsl is not None else [])
 
     def close(self, stats: dict, discard: bool) -> None:
-        """Close in order; ``discard``: the board was refused before any item was recorded, remove the file."""
-        if self.guide is not None:
-            self.guide.finish()
-        self.recorder.close(stats)
-        if discard:
-            self.recorder.path.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):  # the subject's folder, if this file was its first
-                self.recorder.path.parent.rmdir()
-        self.live.close()
-        if self.lsl is not None:
-            self.lsl.close()
+        """Close in order; ``discard``: the board was refused before any item was recorded, remove the file.
+        The live view and LSL are closed even when the recorder's last writes fail (the error goes on)."""
+        failure = None
+        try:
+            if self.guide is not None:
+                self.guide.finish()
+        except InputError as e:
+            failure = e  # the guide's closing event met a full disk: still close everything, then say so
+        try:
+            self.recorder.close(stats)
+            if discard:
+                self.recorder.path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # the subject's folder, if this file was its first
+                    self.recorder.path.parent.rmdir()
+        finally:
+            self.live.close()
+            if self.lsl is not None:
+                self.lsl.close()
+        if failure is not None:
+            raise failure
 
 
 def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *, reconnect: bool,
@@ -288,7 +323,7 @@ def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *
                 f"[yellow]board disconnected ({why}); waiting for it to come back (Ctrl-C to stop)[/yellow]"),
             on_reconnect=lambda: console.print("[green]board reconnected; the gap is recorded[/green]"),
             on_warning=lambda msg: console.print(msg, style="yellow", markup=False, highlight=False),
-            on_hello=lambda hello: sinks.recorder.writer.update_meta({"hello": hello}),
+            on_hello=lambda hello: sinks.recorder.update_meta({"hello": hello}),
             on_answer=lambda: console.print(announce, soft_wrap=True, markup=False, highlight=False),
         )
         if sinks.lsl is not None:

@@ -72,11 +72,26 @@ def info(
             + (f" (simulated board at {clock['sim_speed']:g}× real time)" if clock.get("sim_speed") else "")
         )
     if acq:
-        dec = acq.get("decoder") or {}
-        out.print(
-            f"  link: {dec.get('dropped', 0)} frames dropped {dec.get('dropped_by_reason', {})}, "
-            f"{acq.get('samples_lost', 0)} samples lost, {acq.get('disconnects', 0)} disconnects"
-        )
+        out.print(link_line(acq), markup=False, highlight=False, soft_wrap=True)
+
+
+def link_line(acq: dict) -> str:
+    """The STAT chunk's link counts as one line of ``info``: losses, then what was skipped on the line (garbage
+    bytes, frames that failed their CRC or header, counter faults), which a healthy link keeps at 0."""
+    dec = acq.get("decoder") or {}
+    line = (f"  link: {dec.get('dropped', 0)} frames dropped {dec.get('dropped_by_reason', {})}, "
+            f"{acq.get('samples_lost', 0)} samples lost, {acq.get('disconnects', 0)} disconnects")
+    damaged = dec.get("crc_errors", 0) + dec.get("bad_header", 0)
+    if "bytes_skipped" in dec:
+        line += (f", {dec['bytes_skipped']} bytes skipped on the line ({damaged} damaged frame candidates: "
+                 f"{dec.get('crc_errors', 0)} CRC, {dec.get('bad_header', 0)} header)")
+    elif "bad_lines" in dec:  # a Serial Plotter board: text lines, not frames
+        line += (f", {dec['bad_lines'] + dec.get('wrong_count', 0)} unreadable lines skipped, "
+                 f"{dec.get('text_lines', 0)} text lines, {dec.get('overlong', 0)} overlong runs")
+    faults = acq.get("counter_faults", 0)
+    if faults:
+        line += f", {faults} counter fault{'s' if faults != 1 else ''} (sample counter jumped; re-anchored)"
+    return line
 
 
 @app.command()

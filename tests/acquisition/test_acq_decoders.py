@@ -42,7 +42,7 @@ def test_every_protocol_a_board_file_may_name_has_a_decoder():
         assert dec.board is board and dec.sample_dtype in ("<i2", "<f4")
         assert dec.feed(b"", 0) == [] and dec.take_hellos() == []
         assert set(dec.stats.to_dict()) == {"decoder", "samples", "gaps", "samples_lost", "unknown_layout_frames",
-                                            "board_restarts"}
+                                            "board_restarts", "counter_faults", "counter_fault_log"}
 
 
 def _check_items(board, items, dec):
