@@ -41,7 +41,7 @@ def test_record_plotter_sketch(tmp_path):
     try:
         r = subprocess.run(
             CLI + ["record", "--board", "plotter", "--port", os.ttyname(slave), "--fs", "500",
-                   "--channels", "glute_max,hamstrings", "--duration", "1", "--out", str(tmp_path),
+                   "--channels", "glute_max,hamstrings", "--duration", "3", "--out", str(tmp_path),
                    "--subject", "P9"],
             capture_output=True, text=True, timeout=60,
         )
@@ -54,11 +54,11 @@ def test_record_plotter_sketch(tmp_path):
     rec = read_recording(r.stdout.strip())
     assert [c.name for c in rec.emg.channels] == ["glute_max", "hamstrings"]
     assert [c.role for c in rec.emg.channels] == ["glute_max", "hamstrings"]
-    assert rec.fs_hz == 500.0 and rec.emg.n_samples == 500
+    assert rec.fs_hz == 500.0 and rec.emg.n_samples == 1500
     d = rec.emg.data
     # consecutive lines, whatever line the recording started on
     first = int(d[0, 0])
-    k = np.arange(first, first + 500)
+    k = np.arange(first, first + 1500)
     np.testing.assert_array_equal(d[0], k % 1024)
     np.testing.assert_array_equal(d[1], (3 * k) % 1024)
     acq = rec.meta["acquisition"]
