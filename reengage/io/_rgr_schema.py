@@ -90,8 +90,10 @@ def number(d: dict, key: str, what: str, *, lo: float = -math.inf, hi: float = m
 
 def integer(d: dict, key: str, what: str, *, lo: int = 0, hi: int = MAX_INDEX) -> int:
     v = d.get(key)
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ChunkError(f"{what}.{key} is {_kind(v)}, not an integer in [{lo}, {hi}]")
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ChunkError(f"{what}.{key} is {_kind(v)}, not an integer")
+    if not lo <= v <= hi:
+        raise ChunkError(f"{what}.{key} = {str(v)[:20]} is outside [{lo}, {hi}]")
     return v
 
 

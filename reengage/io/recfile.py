@@ -237,7 +237,7 @@ class _Scanner:
         self.raw = buf.obj  # the mmap: find() without copying the rest of the file
         self.n = len(buf)
         self.work = 0
-        self.crc_budget = 4 * self.n + MAX_CHUNK
+        self.crc_budget = 4 * self.n  # a candidate never claims more than the file: room for four of the largest
         self._next = {t: -1 for t in TAGS}  # per tag: last occurrence found (n: none after it)
         self._ahead = {t: -1 for t in TAGS}
 
@@ -527,15 +527,13 @@ def _check_allocation(path: Path, size: int, specs: dict, spans: dict, c: _Conte
 
 
 def _outlier(c: _Contents, name: str, span: tuple[int, int]) -> tuple[int, str, int]:
-    """The chunk whose index lies farthest from the others: what to name when a span is impossible."""
-    parts = sorted(c.parts[name])
-    mid = parts[len(parts) // 2][0]
-    lo, hi = parts[0], max(parts, key=lambda p: p[0] + p[1])
-    if span[0] < lo[0]:
+    """What to name when a span is impossible: the time origin when it lies before every sample, else the DATA
+    chunk whose index lies farthest from the stream's first chunk in the file (where the recorder started)."""
+    parts = c.parts[name]
+    if span[0] < min(p[0] for p in parts):
         return c.origin_at, "META time_origin.sample", span[0]
-    if mid - lo[0] > hi[0] + hi[1] - mid:
-        return lo[3] - _DATA.size - _CHUNK.size, "DATA first sample index", lo[0]
-    return hi[3] - _DATA.size - _CHUNK.size, "DATA first sample index", hi[0]
+    far = max(parts, key=lambda p: abs(p[0] - parts[0][0]))
+    return far[3] - _DATA.size - _CHUNK.size, "DATA first sample index", far[0]
 
 
 def _stream(buf: memoryview, name: str, spec: dict, parts: list, span, origin_s: float, gaps: list[Gap]) -> Stream:
