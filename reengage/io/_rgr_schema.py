@@ -3,8 +3,8 @@ STAT and END_ payloads.
 
 Why: a chunk whose CRC checks out is only proof that the bytes are the ones the writer wrote, not that a
 reengage recorder wrote them; a crafted or foreign file must never reach the rest of the program as a
-``float("abc")`` or a nesting deep enough to exhaust the stack. Every check raises :class:`ChunkError` with
-the field at fault; the reader turns it into a problem (the chunk is skipped) or, for the header, a
+``float("abc")`` or a nesting deep enough to exhaust the stack. Every check raises a :class:`~reengage.errors.RecordingFormatError`
+naming the field at fault; the reader turns it into a problem (the chunk is skipped) or, for the header, a
 :class:`~reengage.errors.RecordingFormatError`.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+
+from reengage.errors import RecordingFormatError
 
 MAX_DEPTH = 16  # the writer nests 4 deep (STAT.decoder.dropped_by_reason); room for later additions
 MAX_STREAMS = 16
@@ -24,24 +26,25 @@ TEXT_META = ("subject", "task", "session_date", "started_utc", "notes",
              "created_utc", "software")
 
 
-class ChunkError(ValueError):
-    """A chunk payload that breaks the schema; the message names the field."""
+def _bad(msg: str) -> RecordingFormatError:
+    """A chunk payload that breaks the schema; the message names the field (the reader adds file and offset)."""
+    return RecordingFormatError(msg)
 
 
 def _no_constant(name: str):
-    raise ChunkError(f"{name} is not a JSON number")
+    raise _bad(f"{name} is not a JSON number")
 
 
 def load(payload: bytes) -> object:
     """Parse a chunk's JSON: strict UTF-8, no NaN/Infinity, at most ``MAX_DEPTH`` levels."""
     if _depth_exceeds(payload):
-        raise ChunkError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        raise _bad(f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         return json.loads(payload.decode("utf-8"), parse_constant=_no_constant)
-    except ChunkError:
+    except RecordingFormatError:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise ChunkError(f"not valid JSON ({str(e).splitlines()[0][:80]})") from None
+        raise _bad(f"not valid JSON ({str(e).splitlines()[0][:80]})") from None
 
 
 def _depth_exceeds(payload: bytes) -> bool:
@@ -71,7 +74,7 @@ def _depth_exceeds(payload: bytes) -> bool:
 
 def obj(value: object, what: str) -> dict:
     if not isinstance(value, dict):
-        raise ChunkError(f"{what} is {_kind(value)}, not an object")
+        raise _bad(f"{what} is {_kind(value)}, not an object")
     return value
 
 
@@ -81,19 +84,19 @@ def number(d: dict, key: str, what: str, *, lo: float = -math.inf, hi: float = m
         return default  # type: ignore[return-value]
     v = d.get(key)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ChunkError(f"{what}.{key} is {_kind(v)}, not a number")
+        raise _bad(f"{what}.{key} is {_kind(v)}, not a number")
     f = float(v) if abs(v) < 1e308 else math.inf  # an int too large for a float is out of any range
     if not math.isfinite(f) or f < lo or f > hi or (lo_open and f == lo):
-        raise ChunkError(f"{what}.{key} = {str(v)[:20]} is out of range")
+        raise _bad(f"{what}.{key} = {str(v)[:20]} is out of range")
     return v  # as written: an integer stays one, so the JSON that reports it is unchanged
 
 
 def integer(d: dict, key: str, what: str, *, lo: int = 0, hi: int = MAX_INDEX) -> int:
     v = d.get(key)
     if isinstance(v, bool) or not isinstance(v, int):
-        raise ChunkError(f"{what}.{key} is {_kind(v)}, not an integer")
+        raise _bad(f"{what}.{key} is {_kind(v)}, not an integer")
     if not lo <= v <= hi:
-        raise ChunkError(f"{what}.{key} = {str(v)[:20]} is outside [{lo}, {hi}]")
+        raise _bad(f"{what}.{key} = {str(v)[:20]} is outside [{lo}, {hi}]")
     return v
 
 
@@ -102,7 +105,7 @@ def text(d: dict, key: str, what: str, *, optional: bool = False, default: str |
     if v is None and optional:
         return None
     if not isinstance(v, str):
-        raise ChunkError(f"{what}.{key} is {_kind(v)}, not text")
+        raise _bad(f"{what}.{key} is {_kind(v)}, not text")
     return v
 
 
@@ -118,11 +121,11 @@ def header(value: object) -> dict:
     head = obj(value, "header")
     streams = obj(head.get("streams"), "header.streams")
     if not streams:
-        raise ChunkError("header.streams is empty")
+        raise _bad("header.streams is empty")
     if len(streams) > MAX_STREAMS:
-        raise ChunkError(f"header.streams has {len(streams)} streams (at most {MAX_STREAMS})")
+        raise _bad(f"header.streams has {len(streams)} streams (at most {MAX_STREAMS})")
     if "emg" not in streams:
-        raise ChunkError("header.streams has no emg stream")
+        raise _bad("header.streams has no emg stream")
     for name, spec in streams.items():
         _stream(name, spec)
     if "meta" in head:
@@ -137,10 +140,10 @@ def _stream(name: str, spec: object) -> None:
     spec = obj(spec, what)
     number(spec, "fs_hz", what, lo=0.0, hi=MAX_FS_HZ, lo_open=True)
     if spec.get("dtype") not in DTYPES:
-        raise ChunkError(f"{what}.dtype = {str(spec.get('dtype'))[:20]!r} is not one of {', '.join(DTYPES)}")
+        raise _bad(f"{what}.dtype = {str(spec.get('dtype'))[:20]!r} is not one of {', '.join(DTYPES)}")
     chans = spec.get("channels")
     if not isinstance(chans, list) or not 1 <= len(chans) <= MAX_CHANNELS:
-        raise ChunkError(f"{what}.channels is not a list of 1 to {MAX_CHANNELS} channels")
+        raise _bad(f"{what}.channels is not a list of 1 to {MAX_CHANNELS} channels")
     for i, c in enumerate(chans):
         cw = f"{what}.channels[{i}]"
         c = obj(c, cw)
@@ -168,7 +171,7 @@ def meta(d: dict, what: str) -> tuple[dict, list[str]]:
     for key, check in checks:
         try:
             check()
-        except ChunkError as e:
+        except RecordingFormatError as e:
             dropped.append(str(e))
             del out[key]
     return out, dropped
@@ -184,7 +187,7 @@ def gap(d: object, streams: dict) -> tuple[str, float, float, int, str]:
     d = obj(d, "gap")
     stream = text(d, "stream", "gap") or ""
     if stream not in streams and stream != "":
-        raise ChunkError(f"gap.stream = {stream[:20]!r} is not a stream of the header")
+        raise _bad(f"gap.stream = {stream[:20]!r} is not a stream of the header")
     return (stream, number(d, "onset_s", "gap", lo=-MAX_TIME_S, hi=MAX_TIME_S),
             number(d, "duration_s", "gap", lo=0.0, hi=MAX_TIME_S),
             integer(d, "samples_lost", "gap"), text(d, "reason", "gap", default="") or "")

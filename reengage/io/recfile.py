@@ -237,6 +237,7 @@ class _Scanner:
         self.raw = buf.obj  # the mmap: find() without copying the rest of the file
         self.n = len(buf)
         self.work = 0
+        self.abandoned = False  # the CRC work on failed candidates passed the budget
         self.crc_budget = 4 * self.n  # a candidate never claims more than the file: room for four of the largest
         self._next = {t: -1 for t in TAGS}  # per tag: last occurrence found (n: none after it)
         self._ahead = {t: -1 for t in TAGS}
@@ -269,7 +270,8 @@ class _Scanner:
         if resync and not _plausible(buf, tag, pos + _CHUNK.size, length):
             return None
         if self.crc_budget < length:
-            raise _ResyncAbandoned
+            self.abandoned = True
+            return None
         self.work += length
         (crc,) = struct.unpack_from("<I", buf, end - 4)
         if crc == zlib.crc32(buf[pos:end - 4]):
@@ -287,11 +289,9 @@ class _Scanner:
             hit = self.check(pos, resync=True)
             if hit is not None and hit[2] <= self.n:
                 return True
+            if self.abandoned:
+                return False
             pos += 1
-
-
-class _ResyncAbandoned(Exception):
-    """The CRC work on failed candidates passed the budget: the rest of the file is reported damaged."""
 
 
 def _plausible(buf: memoryview, tag: bytes, off: int, length: int) -> bool:
@@ -304,47 +304,45 @@ def _plausible(buf: memoryview, tag: bytes, off: int, length: int) -> bool:
     return length >= 2 and buf[off] == 0x7B  # "{": every other chunk is a JSON object
 
 
-def _scan(buf: memoryview, path: Path, scanner: _Scanner | None = None) -> tuple[list[tuple[bytes, int, int]], list[str], bool]:
+def _scan(buf: memoryview, path: Path, sc: _Scanner | None = None) -> tuple[list[tuple[bytes, int, int]], list[str], bool]:
     """Index every valid chunk as (tag, payload offset, length). Damaged chunks are reported by offset
     and skipped; the scan resynchronises on the next chunk whose CRC checks out."""
-    sc = scanner or _Scanner(buf)
+    sc = sc or _Scanner(buf)
     chunks: list[tuple[bytes, int, int]] = []
     problems: list[str] = []
     truncated = False
     pos = len(MAGIC)
     n = len(buf)
     damaged_at: int | None = None
-    try:
-        while pos < n:
-            if n - pos < _CHUNK.size + 4 and damaged_at is None:
+    while pos < n and not sc.abandoned:
+        if n - pos < _CHUNK.size + 4 and damaged_at is None:
+            truncated = True
+            problems.append(f"{path}: byte {pos}: file ends inside a chunk header; data up to it recovered")
+            break
+        hit = sc.check(pos, resync=damaged_at is not None)
+        if hit is not None and hit[2] > n:
+            if damaged_at is None and not sc.valid_chunk_after(pos + 1) and not sc.abandoned:
+                # An incomplete last chunk is what a crash mid-write leaves. (A length that runs past the end
+                # with intact chunks after it is a flipped length byte: damage, resync below.)
                 truncated = True
-                problems.append(f"{path}: byte {pos}: file ends inside a chunk header; data up to it recovered")
+                problems.append(
+                    f"{path}: byte {pos}: last {hit[0].decode()} chunk incomplete "
+                    f"({n - pos} of {hit[2] - pos} bytes); data up to it recovered"
+                )
                 break
-            hit = sc.check(pos, resync=damaged_at is not None)
-            if hit is not None and hit[2] > n:
-                if damaged_at is None and not sc.valid_chunk_after(pos + 1):
-                    # An incomplete last chunk is what a crash mid-write leaves. (A length that runs past the end
-                    # with intact chunks after it is a flipped length byte: damage, resync below.)
-                    truncated = True
-                    problems.append(
-                        f"{path}: byte {pos}: last {hit[0].decode()} chunk incomplete "
-                        f"({n - pos} of {hit[2] - pos} bytes); data up to it recovered"
-                    )
-                    break
-                hit = None
-            if hit is not None:
-                if damaged_at is not None:
-                    problems.append(f"{path}: bytes {damaged_at}-{pos - 1}: damaged (checksum mismatch), skipped")
-                    damaged_at = None
-                chunks.append((hit[0], pos + _CHUNK.size, hit[1]))
-                pos = hit[2]
-                continue
-            if damaged_at is None:
-                damaged_at = pos
-            pos = sc.next_tag(pos + 1)  # resync on the next tag
-    except _ResyncAbandoned:
+            hit = None
+        if hit is not None:
+            if damaged_at is not None:
+                problems.append(f"{path}: bytes {damaged_at}-{pos - 1}: damaged (checksum mismatch), skipped")
+                damaged_at = None
+            chunks.append((hit[0], pos + _CHUNK.size, hit[1]))
+            pos = hit[2]
+            continue
+        if damaged_at is None:
+            damaged_at = pos
+        pos = sc.next_tag(pos + 1)  # resync on the next tag
+    if sc.abandoned:
         problems.append(f"{path}: byte {pos}: too many chunk-like bytes after damage; resynchronisation abandoned")
-        damaged_at = pos if damaged_at is None else damaged_at
     if damaged_at is not None:
         problems.append(f"{path}: bytes {damaged_at}-{n - 1}: damaged (checksum mismatch), skipped")
     return chunks, problems, truncated
@@ -430,7 +428,7 @@ def _header(buf: memoryview, path: Path, chunk: tuple[bytes, int, int]) -> dict:
     _, off, length = chunk
     try:
         head = schema.header(schema.load(bytes(buf[off : off + length])))
-    except schema.ChunkError as e:
+    except RecordingFormatError as e:
         raise RecordingFormatError(f"{path}: byte {off - _CHUNK.size}: header chunk unusable: {e}") from None
     return head
 
@@ -473,7 +471,7 @@ def _contents(buf: memoryview, path: Path, chunks: list, head: dict, problems: l
                 c.meta.update(update)
             elif tag == b"STAT":
                 stats = schema.stats(d)
-        except schema.ChunkError as e:
+        except RecordingFormatError as e:
             problems.append(f"{path}: byte {at}: {tag.decode()} chunk unusable ({e}), skipped (damaged)")
     if stats:
         c.meta["acquisition"] = stats
