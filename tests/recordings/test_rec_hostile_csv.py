@@ -39,3 +39,11 @@ def test_the_limit_is_the_channel_count(tmp_path, sep):
     assert load_recording(ok).emg.data.shape[0] == csvio.MAX_CHANNELS
     with pytest.raises(InputError, match="66 columns"):
         load_recording(bad)
+
+
+def test_a_deeply_nested_sidecar_is_named_not_a_traceback(tmp_path):
+    path = _csv(tmp_path / "rec.csv", 2)
+    (tmp_path / "rec.json").write_text('{"reengage": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    rec = load_recording(path)
+    assert rec.emg.data.shape == (2, 50)
+    assert len(rec.problems) == 1 and "rec.json: not readable JSON" in rec.problems[0]
