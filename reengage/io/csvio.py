@@ -34,6 +34,9 @@ from reengage.model import IMU_CHANNELS, Channel, Event, Gap, Recording, Stream,
 EVENTS_SUFFIX = ".events.csv"
 TIME_COLUMNS = {"time_s": 1.0, "time_ms": 1e-3, "time_us": 1e-6}
 NOMINAL_RATES_HZ = (100, 200, 250, 500, 512, 1000, 1024, 2000, 2048, 4000)
+# sEMG systems go to 32 (high-density grids 64) channels; a header with thousands of columns is not a recording,
+# and parsing its body would cost time and memory in proportion. Refused from the header line alone.
+MAX_CHANNELS = 64
 
 
 def events_path(path: str | Path) -> Path:
@@ -97,6 +100,9 @@ def _table(path: Path, text: str) -> tuple[pd.DataFrame, int, range | list[int],
     if not rest:
         raise InputError(f"{path}: line {head_no}: a header but no samples")
     sep, decimal = _dialect(path, header, rest[:20], forced)
+    if header.count(sep) > MAX_CHANNELS:
+        raise InputError(f"{path}: line {head_no}: {header.count(sep) + 1} columns; reengage reads a time column "
+                         f"and at most {MAX_CHANNELS} channels")
     names = [c.strip().strip('"').strip() for c in header.split(sep)]
     try:
         df = pd.read_csv(io.StringIO("\n".join(rest)), sep=sep, decimal=decimal, header=None, names=names,

@@ -102,7 +102,7 @@ def read_sidecar(path: str | Path) -> tuple[dict | None, str | None]:
         return None, None
     try:
         doc = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # nesting beyond the stack
         return None, f"{side}: not readable JSON ({str(e).splitlines()[0]}); its metadata was not read"
     block = doc.get("reengage") if isinstance(doc, dict) else None
     if not isinstance(block, dict):
