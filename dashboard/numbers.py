@@ -8,20 +8,11 @@ inter-quartile range is the analysis's own ``*_iqr*`` summary value, drawn from 
 
 from __future__ import annotations
 
-import math
+from reengage.catalog import finite  # the one finite check, shared with the catalog and trend
 
 MISSING = "—"
 
 
-def finite(x) -> float | None:
-    """``x`` as a float, or None when it is missing, not a number, a bool, NaN or infinite."""
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def fmt(x, spec: str, unit: str = "", *, scale: float = 1.0) -> str:

@@ -277,7 +277,9 @@ def _rollback(db: sqlite3.Connection) -> None:
 
 # ------------------------------------------------------------------------------------------- helpers
 
-def _finite(x) -> float | None:
+def finite(x) -> float | None:
+    """``x`` as a float, or None when it is missing, not a number, a bool, NaN or infinite: how a stored
+    number is read everywhere above the catalog (the trend, the dashboard)."""
     if x is None or isinstance(x, bool):
         return None
     try:
@@ -292,9 +294,9 @@ def _summary_values(analysis: dict) -> tuple:
     reps = s.get("reps")
     return (
         int(reps) if isinstance(reps, (int, float)) and not isinstance(reps, bool) else None,
-        _finite(s.get("glute_first_fraction")),
-        _finite(s.get("median_onset_latency_ms")),
-        _finite(s.get("median_glute_hamstring_ratio")),
+        finite(s.get("glute_first_fraction")),
+        finite(s.get("median_onset_latency_ms")),
+        finite(s.get("median_glute_hamstring_ratio")),
     )
 
 
@@ -321,7 +323,7 @@ def _file_fields(info: dict) -> dict:
         phase = int(phase) if phase is not None and not isinstance(phase, bool) else None
     except (TypeError, ValueError):
         phase = None
-    pain = _finite(meta.get("pain"))
+    pain = finite(meta.get("pain"))
     samples = info.get("samples")
     return {
         "subject_id": str(meta.get("subject") or "").strip() or None,
@@ -371,7 +373,7 @@ def check_pain(value) -> float | None:
     """A pain score as the catalog stores it: None, or a number from 0 to 10; else InputError."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    v = None if isinstance(value, bool) else _finite(str(value).strip().replace(",", ".") if isinstance(value, str)
+    v = None if isinstance(value, bool) else finite(str(value).strip().replace(",", ".") if isinstance(value, str)
                                                       else value)
     if v is None or not 0 <= v <= 10:
         raise InputError(f"pain {value!r}: must be a number from 0 to 10")

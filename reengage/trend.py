@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reengage.catalog import CATALOG_NAME, Catalog
+from reengage.catalog import CATALOG_NAME, Catalog, finite
 from reengage.errors import InputError
 
 NOISE_WITHIN_SESSION = "within-session rep spread"
@@ -31,21 +31,11 @@ MEASURES = {
 }
 
 
-def _finite(x) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def rep_values(analysis: dict | None, key: str) -> list[float]:
     """A measure of each rep the analysis kept (not excluded), as stored."""
     if not analysis:
         return []
-    out = [_finite(r.get(key)) for r in analysis.get("reps") or [] if not r.get("excluded")]
+    out = [finite(r.get(key)) for r in analysis.get("reps") or [] if not r.get("excluded")]
     return [v for v in out if v is not None]
 
 
@@ -103,8 +93,8 @@ def measure_trend(values: list[float | None], per_session_reps: list[list[float]
 def _session_row(s: dict) -> dict:
     return {
         "session_id": s["session_id"], "date": s["session_date"], "phase": s["phase"], "pain": s["pain"],
-        "reps": s["reps"], "glute_hamstring_ratio": _finite(s["median_glute_hamstring_ratio"]),
-        "onset_latency_ms": _finite(s["median_onset_latency_ms"]), "path": s["path"],
+        "reps": s["reps"], "glute_hamstring_ratio": finite(s["median_glute_hamstring_ratio"]),
+        "onset_latency_ms": finite(s["median_onset_latency_ms"]), "path": s["path"],
         "analysed": s["analysis_id"] is not None,
     }
 
