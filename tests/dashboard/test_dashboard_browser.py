@@ -264,11 +264,13 @@ def test_adding_a_patient_on_the_patients_page(duo):
     duo.find_element("#register-who").send_keys("AB")
     duo.find_element("#register-add").click()
     duo.wait_for_text_to_equal("#register-msg", "Patient P004 added to the register.")
-    deadline = time.time() + 10
-    while time.time() < deadline and "P004" not in duo.find_element("#patients-table").text:
-        time.sleep(0.2)
-    row = next(r for r in duo.find_elements("#patients-table tbody tr") if r.text.startswith("P004"))
-    assert "registered" in row.text and "no sessions yet" in row.text and "not registered" not in row.text
+    # The table re-renders after the add: read it in one script call (an element found a moment before may
+    # already be replaced), and wait until the new row is there.
+    duo.wait_for_contains_text("#patients-table", "P004", timeout=10)
+    rows = duo.driver.execute_script(
+        "return [...document.querySelectorAll('#patients-table tbody tr')].map(r => r.innerText);")
+    row = next(r for r in rows if r.startswith("P004"))
+    assert "registered" in row and "no sessions yet" in row and "not registered" not in row
     no_console_errors(duo)
 
 
