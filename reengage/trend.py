@@ -21,7 +21,6 @@ import numpy as np
 from reengage.catalog import CATALOG_NAME, Catalog, finite
 from reengage.errors import InputError
 
-NOISE_WITHIN_SESSION = "within-session rep spread"
 NOISE_PUBLISHED = "published"  # the published between-day figure below
 NOISE_PATIENT = "patient"  # the patient's own sessions: scatter around their trend
 NOISE_SOURCES = (NOISE_PUBLISHED, NOISE_PATIENT)
