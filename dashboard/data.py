@@ -27,7 +27,7 @@ from reengage.dashboard.numbers import finite
 from reengage.dsp.quality import MAINS_MAX_DB, SNR_MIN_DB
 from reengage.errors import CatalogError, ReengageError
 from reengage.model import MUSCLE_ROLES
-from reengage.trend import minimal_detectable_change, rep_values, trend_arrow  # one MDC for the CLI and the pages
+from reengage.trend import between_session_mdc, day_numbers, rep_values, trend_arrow  # one MDC for the CLI and the pages
 
 # ------------------------------------------------------------------------------------ literature
 # Reference values from ../shared/MISSION.md, each with its source. They are shown beside the patient's
@@ -247,9 +247,13 @@ def _patient_row(subject: str, ss: list[dict], analyses: dict) -> dict:
     last = ss[-1]
     same_task = [s for s in ss if s["task"] == last["task"]]
     phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
-    mdc = minimal_detectable_change([rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
-                                     for s in same_task if s["analysis_id"] is not None])
-    arrow, words = trend_arrow([s["median_glute_hamstring_ratio"] for s in same_task], mdc)
+    values = [finite(s["median_glute_hamstring_ratio"]) for s in same_task]
+    last3 = [v for v in values if v is not None][-3:]  # the arrow's window (trend_arrow)
+    mdc = between_session_mdc("glute_hamstring_ratio", last3[0] if last3 else None, last3[-1] if last3 else None,
+                              [rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
+                               for s in same_task if s["analysis_id"] is not None],
+                              values, day_numbers([s["session_date"] for s in same_task]))
+    arrow, words = trend_arrow(values, mdc)
     return {"subject_id": subject, "sessions": len(ss), "last_date": last["session_date"], "last_task": last["task"],
             "phase": phase, "ratio": last["median_glute_hamstring_ratio"],
             "latency_ms": last["median_onset_latency_ms"], "trend": arrow, "trend_words": words}
@@ -265,8 +269,8 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
     latency, trend of the ratio, whether a person registered the id (else a recording brought it in), and
     the number of empty recordings left out.
 
-    The trend is judged against the same minimal detectable change as the Patient page's (from the
-    rep-to-rep spread of the subject's sessions of that exercise), so the two pages never disagree."""
+    The trend is judged against the same between-session MDC95 as the Patient page's
+    (``reengage.trend.between_session_mdc``), so the two pages never disagree."""
     cat = _open(root)
     if cat is None:
         return []
@@ -303,7 +307,7 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
 class TaskTrend:
     task: str
     sessions: list[dict]  # date order: ratio/latency medians and IQRs, rep values, pain, phase, gmax %MVC
-    mdc_ratio: float | None
+    mdc_ratio: float | None  # between-session MDC95 (reengage.trend.MDC: .source, .within = today's precision)
     mdc_latency_ms: float | None
     change_ratio: float | None
     change_latency_ms: float | None
@@ -337,12 +341,20 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
     out = []
     for task, ss in tasks.items():
         analysed = [s for s in ss if s["analysis_id"] is not None]
-        mdc_r = minimal_detectable_change([s["ratio_reps"] for s in analysed])
-        mdc_l = minimal_detectable_change([s["latency_reps"] for s in analysed])
+        days = day_numbers([s["session_date"] for s in analysed])
 
         def change(key):
             v = [s[key] for s in analysed if s[key] is not None]
             return v[-1] - v[0] if len(v) >= 2 else None
+
+        def noise(measure, key, reps):
+            v = [finite(s[key]) for s in analysed]
+            known = [x for x in v if x is not None]
+            return between_session_mdc(measure, known[0] if known else None, known[-1] if known else None,
+                                       [s[reps] for s in analysed], v, days)
+
+        mdc_r = noise("glute_hamstring_ratio", "median_glute_hamstring_ratio", "ratio_reps")
+        mdc_l = noise("onset_latency_ms", "median_onset_latency_ms", "latency_reps")
 
         refs = references(task)
         projections = []

@@ -8,19 +8,31 @@ from . import data
 from .numbers import finite, fmt, with_iqr
 
 
+# How the page names each between-session noise source (reengage.trend.NOISE_SOURCES).
+NOISE_WORDS = {
+    "published": "the published between-day noise (re-applied electrodes, a new MVC)",
+    "patient": "this patient's own session-to-session scatter",
+}
+
+
 def change_words(change, mdc, unit: str, higher_is_better: bool) -> str:
-    """Change since the first session compared with the minimal detectable change, in words."""
+    """Change since the first session compared with the between-session MDC95, in words, naming where that
+    noise came from (``mdc.source``) and today's within-session precision (``mdc.within``) beside it."""
     spec = ".0f" if unit.strip() == "ms" else ".2f"
     if finite(change) is None:
         return "needs two analysed sessions"
     since = f"{fmt(change, '+' + spec, unit)} since the first session"
     if finite(mdc) is None:
-        return f"{since} (noise unknown: need sessions with ≥ 2 reps)"
-    noise = f"the session-to-session noise (MDC95 {fmt(mdc, spec, unit)})"
+        return f"{since} (noise unknown)"
+    source = NOISE_WORDS.get(getattr(mdc, "source", None), "the session-to-session noise")
+    noise = f"{source} (MDC95 {fmt(mdc, spec, unit)})"
+    within = finite(getattr(mdc, "within", None))
+    precision = (f"; within-session precision today: MDC95 {fmt(within, spec, unit)} from the rep-to-rep spread"
+                 if within is not None else "")
     if abs(change) > mdc:
         direction = "better" if (change > 0) == higher_is_better else "worse"
-        return f"{since} — exceeds {noise}: a real change, {direction}"
-    return f"{since} — within {noise}: not yet a detectable change"
+        return f"{since} — exceeds {noise}: a real change, {direction}{precision}"
+    return f"{since} — within {noise}: not yet a detectable change{precision}"
 
 
 def projection_words(trend: data.TaskTrend) -> list:

@@ -1,17 +1,18 @@
 """A subject's course across sessions: each session's values, the change since the first and whether it
-exceeds the noise (``reengage trend``; contract: ``docs/cli.md``).
+exceeds the noise **between** sessions (``reengage trend``; contract: ``docs/cli.md``).
 
-The verdict is the one the dashboard's Patient page gives (``dashboard/words.py``: change since the first
-analysed session against the minimal detectable change from the rep-to-rep spread). That noise is measured
-*within* sessions: it leaves out what changes *between* sessions (electrodes re-applied, a new MVC), so it
-can call a change real that a test-retest MDC would not. ``noise_source`` says which noise was used, so a
-reader never takes it for a between-session figure. The functions here are the single place for this
-arithmetic: the dashboard's data module can call :func:`minimal_detectable_change`, :func:`trend_arrow`
-and :func:`verdict` instead of keeping its own copies.
+Amplitude varies far more between days (electrodes re-applied, a fresh MVC) than within one session, so the
+verdict is judged against a between-session MDC95 (:func:`between_session_mdc`), never the rep-to-rep spread
+alone: the published between-day figure, or the patient's own scatter around their trend when they have enough
+sessions and it is larger. The rep-to-rep MDC (:func:`minimal_detectable_change`) is kept as the precision of
+one session and is a floor for the between-session one. ``noise_source`` says which figure was used
+(``docs/validation.md``, "Between-session noise"). These functions are the single place for this arithmetic:
+the dashboard calls them too, so the CLI and the pages never disagree.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 
@@ -20,7 +21,24 @@ import numpy as np
 from reengage.catalog import CATALOG_NAME, Catalog, finite
 from reengage.errors import InputError
 
-NOISE_WITHIN_SESSION = "within-session rep spread"
+NOISE_PUBLISHED = "published"  # the published between-day figure below
+NOISE_PATIENT = "patient"  # the patient's own sessions: scatter around their trend
+NOISE_SOURCES = (NOISE_PUBLISHED, NOISE_PATIENT)
+
+# Between-day %SEM of MVC-normalised surface-EMG amplitude with electrodes re-applied and a fresh MVC: ≈ 17 %
+# (five studies agree; shared/MISSION.md "Between-session noise", shared/research/clinical-references.md).
+# MDC95 = 1.96·√2·SEM ≈ 47 % (Weir 2005, J Strength Cond Res 19:231–240). No study gives it for the
+# glute:hamstring ratio itself; an MVC reference off by ~12 % per muscle moves the ratio by ~17 % (√2·12), the
+# same size, so the amplitude figure is used for the ratio, relative to the mean of the two compared sessions.
+PUBLISHED_RATIO_SEM_PCT = 17.0
+# Onset difference between two muscles: the best lab figure is SEM ≈ 6 ms (MDC95 ≈ 16–17 ms; knee muscles, a
+# stair task; MISSION.md). Prone hip extension onsets vary far more, so this is a floor: the within-session
+# rep spread, usually larger, replaces it when it is.
+PUBLISHED_LATENCY_SEM_MS = 6.0
+# The patient's own scatter (residuals around a straight line over time) is used from this many sessions (four
+# degrees of freedom), and only when it exceeds the published figure: a small-sample SD can easily understate.
+MIN_SESSIONS_OWN_NOISE = 6
+Z95_DIFF = 1.96 * math.sqrt(2.0)  # MDC95 = 1.96·√2·SEM: the difference of two sessions, 95 %
 VERDICTS = ("improved", "worsened", "no detectable change", "insufficient data")
 
 # measure → (catalog column of the session median, per-rep key in the analysis, higher is better)
@@ -55,6 +73,58 @@ def minimal_detectable_change(per_session_reps: list[list[float]]) -> float | No
     return 1.96 * math.sqrt(2.0) * sem
 
 
+class MDC(float):
+    """A between-session MDC95 in the measure's units that also says where it came from (``source``, one of
+    :data:`NOISE_SOURCES`) and carries the within-session MDC95 (``within``, today's precision, or None)."""
+
+    source: str
+    within: float | None
+
+    def __new__(cls, value: float, source: str, within: float | None = None):
+        obj = super().__new__(cls, value)
+        obj.source, obj.within = source, within
+        return obj
+
+
+def _own_sem(values: list[float], days: list[float], log: bool) -> float | None:
+    """SD of the residuals around a least-squares line over time (log values for the ratio), or None with too
+    few sessions. A straight line absorbs a steady course, so the residuals are the session-to-session noise."""
+    pairs = [(d, v) for d, v in zip(days, values) if d is not None and v is not None and (v > 0 or not log)]
+    if len(pairs) < MIN_SESSIONS_OWN_NOISE:
+        return None
+    x = np.array([p[0] for p in pairs], dtype=float)
+    y = np.array([p[1] for p in pairs], dtype=float)
+    if log:
+        y = np.log(y)
+    if np.ptp(x) == 0:
+        return None
+    resid = y - np.polyval(np.polyfit(x, y, 1), x)
+    sd = math.sqrt(float(np.sum(resid ** 2)) / (len(y) - 2))
+    return 100.0 * math.expm1(sd) if log else sd  # the ratio's as a %SEM
+
+
+def between_session_mdc(measure: str, first: float | None, latest: float | None,
+                        per_session_reps: list[list[float]], values: list[float | None] | None = None,
+                        days: list[float | None] | None = None) -> MDC | None:
+    """MDC95 for the change ``latest - first`` of ``measure`` (a key of :data:`MEASURES`) from between-session
+    noise: the largest of the published between-day figure, the patient's own scatter around their trend
+    (``values`` at ``days``, from :data:`MIN_SESSIONS_OWN_NOISE` sessions) and the within-session MDC (a session
+    median cannot be steadier between days than within one). The ratio's noise is relative: its MDC95 is the
+    %MDC times the mean of ``first`` and ``latest`` (symmetric for a rise and a fall). None without both values."""
+    if first is None or latest is None:
+        return None
+    within = minimal_detectable_change(per_session_reps)
+    ratio = measure == "glute_hamstring_ratio"
+    own = _own_sem(list(values or []), list(days or []), log=ratio) if values and days else None
+    sem, source = (PUBLISHED_RATIO_SEM_PCT if ratio else PUBLISHED_LATENCY_SEM_MS), NOISE_PUBLISHED
+    if own is not None and own > sem:
+        sem, source = own, NOISE_PATIENT
+    mdc = Z95_DIFF * sem * (abs(first + latest) / 2.0 / 100.0 if ratio else 1.0)
+    if within is not None and within > mdc:
+        mdc = within  # the between-session figure cannot be below the session's own precision
+    return MDC(mdc, source, within)
+
+
 def trend_arrow(values: list[float | None], mdc: float | None, higher_is_better: bool = True) -> tuple[str, str]:
     """Arrow and words for the change over the last (up to) three sessions: within the minimal detectable
     change (or 5 % of the mean when it is unknown) counts as flat."""
@@ -79,15 +149,38 @@ def verdict(change: float | None, mdc: float | None, higher_is_better: bool) -> 
     return "improved" if (change > 0) == higher_is_better else "worsened"
 
 
-def measure_trend(values: list[float | None], per_session_reps: list[list[float]], higher_is_better: bool) -> dict:
-    """First, latest, change, MDC95, where the noise came from, and the verdict, over sessions in date order."""
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)  # no float dust (0.34000000000000002) in the JSON
+
+
+def measure_trend(values: list[float | None], per_session_reps: list[list[float]], higher_is_better: bool,
+                  measure: str = "glute_hamstring_ratio", days: list[float | None] | None = None) -> dict:
+    """First, latest, change, between-session MDC95 and where it came from, the within-session MDC95 (today's
+    precision), and the verdict, over sessions in date order (``days``: each session's day number, for the
+    patient's own noise)."""
     v = [x for x in values if x is not None]
     first, latest = (v[0], v[-1]) if v else (None, None)
-    change = round(latest - first, 6) if len(v) >= 2 else None  # no float dust (0.34000000000000002) in the JSON
-    mdc = minimal_detectable_change(per_session_reps)
-    mdc = None if mdc is None else round(mdc, 6)
-    return {"first": first, "latest": latest, "change": change, "mdc95": mdc,
-            "noise_source": NOISE_WITHIN_SESSION, "verdict": verdict(change, mdc, higher_is_better)}
+    change = _rounded(latest - first) if len(v) >= 2 else None
+    mdc = between_session_mdc(measure, first, latest, per_session_reps, values, days) if len(v) >= 2 else None
+    within = mdc.within if mdc is not None else minimal_detectable_change(per_session_reps)
+    return {"first": first, "latest": latest, "change": change, "mdc95": _rounded(mdc),
+            "noise_source": mdc.source if mdc is not None else None,
+            "within_session_mdc95": _rounded(within),
+            "verdict": verdict(change, _rounded(mdc), higher_is_better)}
+
+
+def day_numbers(dates: list) -> list[float | None]:
+    """Days since the first parseable ISO date (``YYYY-MM-DD`` or a timestamp); None where unreadable."""
+    parsed = []
+    for d in dates:
+        try:
+            parsed.append(dt.date.fromisoformat(str(d)[:10]))
+        except ValueError:
+            parsed.append(None)
+    known = [p for p in parsed if p is not None]
+    if not known:
+        return [None] * len(parsed)
+    return [None if p is None else float((p - known[0]).days) for p in parsed]
 
 
 def _session_row(s: dict) -> dict:
@@ -144,9 +237,10 @@ def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
                 notes.append(f"session {s['session_id']} ({s['session_date']}, {s['path']}): empty recording "
                              "(0 samples), left out")
     measures = {}
+    days = day_numbers([s["session_date"] for s in kept])
     for name, (column, rep_key, higher_is_better) in MEASURES.items():
         reps = [rep_values(analyses.get(s["session_id"]), rep_key) for s in kept if s["analysis_id"] is not None]
-        measures[name] = measure_trend([s[column] for s in kept], reps, higher_is_better)
+        measures[name] = measure_trend([finite(s[column]) for s in kept], reps, higher_is_better, name, days)
     for s in kept:
         if s["analysis_id"] is None:
             notes.append(f"session {s['session_id']} ({s['session_date']}): no analysis (it failed); "
