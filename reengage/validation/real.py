@@ -244,3 +244,39 @@ def file_lines(scores: list[FileScore]) -> str:
         notes = f"  notes={len(s.notes)}" if s.notes else ""
         rows.append(f"{s.file}: reps={s.reps} (excluded {s.excluded_reps}) {bursts}{flags}{notes}{score}{extra}")
     return "\n".join(rows)
+
+
+def plot_file(path: Path, out_png: Path, channels: tuple[str, ...], reference: np.ndarray, ref_label: str) -> None:
+    """A figure of one recording: each channel's raw signal, a 100 ms moving-RMS envelope (display only, not the
+    pipeline's envelope), the pipeline's onsets (red) and the reference events (black dashed).
+
+    Needs matplotlib (not a dependency of reengage: ``pip install matplotlib``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    raw = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    with path.open() as fh:
+        header = fh.readline().strip().split(",")
+    onsets = onsets_by_name(analyze(load_recording(path)))
+    t = raw[:, 0]
+    fig, axes = plt.subplots(len(channels), 1, figsize=(8, 1.6 * len(channels)), sharex=True, dpi=80)
+    for ax, name in zip(np.atleast_1d(axes), channels):
+        x = raw[:, header.index(name)]
+        x = x - x.mean()
+        env = np.sqrt(np.convolve(x ** 2, np.ones(100) / 100, mode="same"))
+        ax.plot(t, x, lw=0.3, color="0.6")
+        ax.plot(t, env, lw=1.0, color="tab:blue")
+        for r in reference:
+            ax.axvline(r, color="k", ls="--", lw=0.8)
+        for o in onsets.get(name, ()):
+            ax.axvline(o, color="tab:red", lw=1.0)
+        ax.set_ylabel(name, fontsize=7)
+        ax.tick_params(labelsize=7)
+    np.atleast_1d(axes)[0].set_title(f"{path.stem}: onsets (red), {ref_label} (black dashed)", fontsize=8)
+    np.atleast_1d(axes)[-1].set_xlabel("time (s)", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_png)
+    plt.close(fig)
