@@ -262,6 +262,24 @@ def _table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _real(as_json: bool) -> int:
+    from dataclasses import asdict
+
+    from reengage.validation.real import file_lines, real_table, run_real, shared_data_dir
+
+    if not shared_data_dir().is_dir():
+        print(f"no real-data folder at {shared_data_dir()} (set $REENGAGE_SHARED_DATA)", file=sys.stderr)
+        return 2
+    scores, summary = run_real()
+    if as_json:
+        json.dump({"files": [asdict(s) for s in scores], "tasks": summary}, sys.stdout, indent=1)
+        return 0
+    print(file_lines(scores))
+    print()
+    print(real_table(summary))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m reengage.validation", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 kHz only, fewer seeds")
@@ -271,7 +289,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--oracle", action="store_true",
                     help="print an oracle estimator's median |latency error| per cell (see oracle_latency_error_ms)")
+    ap.add_argument("--real", action="store_true",
+                    help="analyse the real recordings of ../shared/data (or $REENGAGE_SHARED_DATA) and score them "
+                         "against their movement and gait references (see reengage.validation.real)")
     args = ap.parse_args(argv)
+    if args.real:
+        return _real(args.json)
     if args.oracle:
         print("| SNR dB | fs Hz | oracle median |lat err| ms | target ms |")
         print("|---|---|---|---|")

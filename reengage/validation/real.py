@@ -1,0 +1,282 @@
+"""Validation on real recordings: ``python -m reengage.validation --real``.
+
+Runs :func:`reengage.analysis.analyze` on every top-level ``*.csv`` of the shared real-data folder
+(``../shared/data`` beside the repository, or ``$REENGAGE_SHARED_DATA``; see its README) and, where the folder
+holds a reference that does not come from our detector, scores the detected onsets against it:
+
+- ``knee_flexion_standing`` (UCI): hamstring onsets (biceps femoris, semitendinosus) against the start of each
+  knee flexion, derived here from the goniometer (``annotations/<file>.knee_angle.csv``) by :func:`knee_phases`.
+  The data's ``movement_derived.csv`` is not used: it takes the wrong end as rest in some files (A05: its "reps"
+  are the rests at the other extreme). The goniometer's sign differs per subject, so which direction is flexion
+  is decided per file by the hamstrings' crude power (first difference of the raw samples, squared) in the
+  0.5 s after each transition start: one bit per file from the raw signal, no timing from our detector.
+- ``treadmill_walking`` (Santuz 2020): glute max onsets against each foot touchdown of
+  ``annotations/<file>.gait_events.csv`` (glute max fires in terminal swing into loading response).
+
+Each reference event is matched one-to-one to the nearest onset of that channel within ±150 ms (``MATCH_S``);
+errors are detected − reference in ms (negative = EMG before movement, the expected sign: electromechanical
+delay). Onsets are those of ``analyze``'s reps (one per channel per rep, excluded reps included). Not scored:
+UCI gait (no heel-strike annotation), UCI seated extension (its
+prime movers, rectus femoris and vastus medialis, do not form reps: reps are grouped from glute_max/hamstrings,
+so their onsets appear only inside hamstring reps; the hamstring reps found there are reported instead), Santuz hamstrings (their reference, "late swing", is a phase, not an
+instant: the onset lead before touchdown is reported instead), the BioSPPy file (its only timing is an envelope
+check, i.e. another detector).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reengage.analysis import analyze
+from reengage.io import load_recording
+
+MATCH_S = 0.15
+ENV_VAR = "REENGAGE_SHARED_DATA"
+# Channels scored per task (channel *names*, as in the CSV header) and the annotation that gives the reference.
+SCORED = {
+    "knee_flexion_standing": (("biceps_femoris", "semitendinosus"), "knee_angle", ""),
+    "treadmill_walking": (("glute_max",), "gait_events", "touchdown_s"),
+}
+
+
+def shared_data_dir() -> Path:
+    """The real-data folder: ``$REENGAGE_SHARED_DATA``, else ``shared/data`` beside the repository."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def task_of(path: Path) -> str:
+    """The task a file records, from its name (``uci_N01_gait`` → ``gait``)."""
+    stem = path.stem
+    for task in ("knee_flexion_standing", "knee_extension_seated", "treadmill_walking", "gait"):
+        if stem.endswith(task):
+            return task
+    return "unknown"
+
+
+def reference_times(path: Path, annotation: str, column: str) -> np.ndarray | None:
+    """Reference instants (s) from ``annotations/<stem>.<annotation>.csv``, or None when absent."""
+    ann = path.parent / "annotations" / f"{path.stem}.{annotation}.csv"
+    if not ann.exists():
+        return None
+    with ann.open(newline="") as fh:
+        return np.array([float(row[column]) for row in csv.DictReader(fh)], dtype=float)
+
+
+def knee_phases(t: np.ndarray, angle: np.ndarray, start_frac: float = 0.03) -> list[tuple[float, int]]:
+    """Starts (s) and directions (+1 up, −1 down) of the knee's moves between its two resting ends.
+
+    The angle is in a "low" state below 25 % of its 2–98 % range and "high" above 75 % (hysteresis: the
+    goniometer is smooth, but holds drift a little); a move starts where the angle last was within
+    ``start_frac`` of the range of the plateau it leaves (median of the 0.3 s before it left).
+    """
+    lo, hi = np.percentile(angle, [2, 98])
+    span = hi - lo
+    state = np.where(angle < lo + 0.25 * span, -1, np.where(angle > lo + 0.75 * span, 1, 0))
+    idx = np.flatnonzero(state != 0)
+    levels = state[idx]
+    moves = []
+    for c in np.flatnonzero(np.diff(levels) != 0):
+        left, arrived = idx[c], idx[c + 1]
+        plateau = np.median(angle[max(0, left - 300):left + 1])
+        k = arrived
+        while k > 0 and abs(angle[k] - plateau) > start_frac * span:
+            k -= 1
+        moves.append((float(t[k]), int(levels[c + 1])))
+    return moves
+
+
+def flexion_starts(path: Path, muscles=("biceps_femoris", "semitendinosus")) -> np.ndarray | None:
+    """Knee-flexion starts (s) of a UCI file: the goniometer's moves in the direction the hamstrings drive."""
+    ann = path.parent / "annotations" / f"{path.stem}.knee_angle.csv"
+    if not ann.exists():
+        return None
+    angle = np.loadtxt(ann, delimiter=",", skiprows=1, ndmin=2)
+    moves = knee_phases(angle[:, 0], angle[:, 1])
+    raw = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    with path.open() as fh:
+        header = fh.readline().strip().split(",")
+    cols = [header.index(m) for m in muscles]
+    hp = np.diff(raw[:, cols], axis=0)
+    t = raw[:, 0]
+    power = {1: [], -1: []}
+    for start, direction in moves:
+        i = int(np.searchsorted(t, start))
+        power[direction].append(float(np.mean(hp[i:i + 500] ** 2)))
+    flex = max(power, key=lambda d: np.mean(power[d]) if power[d] else -1.0)
+    return np.array([s for s, d in moves if d == flex])
+
+
+def onsets_by_name(result: dict) -> dict[str, np.ndarray]:
+    """Every rep's onset (s) per channel name (the result keys channels by role when they have one)."""
+    key_to_name = {key: ch["name"] for key, ch in result["channels"].items()}
+    out: dict[str, list[float]] = {name: [] for name in key_to_name.values()}
+    for rep in result["reps"]:
+        for key, t in rep["onset_s"].items():
+            if t is not None:
+                out[key_to_name[key]].append(float(t))
+    return {name: np.sort(np.array(ts, dtype=float)) for name, ts in out.items()}
+
+
+def match(reference: np.ndarray, detected: np.ndarray, window_s: float = MATCH_S) -> list[float]:
+    """Greedy one-to-one matching, closest pairs first; returns detected − reference (s) of matched pairs."""
+    pairs = sorted((abs(d - r), i, j) for i, r in enumerate(reference) for j, d in enumerate(detected)
+                   if abs(d - r) <= window_s)
+    used_r, used_d, errors = set(), set(), []
+    for _, i, j in pairs:
+        if i not in used_r and j not in used_d:
+            used_r.add(i)
+            used_d.add(j)
+            errors.append(float(detected[j] - reference[i]))
+    return errors
+
+
+@dataclass
+class FileScore:
+    """What the pipeline found in one file and, where scored, how its onsets meet the reference."""
+
+    file: str
+    task: str
+    bursts: dict[str, int]
+    reps: int
+    excluded_reps: int
+    notes: list[str]
+    flags: dict[str, list[str]]
+    references: int = 0
+    detected: int = 0
+    errors_s: list[float] = field(default_factory=list)
+    # Per reference event, the nearest onset of the channel minus the event (s), matched or not.
+    nearest_s: list[float] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+def score_file(path: Path) -> FileScore:
+    """Analyse one real recording and score it against its reference, if it has one."""
+    result = analyze(load_recording(path))
+    chans = result["channels"]
+    fs = FileScore(
+        file=path.name, task=task_of(path),
+        bursts={ch["name"]: int(ch["bursts"]) for ch in chans.values()},
+        reps=len(result["reps"]), excluded_reps=sum(1 for r in result["reps"] if r["excluded"]),
+        notes=list(result.get("notes") or []),
+        flags={ch["name"]: list(ch["quality"]["flags"]) for ch in chans.values() if ch["quality"]["flags"]})
+    onsets = onsets_by_name(result)
+    if fs.task in SCORED:
+        names, annotation, column = SCORED[fs.task]
+        ref = (flexion_starts(path) if fs.task == "knee_flexion_standing"
+               else reference_times(path, annotation, column))
+        if ref is not None:
+            for name in names:
+                fs.references += len(ref)
+                fs.detected += len(onsets.get(name, ()))
+                det = onsets.get(name, np.empty(0))
+                fs.errors_s += match(ref, det)
+                fs.nearest_s += [float(det[np.argmin(np.abs(det - r))] - r) for r in ref] if det.size else []
+    if fs.task == "treadmill_walking":
+        td = reference_times(path, "gait_events", "touchdown_s")
+        for name in ("semitendinosus", "biceps_femoris"):
+            leads = [float(o - td[np.argmin(np.abs(td - o))]) for o in onsets.get(name, ())] if td is not None else []
+            fs.extra[f"{name}_onset_vs_touchdown_ms"] = [round(1000 * v) for v in leads]
+    return fs
+
+
+def summarize(scores: list[FileScore]) -> dict[str, dict]:
+    """Per task: files, bursts found, references, matched share and median error (ms)."""
+    out: dict[str, dict] = {}
+    for task in sorted({s.task for s in scores}):
+        group = [s for s in scores if s.task == task]
+        errors = [e for s in group for e in s.errors_s]
+        refs = sum(s.references for s in group)
+        out[task] = {
+            "files": len(group),
+            "bursts": sum(sum(s.bursts.values()) for s in group),
+            "reps": sum(s.reps for s in group),
+            "references": refs,
+            "detected_onsets": sum(s.detected for s in group),
+            "matched": len(errors),
+            "matched_pct": round(100.0 * len(errors) / refs, 1) if refs else None,
+            "median_error_ms": round(1000 * float(np.median(errors)), 1) if errors else None,
+            "median_abs_error_ms": round(1000 * float(np.median(np.abs(errors))), 1) if errors else None,
+            "median_nearest_ms": (round(1000 * float(np.median([e for s in group for e in s.nearest_s])), 1)
+                                  if any(s.nearest_s for s in group) else None),
+        }
+    return out
+
+
+def run_real(data_dir: Path | None = None) -> tuple[list[FileScore], dict[str, dict]]:
+    """Score every top-level recording of the real-data folder."""
+    data_dir = data_dir or shared_data_dir()
+    scores = [score_file(p) for p in sorted(data_dir.glob("*.csv"))]
+    return scores, summarize(scores)
+
+
+def real_table(summary: dict[str, dict]) -> str:
+    """The per-task table of ``docs/validation.md`` ("Real recordings")."""
+    lines = ["| task | files | bursts found | reps | reference events | matched ±150 ms | median error ms "
+             "| median abs error ms | median nearest onset − event ms |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for task, s in summary.items():
+        def f(v):
+            return "–" if v is None else f"{v:g}"
+        lines.append(f"| {task} | {s['files']} | {s['bursts']} | {s['reps']} | {s['references'] or '–'} | "
+                     f"{f(s['matched_pct'])}{'' if s['matched_pct'] is None else ' %'} | "
+                     f"{f(s['median_error_ms'])} | {f(s['median_abs_error_ms'])} | {f(s['median_nearest_ms'])} |")
+    return "\n".join(lines)
+
+
+def file_lines(scores: list[FileScore]) -> str:
+    """One line per file: bursts per channel, reps, notes, flags and the file's score."""
+    rows = []
+    for s in scores:
+        score = ""
+        if s.references:
+            med = f"{1000 * np.median(s.errors_s):+.0f} ms" if s.errors_s else "–"
+            score = f"  matched {len(s.errors_s)}/{s.references}, median {med}"
+        bursts = " ".join(f"{k}={v}" for k, v in s.bursts.items())
+        extra = "".join(f"  {k}={v}" for k, v in s.extra.items())
+        flags = f"  flags={s.flags}" if s.flags else ""
+        notes = f"  notes={len(s.notes)}" if s.notes else ""
+        rows.append(f"{s.file}: reps={s.reps} (excluded {s.excluded_reps}) {bursts}{flags}{notes}{score}{extra}")
+    return "\n".join(rows)
+
+
+def plot_file(path: Path, out_png: Path, channels: tuple[str, ...], reference: np.ndarray, ref_label: str) -> None:
+    """A figure of one recording: each channel's raw signal, a 100 ms moving-RMS envelope (display only, not the
+    pipeline's envelope), the pipeline's onsets (red) and the reference events (black dashed).
+
+    Needs matplotlib (not a dependency of reengage: ``pip install matplotlib``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    raw = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    with path.open() as fh:
+        header = fh.readline().strip().split(",")
+    onsets = onsets_by_name(analyze(load_recording(path)))
+    t = raw[:, 0]
+    fig, axes = plt.subplots(len(channels), 1, figsize=(8, 1.6 * len(channels)), sharex=True, dpi=80)
+    for ax, name in zip(np.atleast_1d(axes), channels):
+        x = raw[:, header.index(name)]
+        x = x - x.mean()
+        env = np.sqrt(np.convolve(x ** 2, np.ones(100) / 100, mode="same"))
+        ax.plot(t, x, lw=0.3, color="0.6")
+        ax.plot(t, env, lw=1.0, color="tab:blue")
+        for r in reference:
+            ax.axvline(r, color="k", ls="--", lw=0.8)
+        for o in onsets.get(name, ()):
+            ax.axvline(o, color="tab:red", lw=1.0)
+        ax.set_ylabel(name, fontsize=7)
+        ax.tick_params(labelsize=7)
+    np.atleast_1d(axes)[0].set_title(f"{path.stem}: onsets (red), {ref_label} (black dashed)", fontsize=8)
+    np.atleast_1d(axes)[-1].set_xlabel("time (s)", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_png)
+    plt.close(fig)
