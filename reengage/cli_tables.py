@@ -35,8 +35,11 @@ def print_trend(doc: dict, out: Console | None = None) -> None:
                   v["verdict"])
     out.print(m)
     out.print("better: a higher ratio; a more negative latency (glutes first)", markup=False, highlight=False)
-    out.print(f"noise: MDC95 from the {', '.join(sorted(noise))} (between-session noise not measured yet)",
-              markup=False, highlight=False)
+    words = {"published": "published between-day noise (%SEM 17 % of the ratio; Weir 2005's MDC95)",
+             "patient": "patient's own session-to-session scatter"}
+    used = sorted(words.get(n, n) for n in noise if n)
+    out.print(f"noise: MDC95 from the {', '.join(used) or 'nothing (too few sessions)'}; a change within it is "
+              "'no detectable change'", markup=False, highlight=False)
     for n in doc.get("notes") or []:
         out.print(f"note: {n}", markup=False, highlight=False, style="yellow")
 

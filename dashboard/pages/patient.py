@@ -50,9 +50,11 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
         dcc.Graph(id={"type": "patient-trend", "index": i}, figure=figures.trend_figure(trend),
                   className="patient-trend", config={"displaylogo": False}),
         html.P(data.ONSET_LITERATURE, className="re-help"),
-        html.P("Click a point to open that session. MDC95 = 1.96·√2·SEM, with SEM from the rep-to-rep spread "
-               "within sessions (Weir 2005). Published ranges are other people's group values, shown for "
-               "context, not as targets or verdicts.", className="re-help"),
+        html.P("Click a point to open that session. A change counts only beyond the noise between sessions "
+               "(electrodes re-applied, a new MVC): MDC95 = 1.96·√2·SEM from the published between-day figure "
+               "(%SEM ≈ 17 % of the ratio), or this patient's own session-to-session scatter when larger (Weir "
+               "2005); the rep-to-rep spread within a session is shown as today's precision. Published ranges are "
+               "other people's group values, shown for context, not as targets or verdicts.", className="re-help"),
         table,
     ])
 
