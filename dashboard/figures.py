@@ -110,8 +110,12 @@ def _mdc_band(row: str, first, mdc, spec: str, unit: str) -> tuple[list[dict], l
     """First session ± MDC95: a later point outside it is "a real change" in the findings' words."""
     if finite(first) is None or finite(mdc) is None:
         return [], []
-    shape, entry = _band(row, first - mdc, first + mdc, BAND_MDC, "mdc",
-                         f"{row}: first session ± MDC95 ({mdc:{spec}}{unit})")
+    # A ratio is never negative: the band stops at 0 (and the axis, which starts at 0, stays there).
+    low = max(first - mdc, 0.0) if row == "ratio" else first - mdc
+    source = getattr(mdc, "source", None)
+    shape, entry = _band(row, low, first + mdc, BAND_MDC, "mdc",
+                         f"{row}: first session ± between-session MDC95 ({mdc:{spec}}{unit}"
+                         f"{', ' + source if source else ''})")
     return [shape], [entry]
 
 
