@@ -54,7 +54,7 @@ def test_record_plotter_sketch(tmp_path):
     rec = read_recording(r.stdout.strip())
     assert [c.name for c in rec.emg.channels] == ["glute_max", "hamstrings"]
     assert [c.role for c in rec.emg.channels] == ["glute_max", "hamstrings"]
-    assert rec.fs_hz == 500.0 and rec.emg.n_samples == 1500
+    assert rec.fs_hz == 500.0 and rec.emg.n_samples == 1500, r.stderr  # the recorder's own account if not
     d = rec.emg.data
     # consecutive lines, whatever line the recording started on
     first = int(d[0, 0])
