@@ -7,13 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
-import threading
 import time
-import tty
 from pathlib import Path
 
 import numpy as np
@@ -24,61 +21,13 @@ from reengage.acquisition.protocol import TYPE_EMG, TYPE_HELLO, encode_frame
 from reengage.acquisition.simboard import hello_text
 from reengage.io.recfile import read_recording
 
+from pty_peer import PtyPeer
+
 REENGAGE = [sys.executable, "-m", "reengage.cli"]
 
 
 def run(*args, timeout=60):
     return subprocess.run([*REENGAGE, *args], capture_output=True, text=True, timeout=timeout)
-
-
-class PtyPeer(threading.Thread):
-    """The far end of a pty: reads whatever the host sends and writes what ``talk(peer)`` writes."""
-
-    def __init__(self, talk=None) -> None:
-        super().__init__(daemon=True)
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.slave)
-        os.set_blocking(self.master, False)
-        self.port = os.ttyname(self.slave)
-        self.talk = talk
-        self.stop = threading.Event()
-        self.received = b""
-
-    def wait_for(self, token: bytes) -> None:
-        while token not in self.received and not self.stop.is_set():
-            self.poll(0.05)
-
-    def poll(self, timeout_s: float) -> None:
-        r, _, _ = select.select([self.master], [], [], timeout_s)
-        if r:
-            try:
-                self.received += os.read(self.master, 4096)
-            except OSError:
-                pass
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view and not self.stop.is_set():
-            try:
-                view = view[os.write(self.master, view):]
-            except BlockingIOError:
-                self.poll(0.005)
-
-    def run(self) -> None:
-        if self.talk is not None:
-            self.talk(self)
-        while not self.stop.is_set():  # the port stays open, as a board that stopped sending
-            self.poll(0.05)
-
-    def __enter__(self) -> "PtyPeer":
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.join(5)
-        os.close(self.master)
-        os.close(self.slave)
 
 
 def _garbage(peer: PtyPeer) -> None:
