@@ -172,72 +172,105 @@ def url_subject_id(value) -> str | None:
     return value
 
 
-def glute_max_pct_mvc(analysis: dict | None) -> float | None:
-    """The session's glute max amplitude in %MVC (the analysis's ``median_mean_pct_mvc``), when the
-    analysis was MVC-normalised."""
+def pct_mvc(analysis: dict | None, muscle: str) -> float | None:
+    """A muscle's session amplitude in %MVC (the analysis's ``summary.median_mean_pct_mvc[muscle]``, as stored),
+    when the analysis was MVC-normalised."""
     if not analysis or analysis.get("normalization") != "mvc":
         return None
     pct = (analysis.get("summary") or {}).get("median_mean_pct_mvc")
-    return finite(pct.get("glute_max")) if isinstance(pct, dict) else None
+    return finite(pct.get(muscle)) if isinstance(pct, dict) else None
+
+
+def glute_max_pct_mvc(analysis: dict | None) -> float | None:
+    """The session's glute max amplitude in %MVC (:func:`pct_mvc`)."""
+    return pct_mvc(analysis, "glute_max")
 
 
 # ---------------------------------------------------------------------------------- statistics
 
 @dataclass
 class Projection:
-    """When a linear trend of the session medians reaches ``target``: an estimate, with its range."""
+    """The least-squares slope of one measure's session medians over time, with its 95 % interval, and how
+    many more sessions at that slope before the change since the first session would exceed the
+    between-session MDC95. No multi-week study gives a course for the ratio or the onset order, so this is
+    arithmetic on the patient's own sessions, never a date or a target."""
 
-    metric: str
-    target: float
+    metric: str  # a key of reengage.trend.MEASURES
     slope_per_week: float
-    slope_se_per_week: float
+    slope_ci95_per_week: float  # half-width of the 95 % interval (Student t, n − 2 degrees of freedom)
+    sessions: int  # sessions in the fit
+    interval_days: float  # median spacing of the sessions so far: the cadence "more sessions" assumes
+    mdc: float | None  # between-session MDC95 of the change since the first session, as it stands now
+    change: float  # latest − first session median (the verdict's change)
+    sessions_more: int | None  # 0: already beyond the noise; None: not different from zero / not within the cap
+    mdc_then: float | None  # the MDC95 at that projected session (the ratio's grows with its level), else None
     fit_dates: list[str]
     fit_values: list[float]
-    reached_date: str | None  # None: not reached while the trend holds
-    earliest_date: str | None
-    latest_date: str | None  # None: the upper end of the 95 % range never reaches it
-    already_reached: bool
-    reference: Reference
+
+    @property
+    def flat(self) -> bool:
+        """The slope's 95 % interval spans zero: not different from no change."""
+        return abs(self.slope_per_week) <= self.slope_ci95_per_week
 
 
-def project(dates: list[str], values: list[float], ref: Reference, *, horizon_days: int = 365) -> Projection | None:
-    """Least-squares line through (date, value); the date it crosses the reference's lower bound, with
-    the 95 % range from the slope's standard error. Needs ≥ 3 sessions on ≥ 2 dates."""
+MAX_SESSIONS_AHEAD = 52  # a year of weekly sessions: beyond it the count says nothing a clinician can use
+
+
+def _sessions_to_mdc(measure: str, first: float, y_last: float, slope_per_session: float,
+                     per_session_reps: list[list[float]], values: list, days: list) -> tuple[int, float] | None:
+    """Smallest k ≥ 1 such that the fitted value k sessions after the last differs from the first session
+    by more than reengage.trend's between-session MDC95 for that pair (the ratio's MDC grows with its
+    level), in the slope's direction, with that MDC95; None when not within MAX_SESSIONS_AHEAD or a ratio
+    would pass 0."""
+    for k in range(1, MAX_SESSIONS_AHEAD + 1):
+        y = y_last + slope_per_session * k
+        if measure == "glute_hamstring_ratio" and y <= 0:
+            return None
+        mdc = between_session_mdc(measure, first, y, per_session_reps, values, days)
+        if mdc is not None and abs(y - first) > mdc and (y - first) * slope_per_session > 0:
+            return k, float(mdc)
+    return None
+
+
+def project(dates: list[str], values: list[float | None], measure: str = "glute_hamstring_ratio",
+            per_session_reps: list[list[float]] | None = None) -> Projection | None:
+    """Least-squares line of the session medians (``values``) against the date: slope per week with its
+    95 % interval, and the number of further sessions, at the usual spacing, before the change since the
+    first session would exceed the between-session MDC95 (:func:`reengage.trend.between_session_mdc`, the
+    verdicts' own figure). Needs ≥ 3 sessions on ≥ 2 dates, else None."""
     import datetime as dt
 
-    pts = [(dt.date.fromisoformat(d), v) for d, v in zip(dates, values) if v is not None]
+    from scipy import stats
+
+    reps = per_session_reps or []
+    pts = [(dt.date.fromisoformat(str(d)[:10]), float(v)) for d, v in zip(dates, values) if finite(v) is not None]
     if len(pts) < 3 or len({p[0] for p in pts}) < 2:
         return None
     d0 = pts[0][0]
     x = np.array([(d - d0).days for d, _ in pts], dtype=float)
     y = np.array([v for _, v in pts], dtype=float)
-    xm = x.mean()
-    sxx = float(((x - xm) ** 2).sum())
-    slope = float(((x - xm) * (y - y.mean())).sum() / sxx)
-    intercept = float(y.mean() - slope * xm)
+    slope, intercept = (float(c) for c in np.polyfit(x, y, 1))
     resid = y - (intercept + slope * x)
-    se = math.sqrt(float((resid**2).sum()) / max(len(x) - 2, 1) / sxx) if len(x) > 2 else float("nan")
-    target = ref.low
-    last_x = x[-1]
-    already = bool(y[-1] >= target)
-
-    def cross(s: float) -> str | None:
-        if s <= 0:
-            return None
-        # Pivot on the fitted value at the last session so the range opens from where the patient is now.
-        y_last = intercept + slope * last_x
-        days = last_x + (target - y_last) / s
-        if days > last_x + horizon_days:
-            return None
-        return (d0 + dt.timedelta(days=max(days, last_x))).isoformat()
-
-    lo_s, hi_s = slope - 1.96 * se, slope + 1.96 * se
+    sxx = float(((x - x.mean()) ** 2).sum())
+    se = math.sqrt(float((resid ** 2).sum()) / (len(x) - 2) / sxx)
+    half = float(stats.t.ppf(0.975, len(x) - 2)) * se
+    steps = np.diff(np.unique(x))
+    interval = float(np.median(steps))
+    first, latest = float(y[0]), float(y[-1])
+    day_list = [float(v) for v in x]
+    mdc = between_session_mdc(measure, first, latest, reps, list(y), day_list)
+    more: int | None = None
+    then: float | None = None
+    if mdc is not None and abs(latest - first) > mdc:
+        more = 0
+    elif mdc is not None and abs(slope) > half:
+        ahead = _sessions_to_mdc(measure, first, intercept + slope * x[-1], slope * interval, reps, list(y), day_list)
+        more, then = ahead if ahead is not None else (None, None)
     return Projection(
-        metric=ref.metric, target=target, slope_per_week=slope * 7, slope_se_per_week=se * 7,
-        fit_dates=[(d0 + dt.timedelta(days=float(v))).isoformat() for v in (x[0], last_x)],
-        fit_values=[intercept + slope * x[0], intercept + slope * last_x],
-        reached_date=None if already else cross(slope), earliest_date=None if already else cross(hi_s),
-        latest_date=None if already else cross(lo_s), already_reached=already, reference=ref,
+        metric=measure, slope_per_week=slope * 7, slope_ci95_per_week=half * 7, sessions=len(x),
+        interval_days=interval, mdc=mdc, change=latest - first, sessions_more=more, mdc_then=then,
+        fit_dates=[(d0 + dt.timedelta(days=float(v))).isoformat() for v in (x[0], x[-1])],
+        fit_values=[intercept + slope * x[0], intercept + slope * x[-1]],
     )
 
 
@@ -306,7 +339,7 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
 @dataclass
 class TaskTrend:
     task: str
-    sessions: list[dict]  # date order: ratio/latency medians and IQRs, rep values, pain, phase, gmax %MVC
+    sessions: list[dict]  # date order: ratio/latency medians and IQRs, rep values, pain, phase, %MVC of both
     mdc_ratio: float | None  # between-session MDC95 (reengage.trend.MDC: .source, .within = today's precision)
     mdc_latency_ms: float | None
     change_ratio: float | None
@@ -336,7 +369,9 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
         row["latency_iqr_ms"] = finite(summary.get("onset_latency_iqr_ms"))
         row["ratio_quartiles"] = summary.get("glute_hamstring_ratio_quartiles")
         row["latency_quartiles_ms"] = summary.get("onset_latency_quartiles_ms")
+        # Both muscles: cueing raises both, so the ratio can stay flat while the glutes switch on.
         row["glute_max_pct_mvc"] = glute_max_pct_mvc(a)
+        row["hamstrings_pct_mvc"] = pct_mvc(a, "hamstrings")
         tasks.setdefault(s["task"], []).append(row)
     out = []
     for task, ss in tasks.items():
@@ -358,9 +393,10 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
 
         refs = references(task)
         projections = []
-        for ref in refs:
-            key = "median_glute_hamstring_ratio" if ref.metric == "glute_hamstring_ratio" else "glute_max_pct_mvc"
-            p = project([s["session_date"] for s in analysed], [s[key] for s in analysed], ref)
+        for measure, (key, reps) in (("glute_hamstring_ratio", ("median_glute_hamstring_ratio", "ratio_reps")),
+                                     ("onset_latency_ms", ("median_onset_latency_ms", "latency_reps"))):
+            p = project([s["session_date"] for s in analysed], [finite(s[key]) for s in analysed], measure,
+                        [s[reps] for s in analysed])
             if p is not None:
                 projections.append(p)
         out.append(TaskTrend(task, ss, mdc_r, mdc_l, change("median_glute_hamstring_ratio"),

@@ -141,7 +141,7 @@ def _trend_traces(ss: list[dict]) -> list[dict]:
 
 
 def _context_traces(trend: data.TaskTrend) -> tuple[list[dict], list[dict]]:
-    """Rows 3 and 4: glute-first fraction (bars) and glute max %MVC with its published band; pain."""
+    """Rows 3 and 4: glute-first fraction (bars), glute max and hamstrings %MVC (the glutes' published band); pain."""
     ss = trend.sessions
     dates, ids = [s["session_date"] for s in ss], [s["session_id"] for s in ss]
     xp, yp = _axes("percent")
@@ -155,6 +155,13 @@ def _context_traces(trend: data.TaskTrend) -> tuple[list[dict], list[dict]]:
         traces.append(dict(type="scatter", x=dates, y=gmax, name="glute max (%MVC, median of reps)",
                            mode="lines+markers", xaxis=xp, yaxis=yp, line=dict(color="#5f3dc4"), customdata=ids,
                            hovertemplate="%{x}<br>glute max %{y:.1f} %MVC<extra>session %{customdata}</extra>"))
+    ham = [s.get("hamstrings_pct_mvc") for s in ss]
+    if any(v is not None for v in ham):
+        # Beside the glutes: cueing raises both muscles, so a flat ratio can hide glutes switching on.
+        traces.append(dict(type="scatter", x=dates, y=ham, name="hamstrings (%MVC, median of reps)",
+                           mode="lines+markers", xaxis=xp, yaxis=yp, line=dict(color="#1c7ed6", dash="dash"),
+                           customdata=ids, marker=dict(symbol="square"),
+                           hovertemplate="%{x}<br>hamstrings %{y:.1f} %MVC<extra>session %{customdata}</extra>"))
         for ref in trend.references:
             if ref.metric == "glute_max_pct_mvc":
                 pad = 1 if ref.low == ref.high else 0  # a single published value still shows as a thin band
@@ -171,17 +178,13 @@ def _context_traces(trend: data.TaskTrend) -> tuple[list[dict], list[dict]]:
 
 
 def _projection_traces(trend: data.TaskTrend) -> list[dict]:
+    """The least-squares line over the sessions so far, on its measure's row; never extended to a date ahead."""
     out = []
     for p in trend.projections:
-        if p.metric != "glute_hamstring_ratio" or p.already_reached:
-            continue
-        end = p.reached_date or _shift(p.fit_dates[-1], 90)
-        y_end = p.fit_values[-1] + p.slope_per_week / 7 * (dt.date.fromisoformat(end) -
-                                                           dt.date.fromisoformat(p.fit_dates[-1])).days
-        out.append(dict(type="scatter", x=[p.fit_dates[0], p.fit_dates[-1], end],
-                        y=[p.fit_values[0], p.fit_values[-1], y_end], mode="lines", xaxis="x", yaxis="y",
-                        line=dict(dash="dash", color="#868e96"), name="ESTIMATE: trend if it holds",
-                        hoverinfo="skip"))
+        xa, ya = _axes("ratio" if p.metric == "glute_hamstring_ratio" else "latency")
+        out.append(dict(type="scatter", x=list(p.fit_dates), y=list(p.fit_values), mode="lines", xaxis=xa, yaxis=ya,
+                        line=dict(dash="dash", color="#868e96"), hoverinfo="skip",
+                        name=f"ESTIMATE: least-squares slope {p.slope_per_week:+.3g} per week"))
     return out
 
 

@@ -35,31 +35,45 @@ def change_words(change, mdc, unit: str, higher_is_better: bool) -> str:
     return f"{since} — within {noise}: not yet a detectable change{precision}"
 
 
+def _cadence(days: float, n: int) -> str:
+    noun = "session" if n == 1 else "sessions"
+    return f"weekly {noun}" if 6 <= days <= 8 else f"{noun} {days:.0f} days apart (the usual spacing so far)"
+
+
+def projection_text(p: data.Projection) -> str:
+    """One measure's slope per week with its 95 % interval and, when it differs from zero, how many more
+    sessions at that slope before the change since the first session would exceed the between-session MDC95.
+    No date and no target: no multi-week study gives a course for the ratio or the onset order."""
+    ratio = p.metric == "glute_hamstring_ratio"
+    what, unit = ("Glute:hamstring ratio", "") if ratio else ("Onset latency", " ms")
+    slope = f"{p.slope_per_week:+.2f} ± {p.slope_ci95_per_week:.2f}" if ratio else \
+        f"{p.slope_per_week:+.1f} ± {p.slope_ci95_per_week:.1f}"
+    at = f"at {slope}{unit} per week (least-squares slope of {p.sessions} session medians, 95 % interval)"
+    if p.mdc is None:
+        return f"{what}: {at}; the between-session noise is unknown."
+    noise = f"the between-session noise (MDC95 {fmt(p.mdc, '.2f' if ratio else '.0f', unit)})"
+    if p.sessions_more == 0:
+        return f"{what}: {at}; the change since the first session already exceeds {noise}."
+    if p.flat:
+        return f"{what}: {at}, the slope is not different from zero: no number of sessions can be given."
+    if p.sessions_more is None:
+        return (f"{what}: {at}, a change beyond {noise} would not come within {data.MAX_SESSIONS_AHEAD} "
+                f"further {_cadence(p.interval_days, 2)}.")
+    n, spec = p.sessions_more, ".2f" if ratio else ".0f"
+    if ratio and p.mdc_then is not None and fmt(p.mdc_then, spec) != fmt(p.mdc, spec):
+        # The ratio's noise is relative: the count is against the MDC95 at the level it would then have.
+        noise = (f"the between-session noise (MDC95 {fmt(p.mdc, spec)} now, {fmt(p.mdc_then, spec)} at that "
+                 "level)")
+    return f"{what}: {at}, a change beyond {noise} would take about {n} more {_cadence(p.interval_days, n)}."
+
+
 def projection_words(trend: data.TaskTrend) -> list:
-    out = []
-    for p in trend.projections:
-        what = "glute:hamstring ratio" if p.metric == "glute_hamstring_ratio" else "glute max %MVC"
-        ref = f"published lower bound {p.target:g} ({p.reference.source})"
-        if p.already_reached:
-            text = f"{what}: the latest session is already at or above the {ref}."
-        elif p.reached_date is None:
-            text = (f"{what}: at the current trend ({p.slope_per_week:+.3g} per week) the {ref} is not reached "
-                    "within a year.")
-        else:
-            rng = f"{p.earliest_date or '?'} to {p.latest_date or 'not within a year'}"
-            text = (f"{what}: reaches the {ref} around {p.reached_date} if the trend of "
-                    f"{p.slope_per_week:+.3g} ± {1.96 * p.slope_se_per_week:.2g} per week holds (95 % range {rng}).")
-        out.append(html.Li([html.Strong("ESTIMATE "), text]))
-    if not out:
-        refs = trend.references
-        out.append(html.Li(
-            "No projection: " + ("fewer than three analysed sessions." if refs else
-                                 f"the reference list (MISSION.md) has no published range for "
-                                 f"“{trend.task.replace('_', ' ')}”.")))
-    return out
+    """The slope lines (:func:`projection_text`), each marked ESTIMATE; nothing below three analysed sessions."""
+    return [html.Li([html.Strong("ESTIMATE "), projection_text(p)], className="projection") for p in trend.projections]
 
 
-SESSION_COLUMNS = ("Phase", "Pain (0–10)", "Reps", "Ratio (IQR)", "Latency, ms (IQR)", "Glutes first (%)")
+SESSION_COLUMNS = ("Phase", "Pain (0–10)", "Reps", "Ratio (IQR)", "Latency, ms (IQR)", "Glutes first (%)",
+                   "Glute max %MVC", "Hamstrings %MVC")
 
 
 def session_cells(s: dict) -> list:
@@ -69,4 +83,5 @@ def session_cells(s: dict) -> list:
         with_iqr(s["median_glute_hamstring_ratio"], s["ratio_iqr"], ".2f"),
         with_iqr(s["median_onset_latency_ms"], s["latency_iqr_ms"], "+.0f"),
         fmt(s["glute_first_fraction"], ".0f", scale=100),
+        fmt(s.get("glute_max_pct_mvc"), ".1f"), fmt(s.get("hamstrings_pct_mvc"), ".1f"),
     )]

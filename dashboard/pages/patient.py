@@ -1,6 +1,6 @@
 """Patient: per exercise, ratio and onset latency across sessions over calendar time, with phase bands,
-published reference ranges and their sources, glute-first fraction, pain, the minimal detectable change,
-and a projection clearly marked as an estimate."""
+published reference ranges and their sources, glute-first fraction, glute max and hamstrings %MVC, pain, the
+between-session minimal detectable change, and each measure's slope per week (marked as an estimate, no date)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
                  className="re-card"),
         html.Div([html.Div("Reps with glutes first", className="k"), html.Div(fmt(last.get("glute_first_fraction"), ".0f", " %", scale=100), className="v")],
                  className="re-card"),
+        html.Div([html.Div("Latest %MVC, glute max / hamstrings", className="k"),
+                  html.Div(f"{fmt(last.get('glute_max_pct_mvc'), '.1f')} / {fmt(last.get('hamstrings_pct_mvc'), '.1f')}",
+                           className="v")], className="re-card pct-mvc-card"),
     ])
     rows = [html.Tr([
         html.Td(dcc.Link(s["session_date"], href=f"/session/{s['session_id']}", className="session-link")),
@@ -54,7 +57,11 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
                "(electrodes re-applied, a new MVC): MDC95 = 1.96·√2·SEM from the published between-day figure "
                "(%SEM ≈ 17 % of the ratio), or this patient's own session-to-session scatter when larger (Weir "
                "2005); the rep-to-rep spread within a session is shown as today's precision. Published ranges are "
-               "other people's group values, shown for context, not as targets or verdicts.", className="re-help"),
+               "other people's group values, shown for context, not as targets or verdicts. No study follows the "
+               "ratio or the onset order over weeks, so no date is projected: an ESTIMATE is the slope so far and "
+               "how many more sessions at it a change beyond the between-session noise would take. Both muscles' "
+               "%MVC are drawn: cueing raises both, so the ratio can stay flat while the glutes switch on.",
+               className="re-help"),
         table,
     ])
 

@@ -41,9 +41,12 @@ def layout(subject_id: str | None = None, **_query):
         ]),
         html.P(f"Generated {dt.date.today().isoformat()} by reengage from surface EMG. Ratio: glute max over "
                "hamstring amplitude in %MVC, median of the session's reps. Latency: glute max onset − hamstring "
-               "onset (negative = glutes first). Changes are judged against the patient's own session-to-session "
-               "noise (MDC95); published values are group references, not targets. Projections are estimates "
-               "that assume the current trend continues.", className="re-help"),
+               "onset (negative = glutes first). Changes are judged against the noise between sessions (MDC95: the "
+               "published between-day figure, or the patient's own scatter when larger); published values are group references, not targets. No multi-week study gives a "
+               "course for the ratio or the onset order, so no date is projected: each ESTIMATE is the slope "
+               "per week with its 95 % interval and how many more sessions at that slope a change beyond the "
+               "between-session noise would take. %MVC of both muscles is shown: cueing raises both, so the "
+               "ratio can stay flat while the glutes switch on.", className="re-help"),
         *sections,
         html.Div(id="report-printed", style={"display": "none"}),
     ])

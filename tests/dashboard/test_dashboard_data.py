@@ -58,18 +58,6 @@ def test_minimal_detectable_change_formula():
     assert minimal_detectable_change([[1.0]]) is None
 
 
-def test_projection_of_a_linear_trend():
-    ref = data.Reference("glute_hamstring_ratio", 1.7, 2.1, "test source")
-    dates = ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"]
-    p = data.project(dates, [1.0, 1.1, 1.2, 1.3], ref)  # +0.1 per week, exact
-    assert p.slope_per_week == pytest.approx(0.1)
-    assert p.reached_date == "2024-02-19"  # 0.4 to go at 0.1 per week: 4 weeks after the last session
-    assert p.earliest_date == p.latest_date == p.reached_date  # a perfect fit has no spread
-    assert data.project(dates, [1.3, 1.2, 1.1, 1.0], ref).reached_date is None  # going the wrong way
-    assert data.project(dates[:2], [1.0, 1.1], ref) is None  # too few sessions
-    assert data.project(dates, [1.0, 1.2, 1.5, 1.8], ref).already_reached
-
-
 def test_minmax_decimation_keeps_the_extremes_of_an_hour():
     fs = 1000.0
     rng = np.random.default_rng(1)
@@ -202,9 +190,12 @@ def test_every_number_is_the_stored_analysis(tmp_path):
     [t] = data.patient(tmp_path, "P010")
     [s] = t.sessions
     assert (s["ratio_iqr"], s["latency_iqr_ms"], s["glute_max_pct_mvc"]) == (0.777, 66.0, 42.5)
+    assert s["hamstrings_pct_mvc"] == 20.0  # the stored median, not one recomputed from the reps
     cells = [c.children for c in session_cells(s)]
     assert "(IQR 0.78)" in cells[3] and "(IQR 66)" in cells[4]
+    assert cells[-2:] == ["42.5", "20.0"]
     assert data.glute_max_pct_mvc(dict(a, normalization="none")) is None
+    assert data.pct_mvc(dict(a, normalization="none"), "hamstrings") is None
 
 
 def test_quality_words_know_exactly_what_analyze_emits(tmp_path):
