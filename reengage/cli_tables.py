@@ -5,12 +5,33 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from reengage.trend import MAX_SESSIONS_AHEAD
+
 
 def _fmt(v, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
 MEASURE_LABELS = {"glute_hamstring_ratio": ("glute:hamstring ratio", ".2f"), "onset_latency_ms": ("onset latency, ms", "+.0f")}
+
+
+def slope_line(key: str, v: dict) -> str:
+    """One measure's slope per week with its 95 % interval and the sessions at that pace before the change
+    exceeds the MDC95 (the Patient page's ESTIMATE line, in a sentence)."""
+    label, spec = MEASURE_LABELS.get(key, (key, ".3g"))
+    slope, half = v.get("slope_per_week"), v.get("slope_ci95_per_week")
+    if slope is None or half is None:
+        return f"slope of {label}: needs three analysed sessions on two dates"
+    spec = "+" + spec.lstrip("+").replace(".2f", ".3f").replace(".0f", ".1f")  # a week's slope is a small number
+    text = f"slope of {label}: {slope:{spec}} per week (95 % interval ±{half:{spec.lstrip('+')}})"
+    more = v.get("sessions_to_exceed_noise")
+    if abs(slope) <= half:
+        return text + "; not different from no change"
+    if more is None:
+        return text + f"; the change would not exceed the MDC95 within {MAX_SESSIONS_AHEAD} more sessions"
+    if more == 0:
+        return text + "; the change already exceeds the MDC95"
+    return text + f"; about {more} more session{'s' if more != 1 else ''} at this slope before it exceeds the MDC95"
 
 
 def print_trend(doc: dict, out: Console | None = None) -> None:
@@ -35,6 +56,8 @@ def print_trend(doc: dict, out: Console | None = None) -> None:
                   v["verdict"])
     out.print(m)
     out.print("better: a higher ratio; a more negative latency (glutes first)", markup=False, highlight=False)
+    for key, v in doc["measures"].items():
+        out.print(slope_line(key, v), markup=False, highlight=False, soft_wrap=True)  # one line for grep
     words = {"published": "published between-day noise (%SEM 17 % of the ratio; Weir 2005's MDC95)",
              "patient": "patient's own session-to-session scatter"}
     used = sorted(words.get(n, n) for n in noise if n)

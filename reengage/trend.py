@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,102 @@ def measure_trend(values: list[float | None], per_session_reps: list[list[float]
             "verdict": verdict(change, _rounded(mdc), higher_is_better)}
 
 
+@dataclass
+class Projection:
+    """The least-squares slope of one measure's session medians over time, with its 95 % interval, and how
+    many more sessions at that slope before the change since the first session would exceed the
+    between-session MDC95. No multi-week study gives a course for the ratio or the onset order, so this is
+    arithmetic on the patient's own sessions, never a date or a target."""
+
+    metric: str  # a key of MEASURES
+    slope_per_week: float
+    slope_ci95_per_week: float  # half-width of the 95 % interval (Student t, n − 2 degrees of freedom)
+    sessions: int  # sessions in the fit
+    interval_days: float  # median spacing of the sessions so far: the cadence "more sessions" assumes
+    mdc: float | None  # between-session MDC95 of the change since the first session, as it stands now
+    change: float  # latest − first session median (the verdict's change)
+    sessions_more: int | None  # 0: already beyond the noise; None: not different from zero / not within the cap
+    mdc_then: float | None  # the MDC95 at that projected session (the ratio's grows with its level), else None
+    fit_dates: list[str]
+    fit_values: list[float]
+
+    @property
+    def flat(self) -> bool:
+        """The slope's 95 % interval spans zero: not different from no change."""
+        return abs(self.slope_per_week) <= self.slope_ci95_per_week
+
+
+MAX_SESSIONS_AHEAD = 52  # a year of weekly sessions: beyond it the count says nothing a clinician can use
+
+
+def _sessions_to_mdc(measure: str, first: float, y_last: float, slope_per_session: float,
+                     per_session_reps: list[list[float]], values: list, days: list) -> tuple[int, float] | None:
+    """Smallest k ≥ 1 such that the fitted value k sessions after the last differs from the first session
+    by more than the between-session MDC95 for that pair (the ratio's MDC grows with its
+    level), in the slope's direction, with that MDC95; None when not within MAX_SESSIONS_AHEAD or a ratio
+    would pass 0."""
+    for k in range(1, MAX_SESSIONS_AHEAD + 1):
+        y = y_last + slope_per_session * k
+        if measure == "glute_hamstring_ratio" and y <= 0:
+            return None
+        mdc = between_session_mdc(measure, first, y, per_session_reps, values, days)
+        if mdc is not None and abs(y - first) > mdc and (y - first) * slope_per_session > 0:
+            return k, float(mdc)
+    return None
+
+
+def project(dates: list[str], values: list[float | None], measure: str = "glute_hamstring_ratio",
+            per_session_reps: list[list[float]] | None = None) -> Projection | None:
+    """Least-squares line of the session medians (``values``) against the date: slope per week with its
+    95 % interval, and the number of further sessions, at the usual spacing, before the change since the
+    first session would exceed the between-session MDC95 (:func:`between_session_mdc`, the verdicts' own
+    figure). Needs ≥ 3 sessions on ≥ 2 dates, else None."""
+    from scipy import stats  # imported here: `reengage trend` without a fit never pays for scipy
+
+    reps = per_session_reps or []
+    pts = [(dt.date.fromisoformat(str(d)[:10]), float(v)) for d, v in zip(dates, values) if finite(v) is not None]
+    if len(pts) < 3 or len({p[0] for p in pts}) < 2:
+        return None
+    d0 = pts[0][0]
+    x = np.array([(d - d0).days for d, _ in pts], dtype=float)
+    y = np.array([v for _, v in pts], dtype=float)
+    slope, intercept = (float(c) for c in np.polyfit(x, y, 1))
+    resid = y - (intercept + slope * x)
+    sxx = float(((x - x.mean()) ** 2).sum())
+    se = math.sqrt(float((resid ** 2).sum()) / (len(x) - 2) / sxx)
+    half = float(stats.t.ppf(0.975, len(x) - 2)) * se
+    steps = np.diff(np.unique(x))
+    interval = float(np.median(steps))
+    first, latest = float(y[0]), float(y[-1])
+    day_list = [float(v) for v in x]
+    mdc = between_session_mdc(measure, first, latest, reps, list(y), day_list)
+    more: int | None = None
+    then: float | None = None
+    if mdc is not None and abs(latest - first) > mdc:
+        more = 0
+    elif mdc is not None and abs(slope) > half:
+        ahead = _sessions_to_mdc(measure, first, intercept + slope * x[-1], slope * interval, reps, list(y), day_list)
+        more, then = ahead if ahead is not None else (None, None)
+    return Projection(
+        metric=measure, slope_per_week=slope * 7, slope_ci95_per_week=half * 7, sessions=len(x),
+        interval_days=interval, mdc=mdc, change=latest - first, sessions_more=more, mdc_then=then,
+        fit_dates=[(d0 + dt.timedelta(days=float(v))).isoformat() for v in (x[0], x[-1])],
+        fit_values=[intercept + slope * x[0], intercept + slope * x[-1]],
+    )
+
+
+def slope_fields(analysed: list[dict], column: str, reps: list[list[float]], measure: str) -> dict:
+    """``reengage trend``'s slope of one measure over the analysed sessions, the same fit the Patient page draws
+    (:func:`project` over the same sessions): ``slope_per_week``, ``slope_ci95_per_week`` (the 95 % half-width)
+    and ``sessions_to_exceed_noise``, null when the interval spans zero (a flat course has no pace to count) or
+    the fit is impossible (fewer than three sessions with a value, or one date)."""
+    p = project([s["session_date"] for s in analysed], [finite(s[column]) for s in analysed], measure, reps)
+    if p is None:
+        return {"slope_per_week": None, "slope_ci95_per_week": None, "sessions_to_exceed_noise": None}
+    return {"slope_per_week": _rounded(p.slope_per_week), "slope_ci95_per_week": _rounded(p.slope_ci95_per_week),
+            "sessions_to_exceed_noise": None if p.flat else p.sessions_more}
+
+
 def day_numbers(dates: list) -> list[float | None]:
     """Days since the first parseable ISO date (``YYYY-MM-DD`` or a timestamp); None where unreadable."""
     parsed = []
@@ -241,6 +338,7 @@ def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
     for name, (column, rep_key, higher_is_better) in MEASURES.items():
         reps = [rep_values(analyses.get(s["session_id"]), rep_key) for s in kept if s["analysis_id"] is not None]
         measures[name] = measure_trend([finite(s[column]) for s in kept], reps, higher_is_better, name, days)
+        measures[name].update(slope_fields([s for s in kept if s["analysis_id"] is not None], column, reps, name))
     for s in kept:
         if s["analysis_id"] is None:
             notes.append(f"session {s['session_id']} ({s['session_date']}): no analysis (it failed); "

@@ -185,3 +185,25 @@ def test_import_from_another_data_root_and_with_mvc(course, tmp_path):
     direct = json.loads(run("analyze", str(EXAMPLE), "--json", "--mvc", "glute_max=10", "--mvc",
                             "hamstrings=10").stdout)
     assert analysis["summary"] == direct["summary"]
+
+
+def test_trend_json_slope_is_the_dashboards(course):
+    """The CLI's slope, its interval and the sessions to exceed the noise are the Patient page's own figures
+    for the same subject (one implementation, reengage.trend.project), and the table says them."""
+    from reengage.dashboard import data
+
+    root, _, _ = course
+    doc = json.loads(run("trend", "--subject", "P001", "--data", str(root), "--json").stdout)
+    [page] = data.patient(root, "P001")
+    by_metric = {p.metric: p for p in page.projections}
+    assert set(by_metric) == set(doc["measures"])
+    for name, m in doc["measures"].items():
+        p = by_metric[name]
+        assert m["slope_per_week"] == round(p.slope_per_week, 6) and m["slope_per_week"] != 0
+        assert m["slope_ci95_per_week"] == round(p.slope_ci95_per_week, 6) > 0
+        assert m["sessions_to_exceed_noise"] == (None if p.flat else p.sessions_more)
+    # Latency fell ~120 ms over 12 weeks: a slope of about -10 ms a week.
+    assert doc["measures"]["onset_latency_ms"]["slope_per_week"] == pytest.approx(-10.0, abs=3.0)
+    table = run("trend", "--subject", "P001", "--data", str(root)).stdout
+    assert "slope of onset latency, ms: -" in table and "per week (95 % interval ±" in table
+    assert "slope of glute:hamstring ratio: +" in table

@@ -107,3 +107,32 @@ def test_page_words_name_the_source_and_the_precision():
     assert "published between-day" in text and "real change, better" in text
     assert "within-session precision today" in text
     assert "within the published" in change_words(0.2, mdc, "", True)
+
+
+def test_slope_fields_are_null_when_flat_or_too_few_sessions():
+    """sessions_to_exceed_noise is null when the slope's 95 % interval spans zero (even when the change already
+    exceeds the MDC95: a flat course has no pace), and every slope field is null below three sessions."""
+    from reengage.trend import project, slope_fields
+
+    def rows(dates, values):
+        return [{"session_date": d, "m": v} for d, v in zip(dates, values)]
+
+    weekly = ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"]
+    steady = slope_fields(rows(weekly, [-20.0, -24.0, -29.0, -33.0]), "m", [], "onset_latency_ms")
+    assert steady["sessions_to_exceed_noise"] == project(weekly, [-20.0, -24.0, -29.0, -33.0],
+                                                         "onset_latency_ms").sessions_more >= 1
+    assert steady["slope_per_week"] == pytest.approx(-4.4) and steady["slope_ci95_per_week"] > 0
+    # A jump then back: the change (-40 ms) exceeds the MDC95 (17 ms) but the interval spans zero.
+    jumpy = ([-20.0, -80.0, 10.0, -60.0])
+    assert project(weekly, jumpy, "onset_latency_ms").sessions_more == 0
+    flat = slope_fields(rows(weekly, jumpy), "m", [], "onset_latency_ms")
+    assert abs(flat["slope_per_week"]) <= flat["slope_ci95_per_week"] and flat["sessions_to_exceed_noise"] is None
+    two = slope_fields(rows(weekly[:2], [1.0, 2.0]), "m", [], "glute_hamstring_ratio")
+    assert two == {"slope_per_week": None, "slope_ci95_per_week": None, "sessions_to_exceed_noise": None}
+
+
+def test_the_dashboard_uses_the_trend_modules_projection():
+    from reengage import trend
+    from reengage.dashboard import data
+
+    assert data.project is trend.project and data.Projection is trend.Projection
