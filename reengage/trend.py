@@ -257,13 +257,14 @@ def project(dates: list[str], values: list[float | None], measure: str = "glute_
 def slope_fields(analysed: list[dict], column: str, reps: list[list[float]], measure: str) -> dict:
     """``reengage trend``'s slope of one measure over the analysed sessions, the same fit the Patient page draws
     (:func:`project` over the same sessions): ``slope_per_week``, ``slope_ci95_per_week`` (the 95 % half-width)
-    and ``sessions_to_exceed_noise``, null when the interval spans zero (a flat course has no pace to count) or
-    the fit is impossible (fewer than three sessions with a value, or one date)."""
+    and ``sessions_to_exceed_noise``: 0 when the change since the first session already exceeds the MDC95,
+    else null when the interval spans zero (a flat course has no pace to count), as the Patient page says it;
+    all null when the fit is impossible (fewer than three sessions with a value, or one date)."""
     p = project([s["session_date"] for s in analysed], [finite(s[column]) for s in analysed], measure, reps)
     if p is None:
         return {"slope_per_week": None, "slope_ci95_per_week": None, "sessions_to_exceed_noise": None}
     return {"slope_per_week": _rounded(p.slope_per_week), "slope_ci95_per_week": _rounded(p.slope_ci95_per_week),
-            "sessions_to_exceed_noise": None if p.flat else p.sessions_more}
+            "sessions_to_exceed_noise": p.sessions_more}
 
 
 def day_numbers(dates: list) -> list[float | None]:

@@ -201,7 +201,7 @@ def test_trend_json_slope_is_the_dashboards(course):
         p = by_metric[name]
         assert m["slope_per_week"] == round(p.slope_per_week, 6) and m["slope_per_week"] != 0
         assert m["slope_ci95_per_week"] == round(p.slope_ci95_per_week, 6) > 0
-        assert m["sessions_to_exceed_noise"] == (None if p.flat else p.sessions_more)
+        assert m["sessions_to_exceed_noise"] == p.sessions_more  # the page's count, exactly
     # Latency fell ~120 ms over 12 weeks: a slope of about -10 ms a week.
     assert doc["measures"]["onset_latency_ms"]["slope_per_week"] == pytest.approx(-10.0, abs=3.0)
     table = run("trend", "--subject", "P001", "--data", str(root)).stdout

@@ -109,9 +109,10 @@ def test_page_words_name_the_source_and_the_precision():
     assert "within the published" in change_words(0.2, mdc, "", True)
 
 
-def test_slope_fields_are_null_when_flat_or_too_few_sessions():
-    """sessions_to_exceed_noise is null when the slope's 95 % interval spans zero (even when the change already
-    exceeds the MDC95: a flat course has no pace), and every slope field is null below three sessions."""
+def test_slope_fields_are_the_pages_and_null_when_flat_or_too_few_sessions():
+    """sessions_to_exceed_noise is 0 once the change exceeds the MDC95 (as the Patient page says), null when the
+    slope's 95 % interval spans zero and the change does not, and every slope field is null below three
+    sessions."""
     from reengage.trend import project, slope_fields
 
     def rows(dates, values):
@@ -126,7 +127,9 @@ def test_slope_fields_are_null_when_flat_or_too_few_sessions():
     jumpy = ([-20.0, -80.0, 10.0, -60.0])
     assert project(weekly, jumpy, "onset_latency_ms").sessions_more == 0
     flat = slope_fields(rows(weekly, jumpy), "m", [], "onset_latency_ms")
-    assert abs(flat["slope_per_week"]) <= flat["slope_ci95_per_week"] and flat["sessions_to_exceed_noise"] is None
+    assert abs(flat["slope_per_week"]) <= flat["slope_ci95_per_week"] and flat["sessions_to_exceed_noise"] == 0
+    wobble = [-20.0, -25.0, -18.0, -24.0]  # within the noise, no pace: nothing to count
+    assert slope_fields(rows(weekly, wobble), "m", [], "onset_latency_ms")["sessions_to_exceed_noise"] is None
     two = slope_fields(rows(weekly[:2], [1.0, 2.0]), "m", [], "glute_hamstring_ratio")
     assert two == {"slope_per_week": None, "slope_ci95_per_week": None, "sessions_to_exceed_noise": None}
 
