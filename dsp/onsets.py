@@ -31,7 +31,6 @@ or a single motor-unit spike train.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
@@ -1163,12 +1162,11 @@ def _ramp_t0_bins(xs: np.ndarray, sk: np.ndarray, pk: np.ndarray, g: _RampGrid, 
     return (post @ cand) / post.sum(-1)
 
 
-_RAMP_FIELDS = frozenset(f.name for f in fields(RampFitOptions))
 
 
 def ramp_onsets(x, guess, *, fs: float, noise_power, plateau_power, valid_lo=None, valid_hi=None,
-                options: RampFitOptions | None = None, chunk: int = 256, check_finite: bool = True,
-                **legacy) -> tuple[np.ndarray, np.ndarray]:
+                options: RampFitOptions | None = None, chunk: int = 256,
+                check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Posterior-mean onset of each burst under a raised-cosine amplitude rise.
 
     Model (the maximum-likelihood change-point idea of Staude & Wolf's AGLR onset detector, 1999,
@@ -1198,8 +1196,7 @@ def ramp_onsets(x, guess, *, fs: float, noise_power, plateau_power, valid_lo=Non
         The fit window must lie in ``[valid_lo, valid_hi)`` samples (e.g. after the previous burst); a
         burst whose window does not fit keeps its guess.
     options : RampFitOptions, optional
-        The search grid (ms) and temperature (None: the defaults). The grid's keywords given one by one
-        (``rise_min_ms=…``) still work, with a DeprecationWarning.
+        The search grid (ms) and temperature (None: the defaults).
     chunk : int
         Bursts evaluated together (bounds the temporaries at about chunk × 50 k floats).
     check_finite : bool
@@ -1215,7 +1212,7 @@ def ramp_onsets(x, guess, *, fs: float, noise_power, plateau_power, valid_lo=Non
     Cost: about 50 µs per burst at 1 kHz (bursts of a chunk at once, one batched matrix product), i.e. about
     0.25 s for 5000 bursts: too slow for the default path of :func:`power_backtrack` at no measured gain.
     """
-    o = _ramp_options(options, legacy)
+    o = _options(options, RampFitOptions)
     x = as_float(check_signal(x, "x", ndim=(1,), check_finite=check_finite))
     fs = check_fs(fs)
     n = x.shape[-1]
@@ -1239,18 +1236,6 @@ def ramp_onsets(x, guess, *, fs: float, noise_power, plateau_power, valid_lo=Non
         out[ks] = np.round(start[ks] + t0_bins * g.m).astype(np.int64)
         fitted[ks] = True
     return out, fitted
-
-
-def _ramp_options(options, legacy: dict) -> RampFitOptions:
-    o = _options(options, RampFitOptions)
-    if legacy:
-        unknown = sorted(set(legacy) - _RAMP_FIELDS)
-        if unknown:
-            raise TypeError(f"ramp_onsets() got unexpected keyword arguments {', '.join(unknown)}")
-        warnings.warn("ramp_onsets(): pass the grid as options=RampFitOptions(...), not as keywords",
-                      DeprecationWarning, stacklevel=3)
-        o = replace(o, **legacy)
-    return o
 
 
 # ------------------------------------------------------------------------------------ search helpers
@@ -1383,30 +1368,6 @@ def envelope_bursts(env, *, fs: float, rest=None, exclude=None, options: Envelop
 
 # ---------------------------------------------------------------------------------------- any method
 
-def power_backtrack_with_power(x, *, fs: float, pd: np.ndarray, rest=None, exclude=None) -> list[Bursts]:
-    """Deprecated: ``power_backtrack(x, fs=fs, rest=rest, exclude=exclude, power_mean=pd, check_finite=False)``.
-
-    Parameters
-    ----------
-    x : array, (channels, samples) or (samples,)
-        Cleaned EMG.
-    fs : float
-        Sampling rate in Hz.
-    pd : array, shaped like x
-        The centered mean of x² over 100 ms (unit of x²).
-    rest, exclude : bool arrays, (samples,), optional
-        As :func:`power_backtrack`.
-
-    Returns
-    -------
-    list of Bursts
-        One per channel.
-    """
-    warnings.warn("power_backtrack_with_power is deprecated: use power_backtrack(..., power_mean=pd)",
-                  DeprecationWarning, stacklevel=2)
-    return power_backtrack(x, fs=fs, rest=rest, exclude=exclude, power_mean=pd, check_finite=False)
-
-
 _DETECTORS = {"power_backtrack": (power_backtrack, PowerBacktrackOptions), "hodges_bui": (hodges_bui, HodgesBuiOptions),
               "bonato": (bonato, BonatoOptions), "solnik": (solnik, SolnikOptions)}
 
@@ -1453,4 +1414,4 @@ def detect_bursts(x, *, fs: float, method: str = DEFAULT_METHOD, rest=None, excl
 __all__ = ["Bursts", "EMPTY", "METHODS", "DEFAULT_METHOD", "HodgesBuiOptions", "BonatoOptions", "SolnikOptions",
            "PowerBacktrackOptions", "EnvelopeBurstOptions", "RampFitOptions", "DetectionBaseline", "detect_bursts",
            "hodges_bui", "bonato", "solnik", "power_backtrack", "power_backtrack_baseline", "envelope_bursts",
-           "ramp_onsets", "power_backtrack_with_power", "MAX_BASELINE_SAMPLES"]
+           "ramp_onsets", "MAX_BASELINE_SAMPLES"]

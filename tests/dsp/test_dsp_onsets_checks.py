@@ -10,8 +10,8 @@ import pytest
 
 from reengage.dsp._util import moving_mean
 from reengage.dsp.onsets import (METHODS, BonatoOptions, EnvelopeBurstOptions, HodgesBuiOptions, PowerBacktrackOptions,
-                                 RampFitOptions, SolnikOptions, bonato, detect_bursts, envelope_bursts, hodges_bui,
-                                 power_backtrack, power_backtrack_baseline, power_backtrack_with_power, ramp_onsets,
+                                 SolnikOptions, bonato, detect_bursts, envelope_bursts, hodges_bui,
+                                 power_backtrack, power_backtrack_baseline, ramp_onsets,
                                  solnik)
 
 FS = 1000.0
@@ -61,19 +61,6 @@ def test_ramp_onsets_checks_its_input():
         ramp_onsets(x, [1000], fs=FS, options=PowerBacktrackOptions(), **args)
 
 
-def test_ramp_onsets_old_grid_keywords_warn_and_mean_the_same_options():
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal(N) * np.r_[np.full(1500, 0.1), np.ones(N - 1500)]
-    args = dict(fs=FS, noise_power=0.01, plateau_power=1.01)
-    want = ramp_onsets(x, [1480, 1520], options=RampFitOptions(rise_min_ms=30.0, rise_step_ms=5.0), **args)
-    with pytest.warns(DeprecationWarning, match="RampFitOptions"):
-        got = ramp_onsets(x, [1480, 1520], rise_min_ms=30.0, rise_step_ms=5.0, **args)
-    np.testing.assert_array_equal(got[0], want[0])
-    assert got[1].all()
-    with pytest.raises(TypeError, match="bogus"):
-        ramp_onsets(x, [1480], bogus=1.0, **args)
-
-
 OPTIONS = {"power_backtrack": PowerBacktrackOptions, "hodges_bui": HodgesBuiOptions, "bonato": BonatoOptions,
            "solnik": SolnikOptions}
 
@@ -105,8 +92,9 @@ def test_options_are_frozen_and_default_to_the_documented_values():
     assert (o.min_gap_ms, o.min_burst_ms, EnvelopeBurstOptions().h_onset, BonatoOptions().h) == (150.0, 250.0, 2.0, 7.74)
 
 
-def test_the_deprecated_power_path_gives_the_bursts_of_power_mean():
-    """analyze passes its 100 ms mean power in; the old name and the new keyword find the same bursts."""
+def test_power_mean_given_finds_the_bursts_the_detector_finds_itself():
+    """analyze passes its 100 ms mean power in (power_mean=): the detector must find the bursts it finds when it
+    computes that envelope itself."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 20_000))
     for a in (2000, 7000, 12_000, 17_000):
@@ -117,9 +105,8 @@ def test_the_deprecated_power_path_gives_the_bursts_of_power_mean():
     gap[9000:9200] = True
     pm = moving_mean(x * x, 100)
     for r, ex in ((rest, None), (None, gap)):
-        want = power_backtrack(x, fs=FS, rest=r, exclude=ex, power_mean=pm)
-        with pytest.warns(DeprecationWarning, match="power_mean"):
-            got = power_backtrack_with_power(x, fs=FS, pd=pm, rest=r, exclude=ex)
+        want = power_backtrack(x, fs=FS, rest=r, exclude=ex)
+        got = power_backtrack(x, fs=FS, rest=r, exclude=ex, power_mean=pm)
         assert [len(b) for b in want] == [4, 4]
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a.onsets, b.onsets)
