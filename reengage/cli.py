@@ -341,7 +341,8 @@ def import_(
 ) -> None:
     """Bring a recording made elsewhere into the data root as a session of SUBJECT: stored, catalogued and
     analysed like a recorded one; prints the stored path on stdout."""
-    from reengage.importing import catalog_import, import_recording
+    from reengage.batch import catalog_recording
+    from reengage.importing import import_recording
 
     root = data_root(data)
     references = mvc_values(mvc)
@@ -349,7 +350,7 @@ def import_(
     stored = import_recording(path, root, subject=subject, task=task, date=date, phase=phase, pain=pain,
                               notes=notes, mvc=references, channel_map=pairs(channel, "--channel"), console=err)
     print(stored, flush=True)  # first, as `record` does: the stored file is the job
-    catalog_import(root, stored, err)
+    catalog_recording(root, stored, console=err)  # the --mvc references are in the file's meta
 
 
 @app.command()

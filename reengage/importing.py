@@ -97,11 +97,3 @@ def import_recording(source: Path, root: Path, *, subject: str, task: str, date:
     path = store(rec, recording_path(root, subject, task, _started(date, rec.meta)), meta)
     console.print(f"imported {source} → {path}", markup=False, highlight=False, soft_wrap=True)
     return path
-
-
-def catalog_import(root: Path, path: Path, console: Console) -> None:
-    """Analyse and catalogue the stored file through :func:`reengage.batch.catalog_recording`, the path every
-    recording takes (it reads any ``--mvc`` references from the file's meta)."""
-    from reengage.batch import catalog_recording
-
-    catalog_recording(root, path, console=console)
