@@ -47,10 +47,10 @@ def print_trend(doc: dict, out: Console | None = None) -> None:
     m = Table(title="change since the first session")
     for col in ("measure", "first", "latest", "change", "MDC95", "verdict"):
         m.add_column(col)
-    noise = set()
+    noise: dict[str, str | None] = {}
     for key, v in doc["measures"].items():
         label, spec = MEASURE_LABELS.get(key, (key, ".3g"))
-        noise.add(v["noise_source"])
+        noise[label] = v["noise_source"]
         m.add_row(label, _fmt(v["first"], spec), _fmt(v["latest"], spec),
                   _fmt(v["change"], spec if spec.startswith("+") else "+" + spec), _fmt(v["mdc95"], spec.lstrip("+")),
                   v["verdict"])
@@ -58,11 +58,10 @@ def print_trend(doc: dict, out: Console | None = None) -> None:
     out.print("better: a higher ratio; a more negative latency (glutes first)", markup=False, highlight=False)
     for key, v in doc["measures"].items():
         out.print(slope_line(key, v), markup=False, highlight=False, soft_wrap=True)  # one line for grep
-    words = {"published": "published between-day noise (%SEM 17 % of the ratio; Weir 2005's MDC95)",
-             "patient": "patient's own session-to-session scatter"}
-    used = sorted(words.get(n, n) for n in noise if n)
-    out.print(f"noise: MDC95 from the {', '.join(used) or 'nothing (too few sessions)'}; a change within it is "
-              "'no detectable change'", markup=False, highlight=False)
+    words = {"published": "the published between-day noise", "patient": "this patient's session-to-session scatter"}
+    for label, source in noise.items():  # one line per measure: which noise judged its change
+        out.print(f"noise, {label}: MDC95 from {words.get(source, source) if source else 'nothing (too few sessions)'}"
+                  "; a change within it is 'no detectable change'", markup=False, highlight=False, soft_wrap=True)
     for n in doc.get("notes") or []:
         out.print(f"note: {n}", markup=False, highlight=False, style="yellow")
 

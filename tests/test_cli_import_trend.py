@@ -119,6 +119,11 @@ def test_trend_table_and_unknown_subject(course):
     r = run("trend", "--subject", "P001", "--data", str(root))  # one exercise: no --task needed
     assert r.returncode == 0, r.stderr
     assert "2026-05-25" in r.stdout and "improved" in r.stdout and "published" in r.stdout
+    # Each measure says, on a line of its own, which noise judged its change.
+    doc = json.loads(run("trend", "--subject", "P001", "--data", str(root), "--json").stdout)
+    words = {"published": "the published between-day noise", "patient": "this patient's session-to-session scatter"}
+    for key, label in (("glute_hamstring_ratio", "glute:hamstring ratio"), ("onset_latency_ms", "onset latency, ms")):
+        assert f"noise, {label}: MDC95 from {words[doc['measures'][key]['noise_source']]};" in r.stdout
     r = run("trend", "--subject", "P01", "--data", str(root), "--json")
     assert r.returncode == 2 and r.stdout == "" and "P001" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run("trend", "--subject", "P001", "--task", "bridge", "--data", str(root))
