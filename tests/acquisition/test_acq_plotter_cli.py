@@ -22,9 +22,9 @@ def _sketch(master: int, stop: threading.Event, fs: float) -> None:
     t0 = time.monotonic()
     i = 0
     while not stop.is_set():
-        due = t0 + i / fs
-        if due > time.monotonic():
-            time.sleep(due - time.monotonic())
+        # one clock read: checking then sleeping on a second read raced under load (negative sleep → ValueError
+        # killed this thread after 0.3 s, and the recorder rightly reported a silent board)
+        time.sleep(max(0.0, t0 + i / fs - time.monotonic()))
         try:
             os.write(master, b"glute_max:%d,hamstrings:%d\r\n" % (i % 1024, (3 * i) % 1024))
         except OSError:
