@@ -403,8 +403,10 @@ def _reps(s: _Setup, groups, bursts, others, checked, envs, refs, normalization,
     return reps, notes, used
 
 
-def _summary(reps: list[dict], keys: list[str], method: str, movements) -> dict:
-    """The summary over the included reps."""
+def summarize_reps(reps: list[dict], keys: list[str], method: str, movements) -> dict:
+    """The analysis JSON's ``summary`` over the reps not excluded: ``reps`` as in the JSON's ``reps`` list,
+    ``keys`` the channel keys, ``method`` the onset method's name, ``movements`` the IMU movements or None.
+    Public so a clinician's corrections (an excluded rep, a moved onset) re-summarise exactly as analyze does."""
     included = [r for r in reps if not r["excluded"]]
     lat = [r["onset_latency_ms"] for r in included if r["onset_latency_ms"] is not None]
     rat = [r["glute_hamstring_ratio"] for r in included if r["glute_hamstring_ratio"] is not None]
@@ -582,7 +584,7 @@ def _analyze(recording: Recording, *, mvc, options: AnalysisOptions, pool: Threa
     if gap_spans:
         lost = sum(g.samples_lost for g in recording.gaps if g.stream in ("emg", ""))
         notes.append(f"{len(gap_spans)} data gap(s), {lost} samples lost; reps overlapping a gap are excluded")
-    summary = _summary(reps, keys, options.method, movements)
+    summary = summarize_reps(reps, keys, options.method, movements)
     if movements is not None and len(movements) > len(used_movements):
         notes.append(f"{len(movements) - len(used_movements)} movement(s) seen by the IMU without a glute/hamstring "
                      "burst")
@@ -621,4 +623,4 @@ def _document(s: _Setup, recording: Recording, method: str, bursts, refs, source
     }
 
 
-__all__ = ["analyze", "channel_envelopes", "ChannelEnvelopes", "MUSCLE_ROLES"]
+__all__ = ["analyze", "channel_envelopes", "ChannelEnvelopes", "MUSCLE_ROLES", "summarize_reps"]
