@@ -195,7 +195,7 @@ def _reference_traces(task: str, row: str, sessions: list[dict]) -> list[dict]:
         pts = reference_points(task, metric, muscle)
         if not pts or x is None:
             continue
-        who = f" — {muscle.replace('_', ' ')}" if muscle else ""
+        who = f" — {muscle.replace('_', ' ')} %MVIC" if muscle else f" — {row.replace('latency', 'onset latency')}"
         out.append(dict(type="scatter", x=[x] * len(pts), y=[p.value for p in pts], mode="markers+text",
                         name=f"{REFERENCE_TRACE}{who}", xaxis=xa, yaxis=ya, text=[p.short for p in pts],
                         textposition="middle right", textfont=dict(size=10, color=col),
