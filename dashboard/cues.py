@@ -20,14 +20,17 @@ CARRY_OVER_WORDS = ("Sessions with cued reps are charted and judged on their unc
 
 
 def session_extras(root: Path, sessions: list[dict]) -> dict[int, dict]:
-    """session_id → the stored summary's ``cue_effect`` and ``median_mean_pct_ref`` of each analysed session
-    that has them (the analysis as stored; nothing computed here)."""
+    """session_id → the stored summary's ``cue_effect`` and ``median_mean_pct_ref`` and the analysis's
+    ``mvc_positions`` of each analysed session that has them (the analysis as stored; nothing computed here)."""
     out = {}
     for s in sessions:
         if s.get("analysis_id") is None:
             continue
-        summary = (data.session_analysis_for_recording(root, s["recording_id"]) or {}).get("summary") or {}
+        analysis = data.session_analysis_for_recording(root, s["recording_id"]) or {}
+        summary = analysis.get("summary") or {}
         extra = {k: summary[k] for k in ("cue_effect", "median_mean_pct_ref") if isinstance(summary.get(k), dict)}
+        if isinstance(analysis.get("mvc_positions"), dict):
+            extra["mvc_positions"] = analysis["mvc_positions"]
         if extra:
             out[s["session_id"]] = dict(extra, session_date=s["session_date"])
     return out

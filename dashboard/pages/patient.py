@@ -7,7 +7,7 @@ from __future__ import annotations
 import dash
 from dash import ALL, Input, Output, callback, ctx, dcc, html
 
-from reengage.dashboard import cues, data, figures
+from reengage.dashboard import cues, data, figures, noise_words
 from reengage.dashboard.numbers import fmt, with_iqr
 from reengage.dashboard.words import SESSION_COLUMNS, change_words, projection_words, session_cells
 
@@ -52,6 +52,10 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend, extras: dict[int, d
             html.Li(["Ratio: ", change_words(trend.change_ratio, trend.mdc_ratio, "", True)]),
             html.Li(["Onset latency: ", change_words(trend.change_latency_ms, trend.mdc_latency_ms, " ms", False)]),
             *projection_words(trend),
+            *[html.Li(line, className="noise-source") for line in (
+                noise_words.noise_line("Ratio:", trend.mdc_ratio),
+                noise_words.noise_line("Onset latency:", trend.mdc_latency_ms)) if line],
+            *[html.Li(w, className="mvc-position-warning") for w in noise_words.mvc_position_warning(ss, extras)],
             *([html.Li(cues.CARRY_OVER_WORDS, className="carry-over")] if any(
                 "cue_effect" in e for e in extras.values()) else []),
         ]),

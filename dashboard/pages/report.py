@@ -7,7 +7,7 @@ import datetime as dt
 import dash
 from dash import Input, Output, clientside_callback, dcc, html
 
-from reengage.dashboard import cues, data, figures
+from reengage.dashboard import cues, data, figures, noise_words
 from reengage.dashboard.words import SESSION_COLUMNS, change_words, projection_words, session_cells
 
 dash.register_page(__name__, path_template="/report/<subject_id>", name="Report", title="reengage — report")
@@ -31,6 +31,11 @@ def layout(subject_id: str | None = None, **_query):
                 html.Li(["Glute:hamstring ratio: ", change_words(t.change_ratio, t.mdc_ratio, "", True)]),
                 html.Li(["Onset latency: ", change_words(t.change_latency_ms, t.mdc_latency_ms, " ms", False)]),
                 *projection_words(t),
+            *[html.Li(line, className="noise-source") for line in (
+                noise_words.noise_line("Ratio:", t.mdc_ratio),
+                noise_words.noise_line("Onset latency:", t.mdc_latency_ms)) if line],
+            *[html.Li(w, className="mvc-position-warning")
+              for w in noise_words.mvc_position_warning(t.sessions, extras)],
                 *([html.Li(["Latest %ref (sub-maximal reference), glute max / hamstrings: ", pct_ref])] if pct_ref
                   else []),
             ]),

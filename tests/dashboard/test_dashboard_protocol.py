@@ -123,5 +123,7 @@ def test_patient_page_shows_reference_points_and_the_cue_effect(cued_root, reque
                              f"{eff['median_glute_hamstring_ratio_cued']:.2f}"]
         assert "uncued reps only" in dc.find_element(".re-findings .carry-over").text
         assert "%ref" in dc.find_element(".pct-ref-card").text
+        # Each verdict names where its between-session noise came from.
+        assert any("noise from" in li.text for li in dc.find_elements(".re-findings .noise-source"))
         logs = [e for e in dc.get_logs() if e.get("level") == "SEVERE"]
         assert logs == [], logs
