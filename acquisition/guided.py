@@ -25,7 +25,7 @@ from rich.console import Console
 
 from reengage.errors import InputError
 from reengage.model import Block, Event
-from reengage.session_plan import MVC_PLAN, READY_S, REST_S
+from reengage.session_plan import MVC_PLAN, READY_S, REST_S, RETEST, RETEST_REAPPLY, RETEST_REAPPLY_S, retest_events
 
 COUNTDOWN_S = 3
 BOARD_STEP_LABELS = ("rest", "exercise", "rep")  # what a board's button/simulator may also announce
@@ -108,6 +108,27 @@ PROTOCOLS = {
                  "hinge forward, then squeeze the buttock to stand up", "hinge forward again slowly"),
     )
 }
+
+
+REAPPLY_CUE = ("Retest: take the electrodes off, wipe the skin, and put new electrodes on the same marks; "
+               "then the MVC trials and the reps again")
+
+
+def retest_steps(protocol: Protocol, muscles: list[str], reps: int | None = None, **options) -> list[Step]:
+    """A guided session with a test-retest block (``record --retest``): ``protocol``'s steps, then the electrodes
+    re-applied (a timed ``retest:reapply`` step with a countdown) and the same steps again, shifted, inside one
+    ``retest`` step; the layout is :func:`reengage.session_plan.retest_events`, which the simulated person follows.
+    ``options`` go to :meth:`Protocol.steps` for both blocks."""
+    first = protocol.steps(muscles, reps, **options)
+    start = total_s(first)
+    layout = retest_events([Event(s.onset_s, s.duration_s, s.label) for s in first], start)
+    out = list(first)
+    out.append(Step(start, layout[0].duration_s, RETEST, "Retest block: the same session again"))
+    out.append(Step(start, RETEST_REAPPLY_S, RETEST_REAPPLY, REAPPLY_CUE))
+    for s, ev in zip(first, layout[2:]):
+        out.append(Step(ev.onset_s, s.duration_s, s.label, f"(retest) {s.cue}", countdown=s.countdown or
+                        s is first[0], lower=s.lower))
+    return out
 
 
 def get_protocol(name: str) -> Protocol:
