@@ -110,6 +110,33 @@ PROTOCOLS = {
 }
 
 
+# The MVC test position behind each muscle's reference (meta["mvc_positions"], analysis JSON ``mvc_positions``):
+# the positions MVC_CUES describe. A %MVC taken in another position is not comparable (a hamstring MVC knee-flexed
+# lowers the ratio; MISSION "Conventions that change the numbers"), so ``reengage trend`` warns when they differ.
+MVC_POSITIONS = {
+    "glute_max": "prone_knee_flexed_hip_extension",
+    "glute_med": "side_lying_abduction",
+    "hamstrings": "prone_knee_flexion_45",
+    "erector_spinae": "prone_trunk_extension",
+}
+_POSITION_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def mvc_positions(muscles: list[str], given: dict[str, str] | None = None) -> dict[str, str]:
+    """Each recorded muscle's MVC test position: ``given`` (``record --mvc-position MUSCLE=POSITION``) over the
+    guided protocol's own (:data:`MVC_POSITIONS`); a muscle with neither is left out (unknown). A given muscle
+    that is not recorded, or a position that is not a lower-case word (``a-z 0-9 _ -``), is an InputError."""
+    given = dict(given or {})
+    for m, pos in given.items():
+        if m not in muscles:
+            raise InputError(f"--mvc-position {m}={pos}: {m} is not among the recorded muscles "
+                             f"({', '.join(muscles) or 'none'})")
+        if not pos or not set(pos) <= _POSITION_CHARS:
+            raise InputError(f"--mvc-position {m}={pos!r}: name the position in lower-case words joined by _, "
+                             f"e.g. {MVC_POSITIONS.get(m, 'standing_squeeze')}")
+    return {m: given.get(m, MVC_POSITIONS.get(m)) for m in muscles if m in given or m in MVC_POSITIONS}
+
+
 REAPPLY_CUE = ("Retest: take the electrodes off, wipe the skin, and put new electrodes on the same marks; "
                "then the MVC trials and the reps again")
 

@@ -89,3 +89,18 @@ def test_mvc_positions_are_copied_from_the_recordings_meta():
     assert analyze(rec)["mvc_positions"] == {"glute_max": "prone_knee_flexed_hip_extension"}
     rec.meta.pop("mvc_positions")
     assert "mvc_positions" not in analyze(rec)
+
+
+def test_mvc_positions_default_to_the_guided_protocols_and_can_be_given():
+    from reengage.acquisition.guided import MVC_CUES, MVC_POSITIONS, mvc_positions
+    from reengage.errors import InputError
+
+    assert set(MVC_POSITIONS) == set(MVC_CUES)  # every cued MVC names its position
+    assert mvc_positions(MUSCLES) == {"glute_max": "prone_knee_flexed_hip_extension",
+                                      "hamstrings": "prone_knee_flexion_45"}
+    assert mvc_positions(MUSCLES, {"glute_max": "standing_squeeze"})["glute_max"] == "standing_squeeze"
+    assert mvc_positions(["adductors"]) == {}  # no default: unknown, left out
+    with pytest.raises(InputError, match="not among the recorded"):
+        mvc_positions(MUSCLES, {"glute_med": "side_lying_abduction"})
+    with pytest.raises(InputError, match="lower-case"):
+        mvc_positions(MUSCLES, {"glute_max": "Standing squeeze"})
