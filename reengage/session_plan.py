@@ -57,16 +57,6 @@ MVC_PLAN = MvcPlan()
 SHORT_MVC_PLAN = MvcPlan(trials=1, trial_s=3.0, rest_s=2.0)
 
 
-def mvc_plan_for(duration_s: float, n_muscles: int, rep_period_s: float) -> MvcPlan | None:
-    """The MVC plan a session of ``duration_s`` has room for, keeping at least one rep after it:
-    :data:`MVC_PLAN` if it fits, else :data:`SHORT_MVC_PLAN` (with two reps), else none."""
-    if duration_s >= REST_S + MVC_PLAN.span_s(n_muscles) + READY_S + rep_period_s:
-        return MVC_PLAN
-    if duration_s >= REST_S + SHORT_MVC_PLAN.span_s(n_muscles) + 2 * rep_period_s:
-        return SHORT_MVC_PLAN
-    return None
-
-
 # The test-retest block (``reengage record --protocol NAME --retest``): after the reps, the electrodes come off
 # and go on again, then the MVC rounds and the reps are repeated, so one visit gives two independent values of
 # each measure (docs/validation.md, "Between-session noise").
@@ -103,6 +93,16 @@ def with_retest_gain(emg: np.ndarray, fs_hz: float, start_s: float, gains: list[
     k = max(0, int(round(start_s * fs_hz)))
     out[:, k:] *= np.asarray(gains, dtype=float)[:, None]
     return out
+
+
+def mvc_plan_for(duration_s: float, n_muscles: int, rep_period_s: float) -> MvcPlan | None:
+    """The MVC plan a session of ``duration_s`` has room for, keeping at least one rep after it:
+    :data:`MVC_PLAN` if it fits, else :data:`SHORT_MVC_PLAN` (with two reps), else none."""
+    if duration_s >= REST_S + MVC_PLAN.span_s(n_muscles) + READY_S + rep_period_s:
+        return MVC_PLAN
+    if duration_s >= REST_S + SHORT_MVC_PLAN.span_s(n_muscles) + 2 * rep_period_s:
+        return SHORT_MVC_PLAN
+    return None
 
 
 __all__ = ["MvcPlan", "MVC_PLAN", "SHORT_MVC_PLAN", "REST_S", "READY_S", "mvc_plan_for", "RETEST",
