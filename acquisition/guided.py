@@ -205,9 +205,10 @@ MVC_POSITIONS = {
 _POSITION_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
-def mvc_positions(muscles: list[str], given: dict[str, str] | None = None) -> dict[str, str]:
+def mvc_positions(muscles: list[str], given: dict[str, str] | None = None, *, guided: bool = True) -> dict[str, str]:
     """Each recorded muscle's MVC test position: ``given`` (``record --mvc-position MUSCLE=POSITION``) over the
-    guided protocol's own (:data:`MVC_POSITIONS`); a muscle with neither is left out (unknown). A given muscle
+    guided protocol's own (:data:`MVC_POSITIONS`, only when ``guided``: an unguided session's MVCs were taken
+    however the clinician chose); a muscle with neither is left out (unknown). A given muscle
     that is not recorded, or a position that is not a lower-case word (``a-z 0-9 _ -``), is an InputError."""
     given = dict(given or {})
     for m, pos in given.items():
@@ -217,7 +218,8 @@ def mvc_positions(muscles: list[str], given: dict[str, str] | None = None) -> di
         if not pos or not set(pos) <= _POSITION_CHARS:
             raise InputError(f"--mvc-position {m}={pos!r}: name the position in lower-case words joined by _, "
                              f"e.g. {MVC_POSITIONS.get(m, 'standing_squeeze')}")
-    return {m: given.get(m, MVC_POSITIONS.get(m)) for m in muscles if m in given or m in MVC_POSITIONS}
+    defaults = MVC_POSITIONS if guided else {}
+    return {m: given.get(m, defaults.get(m)) for m in muscles if m in given or m in defaults}
 
 
 REAPPLY_CUE = ("Retest: take the electrodes off, wipe the skin, and put new electrodes on the same marks; "

@@ -100,6 +100,8 @@ def test_mvc_positions_default_to_the_guided_protocols_and_can_be_given():
                                       "hamstrings": "prone_knee_flexion_45"}
     assert mvc_positions(MUSCLES, {"glute_max": "standing_squeeze"})["glute_max"] == "standing_squeeze"
     assert mvc_positions(["adductors"]) == {}  # no default: unknown, left out
+    assert mvc_positions(MUSCLES, {"hamstrings": "standing_knee_flexion"}, guided=False) == {
+        "hamstrings": "standing_knee_flexion"}  # unguided: only what was given
     with pytest.raises(InputError, match="not among the recorded"):
         mvc_positions(MUSCLES, {"glute_med": "side_lying_abduction"})
     with pytest.raises(InputError, match="lower-case"):
