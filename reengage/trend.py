@@ -3,10 +3,11 @@ exceeds the noise **between** sessions (``reengage trend``; contract: ``docs/cli
 
 Amplitude varies far more between days (electrodes re-applied, a fresh MVC) than within one session, so the
 verdict is judged against a between-session MDC95 (:func:`between_session_mdc`), never the rep-to-rep spread
-alone: the published between-day figure, or the patient's own scatter around their trend when they have enough
-sessions and it is larger. The rep-to-rep MDC (:func:`minimal_detectable_change`) is kept as the precision of
-one session and is a floor for the between-session one. ``noise_source`` says which figure was used
-(``docs/validation.md``, "Between-session noise"). These functions are the single place for this arithmetic:
+alone. Its SEM comes down a hierarchy (:func:`between_session_noise`): the patient's test-retest pairs, else the
+published between-day figure, raised by the patient's own scatter in a stable stretch or, lacking one, by the
+clinic's patients' when those are larger. The rep-to-rep MDC (:func:`minimal_detectable_change`) is kept as the
+precision of one session and is a floor for the between-session one. ``noise_source`` and ``noise_basis`` say
+which figure was used and what it rests on (``docs/validation.md``, "Between-session noise"). These functions are the single place for this arithmetic:
 the dashboard calls them too, so the CLI and the pages never disagree.
 """
 
@@ -146,6 +147,9 @@ def stable_stretch(values: list[float | None], days: list[float | None], log: bo
     from scipy import stats  # only with enough sessions for a stretch
 
     x, y = _points(values, days, log)
+    if len(x) < min_sessions:
+        return None
+    t975 = stats.t.ppf(0.975, np.arange(1, len(x) - 1))  # by degrees of freedom, once: t975[n - 3] for n points
     for n in range(len(x), min_sessions - 1, -1):
         for i in range(len(x) - n + 1):
             xs, ys = x[i:i + n], y[i:i + n]
@@ -154,7 +158,7 @@ def stable_stretch(values: list[float | None], days: list[float | None], log: bo
                 continue
             slope, intercept = np.polyfit(xs, ys, 1)
             ss = float(((ys - (intercept + slope * xs)) ** 2).sum())
-            half = float(stats.t.ppf(0.975, n - 2)) * math.sqrt(ss / (n - 2) / sxx)
+            half = float(t975[n - 3]) * math.sqrt(ss / (n - 2) / sxx)
             if abs(slope) <= half:
                 return ss, n - 2, n
     return None
