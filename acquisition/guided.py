@@ -31,6 +31,7 @@ from rich.console import Console
 from reengage.errors import InputError
 from reengage.model import Block, Event
 from reengage.session_plan import CUE, MVC_PLAN, READY_S, REF_HOLD_S, REST_S, cue_events, reference_events
+from reengage.session_plan import RETEST, RETEST_REAPPLY, RETEST_REAPPLY_S, retest_events
 
 COUNTDOWN_S = 3
 BOARD_STEP_LABELS = ("rest", "exercise", "rep")  # what a board's button/simulator may also announce
@@ -248,3 +249,53 @@ class GuidedSession:
 
     def close(self) -> None:
         self.finish()
+
+
+# The MVC test position behind each muscle's reference (meta["mvc_positions"], analysis JSON ``mvc_positions``):
+# the positions MVC_CUES describe. A %MVC taken in another position is not comparable (a hamstring MVC knee-flexed
+# lowers the ratio; MISSION "Conventions that change the numbers"), so ``reengage trend`` warns when they differ.
+MVC_POSITIONS = {
+    "glute_max": "prone_knee_flexed_hip_extension",
+    "glute_med": "side_lying_abduction",
+    "hamstrings": "prone_knee_flexion_45",
+    "erector_spinae": "prone_trunk_extension",
+}
+_POSITION_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def mvc_positions(muscles: list[str], given: dict[str, str] | None = None, *, guided: bool = True) -> dict[str, str]:
+    """Each recorded muscle's MVC test position: ``given`` (``record --mvc-position MUSCLE=POSITION``) over the
+    guided protocol's own (:data:`MVC_POSITIONS`, only when ``guided``: an unguided session's MVCs were taken
+    however the clinician chose); a muscle with neither is left out (unknown). A given muscle
+    that is not recorded, or a position that is not a lower-case word (``a-z 0-9 _ -``), is an InputError."""
+    given = dict(given or {})
+    for m, pos in given.items():
+        if m not in muscles:
+            raise InputError(f"--mvc-position {m}={pos}: {m} is not among the recorded muscles "
+                             f"({', '.join(muscles) or 'none'})")
+        if not pos or not set(pos) <= _POSITION_CHARS:
+            raise InputError(f"--mvc-position {m}={pos!r}: name the position in lower-case words joined by _, "
+                             f"e.g. {MVC_POSITIONS.get(m, 'standing_squeeze')}")
+    defaults = MVC_POSITIONS if guided else {}
+    return {m: given.get(m, defaults.get(m)) for m in muscles if m in given or m in defaults}
+
+
+REAPPLY_CUE = ("Retest: take the electrodes off, wipe the skin, and put new electrodes on the same marks; "
+               "then the MVC trials and the reps again")
+
+
+def retest_steps(protocol: Protocol, muscles: list[str], reps: int | None = None, **options) -> list[Step]:
+    """A guided session with a test-retest block (``record --retest``): ``protocol``'s steps, then the electrodes
+    re-applied (a timed ``retest:reapply`` step with a countdown) and the same steps again, shifted, inside one
+    ``retest`` step; the layout is :func:`reengage.session_plan.retest_events`, which the simulated person follows.
+    ``options`` go to :meth:`Protocol.steps` for both blocks."""
+    first = protocol.steps(muscles, reps, **options)
+    start = total_s(first)
+    layout = retest_events([Event(s.onset_s, s.duration_s, s.label) for s in first], start)
+    out = list(first)
+    out.append(Step(start, layout[0].duration_s, RETEST, "Retest block: the same session again"))
+    out.append(Step(start, RETEST_REAPPLY_S, RETEST_REAPPLY, REAPPLY_CUE))
+    for s, ev in zip(first, layout[2:]):
+        out.append(Step(ev.onset_s, s.duration_s, s.label, f"(retest) {s.cue}", countdown=s.countdown or
+                        s is first[0], lower=s.lower))
+    return out

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reengage.acquisition.boards import BoardConfig, load_board, with_command_line
 from reengage.acquisition.decoder import BoardDecoder
-from reengage.acquisition.guided import GuidedSession, Step, get_protocol, total_s
+from reengage.acquisition.guided import GuidedSession, Step, get_protocol, mvc_positions, retest_steps, total_s
 from reengage.acquisition.live import LiveSink
 from reengage.acquisition.lsl import LslSink, sink_for_board
 from reengage.acquisition.pipeline import decoder_for_board
@@ -50,6 +50,10 @@ class RecordOptions:
     sim_overrides: dict = field(default_factory=dict)
     lsl: bool = False  # publish the EMG/IMU as Lab Streaming Layer outlets (acquisition/lsl.py)
     reconnect_timeout_s: float | None = None  # None: wait for an unplugged board until Ctrl-C/duration
+    retest: bool = False  # guided protocol: a test-retest block after the reps (electrodes re-applied)
+    mvc_positions: dict = field(default_factory=dict)  # MUSCLE → MVC test position, over the protocol's own
+    cue_reps: int = 0  # guided protocol: the last cue_reps reps cued (cue:on), the others uncued (cue:off)
+    reference: bool = False  # guided protocol: a sub-maximal ref:<muscle> hold per muscle after the reps
 
 
 class SimulatedPort:
@@ -114,6 +118,11 @@ def session_meta(opts: RecordOptions, board: BoardConfig, started: dt.datetime) 
     if board.transport.get("kind") == "simulated":
         # Its board clock runs sim_speed × the host's: `info` judges the measured rate against that.
         meta["sim_speed"] = opts.sim_speed
+    muscles = [c.role for c in board.emg.channels if c.role]
+    if opts.protocol or opts.mvc_positions:  # a guided session's MVC positions are its cues'; else only as given
+        meta["mvc_positions"] = mvc_positions(muscles, opts.mvc_positions, guided=bool(opts.protocol))
+    if opts.retest:
+        meta["retest"] = True
     return meta
 
 
@@ -215,9 +224,15 @@ def _plan(opts: RecordOptions) -> tuple[BoardConfig, list[Step] | None]:
         raise InputError(f"--duration {opts.duration_s}: must be > 0 seconds")
     board = with_command_line(load_board(opts.board), opts.fs_hz, opts.channels)
     if not opts.protocol:
+        for given, name in ((opts.retest, "--retest"), (opts.cue_reps, "--cue-reps"), (opts.reference, "--reference")):
+            if given:
+                raise InputError(f"{name} is a step of a guided session: give --protocol NAME")
         return board, None
     muscles = [c.role for c in board.emg.channels if c.role]
-    steps = get_protocol(opts.protocol).steps(muscles, opts.reps)
+    protocol = get_protocol(opts.protocol)
+    marks = {"cue_reps": opts.cue_reps, "reference": opts.reference}
+    steps = (retest_steps(protocol, muscles, opts.reps, **marks) if opts.retest
+             else protocol.steps(muscles, opts.reps, **marks))
     if opts.duration_s is None:
         opts.duration_s = total_s(steps)
     return board, steps

@@ -11,10 +11,10 @@ from __future__ import annotations
 from .numbers import finite
 
 SOURCE_WORDS = {
-    "retest": "this patient's test–retest pairs (electrodes re-applied, a new MVC, same visit), pooled with the "
+    "test-retest": "this patient's test–retest pairs (electrodes re-applied, a new MVC, same visit), pooled with the "
               "published figure",
     "patient": "this patient's own sessions in a stable stretch (their scatter around their line)",
-    "clinic": "the clinic's patients' stable stretches on this exercise, pooled",
+    "cohort": "the clinic's patients' stable stretches on this exercise, pooled",
     "published": "the published between-day figure (re-applied electrodes, a new MVC)",
 }
 

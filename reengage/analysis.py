@@ -43,6 +43,7 @@ from reengage.dsp.reps import RepChecks, RepMeasures, check_reps, group_reps, me
 from reengage.errors import InputError
 from reengage.model import MUSCLE_ROLES, Recording, ToPhysical
 from reengage.session_plan import REF_LEVEL_SKIP_S
+from reengage.session_plan import RETEST
 
 
 def _num(v, nd: int):
@@ -136,6 +137,7 @@ class _Setup:
         self.keys = _channel_keys(self.channels)
         self.given = {str(k): float(v) for k, v in (mvc or {}).items()}
         self.gap = _gap_mask(recording, emg)
+        self.block_refs: dict[str, list] = {}  # a retest session's MVC reference per block (_block_references)
         self.mvc_ev = _event_mask(recording, emg, lambda lb: lb.startswith("mvc:"))
         rest = _event_mask(recording, emg, lambda lb: lb == "rest") & ~self.gap
         bo = options.baseline
@@ -262,7 +264,49 @@ def _mvc_reference(s: _Setup, j: int, power: EmgPower | None, noise: float,
                 else envelope_mvc_peak(env, fs=s.fs, mask=trial, options=eo)
             if peak is not None:
                 ref, source = peak, "mvc"
+            if any(e.label == RETEST for e in s.recording.events):
+                s.block_refs[key] = _block_references(s, trial, power, noise, env)
     return (ref if ref is not None and ref > 0 and math.isfinite(ref) else None), source
+
+
+def _block_references(s: _Setup, trial: np.ndarray, power: EmgPower | None, noise: float,
+                      env: np.ndarray | None) -> list[float | None]:
+    """A retest session's MVC reference of one channel per block (before the ``retest`` event, inside it), each
+    from that block's own trials, as :func:`_mvc_reference` takes the peak over all of them."""
+    inside = _event_mask(s.recording, s.emg, lambda lb: lb == RETEST)
+    out = []
+    for mask in (trial & ~inside, trial & inside):
+        eo = s.options.envelope
+        peak = None if not mask.any() else (
+            mvc_peak(power, fs=s.fs, mask=mask, noise_power=noise, options=eo) if power is not None
+            else envelope_mvc_peak(env, fs=s.fs, mask=mask, options=eo))
+        out.append(peak if peak is not None and peak > 0 and math.isfinite(peak) else None)
+    return out
+
+
+def retest_summary(recording: Recording, reps: list[dict], refs: dict, block_refs: dict,
+                   pair: tuple[str, str]) -> dict | None:
+    """``summary.retest`` of a session with a retest block (``record --retest``): each block's median
+    ``glute_hamstring_ratio`` and ``onset_latency_ms`` over its own reps not excluded, the ratio normalised by
+    that block's own MVC trials (re-applied electrodes change the gain, so a block is normalised only by
+    itself), as ``[first block, retest block]``; None without a retest block."""
+    span = next(((e.onset_s, e.onset_s + e.duration_s) for e in recording.events if e.label == RETEST), None)
+    if span is None:
+        return None
+    g, h = pair
+    blocks: list[list[dict]] = [[], []]
+    for r in reps:
+        if not r["excluded"] and r["start_s"] is not None:
+            blocks[int(span[0] <= r["start_s"] < span[1])].append(r)
+    ratios, latencies = [], []
+    for b, rs in enumerate(blocks):
+        bg, bh = (block_refs.get(g) or [None, None])[b], (block_refs.get(h) or [None, None])[b]
+        scale = None if not (bg and bh and refs.get(g) and refs.get(h)) else (refs[g] / bg) / (refs[h] / bh)
+        rat = [r["glute_hamstring_ratio"] * scale for r in rs if r["glute_hamstring_ratio"] is not None] \
+            if scale is not None else []
+        ratios.append(_num(_median(rat), 3))
+        latencies.append(_num(_median([r["onset_latency_ms"] for r in rs if r["onset_latency_ms"] is not None]), 1))
+    return {"glute_hamstring_ratio": ratios, "onset_latency_ms": latencies}
 
 
 def _channel(s: _Setup, j: int) -> tuple[Bursts | None, np.ndarray, float | None, str | None, dict]:
@@ -640,11 +684,19 @@ def _analyze(recording: Recording, *, mvc, options: AnalysisOptions, pool: Threa
         lost = sum(g.samples_lost for g in recording.gaps if g.stream in ("emg", ""))
         notes.append(f"{len(gap_spans)} data gap(s), {lost} samples lost; reps overlapping a gap are excluded")
     summary = summarize_reps(reps, keys, options.method, movements)
+    retest = retest_summary(recording, reps, refs if normalization == "mvc" else {}, s.block_refs,
+                            options.reps.pair)
+    if retest is not None:
+        summary["retest"] = retest
     if movements is not None and len(movements) > len(used_movements):
         notes.append(f"{len(movements) - len(used_movements)} movement(s) seen by the IMU without a glute/hamstring "
                      "burst")
-    return _document(s, recording, options.method, bursts, refs, sources, quality, normalization, reps, notes,
-                     summary, imu_info)
+    doc = _document(s, recording, options.method, bursts, refs, sources, quality, normalization, reps, notes,
+                    summary, imu_info)
+    positions = (recording.meta or {}).get("mvc_positions")
+    if isinstance(positions, dict):  # which MVC test position each muscle's reference came from (record)
+        doc["mvc_positions"] = {str(k): str(v) for k, v in positions.items()}
+    return doc
 
 
 def _document(s: _Setup, recording: Recording, method: str, bursts, refs, sources, quality, normalization, reps,

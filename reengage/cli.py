@@ -164,6 +164,14 @@ def record(
     sim_seed: int = typer.Option(0, "--sim-seed", help="simulated board: random seed"),
     sim: Optional[list[str]] = typer.Option(None, "--sim", help="simulated board: KEY=VALUE profile override"),
     lsl: bool = typer.Option(False, "--lsl", help="also publish EMG/IMU/events as Lab Streaming Layer streams"),
+    retest: bool = typer.Option(False, "--retest", help="guided session: after the reps, re-apply the electrodes "
+                                "and repeat the MVC trials and reps (a test-retest pair)"),
+    mvc_position: Optional[list[str]] = typer.Option(None, "--mvc-position", help="MUSCLE=POSITION: the MVC test "
+                                                     "position used (default: the --protocol's)"),
+    cue_reps: int = typer.Option(0, "--cue-reps", min=0, help="guided session: the last K reps cued \"squeeze your "
+                                 "glutes first\" (the others uncued: what carried over between sessions)"),
+    reference: bool = typer.Option(False, "--reference", help="guided session: a sub-maximal reference hold per "
+                                   "muscle after the reps (%ref beside %MVC)"),
 ) -> None:
     """Record a session from a board, analyse it and add it to the catalog of the data root it was written
     under, so the dashboard lists it; prints the recording's path on stdout."""
@@ -178,7 +186,8 @@ def record(
         board=board, port=port, ble=ble, subject=subject, task=task, duration_s=duration,
         out_dir=root, protocol=protocol, reps=reps, fs_hz=fs, channels=channels,
         phase=phase, pain=pain, date=date, notes=notes, sim_speed=sim_speed, sim_seed=sim_seed,
-        sim_overrides=pairs(sim, "--sim"), lsl=lsl,
+        sim_overrides=pairs(sim, "--sim"), lsl=lsl, retest=retest,
+        mvc_positions=pairs(mvc_position, "--mvc-position"), cue_reps=cue_reps, reference=reference,
     )
     path = record_session(opts, console=err)  # also returns after Ctrl-C, with what was received
     print(path, flush=True)  # first: the recording is the job, the catalog entry a convenience on top

@@ -34,6 +34,26 @@ def slope_line(key: str, v: dict) -> str:
     return text + f"; about {more} more session{'s' if more != 1 else ''} at this slope before it exceeds the MDC95"
 
 
+NOISE_WORDS = {"published": "the published between-day noise", "patient": "this patient's session-to-session scatter",
+               "test-retest": "this patient's test-retest pairs",
+               "cohort": "the clinic's patients' session-to-session scatter"}
+
+
+def noise_words(source: str | None, basis: dict) -> str:
+    """Where a trend's between-session noise came from, then what it rests on (``noise_source``, ``noise_basis``)."""
+    if not source:
+        return "nothing (too few sessions)"
+    words = NOISE_WORDS.get(source, source)
+    counts = [f"{basis[k]} {k if basis[k] != 1 else k.rstrip('s')}" for k in ("pairs", "patients", "sessions")
+              if basis.get(k) is not None]
+    if source == "test-retest" and basis.get("prior_pairs"):
+        counts.append(f"pooled with the published figure as {basis['prior_pairs']} pairs")
+    sem = f"SEM {basis['sem']:.3g}{' ' if basis.get('unit') == 'ms' else ''}{basis.get('unit', '')}" \
+        if basis.get("sem") is not None else ""
+    detail = ", ".join(c for c in [*counts, sem] if c)
+    return f"{words}; rests on {detail}" if detail else words
+
+
 def print_trend(doc: dict, out: Console | None = None) -> None:
     """``reengage trend``: one row per session, then per measure the change and the verdict."""
     out = out or Console()
@@ -47,10 +67,10 @@ def print_trend(doc: dict, out: Console | None = None) -> None:
     m = Table(title="change since the first session")
     for col in ("measure", "first", "latest", "change", "MDC95", "verdict"):
         m.add_column(col)
-    noise: dict[str, str | None] = {}
+    noise: dict[str, tuple[str | None, dict]] = {}
     for key, v in doc["measures"].items():
         label, spec = MEASURE_LABELS.get(key, (key, ".3g"))
-        noise[label] = v["noise_source"]
+        noise[label] = (v["noise_source"], v.get("noise_basis") or {})
         m.add_row(label, _fmt(v["first"], spec), _fmt(v["latest"], spec),
                   _fmt(v["change"], spec if spec.startswith("+") else "+" + spec), _fmt(v["mdc95"], spec.lstrip("+")),
                   v["verdict"])
@@ -58,9 +78,8 @@ def print_trend(doc: dict, out: Console | None = None) -> None:
     out.print("better: a higher ratio; a more negative latency (glutes first)", markup=False, highlight=False)
     for key, v in doc["measures"].items():
         out.print(slope_line(key, v), markup=False, highlight=False, soft_wrap=True)  # one line for grep
-    words = {"published": "the published between-day noise", "patient": "this patient's session-to-session scatter"}
-    for label, source in noise.items():  # one line per measure: which noise judged its change
-        out.print(f"noise, {label}: MDC95 from {words.get(source, source) if source else 'nothing (too few sessions)'}"
+    for label, (source, basis) in noise.items():  # one line per measure: which noise judged its change
+        out.print(f"noise, {label}: MDC95 from {noise_words(source, basis)}"
                   "; a change within it is 'no detectable change'", markup=False, highlight=False, soft_wrap=True)
     for n in doc.get("notes") or []:
         out.print(f"note: {n}", markup=False, highlight=False, style="yellow")

@@ -3,10 +3,11 @@ exceeds the noise **between** sessions (``reengage trend``; contract: ``docs/cli
 
 Amplitude varies far more between days (electrodes re-applied, a fresh MVC) than within one session, so the
 verdict is judged against a between-session MDC95 (:func:`between_session_mdc`), never the rep-to-rep spread
-alone: the published between-day figure, or the patient's own scatter around their trend when they have enough
-sessions and it is larger. The rep-to-rep MDC (:func:`minimal_detectable_change`) is kept as the precision of
-one session and is a floor for the between-session one. ``noise_source`` says which figure was used
-(``docs/validation.md``, "Between-session noise"). These functions are the single place for this arithmetic:
+alone. Its SEM comes down a hierarchy (:func:`between_session_noise`): the patient's test-retest pairs, else the
+published between-day figure, raised by the patient's own scatter in a stable stretch or, lacking one, by the
+clinic's patients' when those are larger. The rep-to-rep MDC (:func:`minimal_detectable_change`) is kept as the
+precision of one session and is a floor for the between-session one. ``noise_source`` and ``noise_basis`` say
+which figure was used and what it rests on (``docs/validation.md``, "Between-session noise"). These functions are the single place for this arithmetic:
 the dashboard calls them too, so the CLI and the pages never disagree.
 """
 
@@ -22,9 +23,12 @@ import numpy as np
 from reengage.catalog import CATALOG_NAME, Catalog, finite
 from reengage.errors import InputError
 
+# The names are the contract's (shared/contracts/cli.md: test-retest|patient|cohort|published).
+NOISE_RETEST = "test-retest"  # the patient's test-retest pairs (record --retest), pooled with the published figure
+NOISE_PATIENT = "patient"  # the patient's own sessions in a stable stretch: scatter around their line
+NOISE_CLINIC = "cohort"  # other patients' stable stretches in the same catalog, same exercise, pooled
 NOISE_PUBLISHED = "published"  # the published between-day figure below
-NOISE_PATIENT = "patient"  # the patient's own sessions: scatter around their trend
-NOISE_SOURCES = (NOISE_PUBLISHED, NOISE_PATIENT)
+NOISE_SOURCES = (NOISE_RETEST, NOISE_PATIENT, NOISE_CLINIC, NOISE_PUBLISHED)  # in the order of preference
 
 # Between-day %SEM of MVC-normalised surface-EMG amplitude with electrodes re-applied and a fresh MVC: ≈ 17 %
 # (five studies agree; shared/MISSION.md "Between-session noise", shared/research/clinical-references.md).
@@ -39,6 +43,15 @@ PUBLISHED_LATENCY_SEM_MS = 6.0
 # The patient's own scatter (residuals around a straight line over time) is used from this many sessions (four
 # degrees of freedom), and only when it exceeds the published figure: a small-sample SD can easily understate.
 MIN_SESSIONS_OWN_NOISE = 6
+# One retest pair estimates an SD with one degree of freedom: its 95 % interval runs from 0.45× to 32× the value
+# (chi-square), so one lucky pair could claim almost no noise. The pairs are therefore pooled with the published
+# figure as if it were PRIOR_PAIRS pairs of its own (a conjugate prior on the variance): one pair moves the figure
+# a third of the way towards what it saw, ten pairs five-sixths. The within-session MDC stays a floor.
+PRIOR_PAIRS = 2
+# The clinic's figure: other patients' stable stretches of at least CLINIC_MIN_SESSIONS sessions (two degrees of
+# freedom each), from at least CLINIC_MIN_PATIENTS patients, so no single patient's course sets it.
+CLINIC_MIN_SESSIONS = 4
+CLINIC_MIN_PATIENTS = 5
 Z95_DIFF = 1.96 * math.sqrt(2.0)  # MDC95 = 1.96·√2·SEM: the difference of two sessions, 95 %
 VERDICTS = ("improved", "worsened", "no detectable change", "insufficient data")
 
@@ -76,54 +89,162 @@ def minimal_detectable_change(per_session_reps: list[list[float]]) -> float | No
 
 class MDC(float):
     """A between-session MDC95 in the measure's units that also says where it came from (``source``, one of
-    :data:`NOISE_SOURCES`) and carries the within-session MDC95 (``within``, today's precision, or None)."""
+    :data:`NOISE_SOURCES`), what that rests on (``basis``: the SEM, its unit and how many pairs, sessions or
+    patients) and carries the within-session MDC95 (``within``, today's precision, or None)."""
 
     source: str
     within: float | None
+    basis: dict
 
-    def __new__(cls, value: float, source: str, within: float | None = None):
+    def __new__(cls, value: float, source: str, within: float | None = None, basis: dict | None = None):
         obj = super().__new__(cls, value)
-        obj.source, obj.within = source, within
+        obj.source, obj.within, obj.basis = source, within, dict(basis or {})
         return obj
 
 
-def _own_sem(values: list[float], days: list[float], log: bool) -> float | None:
-    """SD of the residuals around a least-squares line over time (log values for the ratio), or None with too
-    few sessions. A straight line absorbs a steady course, so the residuals are the session-to-session noise."""
+@dataclass(frozen=True)
+class Noise:
+    """Between-session SEM of one measure (``sem``: a % of the level for the ratio, ms for the latency), the
+    source it came from (one of :data:`NOISE_SOURCES`) and what it rests on (``basis``, for the JSON)."""
+
+    sem: float
+    source: str
+    basis: dict
+
+
+def _log_sd(sem: float, ratio: bool) -> float:
+    return math.log1p(sem / 100.0) if ratio else sem  # the ratio's noise is handled as an SD of log values
+
+
+def _from_log_sd(sd: float, ratio: bool) -> float:
+    return 100.0 * math.expm1(sd) if ratio else sd
+
+
+def _unit(ratio: bool) -> str:
+    return "%" if ratio else "ms"
+
+
+def published_noise(measure: str) -> Noise:
+    """The published between-day figure for ``measure`` (``PUBLISHED_*`` above)."""
+    ratio = measure == "glute_hamstring_ratio"
+    sem = PUBLISHED_RATIO_SEM_PCT if ratio else PUBLISHED_LATENCY_SEM_MS
+    return Noise(sem, NOISE_PUBLISHED, {"sem": sem, "unit": _unit(ratio)})
+
+
+def _points(values: list, days: list, log: bool) -> tuple[np.ndarray, np.ndarray]:
     pairs = [(d, v) for d, v in zip(days, values) if d is not None and v is not None and (v > 0 or not log)]
-    if len(pairs) < MIN_SESSIONS_OWN_NOISE:
-        return None
     x = np.array([p[0] for p in pairs], dtype=float)
     y = np.array([p[1] for p in pairs], dtype=float)
-    if log:
-        y = np.log(y)
-    if np.ptp(x) == 0:
+    return x, (np.log(y) if log else y)
+
+
+def stable_stretch(values: list[float | None], days: list[float | None], log: bool,
+                   min_sessions: int = MIN_SESSIONS_OWN_NOISE) -> tuple[float, int, int] | None:
+    """The longest run of consecutive sessions (at least ``min_sessions``; the earliest among equals) whose
+    least-squares slope over time has a 95 % interval containing zero: a stretch where the patient did not
+    measurably change. Returns (residual sum of squares around that stretch's line, its degrees of freedom
+    n − 2, n), log values for the ratio; None when no such stretch exists. A straight line absorbs a slow drift
+    the interval cannot see, so the residuals are the session-to-session noise."""
+    from scipy import stats  # only with enough sessions for a stretch
+
+    x, y = _points(values, days, log)
+    if len(x) < min_sessions:
         return None
-    resid = y - np.polyval(np.polyfit(x, y, 1), x)
-    sd = math.sqrt(float(np.sum(resid ** 2)) / (len(y) - 2))
-    return 100.0 * math.expm1(sd) if log else sd  # the ratio's as a %SEM
+    t975 = stats.t.ppf(0.975, np.arange(1, len(x) - 1))  # by degrees of freedom, once: t975[n - 3] for n points
+    for n in range(len(x), min_sessions - 1, -1):
+        for i in range(len(x) - n + 1):
+            xs, ys = x[i:i + n], y[i:i + n]
+            sxx = float(((xs - xs.mean()) ** 2).sum())
+            if sxx == 0:
+                continue
+            slope, intercept = np.polyfit(xs, ys, 1)
+            ss = float(((ys - (intercept + slope * xs)) ** 2).sum())
+            half = float(t975[n - 3]) * math.sqrt(ss / (n - 2) / sxx)
+            if abs(slope) <= half:
+                return ss, n - 2, n
+    return None
+
+
+def retest_noise(measure: str, pairs: list[tuple[float, float]]) -> Noise | None:
+    """SEM from the patient's test-retest pairs (each a session's two blocks, ``summary.retest``): a pair's
+    difference has variance 2·SEM², so SEM² = Σd²/(2n) (log values for the ratio), pooled with the published
+    figure weighted as :data:`PRIOR_PAIRS` pairs. None without a usable pair."""
+    ratio = measure == "glute_hamstring_ratio"
+    good = [(a, b) for a, b in pairs if a is not None and b is not None and (not ratio or (a > 0 and b > 0))]
+    if not good:
+        return None
+    d = np.array([math.log(b / a) if ratio else b - a for a, b in good])
+    prior = _log_sd(published_noise(measure).sem, ratio)
+    sd = math.sqrt((PRIOR_PAIRS * prior ** 2 + float(np.sum(d ** 2)) / 2.0) / (PRIOR_PAIRS + len(good)))
+    sem = _from_log_sd(sd, ratio)
+    return Noise(sem, NOISE_RETEST, {"sem": _rounded(sem), "unit": _unit(ratio), "pairs": len(good),
+                                     "prior_pairs": PRIOR_PAIRS})
+
+
+def patient_noise(measure: str, values: list[float | None], days: list[float | None]) -> Noise | None:
+    """SEM from the patient's own stable stretch (:func:`stable_stretch`, at least
+    :data:`MIN_SESSIONS_OWN_NOISE` sessions), or None."""
+    ratio = measure == "glute_hamstring_ratio"
+    if not values or not days:
+        return None
+    stretch = stable_stretch(values, days, log=ratio)
+    if stretch is None:
+        return None
+    ss, dof, n = stretch
+    sem = _from_log_sd(math.sqrt(ss / dof), ratio)
+    return Noise(sem, NOISE_PATIENT, {"sem": _rounded(sem), "unit": _unit(ratio), "sessions": n})
+
+
+def clinic_noise(measure: str, courses: list[tuple[list, list]]) -> Noise | None:
+    """SEM pooled over other patients' stable stretches (``courses``: each patient's session values and day
+    numbers for the same exercise): Σ residual SS / Σ degrees of freedom, from at least
+    :data:`CLINIC_MIN_PATIENTS` patients with a stretch of :data:`CLINIC_MIN_SESSIONS` sessions, or None."""
+    ratio = measure == "glute_hamstring_ratio"
+    found = [st for v, d in courses if (st := stable_stretch(v, d, ratio, CLINIC_MIN_SESSIONS)) is not None]
+    if len(found) < CLINIC_MIN_PATIENTS:
+        return None
+    sem = _from_log_sd(math.sqrt(sum(f[0] for f in found) / sum(f[1] for f in found)), ratio)
+    return Noise(sem, NOISE_CLINIC, {"sem": _rounded(sem), "unit": _unit(ratio), "patients": len(found),
+                                     "sessions": sum(f[2] for f in found)})
+
+
+def between_session_noise(measure: str, values: list[float | None] | None = None,
+                          days: list[float | None] | None = None, retest_pairs: list | None = None,
+                          clinic: list[tuple[list, list]] | None = None) -> Noise:
+    """The between-session SEM of ``measure`` and its source, down the hierarchy (docs/validation.md,
+    "Between-session noise"): the patient's test-retest pairs (:func:`retest_noise`), else the published
+    figure; then the patient's own stable stretch (:func:`patient_noise`) replaces it when larger, or, when the
+    patient has neither pairs nor a stretch, the clinic's pooled figure (:func:`clinic_noise`) when larger. A
+    stretch is picked *because* it looks flat, so its scatter understates the noise and may only raise the
+    figure; retest pairs are a designed measurement and may lower it (pooled with the published figure)."""
+    base = retest_noise(measure, retest_pairs or []) or published_noise(measure)
+    own = patient_noise(measure, list(values or []), list(days or []))
+    if own is not None:
+        return own if own.sem > base.sem else base
+    if base.source == NOISE_PUBLISHED and clinic:
+        pooled = clinic_noise(measure, clinic)
+        if pooled is not None and pooled.sem > base.sem:
+            return pooled
+    return base
 
 
 def between_session_mdc(measure: str, first: float | None, latest: float | None,
                         per_session_reps: list[list[float]], values: list[float | None] | None = None,
-                        days: list[float | None] | None = None) -> MDC | None:
+                        days: list[float | None] | None = None, *, noise: Noise | None = None) -> MDC | None:
     """MDC95 for the change ``latest - first`` of ``measure`` (a key of :data:`MEASURES`) from between-session
-    noise: the largest of the published between-day figure, the patient's own scatter around their trend
-    (``values`` at ``days``, from :data:`MIN_SESSIONS_OWN_NOISE` sessions) and the within-session MDC (a session
-    median cannot be steadier between days than within one). The ratio's noise is relative: its MDC95 is the
-    %MDC times the mean of ``first`` and ``latest`` (symmetric for a rise and a fall). None without both values."""
+    noise: ``noise`` (:func:`between_session_noise`; computed from ``values`` at ``days`` when not given), at
+    least the within-session MDC (a session median cannot be steadier between days than within one). The
+    ratio's noise is relative: its MDC95 is the %MDC times the mean of ``first`` and ``latest`` (symmetric for
+    a rise and a fall). None without both values."""
     if first is None or latest is None:
         return None
     within = minimal_detectable_change(per_session_reps)
     ratio = measure == "glute_hamstring_ratio"
-    own = _own_sem(list(values or []), list(days or []), log=ratio) if values and days else None
-    sem, source = (PUBLISHED_RATIO_SEM_PCT if ratio else PUBLISHED_LATENCY_SEM_MS), NOISE_PUBLISHED
-    if own is not None and own > sem:
-        sem, source = own, NOISE_PATIENT
-    mdc = Z95_DIFF * sem * (abs(first + latest) / 2.0 / 100.0 if ratio else 1.0)
+    noise = noise or between_session_noise(measure, values, days)
+    mdc = Z95_DIFF * noise.sem * (abs(first + latest) / 2.0 / 100.0 if ratio else 1.0)
     if within is not None and within > mdc:
         mdc = within  # the between-session figure cannot be below the session's own precision
-    return MDC(mdc, source, within)
+    return MDC(mdc, noise.source, within, noise.basis)
 
 
 def trend_arrow(values: list[float | None], mdc: float | None, higher_is_better: bool = True) -> tuple[str, str]:
@@ -155,17 +276,22 @@ def _rounded(x: float | None) -> float | None:
 
 
 def measure_trend(values: list[float | None], per_session_reps: list[list[float]], higher_is_better: bool,
-                  measure: str = "glute_hamstring_ratio", days: list[float | None] | None = None) -> dict:
-    """First, latest, change, between-session MDC95 and where it came from, the within-session MDC95 (today's
-    precision), and the verdict, over sessions in date order (``days``: each session's day number, for the
-    patient's own noise)."""
+                  measure: str = "glute_hamstring_ratio", days: list[float | None] | None = None,
+                  noise: Noise | None = None) -> dict:
+    """First, latest, change, between-session MDC95 and where it came from (``noise_source``, and
+    ``noise_basis``: the SEM, its unit and how many retest pairs, sessions or patients it rests on), the
+    within-session MDC95 (today's precision), and the verdict, over sessions in date order (``days``: each
+    session's day number, for the patient's own noise; ``noise``: :func:`between_session_noise` when the caller
+    has retest pairs or the clinic's courses)."""
     v = [x for x in values if x is not None]
     first, latest = (v[0], v[-1]) if v else (None, None)
     change = _rounded(latest - first) if len(v) >= 2 else None
-    mdc = between_session_mdc(measure, first, latest, per_session_reps, values, days) if len(v) >= 2 else None
+    mdc = between_session_mdc(measure, first, latest, per_session_reps, values, days, noise=noise) \
+        if len(v) >= 2 else None
     within = mdc.within if mdc is not None else minimal_detectable_change(per_session_reps)
     return {"first": first, "latest": latest, "change": change, "mdc95": _rounded(mdc),
             "noise_source": mdc.source if mdc is not None else None,
+            "noise_basis": mdc.basis if mdc is not None else None,
             "within_session_mdc95": _rounded(within),
             "verdict": verdict(change, _rounded(mdc), higher_is_better)}
 
@@ -199,7 +325,7 @@ MAX_SESSIONS_AHEAD = 52  # a year of weekly sessions: beyond it the count says n
 
 
 def _sessions_to_mdc(measure: str, first: float, y_last: float, slope_per_session: float,
-                     per_session_reps: list[list[float]], values: list, days: list) -> tuple[int, float] | None:
+                     per_session_reps: list[list[float]], noise: Noise) -> tuple[int, float] | None:
     """Smallest k ≥ 1 such that the fitted value k sessions after the last differs from the first session
     by more than the between-session MDC95 for that pair (the ratio's MDC grows with its
     level), in the slope's direction, with that MDC95; None when not within MAX_SESSIONS_AHEAD or a ratio
@@ -208,14 +334,14 @@ def _sessions_to_mdc(measure: str, first: float, y_last: float, slope_per_sessio
         y = y_last + slope_per_session * k
         if measure == "glute_hamstring_ratio" and y <= 0:
             return None
-        mdc = between_session_mdc(measure, first, y, per_session_reps, values, days)
+        mdc = between_session_mdc(measure, first, y, per_session_reps, noise=noise)
         if mdc is not None and abs(y - first) > mdc and (y - first) * slope_per_session > 0:
             return k, float(mdc)
     return None
 
 
 def project(dates: list[str], values: list[float | None], measure: str = "glute_hamstring_ratio",
-            per_session_reps: list[list[float]] | None = None) -> Projection | None:
+            per_session_reps: list[list[float]] | None = None, noise: Noise | None = None) -> Projection | None:
     """Least-squares line of the session medians (``values``) against the date: slope per week with its
     95 % interval, and the number of further sessions, at the usual spacing, before the change since the
     first session would exceed the between-session MDC95 (:func:`between_session_mdc`, the verdicts' own
@@ -238,13 +364,14 @@ def project(dates: list[str], values: list[float | None], measure: str = "glute_
     interval = float(np.median(steps))
     first, latest = float(y[0]), float(y[-1])
     day_list = [float(v) for v in x]
-    mdc = between_session_mdc(measure, first, latest, reps, list(y), day_list)
+    noise = noise or between_session_noise(measure, list(y), day_list)
+    mdc = between_session_mdc(measure, first, latest, reps, noise=noise)
     more: int | None = None
     then: float | None = None
     if mdc is not None and abs(latest - first) > mdc:
         more = 0
     elif mdc is not None and abs(slope) > half:
-        ahead = _sessions_to_mdc(measure, first, intercept + slope * x[-1], slope * interval, reps, list(y), day_list)
+        ahead = _sessions_to_mdc(measure, first, intercept + slope * x[-1], slope * interval, reps, noise)
         more, then = ahead if ahead is not None else (None, None)
     return Projection(
         metric=measure, slope_per_week=slope * 7, slope_ci95_per_week=half * 7, sessions=len(x),
@@ -254,13 +381,14 @@ def project(dates: list[str], values: list[float | None], measure: str = "glute_
     )
 
 
-def slope_fields(analysed: list[dict], column: str, reps: list[list[float]], measure: str) -> dict:
+def slope_fields(analysed: list[dict], column: str, reps: list[list[float]], measure: str,
+                 noise: Noise | None = None) -> dict:
     """``reengage trend``'s slope of one measure over the analysed sessions, the same fit the Patient page draws
     (:func:`project` over the same sessions): ``slope_per_week``, ``slope_ci95_per_week`` (the 95 % half-width)
     and ``sessions_to_exceed_noise``: 0 when the change since the first session already exceeds the MDC95,
     else null when the interval spans zero (a flat course has no pace to count), as the Patient page says it;
     all null when the fit is impossible (fewer than three sessions with a value, or one date)."""
-    p = project([s["session_date"] for s in analysed], [finite(s[column]) for s in analysed], measure, reps)
+    p = project([s["session_date"] for s in analysed], [finite(s[column]) for s in analysed], measure, reps, noise)
     if p is None:
         return {"slope_per_week": None, "slope_ci95_per_week": None, "sessions_to_exceed_noise": None}
     return {"slope_per_week": _rounded(p.slope_per_week), "slope_ci95_per_week": _rounded(p.slope_ci95_per_week),
@@ -281,13 +409,55 @@ def day_numbers(dates: list) -> list[float | None]:
     return [None if p is None else float((p - known[0]).days) for p in parsed]
 
 
-def _session_row(s: dict) -> dict:
+def _session_row(s: dict, analysis: dict | None) -> dict:
     return {
         "session_id": s["session_id"], "date": s["session_date"], "phase": s["phase"], "pain": s["pain"],
         "reps": s["reps"], "glute_hamstring_ratio": finite(s["median_glute_hamstring_ratio"]),
         "onset_latency_ms": finite(s["median_onset_latency_ms"]), "path": s["path"],
-        "analysed": s["analysis_id"] is not None,
+        "analysed": s["analysis_id"] is not None, "mvc_positions": (analysis or {}).get("mvc_positions"),
+        "retest": ((analysis or {}).get("summary") or {}).get("retest"),
     }
+
+
+def retest_pairs(analyses: list[dict | None], measure: str) -> list[tuple[float, float]]:
+    """Each analysed session's two block values of ``measure`` (``summary.retest``), where it has both."""
+    out = []
+    for a in analyses:
+        pair = (((a or {}).get("summary") or {}).get("retest") or {}).get(measure) or []
+        if len(pair) == 2 and finite(pair[0]) is not None and finite(pair[1]) is not None:
+            out.append((float(pair[0]), float(pair[1])))
+    return out
+
+
+def clinic_courses(cat: Catalog, subject: str, task: str, column: str) -> list[tuple[list, list]]:
+    """Every other patient's course of ``column`` over their sessions of ``task`` in this catalog, in date
+    order: (values, day numbers) for :func:`clinic_noise`."""
+    by_subject: dict[str, list[dict]] = {}
+    for s in cat.sessions():
+        if s["task"] == task and s["subject_id"] != subject and s["analysis_id"] is not None:
+            by_subject.setdefault(s["subject_id"], []).append(s)
+    out = []
+    for ss in by_subject.values():
+        ss.sort(key=lambda s: str(s["session_date"]))
+        out.append(([finite(s[column]) for s in ss], day_numbers([s["session_date"] for s in ss])))
+    return out
+
+
+def position_notes(rows: list[dict]) -> list[str]:
+    """A note per muscle whose recorded MVC test position differs between the sessions compared (their %MVC
+    and ratio rest on different maximal references, so a change between them may be the position's)."""
+    seen: dict[str, dict[str, list]] = {}
+    for r in rows:
+        for muscle, position in (r.get("mvc_positions") or {}).items():
+            seen.setdefault(muscle, {}).setdefault(position, []).append(r["session_id"])
+    notes = []
+    for muscle, positions in sorted(seen.items()):
+        if len(positions) > 1:
+            which = "; ".join(f"{p} (session{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))})"
+                              for p, ids in positions.items())
+            notes.append(f"MVC test position for {muscle} differs between sessions: {which}: its %MVC and the "
+                         "ratio are not comparable across them")
+    return notes
 
 
 def _pick_task(subject: str, sessions: list[dict], task: str | None, notes: list[str]) -> str:
@@ -334,15 +504,22 @@ def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
             if s["task"] == task:
                 notes.append(f"session {s['session_id']} ({s['session_date']}, {s['path']}): empty recording "
                              "(0 samples), left out")
+        clinic = {name: clinic_courses(cat, subject, task, column) for name, (column, _, _) in MEASURES.items()}
     measures = {}
     days = day_numbers([s["session_date"] for s in kept])
+    analysed = [s for s in kept if s["analysis_id"] is not None]
     for name, (column, rep_key, higher_is_better) in MEASURES.items():
-        reps = [rep_values(analyses.get(s["session_id"]), rep_key) for s in kept if s["analysis_id"] is not None]
-        measures[name] = measure_trend([finite(s[column]) for s in kept], reps, higher_is_better, name, days)
-        measures[name].update(slope_fields([s for s in kept if s["analysis_id"] is not None], column, reps, name))
+        reps = [rep_values(analyses.get(s["session_id"]), rep_key) for s in analysed]
+        values = [finite(s[column]) for s in kept]
+        noise = between_session_noise(name, values, days,
+                                      retest_pairs([analyses.get(s["session_id"]) for s in analysed], name),
+                                      clinic[name])
+        measures[name] = measure_trend(values, reps, higher_is_better, name, days, noise)
+        measures[name].update(slope_fields(analysed, column, reps, name, noise))
+    rows = [_session_row(s, analyses.get(s["session_id"])) for s in kept]
+    notes.extend(position_notes(rows))
     for s in kept:
         if s["analysis_id"] is None:
             notes.append(f"session {s['session_id']} ({s['session_date']}): no analysis (it failed); "
                          "`reengage analyze --all` retries it")
-    return {"subject": subject, "task": task, "sessions": [_session_row(s) for s in kept], "measures": measures,
-            "notes": notes}
+    return {"subject": subject, "task": task, "sessions": rows, "measures": measures, "notes": notes}

@@ -139,3 +139,157 @@ def test_the_dashboard_uses_the_trend_modules_projection():
     from reengage.dashboard import data
 
     assert data.project is trend.project and data.Projection is trend.Projection
+
+
+# --- The hierarchy: retest pairs → the patient's stable stretch → the clinic → published ---------------------
+
+def test_one_retest_pair_is_pooled_with_the_published_figure():
+    from reengage.trend import NOISE_RETEST, PRIOR_PAIRS, between_session_noise, retest_noise
+
+    pair = [(0.8, 0.8 * np.exp(0.05))]  # the two blocks 5 % (log) apart
+    n = retest_noise("glute_hamstring_ratio", pair)
+    sd = np.sqrt((PRIOR_PAIRS * np.log(1.17) ** 2 + 0.05 ** 2 / 2) / (PRIOR_PAIRS + 1))
+    assert n.source == NOISE_RETEST and n.sem == pytest.approx(100 * np.expm1(sd))
+    assert n.basis["pairs"] == 1 and n.basis["prior_pairs"] == PRIOR_PAIRS
+    assert 10.0 < n.sem < 17.0  # one close pair lowers the figure, by a third of the way at most
+    lat = retest_noise("onset_latency_ms", [(-20.0, 40.0), (10.0, 10.0)])
+    assert lat.sem == pytest.approx(np.sqrt((PRIOR_PAIRS * 36.0 + 60.0 ** 2 / 2) / (PRIOR_PAIRS + 2)))
+    assert retest_noise("glute_hamstring_ratio", [(None, 0.8), (0.0, 0.5)]) is None
+    assert between_session_noise("glute_hamstring_ratio", retest_pairs=pair).source == NOISE_RETEST
+    # The within-session spread stays a floor under a retest figure.
+    wide = [[0.2, 0.8, 1.4], [0.3, 0.9, 1.5]]
+    mdc = between_session_mdc("glute_hamstring_ratio", 0.8, 0.9, wide,
+                              noise=retest_noise("glute_hamstring_ratio", pair))
+    assert float(mdc) == pytest.approx(minimal_detectable_change(wide)) and mdc.source == NOISE_RETEST
+
+
+def _retest_cohort(seed: int, course, mvc_error: float) -> tuple[list[str], list[str]]:
+    """Verdicts per patient from retest pairs (every session has a second block behind re-applied electrodes and
+    a new MVC) and from the published figure alone, for a true course, when re-application noise is
+    ``mvc_error`` per muscle."""
+    from reengage.trend import between_session_noise
+
+    rng = np.random.default_rng(seed)
+    with_pairs, published = [], []
+    for _ in range(PATIENTS // 4):
+        baseline = rng.uniform(0.4, 1.0)
+        blocks = []
+        for f in course:
+            one = []
+            for _ in range(2):
+                g, h = 1.0 + mvc_error * rng.standard_normal(2)
+                one.append(list(baseline * f * h / g * np.exp(REP_SPREAD * rng.standard_normal(REPS))))
+            blocks.append(one)
+        reps = [b[0] for b in blocks]
+        medians = [float(np.median(r)) for r in reps]
+        pairs = [(float(np.median(a)), float(np.median(b))) for a, b in blocks]
+        noise = between_session_noise("glute_hamstring_ratio", medians, DAYS, pairs)
+        with_pairs.append(measure_trend(medians, reps, True, "glute_hamstring_ratio", DAYS, noise)["verdict"])
+        published.append(measure_trend(medians, reps, True, "glute_hamstring_ratio", DAYS)["verdict"])
+    return with_pairs, published
+
+
+def test_retest_pairs_of_a_steady_patient_detect_more_without_more_false_changes():
+    """A patient whose electrodes and MVC reproduce within 5 % per muscle: four retest pairs bring the MDC below
+    the published 47 %, so a ratio up by 60 % is found more often, and no true change is still rarely called."""
+    null, _ = _retest_cohort(1403, [1.0] * 4, 0.05)
+    assert _rate(null, "improved", "worsened") <= 0.10
+    found, published = _retest_cohort(1404, [1.0, 1.6 ** (1 / 3), 1.6 ** (2 / 3), 1.6], 0.05)
+    assert _rate(found, "improved") > _rate(published, "improved") + 0.2
+
+
+def test_a_noisy_patients_retest_pairs_raise_the_figure_and_keep_false_changes_rare():
+    null, published = _retest_cohort(1405, [1.0] * 4, 0.25)  # ratio ±35 % between blocks: twice published
+    assert _rate(null, "improved", "worsened") <= 0.10 < _rate(published, "improved", "worsened")
+
+
+def test_the_patients_own_figure_comes_from_a_stable_stretch():
+    from reengage.trend import between_session_noise, stable_stretch
+
+    rng = np.random.default_rng(11)
+    days = [7.0 * k for k in range(11)]
+    rise = [0.15, 0.3, 0.55, 1.0]  # four sessions of steady improvement, then a noisy plateau
+    plateau = list(1.0 * np.exp(0.3 * rng.standard_normal(7)))
+    noise = between_session_noise("glute_hamstring_ratio", rise + plateau, days)
+    assert noise.source == NOISE_PATIENT and noise.basis["sessions"] >= 6
+    ss, dof, n = stable_stretch(rise + plateau, days, log=True)
+    # Not the whole course: the climb's start is left out (a noisy plateau hides the last steps of a climb, so a
+    # stretch may keep some of it; its line absorbs them).
+    assert n == dof + 2 and 6 <= n < 11
+    # A patient improving steadily all along has no stable stretch: the published figure, not their residuals.
+    climb = [0.4 * 1.15 ** k * (1 + 0.01 * (-1) ** k) for k in range(11)]
+    assert stable_stretch(climb, days, log=True) is None
+    assert between_session_noise("glute_hamstring_ratio", climb, days).source == NOISE_PUBLISHED
+
+
+def _clinic(rng, patients: int, sd: float, sessions: int = 6) -> list[tuple[list, list]]:
+    days = [7.0 * k for k in range(sessions)]
+    return [(list(0.7 * np.exp(sd * rng.standard_normal(sessions))), days) for _ in range(patients)]
+
+
+def test_the_clinics_figure_when_the_patient_has_none():
+    from reengage.trend import CLINIC_MIN_PATIENTS, NOISE_CLINIC, between_session_noise, clinic_noise
+
+    rng = np.random.default_rng(12)
+    noisy = _clinic(rng, CLINIC_MIN_PATIENTS + 1, 0.35)
+    n = clinic_noise("glute_hamstring_ratio", noisy)
+    assert n.source == NOISE_CLINIC and n.basis["patients"] == CLINIC_MIN_PATIENTS + 1
+    assert n.basis["sessions"] == 6 * (CLINIC_MIN_PATIENTS + 1) and 25.0 < n.sem < 60.0
+    assert clinic_noise("glute_hamstring_ratio", noisy[:CLINIC_MIN_PATIENTS - 1]) is None  # too few patients
+    four = [0.6, 0.7, 0.65, 0.7]
+    assert between_session_noise("glute_hamstring_ratio", four, DAYS, clinic=noisy).source == NOISE_CLINIC
+    # A quieter clinic than published does not lower the figure (its stretches were picked for looking flat).
+    quiet = _clinic(rng, 8, 0.03)
+    assert between_session_noise("glute_hamstring_ratio", four, DAYS, clinic=quiet).source == NOISE_PUBLISHED
+    # The patient's own stretch comes before the clinic, and retest pairs before both.
+    own = list(0.7 * np.exp(0.5 * rng.standard_normal(8)))
+    days8 = [7.0 * k for k in range(8)]
+    assert between_session_noise("glute_hamstring_ratio", own, days8, clinic=noisy).source == NOISE_PATIENT
+    assert between_session_noise("glute_hamstring_ratio", four, DAYS, [(0.6, 0.62)], noisy).source == "test-retest"
+
+
+def _analysis(ratio: float, latency: float, positions=None, retest=None) -> dict:
+    reps = [{"index": k, "excluded": False, "glute_hamstring_ratio": ratio * (1 + 0.02 * k),
+             "onset_latency_ms": latency + k} for k in range(5)]
+    summary = {"reps": 5, "median_glute_hamstring_ratio": ratio * 1.04, "median_onset_latency_ms": latency + 2,
+               "glute_first_fraction": 0.0}
+    if retest:
+        summary["retest"] = retest
+    out = {"reps": reps, "summary": summary}
+    if positions:
+        out["mvc_positions"] = positions
+    return out
+
+
+def test_reengage_trend_names_its_source_basis_and_mvc_position_changes(tmp_path):
+    from reengage.catalog import Catalog
+    from reengage.trend import subject_trend
+
+    prone = {"glute_max": "prone_knee_flexed_hip_extension", "hamstrings": "prone_knee_flexion_45"}
+    standing = {**prone, "glute_max": "standing_squeeze"}
+    sessions = [("P001", "2026-01-05", _analysis(0.6, 40.0, prone, {"glute_hamstring_ratio": [0.6, 0.66],
+                                                                    "onset_latency_ms": [40.0, 52.0]})),
+                ("P001", "2026-01-12", _analysis(0.7, 30.0, prone)),
+                ("P001", "2026-01-19", _analysis(0.9, 20.0, standing))]
+    rng = np.random.default_rng(13)
+    for p in range(6):  # the clinic: six other patients with a noisy flat course each
+        for k, v in enumerate(0.7 * np.exp(0.35 * rng.standard_normal(5))):
+            sessions.append((f"C{p}", f"2026-02-{2 + 7 * k:02d}", _analysis(float(v), 10.0)))
+    with Catalog(tmp_path) as cat:
+        for k, (subject, date, analysis) in enumerate(sessions):
+            f = tmp_path / f"r{k}.rgr"
+            f.write_bytes(f"recording {k}".encode())
+            meta = {"subject": subject, "task": "prone_hip_extension", "session_date": date}
+            cat.register(f, {"meta": meta, "samples": 1000}, analysis)
+    doc = subject_trend(tmp_path, "P001")
+    ratio = doc["measures"]["glute_hamstring_ratio"]
+    assert ratio["noise_source"] == "test-retest" and ratio["noise_basis"]["pairs"] == 1
+    assert [s["mvc_positions"] for s in doc["sessions"]] == [prone, prone, standing]
+    assert doc["sessions"][0]["retest"]["onset_latency_ms"] == [40.0, 52.0] and doc["sessions"][1]["retest"] is None
+    warn = [n for n in doc["notes"] if "MVC test position for glute_max" in n]
+    assert len(warn) == 1 and "standing_squeeze (session 3)" in warn[0]
+    assert not any("hamstrings" in n for n in doc["notes"])
+    # Without P001's retest pair the clinic's pooled figure (larger than published) is the one named.
+    other = subject_trend(tmp_path, "C0")
+    assert other["measures"]["glute_hamstring_ratio"]["noise_source"] == "cohort"
+    assert other["measures"]["glute_hamstring_ratio"]["noise_basis"]["patients"] >= 5

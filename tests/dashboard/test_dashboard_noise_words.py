@@ -13,10 +13,10 @@ class _MDC(float):
 
 
 def test_each_noise_source_is_named_with_its_basis():
-    assert noise_line("Ratio:", _MDC(0.3, "retest", {"sem": 9.5, "unit": "%", "pairs": 2, "prior_pairs": 4})) == (
+    assert noise_line("Ratio:", _MDC(0.3, "test-retest", {"sem": 9.5, "unit": "%", "pairs": 2, "prior_pairs": 4})) == (
         "Ratio: noise from this patient's test–retest pairs (electrodes re-applied, a new MVC, same visit), pooled "
         "with the published figure (SEM 9.5% over 2 pairs, 4 prior pairs)")
-    assert "clinic's patients" in noise_line("Ratio:", _MDC(0.3, "clinic", {"sem": 12, "unit": "%", "patients": 3,
+    assert "clinic's patients" in noise_line("Ratio:", _MDC(0.3, "cohort", {"sem": 12, "unit": "%", "patients": 3,
                                                                              "sessions": 14}))
     assert basis_text({"sem": 6.2, "unit": "ms", "sessions": 5}) == "SEM 6.2 ms over 5 sessions"
     # Today's MDC (no basis yet) still names its source; no MDC, no line.
