@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from reengage.catalog import CATALOG_NAME, Catalog
-from reengage.corrections import describe, describe_unmatched
+from reengage.corrections import change, describe, describe_unmatched
 from reengage.dashboard.numbers import finite
 from reengage.dsp.quality import MAINS_MAX_DB, SNR_MIN_DB
 from reengage.errors import CatalogError, ReengageError
@@ -454,7 +454,7 @@ def session(root: Path, session_id: int) -> dict | None:
             "quality": quality_in_words(analysis),
             "notes": [str(n) for n in (analysis or {}).get("notes") or []],
             "others": others,
-            "corrections": [dict(c, words=describe(c)) for c in reversed(corrections)],
+            "corrections": [dict(c, words=describe(c), change=change(c, with_rep=False)) for c in reversed(corrections)],
             "unmatched": [describe_unmatched(c) for c in (analysis or {}).get("unmatched_corrections") or []]}
 
 

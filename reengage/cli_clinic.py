@@ -218,7 +218,7 @@ def correct(
     if c is None:
         say(f"session {session_id}: already so, nothing changed")
         return
-    say(f"session {session_id}: correction {c['correction_id']}: rep {c['rep'] + 1} {describe(c)}")
+    say(f"session {session_id}: correction {c['correction_id']}: {describe(c)}")
     say(f"session {session_id}: median latency {s['median_onset_latency_ms']} ms, median ratio "
         f"{s['median_glute_hamstring_ratio']}, {s['reps']} reps")
 
@@ -230,7 +230,7 @@ def corrections(
 ) -> None:
     """List a session's corrections of its analysis (who, when, old → new), and those a re-analysis could not
     place (kept, not applied)."""
-    from reengage.corrections import describe, describe_unmatched
+    from reengage.corrections import change, describe_unmatched
 
     with _catalog(data) as cat:
         session_id = _session_of(cat, which)
@@ -245,7 +245,7 @@ def corrections(
     for col in ("id", "when (UTC)", "who", "rep", "change", "reason"):
         t.add_column(col)
     for c in rows:
-        t.add_row(str(c["correction_id"]), str(c["when_utc"]), c["who"], str(c["rep"] + 1), describe(c),
+        t.add_row(str(c["correction_id"]), str(c["when_utc"]), c["who"], str(c["rep"] + 1), change(c, with_rep=False),
                   c["reason"] or "")
     if rows:
         Console().print(t)

@@ -32,6 +32,7 @@ from reengage.errors import InputError
 KINDS = ("move_onset", "delete_onset", "exclude_rep", "include_rep")
 ONSET_KINDS = ("move_onset", "delete_onset")
 MATCH_TOLERANCE_S = 0.150
+REP_MARGIN_S = 1.0  # a moved onset may precede its rep's start by this much (the machine's start may be late)
 PAIR = ("glute_max", "hamstrings")  # onset_latency_ms = onset of the first − onset of the second
 
 
@@ -77,6 +78,10 @@ def _new_onset(analysis: dict, rep: dict, channel: str, seconds) -> float:
     if t is None or t < 0 or (duration is not None and t > duration):
         raise InputError(f"onset {seconds!r}: must be a time in seconds within the recording "
                          f"(0 to {duration if duration is not None else '?'} s)")
+    start, end = _finite(rep.get("start_s")), _finite(rep.get("end_s"))
+    if start is not None and end is not None and not start - REP_MARGIN_S <= t <= end:
+        raise InputError(f"onset {t:.3f} s: outside this rep ({start - REP_MARGIN_S:.3f} to {end:.3f} s: its start, "
+                         f"less {REP_MARGIN_S:g} s, to its end)")
     off = _finite((rep.get("offset_s") or {}).get(channel))
     if off is not None and t >= off:
         raise InputError(f"onset {t:.3f} s: must come before the {channel} offset of this rep ({off:.3f} s)")
@@ -189,7 +194,7 @@ def _overrides(machine: dict, corrections: list[dict]) -> tuple[dict, list[dict]
 
 
 def _note(c: dict) -> str:
-    return f"rep {c['rep'] + 1} (index {c['rep']}): {describe(c)}"
+    return f"rep {c['rep'] + 1} (index {c['rep']}): {describe(c, with_rep=False)}"
 
 
 def apply_corrections(analysis: dict, corrections: list[dict]) -> tuple[dict, list[dict]]:
@@ -229,15 +234,20 @@ def _value(v, kind: str) -> str:
     return "excluded" if v else "included"
 
 
-def describe(c: dict) -> str:
-    """One line in words: what a correction changed, by whom and when."""
-    what = f"{c.get('channel')} onset" if c["kind"] in ONSET_KINDS else "rep"
+def change(c: dict, *, with_rep: bool = True) -> str:
+    """What a correction changed, in words: "rep 3 hamstrings onset moved (12.480 s → 12.350 s)"."""
+    what = f"{c.get('channel')} onset" if c["kind"] in ONSET_KINDS else ""
     verb = {"move_onset": "moved", "delete_onset": "deleted", "exclude_rep": "excluded",
             "include_rep": "included"}[c["kind"]]
+    head = " ".join(x for x in ((f"rep {c['rep'] + 1}" if with_rep or not what else ""), what) if x)
+    return f"{head} {verb} ({_value(c['old'], c['kind'])} → {_value(c['new'], c['kind'])})"
+
+
+def describe(c: dict, *, with_rep: bool = True) -> str:
+    """One line in words: what a correction changed, by whom and when."""
     when = str(c.get("when_utc") or "").replace("T", " ").rstrip("Z")
     why = f", {c['reason']}" if c.get("reason") else ""
-    return (f"{what} {verb} ({_value(c['old'], c['kind'])} → {_value(c['new'], c['kind'])}) by {c['who']}"
-            f"{' on ' + when if when else ''}{why}")
+    return f"{change(c, with_rep=with_rep)} by {c['who']}{' on ' + when if when else ''}{why}"
 
 
 def describe_unmatched(c: dict) -> str:

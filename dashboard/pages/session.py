@@ -181,7 +181,7 @@ def correction_list(detail: dict) -> html.Div:
     head = html.Thead(html.Tr([html.Th(h) for h in ("When (UTC)", "Who", "Rep", "Change", "Reason", "")]))
     body = html.Tbody([html.Tr([
         html.Td(str(c["when_utc"]).replace("T", " ")[:19]), html.Td(c["who"]), html.Td(str(c["rep"] + 1)),
-        html.Td(c["words"].split(" by ")[0]), html.Td(c["reason"] or ""),
+        html.Td(c["change"]), html.Td(c["reason"] or ""),
         html.Td(html.Button("Undo", id={"type": "corr-undo", "index": c["correction_id"]}, className="re-button small")),
     ]) for c in rows])
     return html.Div(out + [html.Table([head, body], className="re-table", id="session-corrections")])

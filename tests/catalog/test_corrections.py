@@ -130,7 +130,9 @@ def test_bad_corrections_are_refused_and_nothing_is_stored(root):
         s, a = _first_session(cat)
         r = _both_onsets(a)
         for kwargs in ({"channel": "quads", "seconds": 1.0}, {"channel": "glute_max", "seconds": -1},
-                       {"channel": "glute_max", "seconds": a["duration_s"] + 5}):
+                       {"channel": "glute_max", "seconds": a["duration_s"] + 5},
+                       {"channel": "glute_max", "seconds": r["start_s"] - 1.5},  # far before its rep
+                       {"channel": "glute_max", "seconds": r["offset_s"]["glute_max"] + 0.01}):  # after its offset
             with pytest.raises(InputError):
                 cat.correct(s["session_id"], "move_onset", r["index"], who="AB", **kwargs)
         with pytest.raises(InputError):
