@@ -11,6 +11,11 @@ Layout (:mod:`reengage.session_plan`, the same one the simulated person follows)
 
     rest 3 s │ 3 rounds of: MVC <muscle> 5 s, rest 10 s │ … per muscle │ get ready 1 s │ rep every period_s × N
 
+With ``cue_reps=K`` the last K reps are cued ("squeeze your glutes first, then lift", a ``cue:on`` span) and
+the others are told the movement alone (a ``cue:off`` span); with ``reference`` each muscle then holds a
+sub-maximal reference contraction (``ref:<muscle>`` 5 s, rest 5 s), after the reps so that everything before
+them stays where the simulated person expects it (:mod:`reengage.session_plan`).
+
 MVC positions are the manual muscle testing positions (Hislop & Montgomery, *Daniels and Worthingham's
 Muscle Testing*), as used for sEMG normalisation in SENIAM (Hermens et al. 2000): a 5 s maximal effort against
 manual resistance, three times per muscle (MISSION: e.g. 3 × 5 s), each muscle resting while the others work.
@@ -25,7 +30,7 @@ from rich.console import Console
 
 from reengage.errors import InputError
 from reengage.model import Block, Event
-from reengage.session_plan import MVC_PLAN, READY_S, REST_S
+from reengage.session_plan import CUE, MVC_PLAN, READY_S, REF_HOLD_S, REST_S, cue_events, reference_events
 
 COUNTDOWN_S = 3
 BOARD_STEP_LABELS = ("rest", "exercise", "rep")  # what a board's button/simulator may also announce
@@ -36,6 +41,16 @@ MVC_CUES = {
     "hamstrings": "lying prone, knee bent 45°: pull the heel towards the buttock as hard as you can against the hand",
     "erector_spinae": "lying prone, hands by your sides: lift the chest as hard as you can against the hand",
 }
+
+# The sub-maximal reference holds (``ref:<muscle>``, reengage.session_plan): each muscle's test position held
+# against gravity alone, the same every session so the level is comparable between days.
+REF_CUES = {
+    "glute_max": "lying prone, knee bent 90°: lift the thigh just off the table and hold it there, no push",
+    "glute_med": "lying on your side, top leg straight: lift it a hand's width and hold it there",
+    "hamstrings": "lying prone: bend the knee to 45° and hold the lower leg there, no pull",
+    "erector_spinae": "lying prone, hands by your sides: lift the chest just off the table and hold",
+}
+CUE_OFF_SAY = "these reps without a cue: move as you usually do"
 
 
 @dataclass(frozen=True)
@@ -48,33 +63,68 @@ class Protocol:
     reps: int = 10
     period_s: float = 5.0  # one rep every period_s
     rep_s: float = 2.5  # lift + hold + lower
+    plain: str = ""  # the movement without the glute cue: what an uncued rep (--cue-reps) is told
 
     @property
     def task(self) -> str:
         """The task a session of this protocol records (the recording's ``task``): the exercise's own name."""
         return self.name
 
-    def steps(self, muscles: list[str], reps: int | None = None) -> list["Step"]:
-        mvc = MVC_PLAN
-        out = [Step(0.0, REST_S, "rest", "Rest baseline: lie still and relax completely")]
-        t = REST_S
-        for ev in mvc.events(muscles, t):
-            if ev.label == "rest":
-                out.append(Step(ev.onset_s, ev.duration_s, "rest", "Relax"))
-                continue
-            m = ev.label.split(":", 1)[1]
-            k = sum(1 for s in out if s.label == ev.label) + 1
-            cue = MVC_CUES.get(m, f"contract {m} as hard as you can")
-            out.append(Step(ev.onset_s, ev.duration_s, ev.label,
-                            f"MVC {m.replace('_', ' ')} ({k}/{mvc.trials}): {cue}", countdown=True))
-        t += mvc.span_s(len(muscles))
+    def steps(self, muscles: list[str], reps: int | None = None, *, cue_reps: int = 0,
+              reference: bool = False) -> list["Step"]:
+        """The session's steps: rest, MVC rounds, the reps (the last ``cue_reps`` of them cued, marked by
+        ``cue:off``/``cue:on`` steps) and, with ``reference``, one sub-maximal ``ref:<muscle>`` hold each."""
         n = self.reps if reps is None else reps
+        if not 0 <= cue_reps <= n:
+            raise InputError(f"--cue-reps {cue_reps}: must be between 0 and the number of reps ({n})")
+        out = [Step(0.0, REST_S, "rest", "Rest baseline: lie still and relax completely")]
+        out += _mvc_steps(muscles, REST_S)
+        t = REST_S + MVC_PLAN.span_s(len(muscles))
         out.append(Step(t, READY_S + n * self.period_s, "exercise", f"{self.title}: {self.setup}"))
         t += READY_S
-        for k in range(n):
-            out.append(Step(t + k * self.period_s, self.rep_s, "rep", f"Rep {k + 1}/{n}: {self.lift}",
-                            countdown=k == 0, lower=self.lower))
+        onsets = [t + k * self.period_s for k in range(n)]
+        cues = {ev.label: ev for ev in cue_events(onsets, self.rep_s, cue_reps)}
+        first_cued = n - cue_reps if cue_reps else n
+        for k, on in enumerate(onsets):
+            if k == first_cued:  # said in the rest before the first cued rep
+                ev = cues["cue:on"]
+                out.append(Step(ev.onset_s, ev.duration_s, ev.label, f"From now on: {CUE}"))
+            lift = self.lift if not cue_reps else f"{CUE}, {self.plain}" if k >= first_cued else self.plain
+            out.append(Step(on, self.rep_s, "rep", f"Rep {k + 1}/{n}: {lift}", countdown=k == 0, lower=self.lower))
+            if k == 0 and "cue:off" in cues:  # after rep 1's step, which carries the countdown
+                ev = cues["cue:off"]
+                out.append(Step(ev.onset_s, ev.duration_s, ev.label, CUE_OFF_SAY))
+        if reference:
+            out += _reference_steps(muscles, t + n * self.period_s)
         return out
+
+
+def _mvc_steps(muscles: list[str], start_s: float) -> list["Step"]:
+    out, mvc = [], MVC_PLAN
+    for ev in mvc.events(muscles, start_s):
+        if ev.label == "rest":
+            out.append(Step(ev.onset_s, ev.duration_s, "rest", "Relax"))
+            continue
+        m = ev.label.split(":", 1)[1]
+        k = sum(1 for s in out if s.label == ev.label) + 1
+        cue = MVC_CUES.get(m, f"contract {m} as hard as you can")
+        out.append(Step(ev.onset_s, ev.duration_s, ev.label,
+                        f"MVC {m.replace('_', ' ')} ({k}/{mvc.trials}): {cue}", countdown=True))
+    return out
+
+
+def _reference_steps(muscles: list[str], start_s: float) -> list["Step"]:
+    """After the reps, so the rest of the layout (and the simulated person following it) is unchanged."""
+    out = []
+    for ev in reference_events(muscles, start_s):
+        if ev.label == "rest":
+            out.append(Step(ev.onset_s, ev.duration_s, "rest", "Relax"))
+            continue
+        m = ev.label.split(":", 1)[1]
+        cue = REF_CUES.get(m, f"hold {m} gently, the same way every session")
+        out.append(Step(ev.onset_s, ev.duration_s, ev.label,
+                        f"Reference {m.replace('_', ' ')} ({REF_HOLD_S:g} s, not maximal): {cue}", countdown=True))
+    return out
 
 
 @dataclass(frozen=True)
@@ -95,17 +145,23 @@ PROTOCOLS = {
     p.name: p
     for p in (
         Protocol("prone_hip_extension", "Prone hip extension", "lie face down, knee bent 90°",
-                 "squeeze the buttock, lift the thigh", "lower slowly"),
+                 "squeeze the buttock, lift the thigh", "lower slowly",
+                 plain="lift the thigh"),
         Protocol("bridge", "Glute bridge", "lie on your back, knees bent, feet flat",
-                 "squeeze the buttocks, lift the hips", "roll down slowly"),
+                 "squeeze the buttocks, lift the hips", "roll down slowly",
+                 plain="lift the hips"),
         Protocol("clamshell", "Clamshell", "lie on your side, hips and knees bent, heels together",
-                 "open the top knee, keep the feet together", "close slowly"),
+                 "open the top knee, keep the feet together", "close slowly",
+                 plain="open the top knee, keep the feet together"),
         Protocol("side_lying_abduction", "Side-lying hip abduction", "lie on your side, bottom knee bent, top leg straight",
-                 "lift the top leg up and slightly back", "lower slowly"),
+                 "lift the top leg up and slightly back", "lower slowly",
+                 plain="lift the top leg up and slightly back"),
         Protocol("hip_thrust", "Hip thrust", "shoulders on the bench, feet flat, knees bent",
-                 "drive through the heels, hips up to a straight line", "lower slowly"),
+                 "drive through the heels, hips up to a straight line", "lower slowly",
+                 plain="drive through the heels, hips up to a straight line"),
         Protocol("single_leg_deadlift", "Single-leg deadlift", "stand on the test leg, knee soft",
-                 "hinge forward, then squeeze the buttock to stand up", "hinge forward again slowly"),
+                 "hinge forward, then squeeze the buttock to stand up", "hinge forward again slowly",
+                 plain="hinge forward, then stand up"),
     )
 }
 
@@ -161,7 +217,9 @@ class GuidedSession:
         while self._next < len(self.steps) and self.steps[self._next].onset_s <= now_s + 1e-9:
             step = self.steps[self._next]
             self._emit(Event(round(step.onset_s, 6), step.duration_s, step.label))
-            style = "bold green" if step.label in ("rep", "exercise") else "bold cyan" if step.label.startswith("mvc:") else "bold"
+            style = ("bold green" if step.label in ("rep", "exercise") else
+                     "bold cyan" if step.label.startswith(("mvc:", "ref:")) else
+                     "bold magenta" if step.label.startswith("cue:") else "bold")
             self.console.print(f"[{style}]▶ {step.cue}[/{style}]  [dim]({step.onset_s:.1f} s)[/dim]")
             self._next += 1
         # Countdown to the next step that asks for one, once per second of sample time.

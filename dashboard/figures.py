@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from . import data
+from reengage.reference_values import LATENCY, PCT, RATIO, reference_points
+
 from .numbers import finite, iqr_error_bars, with_iqr
 
 MUSCLE_COLOURS = {"glute_max": "#c2255c", "hamstrings": "#1971c2", "glute_med": "#e67700", "erector_spinae": "#2f9e44"}
@@ -31,7 +33,7 @@ TREND_ROWS = ("ratio", "latency", "percent", "pain")
 TREND_AXIS_TITLES = {"ratio": "glute:hamstring<br>ratio", "latency": "onset latency, ms<br>(below 0 = glutes first)",
                      "percent": "% of reps<br>or %MVC", "pain": "pain<br>0–10"}
 TREND_HEIGHT_PX = 920
-BAND_RATIO, BAND_GMAX, BAND_MDC = (47, 158, 68), (95, 61, 196), (134, 142, 150)  # RGB; bands at 15 % opacity
+BAND_MDC = (134, 142, 150)  # RGB; the band at 15 % opacity
 
 
 def _axes(row: str) -> tuple[str, str]:
@@ -141,7 +143,7 @@ def _trend_traces(ss: list[dict]) -> list[dict]:
 
 
 def _context_traces(trend: data.TaskTrend) -> tuple[list[dict], list[dict]]:
-    """Rows 3 and 4: glute-first fraction (bars), glute max and hamstrings %MVC (the glutes' published band); pain."""
+    """Rows 3 and 4: glute-first fraction (bars), glute max and hamstrings %MVC (with the published points); pain."""
     ss = trend.sessions
     dates, ids = [s["session_date"] for s in ss], [s["session_id"] for s in ss]
     xp, yp = _axes("percent")
@@ -162,19 +164,44 @@ def _context_traces(trend: data.TaskTrend) -> tuple[list[dict], list[dict]]:
                            mode="lines+markers", xaxis=xp, yaxis=yp, line=dict(color="#1c7ed6", dash="dash"),
                            customdata=ids, marker=dict(symbol="square"),
                            hovertemplate="%{x}<br>hamstrings %{y:.1f} %MVC<extra>session %{customdata}</extra>"))
-        for ref in trend.references:
-            if ref.metric == "glute_max_pct_mvc":
-                pad = 1 if ref.low == ref.high else 0  # a single published value still shows as a thin band
-                rng = f"{ref.low:g}" if ref.low == ref.high else f"{ref.low:g}–{ref.high:g}"
-                shape, entry = _band("percent", ref.low - pad, ref.high + pad, BAND_GMAX, "reference",
-                                     f"published GMax {rng} %MVIC<br>({ref.source.split(',')[0].strip()})")
-                shapes.append(shape)
-                traces.append(entry)
+    if any(v is not None for v in gmax + ham):  # %MVIC points only beside the patient's own %MVC
+        traces += _reference_traces(trend.task, "percent", trend.sessions)
     xn, yn = _axes("pain")
     traces.append(dict(type="scatter", x=dates, y=[s["pain"] for s in ss], name="pain (0–10)", mode="lines+markers",
                        xaxis=xn, yaxis=yn, line=dict(color="#e8590c", dash="dot"), customdata=ids,
                        hovertemplate="%{x}<br>pain %{y:g}<extra>session %{customdata}</extra>"))
     return traces, shapes
+
+
+REFERENCE_TRACE = "published values (single studies: points, not a range)"
+_ROW_POINTS = {"ratio": [(RATIO, None, "#2b8a3e")], "latency": [(LATENCY, None, "#2b8a3e")],
+               "percent": [(PCT, "glute_max", "#5f3dc4"), (PCT, "hamstrings", "#1c7ed6")]}
+
+
+def reference_x(sessions: list[dict]) -> str | None:
+    """Where the published points sit: a column a week after the last session, apart from the patient's own."""
+    dates = [s["session_date"] for s in sessions]
+    return _shift(max(dates), 7) if dates else None
+
+
+def _reference_traces(task: str, row: str, sessions: list[dict]) -> list[dict]:
+    """The published values of the exercise (reengage.reference_values) on ``row`` as labelled markers, each
+    with its variant, population and source on hover — never a shaded band: they are other people's group
+    values in one variant each, not a normal range."""
+    x = reference_x(sessions)
+    out = []
+    xa, ya = _axes(row)
+    for metric, muscle, col in _ROW_POINTS[row]:
+        pts = reference_points(task, metric, muscle)
+        if not pts or x is None:
+            continue
+        who = f" — {muscle.replace('_', ' ')} %MVIC" if muscle else f" — {row.replace('latency', 'onset latency')}"
+        out.append(dict(type="scatter", x=[x] * len(pts), y=[p.value for p in pts], mode="markers+text",
+                        name=f"{REFERENCE_TRACE}{who}", xaxis=xa, yaxis=ya, text=[p.short for p in pts],
+                        textposition="middle right", textfont=dict(size=10, color=col),
+                        marker=dict(symbol="diamond-open", size=10, color=col, line=dict(width=2)),
+                        hovertext=[p.label for p in pts], hoverinfo="text", meta="reference"))
+    return out
 
 
 def _projection_traces(trend: data.TaskTrend) -> list[dict]:
@@ -191,7 +218,7 @@ def _projection_traces(trend: data.TaskTrend) -> list[dict]:
 def trend_figure(trend: data.TaskTrend) -> dict:
     """One exercise's course on one time axis (a plain plotly figure dict): ratio (from 0), onset latency,
     glute-first fraction with glute max %MVC, and pain, per session; phase bands across all rows; the
-    first session ± MDC95 band; published ranges named in the legend with their source; the projection
+    first session ± MDC95 band; published values as labelled points with their source; the projection
     marked as an estimate."""
     ss = [s for s in trend.sessions if s["analysis_id"] is not None]
     traces = _trend_traces(ss)
@@ -205,18 +232,16 @@ def trend_figure(trend: data.TaskTrend) -> dict:
         s, e = _mdc_band(row, first.get(key), mdc, spec, unit)
         shapes += s
         traces += e
-    for ref in trend.references:
-        if ref.metric == "glute_hamstring_ratio":
-            shape, entry = _band("ratio", ref.low, ref.high, BAND_RATIO, "reference",
-                                 f"published ratio {ref.low:g}–{ref.high:g}<br>({ref.source.split(',')[0]})")
-            shapes.append(shape)
-            traces.append(entry)
+    for row in ("ratio", "latency"):
+        traces += _reference_traces(trend.task, row, trend.sessions)
     traces += _projection_traces(trend)
     context, context_shapes = _context_traces(trend)
     traces += context
     shapes += context_shapes
     fig = _figure(traces, shapes, notes)
     ends = [s["session_date"] for s in trend.sessions] + [t["x"][-1] for t in traces if t["name"].startswith("ESTIMATE")]
+    if any(t.get("meta") == "reference" for t in traces):
+        ends.append(_shift(reference_x(trend.sessions), 35))  # room for the points' labels
     if ends:
         for k in range(1, len(TREND_ROWS) + 1):
             fig["layout"][f"xaxis{'' if k == 1 else k}"]["range"] = date_range(ends)

@@ -42,6 +42,7 @@ from reengage.dsp.quality import channel_quality
 from reengage.dsp.reps import RepChecks, RepMeasures, check_reps, group_reps, measure_reps, movement_onsets
 from reengage.errors import InputError
 from reengage.model import MUSCLE_ROLES, Recording, ToPhysical
+from reengage.session_plan import REF_LEVEL_SKIP_S
 
 
 def _num(v, nd: int):
@@ -400,20 +401,55 @@ def _reps(s: _Setup, groups, bursts, others, checked, envs, refs, normalization,
                                                                                    options=ro)
     rg, rh = (refs.get(k) for k in ro.pair) if normalization != "none" else (1.0, 1.0)
     reps, notes = _rep_entries(m, reasons, movement_onset, ro.pair, missing_ratio_ref=not (rg and rh))
+    notes += _protocol_marks(s, m, envs, reps)
     return reps, notes, used
+
+
+def _protocol_marks(s: _Setup, m: RepMeasures, envs: dict, reps: list[dict]) -> list[str]:
+    """Adds to each rep, in place, ``cued`` when the session has ``cue:on``/``cue:off`` marks (a rep is cued when
+    its middle lies in a ``cue:on`` span) and ``pct_ref`` when it has ``ref:<muscle>`` holds (the rep's mean
+    envelope over the hold's level, %; the hold's level is its mean envelope without its first and last
+    second, reengage.session_plan). Returns notes. Nothing is added to a session without the marks."""
+    events = s.recording.events
+    cue_on = [(e.onset_s, e.onset_s + e.duration_s) for e in events if e.label == "cue:on"]
+    if cue_on or any(e.label == "cue:off" for e in events):
+        for rep, a, b in zip(reps, m.start_s.tolist(), m.end_s.tolist()):
+            mid = (a + b) / 2
+            rep["cued"] = any(lo <= mid < hi for lo, hi in cue_on)
+    levels, notes = {}, []
+    if not any(e.label.startswith("ref:") for e in events):
+        return notes
+    for k in s.keys:
+        spans = [(e.onset_s + REF_LEVEL_SKIP_S, e.duration_s - 2 * REF_LEVEL_SKIP_S) for e in events
+                 if e.label == f"ref:{k}" and e.duration_s > 2 * REF_LEVEL_SKIP_S]
+        mask = intervals_mask(s.n, fs=s.fs, intervals_s=spans, t0_s=s.t0) & ~s.gap
+        env = envs.get(k)
+        level = float(np.mean(env[mask], dtype=np.float64)) if env is not None and spans and mask.any() else 0.0
+        levels[k] = level if level > 0 else None
+        if levels[k] is None:
+            notes.append(f"{k}: no usable ref:{k} hold: pct_ref is null")
+    for r, rep in enumerate(reps):
+        a, b = int(m.start[r]), int(m.end[r]) + 1
+        rep["pct_ref"] = {k: _num(100.0 * float(np.mean(envs[k][a:b], dtype=np.float64)) / levels[k], 1)
+                          if levels[k] and m.onsets[k][r] >= 0 else None for k in s.keys}
+    return notes
 
 
 def summarize_reps(reps: list[dict], keys: list[str], method: str, movements) -> dict:
     """The analysis JSON's ``summary`` over the reps not excluded: ``reps`` as in the JSON's ``reps`` list,
     ``keys`` the channel keys, ``method`` the onset method's name, ``movements`` the IMU movements or None.
     Public so a clinician's corrections (an excluded rep, a moved onset) re-summarise exactly as analyze does."""
-    included = [r for r in reps if not r["excluded"]]
+    everything = [r for r in reps if not r["excluded"]]
+    # With cue marks, the session's medians are of the uncued reps: the values comparable between sessions
+    # (carried over); "cue_effect" sets today's cued reps beside them.
+    cued = any("cued" in r for r in reps)
+    included = [r for r in everything if not r.get("cued")]
     lat = [r["onset_latency_ms"] for r in included if r["onset_latency_ms"] is not None]
     rat = [r["glute_hamstring_ratio"] for r in included if r["glute_hamstring_ratio"] is not None]
     summary = {
-        "reps": len(included),
+        "reps": len(everything),
         "reps_detected": len(reps),
-        "reps_excluded": len(reps) - len(included),
+        "reps_excluded": len(reps) - len(everything),
         "glute_first_fraction": _num(sum(1 for v in lat if v < 0) / len(lat), 3) if lat else None,
         "median_onset_latency_ms": _num(_median(lat), 1),
         "onset_latency_iqr_ms": _num(_iqr(lat), 1),
@@ -429,11 +465,30 @@ def summarize_reps(reps: list[dict], keys: list[str], method: str, movements) ->
         "excluded_reps": [{"index": r["index"], "reasons": r["exclusion_reasons"]} for r in reps if r["excluded"]],
         "onset_method": method,
     }
+    if any("pct_ref" in r for r in reps):
+        summary["median_mean_pct_ref"] = {k: _num(_median([r["pct_ref"][k] for r in included]), 1) for k in keys}
+    if cued:
+        summary["cue_effect"] = cue_effect(everything, keys)
     if movements is not None:
         summary["movements"] = len(movements)
         summary["median_onset_re_movement_ms"] = {
             k: _num(_median([r["onset_re_movement_ms"].get(k) for r in included]), 1) for k in keys}
     return summary
+
+
+def cue_effect(reps: list[dict], keys: list[str]) -> dict:
+    """Today's effect of the glute cue: medians of the cued and the uncued reps of ``reps`` (those not excluded)."""
+    out = {}
+    groups = (("cued", [r for r in reps if r.get("cued")]), ("uncued", [r for r in reps if not r.get("cued")]))
+    for name, rs in groups:
+        out[f"{name}_reps"] = len(rs)
+    for name, rs in groups:
+        out[f"median_glute_hamstring_ratio_{name}"] = _num(_median(
+            [r["glute_hamstring_ratio"] for r in rs if r["glute_hamstring_ratio"] is not None]), 3)
+        out[f"median_onset_latency_ms_{name}"] = _num(_median(
+            [r["onset_latency_ms"] for r in rs if r["onset_latency_ms"] is not None]), 1)
+        out[f"median_mean_pct_mvc_{name}"] = {k: _num(_median([r["mean_pct_mvc"][k] for r in rs]), 1) for k in keys}
+    return out
 
 
 def _default_threads() -> int:

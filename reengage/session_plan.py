@@ -65,4 +65,46 @@ def mvc_plan_for(duration_s: float, n_muscles: int, rep_period_s: float) -> MvcP
     return None
 
 
-__all__ = ["MvcPlan", "MVC_PLAN", "SHORT_MVC_PLAN", "REST_S", "READY_S", "mvc_plan_for"]
+# ------------------------------------------------------------------------------- cued and uncued reps
+# "The effect of a cue today" is measured inside one session: the first reps are done as the person does them
+# (uncued), the last ``cued`` reps after the cue. Uncued reps come first because a cue's effect does not wear off
+# on demand within a session (Lewis & Sahrmann 2009 recorded the natural pattern before the cued one). Only the
+# uncued reps are comparable between sessions ("carried over"); the cued ones measure what a cue can do today.
+CUE = "squeeze your glutes first, then lift"
+
+
+def cue_events(rep_onsets: list[float], rep_s: float, cued: int) -> list[Event]:
+    """``cue:off`` over the uncued reps and ``cue:on`` over the last ``cued`` reps of ``rep_onsets`` (s), each
+    span running from the end of the rep before it (or the first rep's onset) to the end of its last rep."""
+    n = len(rep_onsets)
+    if not 0 < cued <= n:
+        return []
+    first_cued = n - cued
+    split = rep_onsets[first_cued - 1] + rep_s if first_cued else rep_onsets[0]
+    end = rep_onsets[-1] + rep_s
+    out = [Event(rep_onsets[0], split - rep_onsets[0], "cue:off")] if first_cued else []
+    return out + [Event(split, end - split, "cue:on")]
+
+
+# ------------------------------------------------------------------------- sub-maximal reference holds
+# A standard sub-maximal contraction per muscle, held REF_HOLD_S, after the reps: the test position held
+# against gravity alone (no resistance). A sub-maximal reference is more reliable between days than an MVC
+# (trunk EMG between days: %SEM 7 % with a sub-maximal reference vs 17 % with MVC, J Electromyogr Kinesiol
+# 2004;14:333; 50 % MVC more reproducible than 100 % MVC, PMID 10378745). The positions are this project's
+# choice: no source read gives a standard sub-maximal glute reference (docs/analysis-json.md).
+REF_HOLD_S = 5.0
+REF_REST_S = 5.0
+REF_LEVEL_SKIP_S = 1.0  # the reference level is the mean envelope without the hold's first and last second
+
+
+def reference_events(muscles: list[str], start_s: float) -> list[Event]:
+    """``ref:<muscle>`` holds of :data:`REF_HOLD_S`, each followed by :data:`REF_REST_S` of ``rest``."""
+    out, t = [], start_s
+    for m in muscles:
+        out += [Event(t, REF_HOLD_S, f"ref:{m}"), Event(t + REF_HOLD_S, REF_REST_S, "rest")]
+        t += REF_HOLD_S + REF_REST_S
+    return out
+
+
+__all__ = ["MvcPlan", "MVC_PLAN", "SHORT_MVC_PLAN", "REST_S", "READY_S", "mvc_plan_for", "CUE", "cue_events",
+           "REF_HOLD_S", "REF_REST_S", "REF_LEVEL_SKIP_S", "reference_events"]

@@ -1,5 +1,5 @@
 """Patient: per exercise, ratio and onset latency across sessions over calendar time, with phase bands,
-published reference ranges and their sources, glute-first fraction, glute max and hamstrings %MVC, pain, the
+published reference values as labelled points with their sources, glute-first fraction, glute max and hamstrings %MVC, pain, the
 between-session minimal detectable change, and each measure's slope per week (marked as an estimate, no date)."""
 
 from __future__ import annotations
@@ -7,15 +7,16 @@ from __future__ import annotations
 import dash
 from dash import ALL, Input, Output, callback, ctx, dcc, html
 
-from reengage.dashboard import data, figures
+from reengage.dashboard import cues, data, figures, noise_words
 from reengage.dashboard.numbers import fmt, with_iqr
 from reengage.dashboard.words import SESSION_COLUMNS, change_words, projection_words, session_cells
 
 dash.register_page(__name__, path_template="/patient/<subject_id>", name="Patient", title="reengage — patient")
 
 
-def _section(i: int, subject_id: str, trend: data.TaskTrend):
+def _section(i: int, subject_id: str, trend: data.TaskTrend, extras: dict[int, dict]):
     ss = trend.sessions
+    pct_ref = cues.pct_ref_text(ss, extras)
     analysed = [s for s in ss if s["analysis_id"] is not None]
     last = analysed[-1] if analysed else {}
     cards = html.Div(className="re-cards", children=[
@@ -31,6 +32,8 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
         html.Div([html.Div("Latest %MVC, glute max / hamstrings", className="k"),
                   html.Div(f"{fmt(last.get('glute_max_pct_mvc'), '.1f')} / {fmt(last.get('hamstrings_pct_mvc'), '.1f')}",
                            className="v")], className="re-card pct-mvc-card"),
+        html.Div([html.Div("Latest %ref, glute max / hamstrings", className="k"), html.Div(pct_ref, className="v")],
+                 className="re-card pct-ref-card", title=cues.PCT_REF_HELP) if pct_ref else None,
     ])
     rows = [html.Tr([
         html.Td(dcc.Link(s["session_date"], href=f"/session/{s['session_id']}", className="session-link")),
@@ -49,15 +52,24 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend):
             html.Li(["Ratio: ", change_words(trend.change_ratio, trend.mdc_ratio, "", True)]),
             html.Li(["Onset latency: ", change_words(trend.change_latency_ms, trend.mdc_latency_ms, " ms", False)]),
             *projection_words(trend),
+            *[html.Li(line, className="noise-source") for line in (
+                noise_words.noise_line("Ratio:", trend.mdc_ratio),
+                noise_words.noise_line("Onset latency:", trend.mdc_latency_ms)) if line],
+            *[html.Li(w, className="mvc-position-warning") for w in noise_words.mvc_position_warning(ss, extras)],
+            *([html.Li(cues.CARRY_OVER_WORDS, className="carry-over")] if any(
+                "cue_effect" in e for e in extras.values()) else []),
         ]),
         dcc.Graph(id={"type": "patient-trend", "index": i}, figure=figures.trend_figure(trend),
                   className="patient-trend", config={"displaylogo": False}),
+        *cues.cue_effect_block(ss, extras),
+        html.P(cues.PCT_REF_HELP, className="re-help") if pct_ref else None,
         html.P(data.ONSET_LITERATURE, className="re-help"),
         html.P("Click a point to open that session. A change counts only beyond the noise between sessions "
                "(electrodes re-applied, a new MVC): MDC95 = 1.96·√2·SEM from the published between-day figure "
                "(%SEM ≈ 17 % of the ratio), or this patient's own session-to-session scatter when larger (Weir "
-               "2005); the rep-to-rep spread within a session is shown as today's precision. Published ranges are "
-               "other people's group values, shown for context, not as targets or verdicts. No study follows the "
+               "2005); the rep-to-rep spread within a session is shown as today's precision. Published values are "
+               "other people's group values in one variant each, drawn as labelled points (hover for the variant, "
+               "population and source), never as a normal band, and not as targets or verdicts. No study follows the "
                "ratio or the onset order over weeks, so no date is projected: an ESTIMATE is the slope so far and "
                "how many more sessions at it a change beyond the between-session noise would take. Both muscles' "
                "%MVC are drawn: cueing raises both, so the ratio can stay flat while the glutes switch on.",
@@ -86,7 +98,7 @@ def layout(subject_id: str | None = None, **_query):
                      id="patient-report-link"),
         ]),
         *_other_empty_note(root, subject_id, trends),
-        *[_section(i, subject_id, t) for i, t in enumerate(trends)],
+        *[_section(i, subject_id, t, cues.session_extras(root, t.sessions)) for i, t in enumerate(trends)],
     ])
 
 
