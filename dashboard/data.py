@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from reengage.catalog import CATALOG_NAME, Catalog
+from reengage.corrections import change, describe, describe_unmatched
 from reengage.dashboard.numbers import finite
 from reengage.dsp.quality import MAINS_MAX_DB, SNR_MIN_DB
 from reengage.errors import CatalogError, ReengageError
@@ -431,6 +432,7 @@ def _rep_row(r: dict, position: int) -> dict:
         "firing_order": " → ".join(r.get("firing_order") or []),
         "excluded": "yes" if r.get("excluded") else "",
         "exclusion_reasons": "; ".join(str(x) for x in r.get("exclusion_reasons") or []),
+        "corrected": "yes" if r.get("corrections") else "",
     }
 
 
@@ -446,11 +448,14 @@ def session(root: Path, session_id: int) -> dict | None:
         analysis = cat.analysis(s["recording_id"]) if s["analysis_id"] is not None else None
         info = cat.recording_info(s["recording_id"]) or {}
         others = [o for o in cat.sessions(s["subject_id"]) if o["session_id"] != s["session_id"]]
+        corrections = cat.corrections(session_id)
     reps = [_rep_row(r, k) for k, r in enumerate((analysis or {}).get("reps") or [])]
     return {"session": s, "analysis": analysis, "info": info, "reps": reps,
             "quality": quality_in_words(analysis),
             "notes": [str(n) for n in (analysis or {}).get("notes") or []],
-            "others": others}
+            "others": others,
+            "corrections": [dict(c, words=describe(c), change=change(c, with_rep=False)) for c in reversed(corrections)],
+            "unmatched": [describe_unmatched(c) for c in (analysis or {}).get("unmatched_corrections") or []]}
 
 
 # ------------------------------------------------------------------------------------------ traces
@@ -625,6 +630,46 @@ def edit_session(root: Path, session_id: int, *, who: str, **fields) -> list[dic
     """Correct a session's ``phase``, ``pain`` and/or ``notes`` (the keys given); returns the changes made."""
     with _open_for_writing(root) as cat:
         return cat.edit_session(int(session_id), who=who, **fields)
+
+
+def correction_author() -> str:
+    """Who a correction made on this page is attributed to: the authenticated user when basic authentication
+    is on, else the login name of the dashboard's process (on loopback, the clinician at this computer)."""
+    import flask
+
+    auth = flask.request.authorization if flask.has_request_context() else None
+    if auth is not None and auth.username:
+        return str(auth.username)
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def correct(root: Path, session_id: int, kind: str, rep: int, *, who: str, channel: str | None = None,
+            seconds=None, reason: str = "") -> dict | None:
+    """A clinician's correction of the session's analysis (:meth:`Catalog.correct`): the correction made, or
+    None when it was already so."""
+    with _open_for_writing(root) as cat:
+        return cat.correct(int(session_id), kind, int(rep), who=who, channel=channel, seconds=seconds, reason=reason)
+
+
+def undo_correction(root: Path, session_id: int, correction_id: int, *, who: str) -> dict:
+    """Reverse a correction (the undo is stored as a correction of its own)."""
+    with _open_for_writing(root) as cat:
+        return cat.undo_correction(int(session_id), int(correction_id), who=who)
+
+
+def onset_at(analysis: dict | None, channel: str, t_s: float) -> int | None:
+    """The index of the rep whose (effective) onset of ``channel`` is at ``t_s`` (a clicked ▲ marker), or None."""
+    best, best_d = None, 0.05
+    for k, r in enumerate((analysis or {}).get("reps") or []):
+        v = finite((r.get("onset_s") or {}).get(channel))
+        if v is not None and abs(v - t_s) < best_d:
+            best, best_d = int(r.get("index", k)), abs(v - t_s)
+    return best
 
 
 def session_edits(root: Path, session_id: int) -> list[dict]:

@@ -54,12 +54,18 @@ class BatchResult:
     failed: dict[str, str] = field(default_factory=dict)  # failed in this run: name → one-line error
     known_failures: dict[str, str] = field(default_factory=dict)  # failed before, unchanged since, not retried
     skipped: dict[str, str] = field(default_factory=dict)  # not looked at (a symlink out of the root): name → why
+    # A clinician's corrections no rep of the new analysis matches (kept, not applied): name → one line each
+    unmatched: dict[str, list[str]] = field(default_factory=dict)
     interrupted: bool = False
 
     @property
     def exit_code(self) -> int:
         """1 when any file failed (in this run or, unchanged, in an earlier one), else 0."""
         return 1 if self.failed or self.known_failures else 0
+
+    def unmatched_lines(self) -> list[str]:
+        """One line per correction the re-analysis of its file could not place, each naming the file."""
+        return [f"{rel}: {line}" for rel, lines in sorted(self.unmatched.items()) for line in lines]
 
     def failure_lines(self) -> list[str]:
         """One line per failed file, this run's first, each naming the file."""
@@ -239,6 +245,15 @@ def store(cat: Catalog, one: FileAnalysis) -> str | None:
         return msg
 
 
+def unmatched_corrections(cat: Catalog, path: Path | str) -> list[str]:
+    """The corrections of the file's session that its current analysis could not place, in words (kept in the
+    catalog, reported, never silently dropped)."""
+    from reengage.corrections import describe_unmatched
+
+    session_id = cat.session_of_file(path)
+    return [describe_unmatched(c) for c in cat.unmatched_corrections(session_id)] if session_id is not None else []
+
+
 def register_file(cat: Catalog, path: Path, *, console: Console) -> FileAnalysis:
     """``record``'s, ``import``'s and ``replay --out``'s last step: analyse a new recording and register it with
     its analysis, as ``analyze --all`` would (:func:`store`). A failed analysis still registers the recording
@@ -256,6 +271,8 @@ def register_file(cat: Catalog, path: Path, *, console: Console) -> FileAnalysis
     else:
         reps = result.analysis["summary"]["reps"]
         _say(console, f"analysed ({reps} reps) and catalogued in {cat.path}")
+        for line in unmatched_corrections(cat, path):
+            _say(console, f"warning: {line}", "yellow")
     return result
 
 
@@ -363,6 +380,9 @@ def _collect(cat: Catalog, root: Path, path: Path, fut: Future, result: BatchRes
         result.empty.append(rel)
     else:
         result.analysed.append(rel)
+        lines = unmatched_corrections(cat, path)
+        if lines:
+            result.unmatched[rel] = lines
 
 
 def _report(console: Console, result: BatchResult) -> None:
@@ -377,6 +397,11 @@ def _report(console: Console, result: BatchResult) -> None:
         msg = f"{result.unchanged} recordings, all analyses up to date" + (
             f", {len(result.skipped)} skipped" if result.skipped else "")
     _say(console, msg)
+    if result.unmatched:
+        _say(console, f"{sum(map(len, result.unmatched.values()))} clinician corrections no longer match a rep "
+                      "(kept, not applied; check them on the session page or with `reengage corrections`):", "yellow")
+        for line in result.unmatched_lines():
+            _say(console, f"  {line}", "yellow")
     if result.exit_code:
         _say(console, f"{len(result.failed) + len(result.known_failures)} files failed:", "red")
         for line in result.failure_lines():

@@ -18,6 +18,10 @@ What it holds and why:
   software version is re-analysed and an old analysis is never shown as current.
 - ``edits``: the audit trail: who changed which field of a session or patient, when (UTC), old and new value.
   A field edited here is the catalog's from then on: re-registering or re-analysing the file never undoes it.
+- ``corrections``: a clinician's corrections of an analysis (an onset moved or deleted, a rep excluded or
+  included; :mod:`reengage.corrections`) with who, when, old and new value. The analysis every reader gets
+  (:meth:`Catalog.analysis`, the summary columns, hence trends and reports) is the *effective* one, computed
+  here once when a correction is made or the recording re-analysed; analyze's own document is kept beside it.
 - ``failures``: files that could not be read or analysed, with the error, the file's SHA-256 and the software
   version, so ``analyze --all`` reports them every time but retries only when the file or reengage changed.
 
@@ -226,8 +230,36 @@ def _split_merged_sessions(db: sqlite3.Connection) -> None:
                 db.execute("UPDATE recordings SET session_id=? WHERE recording_id=?", (new_id, recording_id))
 
 
+def _m4_corrections(db: sqlite3.Connection) -> None:
+    """Version 4: a clinician's corrections of an analysis (:mod:`reengage.corrections`). ``analyses.analysis_json``
+    becomes the *effective* analysis every reader shows (corrections applied); ``machine_json`` keeps analyze's
+    own document when the two differ (NULL: no correction, the two are one)."""
+    _execute_all(
+        db,
+        """
+        ALTER TABLE analyses ADD COLUMN machine_json TEXT;
+        CREATE TABLE corrections (
+            correction_id INTEGER PRIMARY KEY,
+            session_id    INTEGER NOT NULL REFERENCES sessions(session_id),
+            kind          TEXT NOT NULL CHECK (kind IN ('move_onset', 'delete_onset', 'exclude_rep', 'include_rep')),
+            rep           INTEGER NOT NULL,
+            channel       TEXT,
+            anchor        TEXT NOT NULL CHECK (anchor IN ('onset', 'start')),
+            anchor_s      REAL NOT NULL,
+            old_value     TEXT,
+            new_value     TEXT,
+            reason        TEXT NOT NULL DEFAULT '',
+            who           TEXT NOT NULL,
+            created_utc   TEXT NOT NULL,
+            undoes        INTEGER REFERENCES corrections(correction_id)
+        );
+        CREATE INDEX corrections_session ON corrections(session_id, correction_id)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _m1_initial, _m2_summary_columns, _m3_one_session_per_recording,
+    _m1_initial, _m2_summary_columns, _m3_one_session_per_recording, _m4_corrections,
 ]
 """Ordered schema migrations; the file's ``user_version`` is how many have been applied. Append only."""
 
@@ -723,12 +755,23 @@ class Catalog:
         self.db.execute(f"UPDATE sessions SET {cols} WHERE session_id=?", (*new.values(), session_id))
 
     def _add_analysis(self, recording_id: int, sha: str, analysis: dict, now: str) -> None:
+        """Store a new analysis of a recording with the session's corrections re-applied to it (matched by time:
+        a re-analysis may find the reps at other indices), so no correction is lost to a re-analysis."""
         text = json.dumps(analysis, separators=(",", ":"), allow_nan=False)  # the contract: never NaN
+        effective, machine = analysis, None
+        session_id = self.session_of_recording(recording_id)
+        corrections = self.corrections(session_id) if session_id is not None else []
+        if corrections:
+            from reengage.corrections import apply_corrections
+
+            effective, _ = apply_corrections(analysis, corrections)
+            machine = text
+            text = json.dumps(effective, separators=(",", ":"), allow_nan=False)
         self.db.execute(
-            "INSERT INTO analyses(recording_id, software_version, recording_sha256, analysis_json, created_utc, "
-            "reps, glute_first_fraction, median_onset_latency_ms, median_glute_hamstring_ratio) "
-            "VALUES (?,?,?,?,?,?,?,?,?)",
-            (recording_id, __version__, sha, text, now, *_summary_values(analysis)),
+            "INSERT INTO analyses(recording_id, software_version, recording_sha256, analysis_json, machine_json, "
+            "created_utc, reps, glute_first_fraction, median_onset_latency_ms, median_glute_hamstring_ratio) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (recording_id, __version__, sha, text, machine, now, *_summary_values(effective)),
         )
 
     def _put_failure(self, rel: str, st, sha: str, error: str, now: str) -> None:
@@ -893,11 +936,19 @@ class Catalog:
         return json.loads(row[0]) if row else None
 
     def analysis(self, recording_id: int) -> dict | None:
-        """The latest analysis JSON of a recording, or None."""
+        """The latest analysis JSON of a recording with the clinician's corrections applied (what every reader
+        shows; ``corrections`` in it lists them), or None."""
         row = self.db.execute(
             "SELECT analysis_json FROM analyses WHERE recording_id=? ORDER BY analysis_id DESC LIMIT 1",
             (int(recording_id),),
         ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def machine_analysis(self, recording_id: int) -> dict | None:
+        """analyze's own document behind :meth:`analysis` (the two are one when nothing was corrected), or None."""
+        row = self.db.execute(
+            "SELECT COALESCE(machine_json, analysis_json) FROM analyses WHERE recording_id=? "
+            "ORDER BY analysis_id DESC LIMIT 1", (int(recording_id),)).fetchone()
         return json.loads(row[0]) if row else None
 
     def analyses_for_subject(self, subject_id: str) -> dict[int, dict]:
@@ -944,6 +995,124 @@ class Catalog:
                               sha256=rec["sha256"] if rec else None, field=field, new=new)
                 changes.append({"field": field, "old": old, "new": new})
         return changes
+
+    # -- a clinician's corrections of an analysis, audited (reengage.corrections)
+    def correct(self, session_id: int, kind: str, rep: int, *, who: str | None, channel: str | None = None,
+                seconds=None, reason: str = "") -> dict | None:
+        """Correct the session's current analysis: ``kind`` one of ``move_onset`` (``channel``, ``seconds``),
+        ``delete_onset`` (``channel``), ``exclude_rep``, ``include_rep``, of rep index ``rep`` (0-based).
+
+        The correction is stored with who made it, when (UTC), the old and the new value, and journalled; the
+        effective analysis is recomputed at once and stored as the session's current analysis, so every trend,
+        report and page reads the corrected numbers. Returns the correction (with its ``correction_id``), or
+        None when the value is already so. Bad input, an unknown session or one without analysis: InputError."""
+        from reengage.corrections import make_correction
+
+        who = _who(who)
+        with self._write():
+            recording_id = self._analysed_recording(session_id)
+            c = make_correction(self.machine_analysis(recording_id), self.analysis(recording_id), kind, rep,
+                                channel=channel, seconds=seconds, reason=reason, who=who)
+            if c is None:
+                return None
+            return self._store_correction(int(session_id), recording_id, c)
+
+    def undo_correction(self, session_id: int, correction_id: int, *, who: str | None, reason: str = "") -> dict:
+        """Reverse a correction: a new correction (``undoes`` names the old one) that sets the old value back."""
+        from reengage.corrections import inverse
+
+        who = _who(who)
+        with self._write():
+            recording_id = self._analysed_recording(session_id)
+            c = next((x for x in self.corrections(session_id) if x["correction_id"] == int(correction_id)), None)
+            if c is None:
+                raise InputError(f"session {session_id}: no correction {correction_id}")
+            return self._store_correction(int(session_id), recording_id, inverse(c, who=who, reason=reason))
+
+    def _analysed_recording(self, session_id: int) -> int:
+        s = self.session(int(session_id))
+        if s is None:
+            raise InputError(f"session {session_id}: no such session")
+        if s["analysis_id"] is None:
+            raise InputError(f"session {session_id}: not analysed yet, nothing to correct "
+                             "(`reengage analyze --all` first)")
+        return int(s["recording_id"])
+
+    def _store_correction(self, session_id: int, recording_id: int | None, c: dict) -> dict:
+        now = self._now()
+        cur = self.db.execute(
+            "INSERT INTO corrections(session_id, kind, rep, channel, anchor, anchor_s, old_value, new_value, reason, "
+            "who, created_utc, undoes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (session_id, c["kind"], int(c["rep"]), c["channel"], c["anchor"], float(c["anchor_s"]), _json(c["old"]),
+             _json(c["new"]), c["reason"], c["who"], now, c["undoes"]),
+        )
+        ids = [x["correction_id"] for x in self.corrections(session_id)]
+        rec = self.db.execute("SELECT path, sha256 FROM recordings WHERE session_id=?", (session_id,)).fetchone()
+        # A session's correction is named in the journal by its position, since ids do not survive a rebuild.
+        undoes = ids.index(c["undoes"]) if c["undoes"] in ids else None
+        self._journal("correct", c["who"], now, path=rec["path"] if rec else None,
+                      sha256=rec["sha256"] if rec else None, undoes=undoes,
+                      **{k: c[k] for k in ("kind", "rep", "channel", "anchor", "anchor_s", "old", "new", "reason")})
+        if recording_id is not None:
+            self._reapply(recording_id)
+        return {**c, "correction_id": int(cur.lastrowid), "when_utc": now}
+
+    def replay_correction(self, session_id: int, entry: dict) -> None:
+        """Store a journalled correction again (a rebuilt catalog): as it was, without an analysis to check it
+        against (the next ``analyze --all`` applies it, matched by time)."""
+        from reengage.corrections import KINDS
+
+        if entry.get("kind") not in KINDS or entry.get("anchor") not in ("onset", "start"):
+            raise InputError(f"journalled correction {entry.get('kind')!r}: not understood")
+        ids = [x["correction_id"] for x in self.corrections(session_id)]
+        k = entry.get("undoes")
+        c = {key: entry.get(key) for key in ("kind", "rep", "channel", "anchor", "anchor_s", "old", "new")}
+        c.update(reason=str(entry.get("reason") or ""), who=_who(entry.get("who") or "unknown"),
+                 undoes=ids[k] if isinstance(k, int) and 0 <= k < len(ids) else None)
+        with self._write():
+            s = self.session(int(session_id))
+            self._store_correction(int(session_id), s["recording_id"] if s and s["analysis_id"] else None, c)
+
+    def _reapply(self, recording_id: int) -> None:
+        """Recompute the effective analysis of the recording's latest analysis from analyze's own document and
+        every correction of its session, and store it (with its summary columns) as the current analysis."""
+        from reengage.corrections import apply_corrections
+
+        row = self.db.execute(
+            "SELECT analysis_id, COALESCE(machine_json, analysis_json) AS machine FROM analyses WHERE recording_id=? "
+            "ORDER BY analysis_id DESC LIMIT 1", (recording_id,)).fetchone()
+        if row is None:
+            return
+        machine = json.loads(row["machine"])
+        effective, _ = apply_corrections(machine, self.corrections(self.session_of_recording(recording_id)))
+        self.db.execute(
+            "UPDATE analyses SET analysis_json=?, machine_json=?, reps=?, glute_first_fraction=?, "
+            "median_onset_latency_ms=?, median_glute_hamstring_ratio=? WHERE analysis_id=?",
+            (json.dumps(effective, separators=(",", ":"), allow_nan=False),
+             None if effective is machine else row["machine"], *_summary_values(effective), row["analysis_id"]),
+        )
+
+    def corrections(self, session_id: int) -> list[dict]:
+        """A session's corrections, oldest first: ``{"correction_id", "kind", "rep", "channel", "anchor",
+        "anchor_s", "old", "new", "reason", "who", "when_utc", "undoes"}`` (``rep`` the index when made)."""
+        rows = self.db.execute("SELECT * FROM corrections WHERE session_id=? ORDER BY correction_id",
+                               (int(session_id),)).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["old"] = None if d.pop("old_value") is None else json.loads(r["old_value"])
+            d["new"] = None if d.pop("new_value") is None else json.loads(r["new_value"])
+            d["when_utc"] = d.pop("created_utc")
+            d.pop("session_id")
+            out.append(d)
+        return out
+
+    def unmatched_corrections(self, session_id: int) -> list[dict]:
+        """The session's corrections that no rep of its current analysis matches (kept, not applied), as stored
+        in that analysis when it was computed."""
+        s = self.session(int(session_id))
+        a = self.analysis(s["recording_id"]) if s and s["analysis_id"] is not None else None
+        return list((a or {}).get("unmatched_corrections") or [])
 
     def _audit(self, session_id: int | None, subject_id: str, field: str, old, new, who: str, now: str) -> None:
         self.db.execute(

@@ -1,7 +1,8 @@
 """The catalog's journal and its repair: what lives only in the catalog survives the catalog.
 
 Everything in ``catalog.sqlite`` can be rebuilt from the recordings in the data root except what a person
-entered: session corrections (phase, pain, notes), the patient register, renames and merges. Each of those is
+entered: session corrections (phase, pain, notes), a clinician's corrections of an analysis (onsets moved or
+deleted, reps excluded or included), the patient register, renames and merges. Each of those is
 also appended, before its transaction commits, to ``catalog.journal`` beside the catalog: one JSON object per
 line, flushed and fsync'd. A catalog found damaged at open (``PRAGMA quick_check``, or SQLite calling the file
 corrupt or not a database) is moved aside as ``catalog.sqlite.damaged-<UTC>``, a fresh one is built from the
@@ -12,6 +13,10 @@ Entries (``who`` and ``utc`` on each; sessions are named by their recording's pa
 do not survive a rebuild)::
 
     {"op": "edit", "path", "sha256", "field", "new"}       a session correction
+    {"op": "correct", "path", "sha256", "kind", "rep", "channel", "anchor", "anchor_s", "old", "new", "reason",
+     "undoes"}                                            a correction of the analysis (reengage.corrections;
+                                                          ``undoes``: the position of the undone one among the
+                                                          session's corrections, ids do not survive a rebuild)
     {"op": "add_patient", "subject_id", "display_name", "note"}
     {"op": "rename", "old", "new"}
     {"op": "merge", "from", "into"}
@@ -184,6 +189,12 @@ def replay(cat, entries: list[dict]) -> tuple[int, int]:
                     skipped += 1
                     continue
                 cat.edit_session(session_id, who=who or "unknown", **{e["field"]: e.get("new")})
+            elif e["op"] == "correct":
+                session_id = cat.session_of_journal_entry(e)
+                if session_id is None:
+                    skipped += 1
+                    continue
+                cat.replay_correction(session_id, e)
             elif e["op"] == "add_patient":
                 cat.add_patient(e["subject_id"], display_name=e.get("display_name"), note=e.get("note"), who=who)
             elif e["op"] == "rename":

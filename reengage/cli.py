@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from reengage.cli_clinic import patients_app, session_app, warn_unknown_subject
+from reengage.cli_clinic import patients_app, register_commands, session_app, warn_unknown_subject
 from reengage.cli_common import data_root, emit_json, err, pairs, say
 from reengage.cli_tables import print_analysis, print_trend, session_line
 from reengage.errors import InputError, ReengageError
@@ -36,6 +36,7 @@ app = _Typer(
 )
 app.add_typer(patients_app, name="patients")
 app.add_typer(session_app, name="session")
+register_commands(app)
 @app.command()
 def info(
     path: Path = typer.Argument(..., help="a recording (.rgr, .csv, .edf)"),

@@ -1,6 +1,8 @@
-"""``reengage patients …`` (the patient register) and ``reengage session edit`` (audited corrections of a
-session's phase, pain and notes): the catalog's register and audit trail (:mod:`reengage.catalog`) on the
-command line. Every change is attributed to ``--by`` or, by default, the login name of the process."""
+"""``reengage patients …`` (the patient register), ``reengage session edit`` (audited corrections of a
+session's phase, pain and notes) and ``reengage correct`` / ``reengage corrections`` (a clinician's corrections
+of the analysis: onsets moved or deleted, reps excluded or included; :mod:`reengage.corrections`): the
+catalog's register and audit trail (:mod:`reengage.catalog`) on the command line. Every change is attributed
+to ``--by`` or, by default, the login name of the process."""
 
 from __future__ import annotations
 
@@ -132,6 +134,129 @@ def session_edit(
         say(f"session {session_id}: already so, nothing changed")
     for c in changes:
         say(f"session {session_id}: {c['field']} {c['old']!r} → {c['new']!r} (by {trail[-1]['who']})")
+
+
+def _session_of(cat: Catalog, which: str) -> int:
+    """SESSION_OR_FILE: a session id (digits) or a recording file in the data root."""
+    if which.isascii() and which.isdigit():
+        if cat.session(int(which)) is None:
+            raise InputError(f"session {which}: no such session")
+        return int(which)
+    session_id = cat.session_of_file(Path(which))
+    if session_id is None:
+        raise InputError(f"{which}: not a catalogued recording (`reengage analyze --all` first)")
+    return session_id
+
+
+def _parts(value: str, option: str, n: int) -> list[str]:
+    parts = value.rsplit(":", n - 1) if n > 2 else value.split(":", 1)
+    if len(parts) != n or not all(p.strip() for p in parts):
+        shape = "REP:CHANNEL:SECONDS" if n == 3 else "REP:CHANNEL"
+        raise InputError(f"{option} {value!r}: expected {shape}, e.g. {'3:hamstrings:12.48' if n == 3 else '3:glute_max'}")
+    return [p.strip() for p in parts]
+
+
+def _rep_index(text: str, option: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise InputError(f"{option}: rep {text!r} must be the rep's number as shown, counting from 1")
+    return int(text) - 1
+
+
+def _requested(move_onset, delete_onset, exclude_rep, include_rep) -> dict:
+    given = [o for o in (move_onset, delete_onset, exclude_rep, include_rep) if o is not None]
+    if len(given) != 1:
+        raise InputError("correct: give exactly one of --move-onset, --delete-onset, --exclude-rep, --include-rep, "
+                         "--undo")
+    if move_onset is not None:
+        rep, channel, seconds = _parts(move_onset, "--move-onset", 3)
+        try:
+            t = float(seconds)
+        except ValueError:
+            raise InputError(f"--move-onset: {seconds!r} is not a time in seconds") from None
+        return {"kind": "move_onset", "rep": _rep_index(rep, "--move-onset"), "channel": channel, "seconds": t}
+    if delete_onset is not None:
+        rep, channel = _parts(delete_onset, "--delete-onset", 2)
+        return {"kind": "delete_onset", "rep": _rep_index(rep, "--delete-onset"), "channel": channel}
+    if exclude_rep is not None:
+        return {"kind": "exclude_rep", "rep": _rep_index(str(exclude_rep), "--exclude-rep")}
+    return {"kind": "include_rep", "rep": _rep_index(str(include_rep), "--include-rep")}
+
+
+def correct(
+    which: str = typer.Argument(..., metavar="SESSION_OR_FILE", help="a session id or a recording file"),
+    move_onset: Optional[str] = typer.Option(None, "--move-onset", help="REP:CHANNEL:SECONDS, the onset's new time"),
+    delete_onset: Optional[str] = typer.Option(None, "--delete-onset", help="REP:CHANNEL, an onset that is not one"),
+    exclude_rep: Optional[int] = typer.Option(None, "--exclude-rep", help="REP, leave it out (give --reason)"),
+    include_rep: Optional[int] = typer.Option(None, "--include-rep", help="REP, take it in again"),
+    undo: Optional[int] = typer.Option(None, "--undo", help="ID, reverse a correction (`reengage corrections`)"),
+    reason: str = typer.Option("", "--reason", help="why (required with --exclude-rep)"),
+    by: Optional[str] = typer.Option(None, "--by", help=BY_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print the correction and the session's new summary"),
+    data: Optional[Path] = typer.Option(None, "--data", help=DATA_HELP),
+) -> None:
+    """Correct the analysis of a session: move or delete an onset, exclude or include a rep (REP counts from 1,
+    as the session page shows it). Kept with who, when, old and new value; every trend and report uses it, and
+    it survives re-analysis."""
+    from reengage.corrections import describe
+
+    edits = (move_onset, delete_onset, exclude_rep, include_rep)
+    if undo is not None and any(o is not None for o in edits):
+        raise InputError("correct: --undo goes alone (it reverses one correction)")
+    req = None if undo is not None else _requested(*edits)
+    if req and req["kind"] == "exclude_rep" and not reason.strip():
+        raise InputError("--exclude-rep: give --reason (it is kept with the correction)")
+    with _catalog(data) as cat:
+        session_id = _session_of(cat, which)
+        if req is None:
+            c = cat.undo_correction(session_id, undo, who=by or login_name(), reason=reason)
+        else:
+            c = cat.correct(session_id, who=by or login_name(), reason=reason, **req)
+        s = cat.session(session_id)
+        summary = (cat.analysis(s["recording_id"]) or {}).get("summary")
+    if as_json:
+        emit_json({"session_id": session_id, "correction": c, "summary": summary})
+    if c is None:
+        say(f"session {session_id}: already so, nothing changed")
+        return
+    say(f"session {session_id}: correction {c['correction_id']}: {describe(c)}")
+    say(f"session {session_id}: median latency {s['median_onset_latency_ms']} ms, median ratio "
+        f"{s['median_glute_hamstring_ratio']}, {s['reps']} reps")
+
+
+def corrections(
+    which: str = typer.Argument(..., metavar="SESSION_OR_FILE", help="a session id or a recording file"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON on stdout"),
+    data: Optional[Path] = typer.Option(None, "--data", help=DATA_HELP),
+) -> None:
+    """List a session's corrections of its analysis (who, when, old → new), and those a re-analysis could not
+    place (kept, not applied)."""
+    from reengage.corrections import change, describe_unmatched
+
+    with _catalog(data) as cat:
+        session_id = _session_of(cat, which)
+        rows = cat.corrections(session_id)
+        unmatched = cat.unmatched_corrections(session_id)
+    if as_json:
+        emit_json({"session_id": session_id, "corrections": rows, "unmatched": unmatched})
+        return
+    if not rows:
+        say(f"session {session_id}: no corrections")
+    t = Table(title=f"corrections of session {session_id}")
+    for col in ("id", "when (UTC)", "who", "rep", "change", "reason"):
+        t.add_column(col)
+    for c in rows:
+        t.add_row(str(c["correction_id"]), str(c["when_utc"]), c["who"], str(c["rep"] + 1), change(c, with_rep=False),
+                  c["reason"] or "")
+    if rows:
+        Console().print(t)
+    for c in unmatched:
+        say(f"warning: {describe_unmatched(c)}", "yellow")
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add ``correct`` and ``corrections`` to the top-level command line."""
+    app.command("correct")(correct)
+    app.command("corrections")(corrections)
 
 
 def warn_unknown_subject(root: Path, subject: str) -> None:

@@ -8,7 +8,7 @@ import os
 import re
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from reengage.dashboard import data, figures
 from reengage.dashboard.numbers import fmt, with_iqr
@@ -22,6 +22,7 @@ REP_COLUMNS = [
     ("glute_onset_s", "Glute max onset (s)", ".3f"), ("hamstring_onset_s", "Hamstring onset (s)", ".3f"),
     ("onset_latency_ms", "Latency (ms)", "+.0f"), ("glute_hamstring_ratio", "Ratio", ".2f"),
     ("firing_order", "Firing order", ""), ("excluded", "Excluded", ""), ("exclusion_reasons", "Exclusion reason", ""),
+    ("corrected", "Corrected", ""),
 ]
 NORMALIZATION_WORDS = {"mvc": "%MVC", "none": "none (no MVC trials): ratio of raw envelopes"}
 
@@ -129,7 +130,7 @@ def _cell(r: dict, key: str, spec: str) -> str:
     if spec:
         return fmt(r.get(key), spec)
     v = r.get(key)
-    return v if v not in (None, "") else ("" if key in ("excluded", "exclusion_reasons") else "—")
+    return v if v not in (None, "") else ("" if key in ("excluded", "exclusion_reasons", "corrected") else "—")
 
 
 def rep_table(detail: dict) -> html.Table:
@@ -140,6 +141,50 @@ def rep_table(detail: dict) -> html.Table:
         for r in detail["reps"]
     ])
     return html.Table([head, body], id="session-reps", className="re-table")
+
+
+CORRECTION_KINDS = [("move_onset", "move the onset"), ("delete_onset", "delete the onset"),
+                    ("exclude_rep", "exclude the rep"), ("include_rep", "include the rep")]
+
+
+def correction_form(detail: dict) -> html.Div:
+    """Pick a rep and a muscle (or click a ▲ onset on the traces), then move or delete that onset, or exclude or
+    include the whole rep; every correction is stored with who made it and when, and the numbers above follow."""
+    a = detail["analysis"] or {}
+    channels = list((a.get("channels") or {}).keys())
+    n = len(a.get("reps") or [])
+    return html.Div(className="re-edit", children=[
+        html.P(f"Corrections are stored as made by {data.correction_author()}.", className="re-help", id="corr-who"),
+        html.Label(["Correction", dcc.RadioItems(id="corr-kind", value="move_onset", inline=True,
+                                                 options=[{"label": w, "value": k} for k, w in CORRECTION_KINDS])]),
+        html.Label(["Rep (1–%d)" % n, dcc.Input(id="corr-rep", type="number", min=1, max=max(n, 1), step=1,
+                                                className="re-input small")]),
+        html.Label(["Muscle", dcc.RadioItems(id="corr-channel", inline=True, value=channels[0] if channels else None,
+                                             options=[{"label": c.replace("_", " "), "value": c} for c in channels])]),
+        html.Label(["New onset (s)", dcc.Input(id="corr-seconds", type="number", step=0.001,
+                                               className="re-input small")]),
+        html.Label(["Reason", dcc.Input(id="corr-reason", type="text", className="re-input wide",
+                                        placeholder="required to exclude a rep")]),
+        html.Button("Apply correction", id="corr-apply", className="re-button"),
+        html.Span(id="corr-msg", className="re-help"),
+    ])
+
+
+def correction_list(detail: dict) -> html.Div:
+    """The session's corrections, newest first (who, when, old → new), each with an undo; and those a
+    re-analysis could not place (kept, not applied)."""
+    out = [html.P(w, className="warning corr-unmatched") for w in detail.get("unmatched") or []]
+    rows = detail.get("corrections") or []
+    if not rows:
+        return html.Div(out + [html.P("No corrections of the analysis.", className="re-help",
+                                      id="session-corrections")])
+    head = html.Thead(html.Tr([html.Th(h) for h in ("When (UTC)", "Who", "Rep", "Change", "Reason", "")]))
+    body = html.Tbody([html.Tr([
+        html.Td(str(c["when_utc"]).replace("T", " ")[:19]), html.Td(c["who"]), html.Td(str(c["rep"] + 1)),
+        html.Td(c["change"]), html.Td(c["reason"] or ""),
+        html.Td(html.Button("Undo", id={"type": "corr-undo", "index": c["correction_id"]}, className="re-button small")),
+    ]) for c in rows])
+    return html.Div(out + [html.Table([head, body], className="re-table", id="session-corrections")])
 
 
 def layout(session_id: str | None = None, **_query):
@@ -176,12 +221,20 @@ def layout(session_id: str | None = None, **_query):
             html.H4("Changes"),
             html.Div(edit_history(data.session_edits(root, s["session_id"])), id="session-edits-wrap"),
         ]),
+        html.Details(className="re-section no-print", id="session-correct", children=[
+            html.Summary("Correct the analysis: onsets and reps"),
+            html.P(data.READ_ONLY_WORDS[0].upper() + data.READ_ONLY_WORDS[1:] + ".", className="warning read-only-note")
+            if data.read_only(root) else correction_form(detail) if detail["analysis"] is not None
+            else html.P("Not analysed yet: nothing to correct.", className="re-help"),
+            html.H4("Corrections"),
+            html.Div(correction_list(detail), id="corr-list-wrap"),
+        ]),
         quality_block(detail),
         html.P(id="session-view-note", className="re-help",
                children=_view_note(tr) if tr and "error" not in tr else ""),
         graph,
         html.H4("Repetitions"),
-        rep_table(detail),
+        html.Div(rep_table(detail), id="session-reps-wrap"),
         html.H4("Compare with another session"),
         dcc.Dropdown(id="session-compare", options=options, placeholder="Choose a session of the same patient",
                      className="re-dropdown"),
@@ -254,3 +307,76 @@ def _save(_n, session_id, phase, pain, notes, who):
     msg = (f"Saved: {', '.join(FIELD_WORDS.get(c['field'], c['field']) for c in changes)}." if changes
            else "Nothing changed.")
     return msg, summary_block(detail), edit_history(data.session_edits(root, int(session_id)))
+
+
+@callback(Output("corr-rep", "value"), Output("corr-channel", "value"), Output("corr-seconds", "value"),
+          Output("corr-kind", "value"), Output("corr-msg", "children"),
+          Input("session-traces", "clickData"), State("session-traces", "figure"), State("session-recording", "data"),
+          prevent_initial_call=True)
+def _pick_onset(click, figure, recording_id):
+    """A click on a ▲ onset marker selects that rep and muscle, with the onset's time ready to edit."""
+    nothing = (dash.no_update,) * 5
+    picked = None
+    for point in (click or {}).get("points") or []:  # hovering by x, a click may carry every trace's point
+        try:
+            name = figure["data"][point["curveNumber"]].get("name") or ""
+            t_s = float(point["x"])
+        except (TypeError, KeyError, IndexError, ValueError):
+            continue
+        if name.endswith(" onset"):
+            picked = (name[: -len(" onset")], t_s)
+            break
+    if picked is None:
+        return nothing
+    channel, t_s = picked
+    rep = data.onset_at(data.session_analysis_for_recording(data.data_root(), recording_id), channel, t_s)
+    if rep is None:
+        return nothing
+    return (rep + 1, channel, round(t_s, 3), "move_onset",
+            f"Rep {rep + 1}, {channel.replace('_', ' ')} onset at {t_s:.3f} s: type its new time and apply, "
+            "or choose delete.")
+
+
+def _correction_request(kind, rep, channel, seconds, reason) -> tuple[dict | None, str]:
+    if rep is None:
+        return None, "Give the rep's number (or click an onset ▲ on the traces)."
+    if kind == "move_onset" and seconds is None:
+        return None, "Give the onset's new time in seconds."
+    if kind == "exclude_rep" and not (reason or "").strip():
+        return None, "Give a reason to exclude a rep: it is kept with the correction."
+    req = {"kind": kind, "rep": int(rep) - 1, "reason": reason or ""}
+    if kind in ("move_onset", "delete_onset"):
+        req.update(channel=channel, seconds=seconds if kind == "move_onset" else None)
+    return req, ""
+
+
+@callback(Output("corr-msg", "children", allow_duplicate=True),
+          Output("session-summary", "children", allow_duplicate=True),
+          Output("corr-list-wrap", "children"), Output("session-reps-wrap", "children"),
+          Output("session-traces", "figure", allow_duplicate=True),
+          Input("corr-apply", "n_clicks"), Input({"type": "corr-undo", "index": ALL}, "n_clicks"),
+          State("session-id", "data"), State("corr-kind", "value"), State("corr-rep", "value"),
+          State("corr-channel", "value"), State("corr-seconds", "value"), State("corr-reason", "value"),
+          prevent_initial_call=True)
+def _apply_correction(_n, undo_clicks, session_id, kind, rep, channel, seconds, reason):
+    """Store a correction (or an undo) and show the numbers of the new effective analysis."""
+    keep = (dash.no_update,) * 4
+    trigger = ctx.triggered_id
+    root, who = data.data_root(), data.correction_author()
+    try:
+        if isinstance(trigger, dict):
+            if not any(undo_clicks or []):  # buttons just drawn, not clicked
+                return (dash.no_update, *keep)
+            c = data.undo_correction(root, int(session_id), int(trigger["index"]), who=who)
+        else:
+            req, problem = _correction_request(kind, rep, channel, seconds, reason)
+            if req is None:
+                return (problem, *keep)
+            c = data.correct(root, int(session_id), who=who, **req)
+    except ReengageError as e:
+        return (f"Not saved: {e}", *keep)
+    detail = data.session(root, int(session_id))
+    tr = data.traces(root, detail["session"]["recording_id"])
+    fig = dash.no_update if tr is None or "error" in tr else figures.session_figure(tr, detail["analysis"])
+    msg = "Nothing changed: it is already so." if c is None else f"Saved: rep {c['rep'] + 1}, {c['kind'].replace('_', ' ')}."
+    return msg, summary_block(detail), correction_list(detail), rep_table(detail), fig
