@@ -94,7 +94,13 @@ def knee_phases(t: np.ndarray, angle: np.ndarray, start_frac: float = 0.03) -> l
 
 
 def flexion_starts(path: Path, muscles=("biceps_femoris", "semitendinosus")) -> np.ndarray | None:
-    """Knee-flexion starts (s) of a UCI file: the goniometer's moves in the direction the hamstrings drive."""
+    """Starts (s) of the moves the ``muscles`` drive in a UCI file (knee flexion for the hamstrings, extension
+    for the quadriceps): the goniometer's moves in the direction where the muscles' crude power rises most.
+
+    Crude power: first difference of the raw samples, squared (a high-pass that needs no filter design), in the
+    0.5 s after each move's start over the 0.5 s before it, as a log ratio averaged per direction. The ratio, not
+    the power after the start alone: a muscle still active at the end of a hold carries power into the return
+    move, which picked the return in N01 and N06 (standing) and N07 and N08 (seated)."""
     ann = path.parent / "annotations" / f"{path.stem}.knee_angle.csv"
     if not ann.exists():
         return None
@@ -104,13 +110,16 @@ def flexion_starts(path: Path, muscles=("biceps_femoris", "semitendinosus")) -> 
     with path.open() as fh:
         header = fh.readline().strip().split(",")
     cols = [header.index(m) for m in muscles]
-    hp = np.diff(raw[:, cols], axis=0)
+    hp = np.diff(raw[:, cols], axis=0) ** 2
     t = raw[:, 0]
-    power = {1: [], -1: []}
+    rise: dict[int, list[float]] = {1: [], -1: []}
     for start, direction in moves:
         i = int(np.searchsorted(t, start))
-        power[direction].append(float(np.mean(hp[i:i + 500] ** 2)))
-    flex = max(power, key=lambda d: np.mean(power[d]) if power[d] else -1.0)
+        if i >= 100:
+            before, after = np.mean(hp[max(0, i - 500):i]), np.mean(hp[i:i + 500])
+            if before > 0 and after > 0:
+                rise[direction].append(float(np.log(after / before)))
+    flex = max(rise, key=lambda d: np.mean(rise[d]) if rise[d] else -np.inf)
     return np.array([s for s, d in moves if d == flex])
 
 
