@@ -282,6 +282,34 @@ def score_visual(detector: str = "power_backtrack", *, reference: Path = REFEREN
     return out
 
 
+def failures(detector: str = "power_backtrack", *, reference: Path = REFERENCE_CSV,
+             data_dir: Path | None = None) -> list[dict]:
+    """The clear windows a detector gets wrong: a reference onset with no detected onset within ±150 ms (``miss``)
+    or detected onsets that match nothing (``extra``), with the detected onsets inside the window and the nearest
+    one on the channel, for looking at them (``python -m reengage.validation.visual failures``)."""
+    data_dir = data_dir or shared_data_dir()
+    out, cache = [], {}
+    for r in load_reference(reference):
+        if r["clarity"] != "clear":
+            continue
+        if r["file"] not in cache:
+            cache[r["file"]] = detected_onsets(data_dir / r["file"], detector)
+        det = cache[r["file"]].get(r["channel"], np.empty(0))
+        inside = det[(det >= r["window_start_s"]) & (det <= r["window_end_s"])]
+        ref = r["onset_s"]
+        hit = _match([ref], det) if ref is not None else {}
+        near = float(det[np.argmin(np.abs(det - ref))]) if ref is not None and det.size else None
+        matched_inside = bool(hit) and r["window_start_s"] <= ref + hit[0] <= r["window_end_s"]
+        extra = int(inside.size) - int(matched_inside)
+        if (ref is not None and not hit) or extra > 0:
+            out.append({"file": r["file"], "channel": r["channel"], "onset_s": ref,
+                        "window": (r["window_start_s"], r["window_end_s"]), "miss": ref is not None and not hit,
+                        "extra": extra, "inside_s": [round(float(v), 3) for v in inside],
+                        "nearest_s": None if near is None else round(near, 3), "channel_onsets": int(det.size),
+                        "note": r["note"]})
+    return out
+
+
 def peers_available() -> list[str]:
     """The open peers installed here (neurokit2), scored beside our detectors when present."""
     try:
@@ -314,6 +342,8 @@ def main(argv=None) -> int:
     r.add_argument("--per-image", type=int, default=8)
     r.add_argument("--prefix", default="page", help="file name prefix of the pages")
     r.add_argument("--first", type=int, default=None, help="only the first N windows of each channel")
+    fl = sub.add_parser("failures", help="list the clear windows a detector misses or adds onsets in")
+    fl.add_argument("--detector", default="power_backtrack")
     s = sub.add_parser("score", help="score the detectors against the visual reference")
     s.add_argument("--detectors", default=",".join(METHODS + tuple(peers_available())))
     s.add_argument("--json", action="store_true")
@@ -323,6 +353,12 @@ def main(argv=None) -> int:
             print(png)
             for file, w in page:
                 print(f"  {file},{w.channel},{w.start_s},{w.end_s},{w.anchor}")
+        return 0
+    if args.cmd == "failures":
+        for f in failures(args.detector):
+            print(f"{f['file']} {f['channel']} ref={f['onset_s']} window={f['window']} "
+                  f"{'MISS ' if f['miss'] else ''}extra={f['extra']} inside={f['inside_s']} nearest={f['nearest_s']} "
+                  f"(channel has {f['channel_onsets']} onsets) | {f['note']}")
         return 0
     scores = [score_visual(d) for d in args.detectors.split(",")]
     if args.json:
