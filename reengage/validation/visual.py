@@ -132,21 +132,20 @@ def windows(path: Path) -> list[Window]:
     return out
 
 
-def first_windows(wins: list[Window], first: int | None) -> list[Window]:
-    """The first ``first`` windows of each channel (all when None): a fixed sample, chosen before looking."""
-    if first is None:
-        return wins
+def first_windows(wins: list[Window], first: int | None, skip: int = 0) -> list[Window]:
+    """Windows ``skip``+1 … ``skip``+``first`` of each channel (all after ``skip`` when ``first`` is None): a
+    fixed sample, chosen before looking."""
     seen: dict[str, int] = {}
     out = []
     for w in wins:
         seen[w.channel] = seen.get(w.channel, 0) + 1
-        if seen[w.channel] <= first:
+        if seen[w.channel] > skip and (first is None or seen[w.channel] <= skip + first):
             out.append(w)
     return out
 
 
 def render(paths: list[Path], out_dir: Path, per_image: int = 8, first: int | None = None,
-           prefix: str = "page") -> list[tuple[Path, list[tuple[str, Window]]]]:
+           prefix: str = "page", skip: int = 0) -> list[tuple[Path, list[tuple[str, Window]]]]:
     """PNG pages of the windows of ``paths`` (``per_image`` panels each; the first ``first`` per channel and file),
     pooled across files: the display signal with labelled ticks every 50 ms and minor ticks every 10 ms.
     Needs matplotlib (not a dependency of reengage)."""
@@ -161,7 +160,7 @@ def render(paths: list[Path], out_dir: Path, per_image: int = 8, first: int | No
     for path in paths:
         t, names, x = read_csv(path)
         shown[path.name] = (t, names, display_signal(x, 1.0 / np.median(np.diff(t))))
-        wins += [(path.name, w) for w in first_windows(windows(path), first)]
+        wins += [(path.name, w) for w in first_windows(windows(path), first, skip)]
     out_dir.mkdir(parents=True, exist_ok=True)
     pages = []
     for p in range(0, len(wins), per_image):
@@ -341,6 +340,7 @@ def main(argv=None) -> int:
     r.add_argument("--out", type=Path, default=Path("visual_pages"))
     r.add_argument("--per-image", type=int, default=8)
     r.add_argument("--prefix", default="page", help="file name prefix of the pages")
+    r.add_argument("--skip", type=int, default=0, help="leave out the first N windows of each channel")
     r.add_argument("--first", type=int, default=None, help="only the first N windows of each channel")
     fl = sub.add_parser("failures", help="list the clear windows a detector misses or adds onsets in")
     fl.add_argument("--detector", default="power_backtrack")
@@ -349,7 +349,7 @@ def main(argv=None) -> int:
     s.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.cmd == "render":
-        for png, page in render(args.files, args.out, args.per_image, args.first, args.prefix):
+        for png, page in render(args.files, args.out, args.per_image, args.first, args.prefix, args.skip):
             print(png)
             for file, w in page:
                 print(f"  {file},{w.channel},{w.start_s},{w.end_s},{w.anchor}")
