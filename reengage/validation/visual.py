@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from reengage.dsp.channel import clean_emg, find_mains
-from reengage.dsp.onsets import METHODS, detect_bursts
-from reengage.validation.real import flexion_starts, reference_times, shared_data_dir, task_of
+from reengage.dsp.onsets import METHODS
+from reengage.validation.real import burst_onsets, flexion_starts, read_csv, reference_times, shared_data_dir, task_of
 
 MATCH_S = 0.15
 REFERENCE_CSV = Path(__file__).resolve().parent / "reference" / "visual_onsets.csv"
@@ -43,7 +42,7 @@ TASK_CHANNELS = {
 
 def task_name(path: Path) -> str:
     """The task of a file (``biosppy`` for the BioSPPy example)."""
-    return "biosppy" if path.stem.startswith("biosppy") else task_of(path)
+    return task_of(path)
 
 
 def subject_of(file: str) -> str:
@@ -55,14 +54,6 @@ def subject_of(file: str) -> str:
 def split_of(file: str) -> str:
     """``holdout`` for the held-back subjects (:data:`HOLDOUT`), else ``tune``."""
     return "holdout" if subject_of(file) in HOLDOUT else "tune"
-
-
-def read_csv(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(time s, channel names, samples (channels, samples)) of a recording in the CSV contract."""
-    with path.open() as fh:
-        header = fh.readline().strip().split(",")
-    raw = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    return raw[:, 0], header[1:], raw[:, 1:].T
 
 
 def display_signal(x: np.ndarray, fs: float) -> np.ndarray:
@@ -198,13 +189,14 @@ def load_reference(path: Path = REFERENCE_CSV) -> list[dict]:
 
 
 def detected_onsets(path: Path, detector: str) -> dict[str, np.ndarray]:
-    """Every burst onset (s) per channel name, from the public dsp verbs (``find_mains`` → ``clean_emg`` →
-    ``detect_bursts``, as ``analyze`` runs them without marked rest), or from a peer (``neurokit2``)."""
-    t, names, x = read_csv(path)
-    fs = float(round(1.0 / np.median(np.diff(t))))
+    """Every burst onset (s) per channel name: ours from :func:`reengage.validation.real.burst_onsets` (the public
+    dsp verbs as ``analyze`` runs them), or a peer's (``"neurokit2"``: ``emg_clean`` → ``emg_amplitude`` →
+    ``emg_activation`` with its defaults)."""
     if detector == "neurokit2":
         import neurokit2 as nk
 
+        t, names, x = read_csv(path)
+        fs = float(round(1.0 / np.median(np.diff(t))))
         out = {}
         for j, name in enumerate(names):
             clean = nk.emg_clean(x[j], sampling_rate=int(fs))
@@ -212,10 +204,7 @@ def detected_onsets(path: Path, detector: str) -> dict[str, np.ndarray]:
             _, info = nk.emg_activation(emg_amplitude=amp, sampling_rate=int(fs))
             out[name] = t[0] + np.asarray(info["EMG_Onsets"], dtype=float) / fs
         return out
-    mains = find_mains(x, fs=fs)
-    cleaned = clean_emg(x, fs=fs, lines_hz=mains.lines_hz)
-    bursts = detect_bursts(cleaned, fs=fs, method=detector)
-    return {name: t[0] + b.onsets / fs for name, b in zip(names, bursts)}
+    return burst_onsets(path, detector)
 
 
 def _match(ref: list[float], det: np.ndarray) -> dict[int, float]:
@@ -332,6 +321,74 @@ def visual_table(scores: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# One figure per task for docs/validation.md: (file, channels, time span or None for all).
+FIGURES = {
+    "knee_flexion_standing": ("uci_N03_knee_flexion_standing.csv", ("biceps_femoris", "semitendinosus"), (0, 9.6)),
+    "knee_extension_seated": ("uci_N05_knee_extension_seated.csv",
+                              ("rectus_femoris", "vastus_medialis", "biceps_femoris"), None),
+    "gait": ("uci_N11_gait.csv", ("biceps_femoris", "semitendinosus"), None),
+    "treadmill_walking": ("santuz2020_ID0012_treadmill_walking.csv", ("glute_max", "semitendinosus"), None),
+    "biosppy": ("biosppy_emg_1.csv", ("emg",), (0, 42)),
+}
+
+
+def movement_events(path: Path) -> tuple[np.ndarray, str]:
+    """(instants s, label) of a file's movement reference: goniometer move starts, touchdowns, or none."""
+    task = task_name(path)
+    if task == "knee_flexion_standing":
+        return flexion_starts(path), "knee-flexion start (goniometer)"
+    if task == "knee_extension_seated":
+        return flexion_starts(path, ("rectus_femoris", "vastus_medialis")), "knee-extension start (goniometer)"
+    if task == "treadmill_walking":
+        return reference_times(path, "gait_events", "touchdown_s"), "touchdown"
+    return np.empty(0), ""
+
+
+def plot_task(path: Path, out_png: Path, channels, span=None, detector: str = "power_backtrack",
+              reference: Path = REFERENCE_CSV) -> None:
+    """A figure of one recording for the docs: per channel the display signal (grey), its 100 ms moving RMS
+    (blue; display only, not the pipeline's envelope), the detector's burst onsets (red), the eye-marked onsets
+    (green; unclear windows shaded yellow) and the movement reference (black dashed). Needs matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t, names, x = read_csv(path)
+    fs = 1.0 / np.median(np.diff(t))
+    y = display_signal(x, fs)
+    det = detected_onsets(path, detector)
+    rows = [r for r in load_reference(reference) if r["file"] == path.name]
+    events, label = movement_events(path)
+    sel = np.ones(t.size, bool) if span is None else (t >= span[0]) & (t <= span[1])
+    fig, axes = plt.subplots(len(channels), 1, figsize=(10, 1.9 * len(channels)), sharex=True, dpi=80, squeeze=False)
+    for ax, name in zip(axes[:, 0], channels):
+        v = y[names.index(name)]
+        env = np.sqrt(np.convolve(v ** 2, np.ones(int(0.1 * fs)) / int(0.1 * fs), mode="same"))
+        ax.plot(t[sel], v[sel], lw=0.3, color="0.65")
+        ax.plot(t[sel], env[sel], lw=1.0, color="tab:blue")
+        for r in (r for r in rows if r["channel"] == name):
+            if r["clarity"] == "unclear":
+                ax.axvspan(r["window_start_s"], r["window_end_s"], color="gold", alpha=0.15, lw=0)
+            elif r["onset_s"] is not None:
+                ax.axvline(r["onset_s"], color="tab:green", lw=1.6)
+        for e in events:
+            ax.axvline(e, color="k", ls="--", lw=0.8)
+        for o in det.get(name, ()):
+            ax.axvline(o, color="tab:red", lw=0.9)
+        ax.set_ylabel(name, fontsize=7)
+        ax.tick_params(labelsize=7)
+        if span is not None:
+            ax.set_xlim(*span)
+    ref = f", {label} (black dashed)" if label else ""
+    axes[0, 0].set_title(f"{path.stem}: {detector} onsets (red), eye-marked onsets (green), unclear (yellow){ref}",
+                         fontsize=8)
+    axes[-1, 0].set_xlabel("time (s)", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_png)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m reengage.validation.visual", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -344,6 +401,8 @@ def main(argv=None) -> int:
     r.add_argument("--first", type=int, default=None, help="only the first N windows of each channel")
     fl = sub.add_parser("failures", help="list the clear windows a detector misses or adds onsets in")
     fl.add_argument("--detector", default="power_backtrack")
+    fg = sub.add_parser("figures", help="draw docs/figures/real_<task>.png, one per task")
+    fg.add_argument("--out", type=Path, default=Path("docs/figures"))
     s = sub.add_parser("score", help="score the detectors against the visual reference")
     s.add_argument("--detectors", default=",".join(METHODS + tuple(peers_available())))
     s.add_argument("--json", action="store_true")
@@ -353,6 +412,11 @@ def main(argv=None) -> int:
             print(png)
             for file, w in page:
                 print(f"  {file},{w.channel},{w.start_s},{w.end_s},{w.anchor}")
+        return 0
+    if args.cmd == "figures":
+        for task, (file, channels, span) in FIGURES.items():
+            plot_task(shared_data_dir() / file, args.out / f"real_{task}.png", channels, span)
+            print(args.out / f"real_{task}.png")
         return 0
     if args.cmd == "failures":
         for f in failures(args.detector):
