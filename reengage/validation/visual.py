@@ -382,7 +382,7 @@ def plot_task(path: Path, out_png: Path, channels, span=None, detector: str = "p
             ax.set_xlim(*span)
     ref = f", {label} (black dashed)" if label else ""
     axes[0, 0].set_title(f"{path.stem}: {detector} onsets (red), eye-marked onsets (green), unclear (yellow){ref}",
-                         fontsize=8)
+                         fontsize=7)
     axes[-1, 0].set_xlabel("time (s)", fontsize=7)
     fig.tight_layout()
     fig.savefig(out_png)

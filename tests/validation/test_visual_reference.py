@@ -105,3 +105,16 @@ def test_scoring_is_one_to_one_and_counts_extra_onsets(tmp_path, monkeypatch):
     assert s["reference_onsets"] == 2 and s["found"] == 1
     assert s["median_error_ms"] == pytest.approx(-20.0)
     assert s["extra"] == 4 and s["extra_pct"] == pytest.approx(200.0)
+
+
+@needs_data
+def test_default_detector_per_task_and_split():
+    # Measured 2026-12-01, power_backtrack, found % per task (tune+holdout): gait 43.2, standing flexion 67.2,
+    # seated extension 92.0, treadmill 91.7, BioSPPy 100; holdout 67.3 %. Floors ~6 points lower.
+    s = score_visual("power_backtrack")
+    floors = {"gait": 37.0, "knee_flexion_standing": 60.0, "knee_extension_seated": 84.0,
+              "treadmill_walking": 83.0, "biosppy": 75.0}
+    for task, floor in floors.items():
+        assert s["task"][task]["found_pct"] >= floor, task
+    assert s["split"]["holdout"]["found_pct"] >= 60.0
+    assert s["split"]["holdout"]["median_abs_error_ms"] <= 32.0
