@@ -118,3 +118,35 @@ def test_default_detector_per_task_and_split():
         assert s["task"][task]["found_pct"] >= floor, task
     assert s["split"]["holdout"]["found_pct"] >= 60.0
     assert s["split"]["holdout"]["median_abs_error_ms"] <= 32.0
+
+
+def test_window_sample_is_fixed_per_channel():
+    from reengage.validation.visual import Window, first_windows
+
+    wins = [Window(ch, float(i), float(i) + 1, "") for i in range(4) for ch in ("a", "b")]
+    picked = first_windows(wins, 1, skip=2)
+    assert [(w.channel, w.start_s) for w in picked] == [("a", 2.0), ("b", 2.0)]
+    assert len(first_windows(wins, None)) == 8
+
+
+def test_display_signal_removes_strong_mains_and_keeps_the_band():
+    from reengage.validation.visual import display_signal
+
+    fs = 1000.0
+    t = np.arange(0, 10, 1 / fs)
+    rng = np.random.default_rng(0)
+    emg = rng.normal(0, 1, t.size)
+    line = 3 * np.sin(2 * np.pi * 60 * t)
+    shown = display_signal(emg + line, fs)[0]
+    clean = display_signal(emg, fs)[0]
+    # The 60 Hz line (4.5 × the noise power) is notched to under a tenth of its amplitude; what differs from the
+    # un-notched noise is the line's remainder and the noise the notches take out.
+    assert np.std(shown - clean) < 0.1 * np.std(line)
+    assert np.std(shown) < 1.1 * np.std(clean)
+
+
+def test_splits_are_by_subject():
+    assert subject_of("uci_N04_gait.csv") == subject_of("uci_N04_knee_flexion_standing.csv") == "N04"
+    assert split_of("uci_N04_gait.csv") == "holdout" and split_of("uci_N03_gait.csv") == "tune"
+    assert split_of("biosppy_emg_1.csv") == "holdout"
+    assert split_of("santuz2020_ID0012_treadmill_walking.csv") == "tune"
