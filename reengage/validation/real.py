@@ -1,26 +1,21 @@
 """Validation on real recordings: ``python -m reengage.validation --real``.
 
 Runs :func:`reengage.analysis.analyze` on every top-level ``*.csv`` of the shared real-data folder
-(``../shared/data`` beside the repository, or ``$REENGAGE_SHARED_DATA``; see its README) and, where the folder
-holds a reference that does not come from our detector, scores the detected onsets against it:
+(``../shared/data`` beside the repository, or ``$REENGAGE_SHARED_DATA``; see its README) and scores every burst
+onset of the prime movers (:func:`burst_onsets`: the public dsp verbs, the bursts ``analyze`` counts) against the
+movement, a reference that does not come from our detector:
 
-- ``knee_flexion_standing`` (UCI): hamstring onsets (biceps femoris, semitendinosus) against the start of each
-  knee flexion, derived here from the goniometer (``annotations/<file>.knee_angle.csv``) by :func:`knee_phases`.
-  The data's ``movement_derived.csv`` is not used: it takes the wrong end as rest in some files (A05: its "reps"
-  are the rests at the other extreme). The goniometer's sign differs per subject, so which direction is flexion
-  is decided per file by the hamstrings' crude power (first difference of the raw samples, squared) in the
-  0.5 s after each transition start: one bit per file from the raw signal, no timing from our detector.
-- ``treadmill_walking`` (Santuz 2020): glute max onsets against each foot touchdown of
-  ``annotations/<file>.gait_events.csv`` (glute max fires in terminal swing into loading response).
+- ``knee_flexion_standing`` (UCI): biceps femoris and semitendinosus against each knee-flexion start, and
+  ``knee_extension_seated``: rectus femoris and vastus medialis against each extension start, both from the
+  goniometer (``annotations/<file>.knee_angle.csv``) by :func:`knee_phases` and :func:`flexion_starts` (the
+  direction the movers drive, chosen per file by the rise of their crude power). The data's
+  ``movement_derived.csv`` is not used (in A05 it takes the flexed end as rest).
+- ``treadmill_walking`` (Santuz 2020): glute max against each touchdown (it fires in terminal swing).
 
-Each reference event is matched one-to-one to the nearest onset of that channel within ±150 ms (``MATCH_S``);
-errors are detected − reference in ms (negative = EMG before movement, the expected sign: electromechanical
-delay). Onsets are those of ``analyze``'s reps (one per channel per rep, excluded reps included). Not scored:
-UCI gait (no heel-strike annotation), UCI seated extension (its
-prime movers, rectus femoris and vastus medialis, do not form reps: reps are grouped from glute_max/hamstrings,
-so their onsets appear only inside hamstring reps; the hamstring reps found there are reported instead), Santuz hamstrings (their reference, "late swing", is a phase, not an
-instant: the onset lead before touchdown is reported instead), the BioSPPy file (its only timing is an envelope
-check, i.e. another detector).
+Also per file: prime-mover bursts while the knee rests (:func:`rest_spans`), and reps against the movements.
+The goniometer's start lags even the eye-marked onsets by ~200 ms, so these scores measure that lead more than
+detection; the examiner's visual reference (:mod:`reengage.validation.visual`) is the onset target. Not scored
+against movement: UCI gait (no heel strike) and BioSPPy (no timing).
 """
 
 from __future__ import annotations
