@@ -1,26 +1,21 @@
 """Validation on real recordings: ``python -m reengage.validation --real``.
 
 Runs :func:`reengage.analysis.analyze` on every top-level ``*.csv`` of the shared real-data folder
-(``../shared/data`` beside the repository, or ``$REENGAGE_SHARED_DATA``; see its README) and, where the folder
-holds a reference that does not come from our detector, scores the detected onsets against it:
+(``../shared/data`` beside the repository, or ``$REENGAGE_SHARED_DATA``; see its README) and scores every burst
+onset of the prime movers (:func:`burst_onsets`: the public dsp verbs, the bursts ``analyze`` counts) against the
+movement, a reference that does not come from our detector:
 
-- ``knee_flexion_standing`` (UCI): hamstring onsets (biceps femoris, semitendinosus) against the start of each
-  knee flexion, derived here from the goniometer (``annotations/<file>.knee_angle.csv``) by :func:`knee_phases`.
-  The data's ``movement_derived.csv`` is not used: it takes the wrong end as rest in some files (A05: its "reps"
-  are the rests at the other extreme). The goniometer's sign differs per subject, so which direction is flexion
-  is decided per file by the hamstrings' crude power (first difference of the raw samples, squared) in the
-  0.5 s after each transition start: one bit per file from the raw signal, no timing from our detector.
-- ``treadmill_walking`` (Santuz 2020): glute max onsets against each foot touchdown of
-  ``annotations/<file>.gait_events.csv`` (glute max fires in terminal swing into loading response).
+- ``knee_flexion_standing`` (UCI): biceps femoris and semitendinosus against each knee-flexion start, and
+  ``knee_extension_seated``: rectus femoris and vastus medialis against each extension start, both from the
+  goniometer (``annotations/<file>.knee_angle.csv``) by :func:`knee_phases` and :func:`flexion_starts` (the
+  direction the movers drive, chosen per file by the rise of their crude power). The data's
+  ``movement_derived.csv`` is not used (in A05 it takes the flexed end as rest).
+- ``treadmill_walking`` (Santuz 2020): glute max against each touchdown (it fires in terminal swing).
 
-Each reference event is matched one-to-one to the nearest onset of that channel within ±150 ms (``MATCH_S``);
-errors are detected − reference in ms (negative = EMG before movement, the expected sign: electromechanical
-delay). Onsets are those of ``analyze``'s reps (one per channel per rep, excluded reps included). Not scored:
-UCI gait (no heel-strike annotation), UCI seated extension (its
-prime movers, rectus femoris and vastus medialis, do not form reps: reps are grouped from glute_max/hamstrings,
-so their onsets appear only inside hamstring reps; the hamstring reps found there are reported instead), Santuz hamstrings (their reference, "late swing", is a phase, not an
-instant: the onset lead before touchdown is reported instead), the BioSPPy file (its only timing is an envelope
-check, i.e. another detector).
+Also per file: prime-mover bursts while the knee rests (:func:`rest_spans`), and reps against the movements.
+The goniometer's start lags even the eye-marked onsets by ~200 ms, so these scores measure that lead more than
+detection; the examiner's visual reference (:mod:`reengage.validation.visual`) is the onset target. Not scored
+against movement: UCI gait (no heel strike) and BioSPPy (no timing).
 """
 
 from __future__ import annotations
@@ -33,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from reengage.analysis import analyze
+from reengage.dsp.channel import clean_emg, find_mains
+from reengage.dsp.onsets import DEFAULT_METHOD, detect_bursts
 from reengage.io import load_recording
 
 MATCH_S = 0.15
@@ -40,6 +37,7 @@ ENV_VAR = "REENGAGE_SHARED_DATA"
 # Channels scored per task (channel *names*, as in the CSV header) and the annotation that gives the reference.
 SCORED = {
     "knee_flexion_standing": (("biceps_femoris", "semitendinosus"), "knee_angle", ""),
+    "knee_extension_seated": (("rectus_femoris", "vastus_medialis"), "knee_angle", ""),
     "treadmill_walking": (("glute_max",), "gait_events", "touchdown_s"),
 }
 
@@ -55,6 +53,8 @@ def shared_data_dir() -> Path:
 def task_of(path: Path) -> str:
     """The task a file records, from its name (``uci_N01_gait`` → ``gait``)."""
     stem = path.stem
+    if stem.startswith("biosppy"):
+        return "biosppy"
     for task in ("knee_flexion_standing", "knee_extension_seated", "treadmill_walking", "gait"):
         if stem.endswith(task):
             return task
@@ -94,7 +94,13 @@ def knee_phases(t: np.ndarray, angle: np.ndarray, start_frac: float = 0.03) -> l
 
 
 def flexion_starts(path: Path, muscles=("biceps_femoris", "semitendinosus")) -> np.ndarray | None:
-    """Knee-flexion starts (s) of a UCI file: the goniometer's moves in the direction the hamstrings drive."""
+    """Starts (s) of the moves the ``muscles`` drive in a UCI file (knee flexion for the hamstrings, extension
+    for the quadriceps): the goniometer's moves in the direction where the muscles' crude power rises most.
+
+    Crude power: first difference of the raw samples, squared (a high-pass that needs no filter design), in the
+    0.5 s after each move's start over the 0.5 s before it, as a log ratio averaged per direction. The ratio, not
+    the power after the start alone: a muscle still active at the end of a hold carries power into the return
+    move, which picked the return in N01 and N06 (standing) and N07 and N08 (seated)."""
     ann = path.parent / "annotations" / f"{path.stem}.knee_angle.csv"
     if not ann.exists():
         return None
@@ -104,25 +110,17 @@ def flexion_starts(path: Path, muscles=("biceps_femoris", "semitendinosus")) -> 
     with path.open() as fh:
         header = fh.readline().strip().split(",")
     cols = [header.index(m) for m in muscles]
-    hp = np.diff(raw[:, cols], axis=0)
+    hp = np.diff(raw[:, cols], axis=0) ** 2
     t = raw[:, 0]
-    power = {1: [], -1: []}
+    rise: dict[int, list[float]] = {1: [], -1: []}
     for start, direction in moves:
         i = int(np.searchsorted(t, start))
-        power[direction].append(float(np.mean(hp[i:i + 500] ** 2)))
-    flex = max(power, key=lambda d: np.mean(power[d]) if power[d] else -1.0)
+        if i >= 100:
+            before, after = np.mean(hp[max(0, i - 500):i]), np.mean(hp[i:i + 500])
+            if before > 0 and after > 0:
+                rise[direction].append(float(np.log(after / before)))
+    flex = max(rise, key=lambda d: np.mean(rise[d]) if rise[d] else -np.inf)
     return np.array([s for s, d in moves if d == flex])
-
-
-def onsets_by_name(result: dict) -> dict[str, np.ndarray]:
-    """Every rep's onset (s) per channel name (the result keys channels by role when they have one)."""
-    key_to_name = {key: ch["name"] for key, ch in result["channels"].items()}
-    out: dict[str, list[float]] = {name: [] for name in key_to_name.values()}
-    for rep in result["reps"]:
-        for key, t in rep["onset_s"].items():
-            if t is not None:
-                out[key_to_name[key]].append(float(t))
-    return {name: np.sort(np.array(ts, dtype=float)) for name, ts in out.items()}
 
 
 def match(reference: np.ndarray, detected: np.ndarray, window_s: float = MATCH_S) -> list[float]:
@@ -136,6 +134,43 @@ def match(reference: np.ndarray, detected: np.ndarray, window_s: float = MATCH_S
             used_d.add(j)
             errors.append(float(detected[j] - reference[i]))
     return errors
+
+
+def read_csv(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(time s, channel names, samples (channels, samples)) of a recording in the CSV contract."""
+    with path.open() as fh:
+        header = fh.readline().strip().split(",")
+    raw = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    return raw[:, 0], header[1:], raw[:, 1:].T
+
+
+def burst_onsets(path: Path, method: str = DEFAULT_METHOD) -> dict[str, np.ndarray]:
+    """Every burst onset (s) per channel name, from the public dsp verbs as ``analyze`` runs them on a recording
+    without marked rest (``find_mains`` → ``clean_emg`` → ``detect_bursts``; the same bursts ``analyze`` counts)."""
+    t, names, x = read_csv(path)
+    fs = float(round(1.0 / np.median(np.diff(t))))
+    cleaned = clean_emg(x, fs=fs, lines_hz=find_mains(x, fs=fs).lines_hz)
+    return {name: t[0] + b.onsets / fs for name, b in zip(names, detect_bursts(cleaned, fs=fs, method=method))}
+
+
+def rest_spans(path: Path, muscles, margin_s: float = 0.5) -> list[tuple[float, float]]:
+    """Spans (s) where the knee rests at the end the ``muscles``' moves leave from (goniometer within 25 % of its
+    range of that end), less ``margin_s`` at each side (an onset may lead its move by a few hundred ms)."""
+    ann = path.parent / "annotations" / f"{path.stem}.knee_angle.csv"
+    starts = flexion_starts(path, muscles)
+    if not ann.exists() or starts is None or not starts.size:
+        return []
+    angle = np.loadtxt(ann, delimiter=",", skiprows=1, ndmin=2)
+    t, a = angle[:, 0], angle[:, 1]
+    lo, hi = np.percentile(a, [2, 98])
+    low = a < lo + 0.25 * (hi - lo)
+    high = a > lo + 0.75 * (hi - lo)
+    # The resting end is where the angle sits just before the muscles' moves start.
+    i0 = np.searchsorted(t, starts) - 1
+    rest = low if np.mean(low[np.clip(i0, 0, t.size - 1)]) >= 0.5 else high
+    edges = np.flatnonzero(np.diff(np.r_[0, rest.astype(np.int8), 0]))
+    return [(float(t[b] + margin_s), float(t[e - 1] - margin_s)) for b, e in zip(edges[::2], edges[1::2])
+            if t[e - 1] - t[b] > 2 * margin_s]
 
 
 @dataclass
@@ -154,11 +189,26 @@ class FileScore:
     errors_s: list[float] = field(default_factory=list)
     # Per reference event, the nearest onset of the channel minus the event (s), matched or not.
     nearest_s: list[float] = field(default_factory=list)
+    # Movements the task holds (goniometer moves of the prime movers, or gait cycles), None where unknown.
+    movements: int | None = None
+    rest_s: float = 0.0
+    rest_bursts: int = 0
+    burst_onsets_s: dict[str, list[float]] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
 
+def _movement_reference(path: Path, task: str) -> tuple[tuple[str, ...], np.ndarray | None]:
+    """(scored channels, reference instants) of a task, or ((), None)."""
+    if task not in SCORED:
+        return (), None
+    names, annotation, column = SCORED[task]
+    if annotation == "knee_angle":
+        return names, flexion_starts(path, names)
+    return names, reference_times(path, annotation, column)
+
+
 def score_file(path: Path) -> FileScore:
-    """Analyse one real recording and score it against its reference, if it has one."""
+    """Analyse one real recording and score its burst onsets against its movement reference, if it has one."""
     result = analyze(load_recording(path))
     chans = result["channels"]
     fs = FileScore(
@@ -167,18 +217,21 @@ def score_file(path: Path) -> FileScore:
         reps=len(result["reps"]), excluded_reps=sum(1 for r in result["reps"] if r["excluded"]),
         notes=list(result.get("notes") or []),
         flags={ch["name"]: list(ch["quality"]["flags"]) for ch in chans.values() if ch["quality"]["flags"]})
-    onsets = onsets_by_name(result)
-    if fs.task in SCORED:
-        names, annotation, column = SCORED[fs.task]
-        ref = (flexion_starts(path) if fs.task == "knee_flexion_standing"
-               else reference_times(path, annotation, column))
-        if ref is not None:
-            for name in names:
-                fs.references += len(ref)
-                fs.detected += len(onsets.get(name, ()))
-                det = onsets.get(name, np.empty(0))
-                fs.errors_s += match(ref, det)
-                fs.nearest_s += [float(det[np.argmin(np.abs(det - r))] - r) for r in ref] if det.size else []
+    onsets = burst_onsets(path)
+    fs.burst_onsets_s = {k: [round(float(v), 4) for v in o] for k, o in onsets.items()}
+    names, ref = _movement_reference(path, fs.task)
+    if ref is not None:
+        fs.movements = int(ref.size)
+        for name in names:
+            det = onsets.get(name, np.empty(0))
+            fs.references += len(ref)
+            fs.detected += det.size
+            fs.errors_s += match(ref, det)
+            fs.nearest_s += [float(det[np.argmin(np.abs(det - r))] - r) for r in ref] if det.size else []
+        if fs.task.startswith("knee_"):
+            for a, b in rest_spans(path, names):
+                fs.rest_s += b - a
+                fs.rest_bursts += sum(int(np.sum((onsets[n] >= a) & (onsets[n] <= b))) for n in names)
     if fs.task == "treadmill_walking":
         td = reference_times(path, "gait_events", "touchdown_s")
         for name in ("semitendinosus", "biceps_femoris"):
@@ -206,6 +259,13 @@ def summarize(scores: list[FileScore]) -> dict[str, dict]:
             "median_abs_error_ms": round(1000 * float(np.median(np.abs(errors))), 1) if errors else None,
             "median_nearest_ms": (round(1000 * float(np.median([e for s in group for e in s.nearest_s])), 1)
                                   if any(s.nearest_s for s in group) else None),
+            "movements": sum(s.movements for s in group) if all(s.movements is not None for s in group) else None,
+            # Files whose rep count equals the movements the task holds (where the movements are known).
+            "reps_equal_movements": sum(1 for s in group if s.movements is not None and s.reps == s.movements),
+            "rest_s": round(sum(s.rest_s for s in group), 1),
+            "rest_bursts": sum(s.rest_bursts for s in group),
+            "rest_bursts_per_min": (round(60.0 * sum(s.rest_bursts for s in group) / sum(s.rest_s for s in group), 1)
+                                    if sum(s.rest_s for s in group) > 0 else None),
         }
     return out
 
@@ -219,14 +279,19 @@ def run_real(data_dir: Path | None = None) -> tuple[list[FileScore], dict[str, d
 
 def real_table(summary: dict[str, dict]) -> str:
     """The per-task table of ``docs/validation.md`` ("Real recordings")."""
-    lines = ["| task | files | bursts found | reps | reference events | matched ±150 ms | median error ms "
-             "| median abs error ms | median nearest onset − event ms |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| task | files | bursts found | reps / movements (files equal) | reference events | matched ±150 ms "
+             "| median error ms | median abs error ms | median nearest onset − event ms | bursts in rest (per min) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for task, s in summary.items():
         def f(v):
             return "–" if v is None else f"{v:g}"
-        lines.append(f"| {task} | {s['files']} | {s['bursts']} | {s['reps']} | {s['references'] or '–'} | "
+        moves = "" if s["movements"] is None else f" / {s['movements']} ({s['reps_equal_movements']})"
+        rest = "–" if s["rest_bursts_per_min"] is None else \
+            f"{s['rest_bursts']} in {s['rest_s']:g} s ({s['rest_bursts_per_min']:g})"
+        lines.append(f"| {task} | {s['files']} | {s['bursts']} | {s['reps']}{moves} | {s['references'] or '–'} | "
                      f"{f(s['matched_pct'])}{'' if s['matched_pct'] is None else ' %'} | "
-                     f"{f(s['median_error_ms'])} | {f(s['median_abs_error_ms'])} | {f(s['median_nearest_ms'])} |")
+                     f"{f(s['median_error_ms'])} | {f(s['median_abs_error_ms'])} | {f(s['median_nearest_ms'])} | "
+                     f"{rest} |")
     return "\n".join(lines)
 
 
@@ -244,39 +309,3 @@ def file_lines(scores: list[FileScore]) -> str:
         notes = f"  notes={len(s.notes)}" if s.notes else ""
         rows.append(f"{s.file}: reps={s.reps} (excluded {s.excluded_reps}) {bursts}{flags}{notes}{score}{extra}")
     return "\n".join(rows)
-
-
-def plot_file(path: Path, out_png: Path, channels: tuple[str, ...], reference: np.ndarray, ref_label: str) -> None:
-    """A figure of one recording: each channel's raw signal, a 100 ms moving-RMS envelope (display only, not the
-    pipeline's envelope), the pipeline's onsets (red) and the reference events (black dashed).
-
-    Needs matplotlib (not a dependency of reengage: ``pip install matplotlib``).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    raw = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    with path.open() as fh:
-        header = fh.readline().strip().split(",")
-    onsets = onsets_by_name(analyze(load_recording(path)))
-    t = raw[:, 0]
-    fig, axes = plt.subplots(len(channels), 1, figsize=(8, 1.6 * len(channels)), sharex=True, dpi=80)
-    for ax, name in zip(np.atleast_1d(axes), channels):
-        x = raw[:, header.index(name)]
-        x = x - x.mean()
-        env = np.sqrt(np.convolve(x ** 2, np.ones(100) / 100, mode="same"))
-        ax.plot(t, x, lw=0.3, color="0.6")
-        ax.plot(t, env, lw=1.0, color="tab:blue")
-        for r in reference:
-            ax.axvline(r, color="k", ls="--", lw=0.8)
-        for o in onsets.get(name, ()):
-            ax.axvline(o, color="tab:red", lw=1.0)
-        ax.set_ylabel(name, fontsize=7)
-        ax.tick_params(labelsize=7)
-    np.atleast_1d(axes)[0].set_title(f"{path.stem}: onsets (red), {ref_label} (black dashed)", fontsize=8)
-    np.atleast_1d(axes)[-1].set_xlabel("time (s)", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_png)
-    plt.close(fig)
