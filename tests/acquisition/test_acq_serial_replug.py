@@ -165,8 +165,8 @@ def test_unplug_replug_keeps_everything_and_records_the_gap(tmp_path, restart):
 
     r = read_recording(out)
     emg = r.emg
-    assert emg.n_samples == 1400 and emg.first_sample == 0
-    assert len(r.gaps) == 1
+    assert emg.n_samples == 1400 and emg.first_sample == 0, (emg.n_samples, emg.first_sample)
+    assert len(r.gaps) == 1, r.gaps
     gap = r.gaps[0]
     # The board's own clock: which samples it generated and which it actually put on the wire.
     sent = np.concatenate([np.arange(a, a + n) for a, n in board.sent])
@@ -174,10 +174,12 @@ def test_unplug_replug_keeps_everything_and_records_the_gap(tmp_path, restart):
     assert len(breaks) == 1  # one run before the unplug, one after the re-plug
     a = int(sent[breaks[0]]) + 1  # first sample generated while unplugged
     b = int(sent[breaks[0] + 1])  # first sample sent after the re-plug
-    assert sent[0] == 0 and 500 <= a < 520
+    assert sent[0] == 0 and 500 <= a < 520, a
     lost_true = b - a
     if restart:
-        assert abs(gap.samples_lost - lost_true) <= 40, (gap.samples_lost, lost_true)
+        # the host clock's estimate errs by the host's read latency at both ends of the outage: tens of ms on a
+        # loaded 2-core CI machine (40 was exceeded once there), against a 400 ms outage
+        assert abs(gap.samples_lost - lost_true) <= 100, (gap.samples_lost, lost_true)
         assert "estimated" in gap.reason
     else:
         assert gap.samples_lost == lost_true and "disconnected" in gap.reason
@@ -191,7 +193,9 @@ def test_unplug_replug_keeps_everything_and_records_the_gap(tmp_path, restart):
     np.testing.assert_array_equal(emg.data[1, start:], _value(board_idx, 1))
     stats = r.meta["acquisition"]
     assert stats["disconnects"] == 1 and stats["samples_lost"] == gap.samples_lost
-    assert abs(stats["clock"]["rate_error_ppm"]) < 20000  # the pty board paces with time.sleep
+    # the pty board paces with time.sleep and the host stamps blocks when it reads them: under load a 1.4 s
+    # recording's rate estimate moves by a few %, a wrong clock model by far more
+    assert abs(stats["clock"]["rate_error_ppm"]) < 50000, stats["clock"]
 
 
 def test_absent_busy_and_forbidden_ports_are_one_line_errors(tmp_path):
