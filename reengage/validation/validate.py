@@ -63,6 +63,10 @@ class Scenario:
     adc_bits: int | None = None
     transients_per_min: float = 0.0
     label: str = ""
+    # What real recordings add (SubjectProfile's cross-talk, ECG, low-frequency motion fields), and whether the
+    # session is a retest (SubjectProfile.retest: electrodes re-applied, new skin, a fresh MVC).
+    real_world: dict = field(default_factory=dict)
+    retest: bool = False
 
     def name(self) -> str:
         extra = f" {self.label}" if self.label else ""
@@ -109,9 +113,11 @@ def profile_for(seed: int, scenario: Scenario) -> SubjectProfile:
     rng = np.random.default_rng(10_000 + seed)
     latency = float(rng.choice([-80.0, -45.0, -30.0, 35.0, 60.0, 120.0]))
     ratio = float(rng.uniform(0.4, 1.6))
-    return SubjectProfile.from_latency_ratio(
+    profile = SubjectProfile.from_latency_ratio(
         latency, ratio, hamstring_pct_mvc=float(rng.uniform(30, 50)), snr_db=scenario.snr_db,
-        mains_hz=scenario.mains_hz, motion_transients_per_min=scenario.transients_per_min)
+        mains_hz=scenario.mains_hz, motion_transients_per_min=scenario.transients_per_min, **scenario.real_world)
+    # Drawn from its own stream, so the subject (and every cell without a retest) stays as it was.
+    return profile.retest(np.random.default_rng(20_000 + seed)) if scenario.retest else profile
 
 
 def score_session(result: dict, session, tally: Tally) -> None:
@@ -232,7 +238,22 @@ def grid(quick: bool = False) -> list[Scenario]:
               Scenario(6.0, 1000.0, 60.0, adc_bits=10, label="10-bit ADC"),
               Scenario(12.0, 1000.0, 50.0, transients_per_min=6.0, label="motion transients"),
               Scenario(6.0, 1000.0, 50.0, transients_per_min=6.0, label="motion transients")]
+    cells += real_world_cells()
     return cells
+
+
+def real_world_cells() -> list[Scenario]:
+    """What the real recordings hold and the clean generator does not (``reengage.synth._real_world``): cross-talk
+    at 10 % (the UCI hamstrings carry 8–23 % of the vastus' RMS during its bursts) and 25 %, ECG on the glute lead
+    (as on a trunk lead: R peak at the plateau RMS), 1–15 Hz motion at 1× and 1.8× the plateau RMS (UCI: 40–77 %
+    of a channel's power below 20 Hz), and a retest session (electrodes, skin and MVC effort redrawn)."""
+    return [Scenario(12.0, 1000.0, 50.0, label="cross-talk 10 %", real_world={"crosstalk": 0.10}),
+            Scenario(12.0, 1000.0, 50.0, label="cross-talk 25 %", real_world={"crosstalk": 0.25}),
+            Scenario(12.0, 1000.0, 50.0, label="ECG on the glute lead",
+                     real_world={"ecg_rel": 1.0, "ecg_muscles": ("glute_max",)}),
+            Scenario(12.0, 1000.0, 50.0, label="motion < 20 Hz 1×", real_world={"motion_lf_rel": 1.0}),
+            Scenario(12.0, 1000.0, 50.0, label="motion < 20 Hz 1.8×", real_world={"motion_lf_rel": 1.8}),
+            Scenario(12.0, 1000.0, 50.0, label="retest (electrodes, skin, MVC effort)", retest=True)]
 
 
 def check_targets(summary: dict, snr_db: float) -> list[str]:

@@ -89,7 +89,7 @@ def test_options_are_frozen_and_default_to_the_documented_values():
         o.h_detect = 1.0  # type: ignore[misc]
     assert (o.detect_window_ms, o.h_detect, o.onset_window_ms, o.h_mid, o.h_onset, o.onset_cutoff_hz) == \
         (100.0, 8.0, 45.0, 5.5, 2.5, 50.0)
-    assert (o.min_gap_ms, o.min_burst_ms, EnvelopeBurstOptions().h_onset, BonatoOptions().h) == (150.0, 250.0, 2.0, 7.74)
+    assert (o.min_gap_ms, o.min_burst_ms, EnvelopeBurstOptions().h_onset, BonatoOptions().h) == (150.0, 150.0, 2.0, 7.74)
 
 
 def test_power_mean_given_finds_the_bursts_the_detector_finds_itself():
