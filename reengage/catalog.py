@@ -22,6 +22,9 @@ What it holds and why:
   included; :mod:`reengage.corrections`) with who, when, old and new value. The analysis every reader gets
   (:meth:`Catalog.analysis`, the summary columns, hence trends and reports) is the *effective* one, computed
   here once when a correction is made or the recording re-analysed; analyze's own document is kept beside it.
+- ``prescriptions``: a patient's exercise prescription (phase, sets, reps, days per week, load) from a start
+  date; replacing one ends the old (kept, with ``replaced_by``) so adherence is judged against what was
+  prescribed at the time (:mod:`reengage.prescriptions`). Journalled like the other edits.
 - ``failures``: files that could not be read or analysed, with the error, the file's SHA-256 and the software
   version, so ``analyze --all`` reports them every time but retries only when the file or reengage changed.
 
@@ -258,8 +261,34 @@ def _m4_corrections(db: sqlite3.Connection) -> None:
     )
 
 
+def _m5_prescriptions(db: sqlite3.Connection) -> None:
+    """Version 5: a patient's prescription per exercise (:mod:`reengage.prescriptions`). A replaced one stays
+    (``replaced_by``, ``end_date``): the history of what was prescribed when is what adherence is judged on."""
+    _execute_all(
+        db,
+        """
+        CREATE TABLE prescriptions (
+            prescription_id INTEGER PRIMARY KEY,
+            subject_id    TEXT NOT NULL REFERENCES patients(subject_id),
+            exercise      TEXT NOT NULL,
+            phase         INTEGER NOT NULL CHECK (phase BETWEEN 1 AND 3),
+            sets          INTEGER NOT NULL CHECK (sets >= 1),
+            reps          INTEGER NOT NULL CHECK (reps >= 1),
+            days_per_week INTEGER NOT NULL CHECK (days_per_week BETWEEN 1 AND 7),
+            load_kg       REAL CHECK (load_kg IS NULL OR load_kg >= 0),
+            start_date    TEXT NOT NULL,
+            end_date      TEXT,
+            who           TEXT NOT NULL,
+            created_utc   TEXT NOT NULL,
+            replaced_by   INTEGER REFERENCES prescriptions(prescription_id)
+        );
+        CREATE INDEX prescriptions_subject ON prescriptions(subject_id, exercise, prescription_id)
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _m1_initial, _m2_summary_columns, _m3_one_session_per_recording, _m4_corrections,
+    _m1_initial, _m2_summary_columns, _m3_one_session_per_recording, _m4_corrections, _m5_prescriptions,
 ]
 """Ordered schema migrations; the file's ``user_version`` is how many have been applied. Append only."""
 
@@ -1204,6 +1233,7 @@ class Catalog:
             self._audit(session_id, into_id, "subject_id", from_id, into_id, who, now)
         # The patient's own history follows it; the old id stays in each row's old value.
         self.db.execute("UPDATE edits SET subject_id=? WHERE session_id IS NULL AND subject_id=?", (into_id, from_id))
+        self.db.execute("UPDATE prescriptions SET subject_id=? WHERE subject_id=?", (into_id, from_id))
         return len(ids)
 
     def rename_patient(self, old: str, new: str, *, who: str | None = None) -> int:

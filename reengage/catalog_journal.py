@@ -2,7 +2,7 @@
 
 Everything in ``catalog.sqlite`` can be rebuilt from the recordings in the data root except what a person
 entered: session corrections (phase, pain, notes), a clinician's corrections of an analysis (onsets moved or
-deleted, reps excluded or included), the patient register, renames and merges. Each of those is
+deleted, reps excluded or included), the patient register, renames and merges, prescriptions. Each of those is
 also appended, before its transaction commits, to ``catalog.journal`` beside the catalog: one JSON object per
 line, flushed and fsync'd. A catalog found damaged at open (``PRAGMA quick_check``, or SQLite calling the file
 corrupt or not a database) is moved aside as ``catalog.sqlite.damaged-<UTC>``, a fresh one is built from the
@@ -20,6 +20,8 @@ do not survive a rebuild)::
     {"op": "add_patient", "subject_id", "display_name", "note"}
     {"op": "rename", "old", "new"}
     {"op": "merge", "from", "into"}
+    {"op": "prescribe", "subject_id", "exercise", "phase", "sets", "reps", "days_per_week", "load_kg",
+     "start_date"}                                        a prescription set or replaced (reengage.prescriptions)
 """
 
 from __future__ import annotations
@@ -201,6 +203,10 @@ def replay(cat, entries: list[dict]) -> tuple[int, int]:
                 cat.rename_patient(e["old"], e["new"], who=who)
             elif e["op"] == "merge":
                 cat.merge_patients(e["from"], e["into"], who=who)
+            elif e["op"] == "prescribe":
+                from reengage.prescriptions import replay_prescription  # it builds on the catalog module
+
+                replay_prescription(cat, e, who)
             else:
                 skipped += 1
                 continue

@@ -13,7 +13,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from reengage.cli_clinic import patients_app, register_commands, session_app, warn_unknown_subject
+from reengage.cli_clinic import (patients_app, print_adherence, register_commands, session_app,
+                                 warn_unknown_subject)
 from reengage.cli_common import data_root, emit_json, err, pairs, say
 from reengage.cli_tables import print_analysis, print_trend, session_line
 from reengage.errors import InputError, ReengageError
@@ -380,6 +381,7 @@ def trend(
         emit_json(doc)
         return
     print_trend(doc)
+    print_adherence(doc)
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """``reengage patients …`` (the patient register), ``reengage session edit`` (audited corrections of a
 session's phase, pain and notes) and ``reengage correct`` / ``reengage corrections`` (a clinician's corrections
-of the analysis: onsets moved or deleted, reps excluded or included; :mod:`reengage.corrections`): the
-catalog's register and audit trail (:mod:`reengage.catalog`) on the command line. Every change is attributed
+of the analysis: onsets moved or deleted, reps excluded or included; :mod:`reengage.corrections`),
+``reengage prescribe`` (a patient's exercise prescription, :mod:`reengage.prescriptions`): the catalog's
+register and audit trail (:mod:`reengage.catalog`) on the command line; and ``reengage posture`` (posture and
+sitting from an accelerometer, :mod:`reengage.posture`). Every change is attributed
 to ``--by`` or, by default, the login name of the process."""
 
 from __future__ import annotations
@@ -253,10 +255,90 @@ def corrections(
         say(f"warning: {describe_unmatched(c)}", "yellow")
 
 
+def prescribe(
+    subject: str = typer.Option(..., "--subject", help="patient id, e.g. P001"),
+    phase: int = typer.Option(..., "--phase", min=1, max=3, help="rehab phase 1/2/3"),
+    exercise: str = typer.Option(..., "--exercise", help="the exercise as sessions name it, e.g. glute_bridge"),
+    sets: int = typer.Option(..., "--sets", min=1, help="sets per session"),
+    reps: int = typer.Option(..., "--reps", min=1, help="reps per set"),
+    days_per_week: int = typer.Option(..., "--days-per-week", min=1, max=7, help="sessions prescribed per week"),
+    load_kg: Optional[float] = typer.Option(None, "--load-kg", min=0, help="external load in kg"),
+    start: Optional[str] = typer.Option(None, "--start", help="first day YYYY-MM-DD (default today)"),
+    by: Optional[str] = typer.Option(None, "--by", help=BY_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print the prescription (and the one it replaced)"),
+    data: Optional[Path] = typer.Option(None, "--data", help=DATA_HELP),
+) -> None:
+    """Set (or replace) a patient's prescription for one exercise; a replaced one is kept as history and
+    `reengage trend` reports adherence against it."""
+    from reengage.prescriptions import prescribe as set_prescription
+
+    with _catalog(data) as cat:
+        row = set_prescription(cat, subject, exercise, phase=phase, sets=sets, reps=reps,
+                               days_per_week=days_per_week, load_kg=load_kg, start_date=start,
+                               who=by or login_name())
+    if as_json:
+        emit_json(row)
+    load = f" at {row['load_kg']:g} kg" if row["load_kg"] is not None else ""
+    say(f"{row['subject_id']}: {row['exercise']} phase {row['phase']}, {row['sets']} × {row['reps']}{load}, "
+        f"{row['days_per_week']} days/week from {row['start_date']}"
+        + (f" (replaces {row['replaced']['sets']} × {row['replaced']['reps']}, {row['replaced']['days_per_week']} "
+           f"days/week from {row['replaced']['start_date']})" if row["replaced"] else ""))
+
+
+def posture(
+    path: Path = typer.Argument(..., help="accelerometer CSV (time_s,acc_x,acc_y,acc_z in g) or a recording"),
+    placement: str = typer.Option("thigh", "--placement", help="where the sensor was worn: thigh | waist"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON on stdout"),
+) -> None:
+    """Posture and activity from an accelerometer: seconds lying, sitting, standing, stepping and not worn;
+    transitions; sitting bouts and breaks in sitting (contract: docs/cli.md)."""
+    from reengage.posture import posture_of_file
+
+    if placement not in ("thigh", "waist"):
+        raise InputError(f"--placement {placement!r}: expected thigh or waist")
+    doc = posture_of_file(path, placement)
+    if as_json:
+        emit_json(doc)
+        return
+    print_posture(doc)
+
+
+def print_posture(doc: dict, out: Console | None = None) -> None:
+    """``reengage posture`` without ``--json``: time per posture, then transitions and sitting bouts."""
+    out = out or Console()
+    total = doc["duration_s"] or 1.0
+    out.print(f"{doc.get('path', '')}: {doc['placement']} accelerometer, {doc['duration_s']:g} s in "
+              f"{doc['epoch_s']:g} s epochs", markup=False, highlight=False, soft_wrap=True)
+    t = Table()
+    for col in ("posture", "seconds", "%"):
+        t.add_column(col, justify="left" if col == "posture" else "right")
+    for name, secs in doc["seconds"].items():
+        t.add_row(name.replace("_", " "), f"{secs:.0f}", f"{100 * secs / total:.1f}")
+    out.print(t)
+    out.print(f"sitting bouts: {len(doc['sitting_bouts'])}, longest {doc['longest_sitting_bout_s']:.0f} s, "
+              f"breaks in sitting: {doc['breaks_in_sitting']}", markup=False, highlight=False)
+    for tr in doc["transitions"]:
+        out.print(f"  {tr['t_s']:9.1f} s  {tr['kind'].replace('_', ' ')}", markup=False, highlight=False)
+    if doc["placement"] == "waist":
+        out.print("waist: sitting and standing differ by the pelvis tilt only; less reliable than a thigh sensor "
+                  "(docs/validation.md)", markup=False, highlight=False, style="yellow")
+
+
+def print_adherence(doc: dict, out: Console | None = None) -> None:
+    """The ``adherence`` line of ``reengage trend`` without ``--json`` (nothing when there is none)."""
+    a = doc.get("adherence")
+    if a:
+        (out or Console()).print(
+            f"adherence to the prescription, {a['from']} to {a['to']}: {a['done_sessions']} of "
+            f"{a['prescribed_sessions']} prescribed sessions done", markup=False, highlight=False, soft_wrap=True)
+
+
 def register_commands(app: typer.Typer) -> None:
-    """Add ``correct`` and ``corrections`` to the top-level command line."""
+    """Add ``correct``, ``corrections``, ``prescribe`` and ``posture`` to the top-level command line."""
     app.command("correct")(correct)
     app.command("corrections")(corrections)
+    app.command("prescribe")(prescribe)
+    app.command("posture")(posture)
 
 
 def warn_unknown_subject(root: Path, subject: str) -> None:

@@ -486,6 +486,15 @@ def no_sessions_message(cat: Catalog, subject: str, root: Path) -> str:
     return f"--subject {subject}: not in the patient register of {root}{hint}"
 
 
+def adherence_field(cat: Catalog, subject: str, task: str, sessions: list[dict]) -> dict:
+    """``{"adherence": …}`` of the exercise's prescriptions (:func:`reengage.prescriptions.adherence`) over the
+    sessions shown, or ``{}`` when the exercise has no prescription (the contract: present once one exists)."""
+    from reengage.prescriptions import adherence
+
+    found = adherence(cat, subject, task, [s["session_date"] for s in sessions])
+    return {"adherence": found} if found is not None else {}
+
+
 def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
     """The ``reengage trend`` document of a subject's sessions of one exercise (the one with the most sessions
     when ``task`` is None). Recordings without samples are left out, each with a note."""
@@ -505,6 +514,7 @@ def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
                 notes.append(f"session {s['session_id']} ({s['session_date']}, {s['path']}): empty recording "
                              "(0 samples), left out")
         clinic = {name: clinic_courses(cat, subject, task, column) for name, (column, _, _) in MEASURES.items()}
+        adherence = adherence_field(cat, subject, task, kept)
     measures = {}
     days = day_numbers([s["session_date"] for s in kept])
     analysed = [s for s in kept if s["analysis_id"] is not None]
@@ -522,4 +532,4 @@ def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
         if s["analysis_id"] is None:
             notes.append(f"session {s['session_id']} ({s['session_date']}): no analysis (it failed); "
                          "`reengage analyze --all` retries it")
-    return {"subject": subject, "task": task, "sessions": rows, "measures": measures, "notes": notes}
+    return {"subject": subject, "task": task, "sessions": rows, "measures": measures, "notes": notes, **adherence}
