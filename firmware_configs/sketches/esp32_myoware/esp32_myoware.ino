@@ -51,7 +51,7 @@ class ServerCallbacks : public BLEServerCallbacks {
 
 class ControlCallbacks : public BLECharacteristicCallbacks {
   void onWrite(BLECharacteristic *c) override {
-    String v = c->getValue();
+    auto v = c->getValue();  /* String on arduino-esp32 3.x, std::string on 2.x: both have c_str(), length() */
     xSemaphoreTake(lock, portMAX_DELAY);
     rg_board_command(&board, (const uint8_t *)v.c_str(), (uint16_t)v.length(), micros());
     xSemaphoreGive(lock);
