@@ -108,7 +108,7 @@ def test_sketch_logic_records_exactly_over_ble(tmp_path, sketch, name):
     finally:
         t.shutdown()
         fw.board.close()
-    assert fw.controls == [] and fw.p.control_lines[:2] == ["WHORU", "START"]
+    assert fw.p.control_lines[:2] == ["WHORU", "START"]  # the STOP at close may still be on its way
     assert hellos and hellos[0]["board"] == sketch and hellos[0]["boot"] == "4242"
     r = read_recording(tmp_path / "fw.rgr")
     assert r.gaps == [] and r.emg.n_samples == 1500
