@@ -6,119 +6,78 @@
  * Wiring: RAW -> GPIO36 glute_max, GPIO39 glute_med, GPIO34 hamstrings, GPIO35 erector_spinae, at 3.3 V.
  * ADC1 pins only: ADC2 cannot be read while the radio runs (ESP-IDF ADC docs). 11 dB attenuation
  * covers ~0-3.1 V; the ESP32 ADC is non-linear near the rails, fine for EMG riding on mid-rail REF.
+ *
+ * This file holds only the board calls. The logic (frames, the queue of whole frames between the
+ * sampler and loop() and what happens when it is full, HELLO/STATUS, commands) is reengage_board.h,
+ * run on the host by tests/firmware/test_host_boards.py; this file itself is not compiled there (the
+ * ESP32 core is not packaged), see docs/hardware.md.
  * Timing: a FreeRTOS task pinned to core 1 samples every 1 ms with vTaskDelayUntil (tick = 1 kHz on
- * arduino-esp32) and queues whole frames; loop() on the same core sends one frame per notification.
+ * arduino-esp32) and queues whole frames; loop() sends one frame per notification. The BLE callbacks
+ * run in the Bluedroid task, so every call into the logic holds `lock`; the ADC reads and the
+ * notify happen outside it.
  */
 #include <BLEDevice.h>
 #include <BLEServer.h>
 #include <BLE2902.h>
 #include "reengage_protocol.h"
+#include "reengage_board.h"
+#include "board_config.h"
 
-#define FW_VERSION "1.0.0"
-#define FS_HZ 1000
-#define N_CH 4
-#define SPF 28
-#define HELLO_EVERY_MS 5000UL
-
-static const uint8_t PINS[N_CH] = {36, 39, 34, 35};
+static const uint8_t PINS[4] = {36, 39, 34, 35};
 static const char *SERVICE = "6e0f0001-5c3b-4a5e-9b1f-7265656e6761";
 static const char *DATA = "6e0f0002-5c3b-4a5e-9b1f-7265656e6761";
 static const char *CONTROL = "6e0f0003-5c3b-4a5e-9b1f-7265656e6761";
 
-typedef struct { uint8_t len; uint8_t buf[RG_MAX_FRAME]; } frame_t;
-
-static QueueHandle_t frames;
+static rg_board_t board;
+static rg_ring_t ring;  /* 16 frames = 448 ms of EMG: rides out a slow connection event or two */
+static SemaphoreHandle_t lock;
 static BLECharacteristic *dataChar;
-static volatile bool connected = false, streaming = true;
-static volatile uint32_t overrun = 0;
-static uint16_t seq = 0;  /* only the sampling task and send_text (under seq_lock) touch it */
-static portMUX_TYPE seq_lock = portMUX_INITIALIZER_UNLOCKED;
-static uint32_t boot_id;
-static unsigned long last_hello = 0;
+static volatile bool link_up = false;
 
-static uint16_t next_seq() {
-  portENTER_CRITICAL(&seq_lock);
-  uint16_t s = seq++;
-  portEXIT_CRITICAL(&seq_lock);
-  return s;
-}
-
-static void enqueue(const uint8_t *buf, uint16_t n) {
-  frame_t f;
-  f.len = (uint8_t)n;
-  memcpy(f.buf, buf, n);
-  if (xQueueSend(frames, &f, 0) != pdTRUE) overrun++;
-}
-
-static void send_text(uint8_t type, const char *text) {
-  static uint8_t tx[RG_MAX_FRAME];
-  uint16_t n = rg_frame_encode(tx, type, next_seq(), 0, micros(), 0, 0, (const uint8_t *)text, (uint8_t)strlen(text));
-  enqueue(tx, n);
-}
-
-static void send_hello() {
-  char text[160];
-  snprintf(text, sizeof text, "proto=1;board=esp32_myoware;fw=" FW_VERSION ";boot=%lu;emg=0,%d,%d;adc=12;vref_mv=3300;spf=%d",
-           (unsigned long)boot_id, N_CH, FS_HZ, SPF);
-  send_text(RG_TYPE_HELLO, text);
-  last_hello = millis();
-}
-
-static void send_status(const char *extra) {
-  char text[96];
-  snprintf(text, sizeof text, "state=%s;overrun=%lu%s%s", streaming ? "streaming" : "stopped",
-           (unsigned long)overrun, extra[0] ? ";" : "", extra);
-  overrun = 0;
-  send_text(RG_TYPE_STATUS, text);
+static void read_emg(void *, int16_t *v) {
+  for (uint8_t c = 0; c < RG_BOARD_CONFIG.n_ch; c++) v[c] = (int16_t)analogRead(PINS[c]);
 }
 
 class ServerCallbacks : public BLEServerCallbacks {
-  void onConnect(BLEServer *) override { connected = true; }
-  void onDisconnect(BLEServer *s) override { connected = false; s->startAdvertising(); }
+  void onConnect(BLEServer *) override { link_up = true; }  /* frames flow once it subscribes, too */
+  void onDisconnect(BLEServer *s) override {
+    link_up = false;  /* the BLE2902 keeps its notify bit over a disconnect */
+    xSemaphoreTake(lock, portMAX_DELAY);
+    rg_board_set_connected(&board, 0);
+    xSemaphoreGive(lock);
+    s->startAdvertising();
+  }
 };
 
 class ControlCallbacks : public BLECharacteristicCallbacks {
   void onWrite(BLECharacteristic *c) override {
-    rg_cmd_parser_t p;
-    rg_cmd_init(&p);
-    String v = c->getValue();
-    for (size_t i = 0; i < v.length(); i++) {
-      uint8_t id = rg_cmd_feed(&p, (uint8_t)v[i]);
-      if (id == RG_CMD_WHORU) send_hello();
-      else if (id == RG_CMD_START) { streaming = true; send_hello(); }
-      else if (id == RG_CMD_STOP) { streaming = false; send_status(""); }
-      else if (id == RG_CMD_STATUS) send_status("");
-      else if (id == RG_CMD_UNKNOWN) send_status("error=unknown_command");
-    }
+    auto v = c->getValue();  /* String on arduino-esp32 3.x, std::string on 2.x: both have c_str(), length() */
+    xSemaphoreTake(lock, portMAX_DELAY);
+    rg_board_command(&board, (const uint8_t *)v.c_str(), (uint16_t)v.length(), micros());
+    xSemaphoreGive(lock);
   }
 };
 
 static void sampler(void *) {
-  static rg_block_t emg;
-  rg_block_init(&emg, RG_TYPE_EMG, 0, N_CH, SPF);
-  uint32_t index = 0;
   TickType_t wake = xTaskGetTickCount();
+  int16_t v[RG_BOARD_MAX_CH];
   for (;;) {
-    vTaskDelayUntil(&wake, pdMS_TO_TICKS(1000 / FS_HZ));
+    vTaskDelayUntil(&wake, pdMS_TO_TICKS(1000 / RG_BOARD_CONFIG.fs_hz));
     uint32_t t = micros();
-    int16_t v[N_CH];
-    for (uint8_t c = 0; c < N_CH; c++) v[c] = (int16_t)analogRead(PINS[c]);
-    /* Streaming or not, connected or not, the index advances: the host sees every outage as a gap. */
-    if (streaming && connected && rg_block_push(&emg, v, index, t)) {
-      uint16_t n = rg_block_seal(&emg, next_seq());
-      enqueue(emg.buf, n);
-    } else if (!(streaming && connected) && emg.n) {
-      emg.n = 0;
-    }
-    index++;
+    read_emg(NULL, v);
+    xSemaphoreTake(lock, portMAX_DELAY);
+    rg_board_push_emg(&board, v, t);  /* streaming or not, connected or not, the index advances */
+    xSemaphoreGive(lock);
   }
 }
 
 void setup() {
-  boot_id = esp_random();
   analogReadResolution(12);
   analogSetAttenuation(ADC_11db);
-  frames = xQueueCreate(16, sizeof(frame_t));
+  lock = xSemaphoreCreateMutex();
+  rg_ring_init(&ring);
+  rg_board_io_t io = {&ring, read_emg, NULL, rg_ring_push};
+  rg_board_init(&board, &RG_BOARD_CONFIG, &io, esp_random(), 0, micros());
   BLEDevice::init("reengage-esp32");
   BLEDevice::setMTU(247);
   BLEServer *server = BLEDevice::createServer();
@@ -139,13 +98,21 @@ void setup() {
 }
 
 void loop() {
-  frame_t f;
-  while (xQueueReceive(frames, &f, pdMS_TO_TICKS(5)) == pdTRUE) {
-    if (connected) {
-      dataChar->setValue(f.buf, f.len);
-      dataChar->notify();
-    }
+  static uint8_t frame[RG_MAX_FRAME];
+  BLE2902 *cccd = (BLE2902 *)dataChar->getDescriptorByUUID(BLEUUID((uint16_t)0x2902));
+  uint8_t subscribed = link_up && cccd != NULL && cccd->getNotifications();
+  uint16_t len;
+  xSemaphoreTake(lock, portMAX_DELAY);
+  rg_board_set_connected(&board, subscribed);
+  len = rg_ring_pop(&ring, frame);
+  xSemaphoreGive(lock);
+  if (len) {
+    dataChar->setValue(frame, len);
+    dataChar->notify();
+    return;  /* drain the queue before the slower duties */
   }
-  if (overrun >= 50) send_status("");
-  if (connected && streaming && millis() - last_hello >= HELLO_EVERY_MS) send_hello();
+  xSemaphoreTake(lock, portMAX_DELAY);
+  rg_board_service(&board, micros());
+  xSemaphoreGive(lock);
+  delay(1);
 }

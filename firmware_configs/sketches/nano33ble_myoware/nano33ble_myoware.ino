@@ -4,79 +4,53 @@
  * Libraries: ArduinoBLE, Arduino_BMI270_BMM150 (Rev2; a Rev1 board has an LSM9DS1 and needs Arduino_LSM9DS1).
  *
  * Wiring: MyoWare RAW -> A0 glute_max, A1 glute_med, A2 hamstrings, A3 erector_spinae; power at 3.3 V.
- * Timing: on the mbed core analogRead() takes a mutex and must not run in an ISR, so loop() samples on a
- * micros() schedule; SAMPLE_INDEX is derived from that schedule, so a late loop shows up as timing jitter
- * (measured by the host's clock fit), and a sample the loop could not take at all is skipped with its
- * index counted, never spliced. One frame per notification: 28 samples x 4 ch = 224 B (needs MTU 247).
+ * This file holds only the board calls. What the sketch does (the micros() sampling schedule with
+ * skipped samples counted, IMU scaling, frames, HELLO/STATUS, commands) is reengage_board.h, which the
+ * tests run on the host with fake time and fake sensors (tests/firmware/test_host_boards.py); this
+ * file itself is not compiled there (the mbed core is not packaged), see docs/hardware.md.
+ * Everything runs in loop(): ArduinoBLE calls the control handler from BLE.poll(), so no locking.
  */
 #include <ArduinoBLE.h>
 #include <Arduino_BMI270_BMM150.h>
 #include "reengage_protocol.h"
+#include "reengage_board.h"
+#include "board_config.h"
 
-#define FW_VERSION "1.0.0"
-#define FS_HZ 1000
-#define N_CH 4
-#define SPF 28
-#define IMU_SPF 10
-#define HELLO_EVERY_MS 5000UL
-
-static const uint8_t PINS[N_CH] = {A0, A1, A2, A3};
+static const uint8_t PINS[4] = {A0, A1, A2, A3};
 
 BLEService service("6e0f0001-5c3b-4a5e-9b1f-7265656e6761");
 BLECharacteristic dataChar("6e0f0002-5c3b-4a5e-9b1f-7265656e6761", BLERead | BLENotify, RG_MAX_FRAME);
 BLECharacteristic controlChar("6e0f0003-5c3b-4a5e-9b1f-7265656e6761", BLEWrite | BLEWriteWithoutResponse, 20);
 
-static rg_block_t emg, imu;
-static uint8_t tx[RG_MAX_FRAME];
-static uint16_t seq = 0;
-static uint32_t sample_index = 0, imu_index = 0, next_us = 0, overrun = 0;
-static unsigned long last_hello = 0;
-static uint8_t streaming = 1, imu_ok = 0;
-static uint16_t boot_id;
+static rg_board_t board;
 
-static void send(const uint8_t *buf, uint16_t n) {
-  if (BLE.connected() && dataChar.subscribed()) dataChar.writeValue(buf, n);
+static void read_emg(void *, int16_t *v) {
+  for (uint8_t c = 0; c < RG_BOARD_CONFIG.n_ch; c++) v[c] = (int16_t)analogRead(PINS[c]);
 }
 
-static void send_text(uint8_t type, const char *text) {
-  uint16_t n = rg_frame_encode(tx, type, seq++, 0, micros(), 0, 0, (const uint8_t *)text, (uint8_t)strlen(text));
-  send(tx, n);
+/* Arduino_BMI270_BMM150 reports g and deg/s; the logic scales them to the TOML's LSB. */
+static uint8_t read_imu(void *, float acc[3], float gyr[3]) {
+  if (!IMU.accelerationAvailable() || !IMU.gyroscopeAvailable()) return 0;
+  IMU.readAcceleration(acc[0], acc[1], acc[2]);
+  IMU.readGyroscope(gyr[0], gyr[1], gyr[2]);
+  return 1;
 }
 
-static void send_hello() {
-  char text[160];
-  snprintf(text, sizeof text, "proto=1;board=nano33ble_myoware;fw=" FW_VERSION ";boot=%u;emg=0,%d,%d;imu=1,6,100;adc=12;vref_mv=3300;spf=%d",
-           boot_id, N_CH, FS_HZ, SPF);
-  send_text(RG_TYPE_HELLO, text);
-  last_hello = millis();
-}
-
-static void send_status(const char *extra) {
-  char text[96];
-  snprintf(text, sizeof text, "state=%s;overrun=%lu%s%s%s", streaming ? "streaming" : "stopped",
-           (unsigned long)overrun, imu_ok ? "" : ";imu=absent", extra[0] ? ";" : "", extra);
-  overrun = 0;
-  send_text(RG_TYPE_STATUS, text);
+/* Not connected or not subscribed: the logic does not build frames then (set_connected below). */
+static uint8_t notify(void *, const uint8_t *frame, uint16_t len) {
+  dataChar.writeValue(frame, len);
+  return 1;
 }
 
 static void on_control(BLEDevice, BLECharacteristic c) {
-  rg_cmd_parser_t p;
-  rg_cmd_init(&p);
-  const uint8_t *v = c.value();
-  for (int i = 0; i < c.valueLength(); i++) {
-    uint8_t id = rg_cmd_feed(&p, v[i]);
-    if (id == RG_CMD_WHORU) send_hello();
-    else if (id == RG_CMD_START) { streaming = 1; send_hello(); }
-    else if (id == RG_CMD_STOP) { streaming = 0; send_status(""); }
-    else if (id == RG_CMD_STATUS) send_status("");
-    else if (id == RG_CMD_UNKNOWN) send_status("error=unknown_command");
-  }
+  rg_board_command(&board, c.value(), (uint16_t)c.valueLength(), micros());
 }
 
 void setup() {
   analogReadResolution(12);
-  boot_id = (uint16_t)(NRF_FICR->DEVICEADDR[0] ^ micros());
-  imu_ok = IMU.begin();
+  uint8_t imu_ok = IMU.begin() ? 1 : 0;
+  rg_board_io_t io = {NULL, read_emg, read_imu, notify};
+  rg_board_init(&board, &RG_BOARD_CONFIG, &io, (uint16_t)(NRF_FICR->DEVICEADDR[0] ^ micros()), imu_ok, micros());
   if (!BLE.begin()) {
     while (1) delay(1000);  /* no radio: nothing useful to do; the LED stays off */
   }
@@ -89,39 +63,10 @@ void setup() {
   BLE.addService(service);
   controlChar.setEventHandler(BLEWritten, on_control);
   BLE.advertise();
-  rg_block_init(&emg, RG_TYPE_EMG, 0, N_CH, SPF);
-  rg_block_init(&imu, RG_TYPE_IMU, 1, 6, IMU_SPF);
-  next_us = micros();
 }
 
 void loop() {
   BLE.poll();
-  uint32_t now = micros();
-  /* Sample every 1000 us on schedule; if the loop was late by more than 2 samples, skip them (counted). */
-  while ((int32_t)(now - next_us) >= 0) {
-    if ((int32_t)(now - next_us) > 2000) {
-      if (emg.n) send(emg.buf, rg_block_seal(&emg, seq++));
-      overrun++;
-      sample_index++;
-      next_us += 1000000UL / FS_HZ;
-      continue;
-    }
-    int16_t v[N_CH];
-    for (uint8_t c = 0; c < N_CH; c++) v[c] = (int16_t)analogRead(PINS[c]);
-    if (streaming && rg_block_push(&emg, v, sample_index, next_us)) send(emg.buf, rg_block_seal(&emg, seq++));
-    sample_index++;
-    next_us += 1000000UL / FS_HZ;
-  }
-  if (imu_ok && IMU.accelerationAvailable() && IMU.gyroscopeAvailable()) {
-    float ax, ay, az, gx, gy, gz;
-    IMU.readAcceleration(ax, ay, az);
-    IMU.readGyroscope(gx, gy, gz);
-    /* TOML scale: 4 g / 32768 per LSB and 2000 dps / 32768 per LSB */
-    int16_t v[6] = {(int16_t)(ax * 8192), (int16_t)(ay * 8192), (int16_t)(az * 8192),
-                    (int16_t)(gx * 16.384f), (int16_t)(gy * 16.384f), (int16_t)(gz * 16.384f)};
-    if (streaming && rg_block_push(&imu, v, imu_index, micros())) send(imu.buf, rg_block_seal(&imu, seq++));
-    imu_index++;
-  }
-  if (overrun >= 100) send_status("");
-  if (streaming && millis() - last_hello >= HELLO_EVERY_MS) send_hello();
+  rg_board_set_connected(&board, BLE.connected() && dataChar.subscribed());
+  rg_board_tick(&board, micros());
 }
