@@ -23,7 +23,6 @@ SIMAVR_INCLUDE = Path("/usr/include/simavr")
 COMMON = ["-g", "-Os", "-ffunction-sections", "-fdata-sections", "-mmcu=atmega328p", "-DF_CPU=16000000L",
           "-DARDUINO=10807", "-DARDUINO_AVR_UNO", "-DARDUINO_ARCH_AVR"]
 CXX = ["-std=gnu++11", "-fpermissive", "-fno-exceptions", "-fno-threadsafe-statics"]
-ANALOG_PINS = ["A0", "A1", "A2", "A3", "A4", "A5"]
 
 
 def missing_tools() -> str | None:
@@ -75,17 +74,13 @@ def _core_objects(out_dir: Path, inc: list[str]) -> list[Path]:
 
 
 def sketch_variant(defines: dict[str, int] | None = None, sketch: Path = SKETCH) -> str:
-    """The sketch's text with its ``#define NAME value`` lines replaced; the pin list follows ``N_CH``."""
+    """The sketch's text with its ``#define NAME value`` lines replaced (``N_CH`` picks the pins A0…)."""
     text = (sketch / "uno_myoware.ino").read_text()
     for name, value in (defines or {}).items():
         text, n = re.subn(rf"^#define {name}\b[^\n]*$", f"#define {name} {value}", text, flags=re.M)
         if n != 1:
             raise ValueError(f"the sketch has no `#define {name}`")
-    m = re.search(r"^#define N_CH (\d+)", text, re.M)
-    n_ch = int(m[1]) if m else 2
-    if not 1 <= n_ch <= len(ANALOG_PINS):
-        raise ValueError(f"N_CH={n_ch}: the Uno has {len(ANALOG_PINS)} analog inputs")
-    return re.sub(r"(PINS\[N_CH\]\s*=\s*)\{[^}]*\}", lambda k: k[1] + "{" + ", ".join(ANALOG_PINS[:n_ch]) + "}", text)
+    return text
 
 
 def build_elf(out_dir: Path, defines: dict[str, int] | None = None, name: str = "uno_myoware",
