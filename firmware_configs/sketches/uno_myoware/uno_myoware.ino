@@ -24,7 +24,7 @@
 
 /* RING, measured on an emulated ATmega328P (docs/hardware.md, bench/bench_firmware.py): loop() falls at most
  * 3 samples behind at 1 kHz x 2 and 19 at the 2-channel limit (2.5 kHz), mostly while a HELLO is formatted
- * and written; 32 keeps that limit, and 64 (1.2 KB of RAM at 4 channels) left too little stack for more
+ * and written; 32 keeps that limit, and 64 (1 KB of ring at 4 channels) left too little stack for more
  * than 3 channels. The pins are listed for every N_CH the Uno has inputs for, so a variant changes N_CH only. */
 static const uint8_t PINS[] = {A0, A1, A2, A3, A4, A5};
 static_assert(N_CH >= 1 && N_CH <= sizeof PINS, "the Uno has 6 analog inputs");
@@ -114,7 +114,7 @@ void loop() {
     else if (id == RG_CMD_UNKNOWN) send_status("error=unknown_command");
   }
   /* At most one ring's worth per pass: when sampling outpaces the CPU or the link, the ring never empties,
-   * and an unbounded drain would never reach the commands below or report the overrun (measured). */
+   * and an unbounded drain would never get back to the commands above or report the overrun (measured). */
   for (uint8_t k = 0; k < RING && tail != head; k++) {
     int16_t v[N_CH];
     uint8_t t = tail;
