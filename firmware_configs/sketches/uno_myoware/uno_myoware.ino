@@ -19,10 +19,15 @@
 #define FS_HZ 1000
 #define N_CH 2
 #define SPF 8            /* samples per frame: 49-byte frames every 8 ms = 12 % of the link */
-#define RING 64          /* samples buffered between the ISR and loop() (power of two) */
+#define RING 32          /* samples buffered between the ISR and loop() (power of two); see below */
 #define HELLO_EVERY_MS 5000UL
 
-static const uint8_t PINS[N_CH] = {A0, A1};
+/* RING, measured on an emulated ATmega328P (docs/hardware.md, bench/bench_firmware.py): loop() falls at most
+ * 3 samples behind at 1 kHz x 2 and 19 at the 2-channel limit (2.5 kHz), mostly while a HELLO is formatted
+ * and written; 32 keeps that limit, and 64 (1 KB of ring at 4 channels) left too little stack for more
+ * than 3 channels. The pins are listed for every N_CH the Uno has inputs for, so a variant changes N_CH only. */
+static const uint8_t PINS[] = {A0, A1, A2, A3, A4, A5};
+static_assert(N_CH >= 1 && N_CH <= sizeof PINS, "the Uno has 6 analog inputs");
 
 static volatile int16_t ring_v[RING][N_CH];
 static volatile uint32_t ring_t[RING];
@@ -108,7 +113,9 @@ void loop() {
     else if (id == RG_CMD_STATUS) send_status("");
     else if (id == RG_CMD_UNKNOWN) send_status("error=unknown_command");
   }
-  while (tail != head) {
+  /* At most one ring's worth per pass: when sampling outpaces the CPU or the link, the ring never empties,
+   * and an unbounded drain would never get back to the commands above or report the overrun (measured). */
+  for (uint8_t k = 0; k < RING && tail != head; k++) {
     int16_t v[N_CH];
     uint8_t t = tail;
     for (uint8_t c = 0; c < N_CH; c++) v[c] = ring_v[t][c];
