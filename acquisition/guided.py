@@ -182,8 +182,9 @@ class GuidedSession:
     """A sink in front of the recorder and live view: passes every item on, and on each EMG block moves
     the protocol forward by the samples' own clock, emitting the step events to the same sinks.
 
-    The board's own step announcements (``rest``/``mvc:*``/``exercise``/``rep`` STATUS events) are not passed
-    on while a protocol runs: the guide is what the person was asked to do; other events pass."""
+    The board's own step announcements (``rest``/``mvc:*``/``exercise``/``rep`` STATUS events, and any label the
+    guide's own steps carry, e.g. a simulated person's ``retest``/``cue:on``/``ref:*``) are not passed on while a
+    protocol runs: the guide is what the person was asked to do; other events pass."""
 
     def __init__(self, steps: list[Step], fs_hz: float, sinks: list, console: Console | None = None) -> None:
         self.steps = sorted(steps, key=lambda s: s.onset_s)
@@ -193,6 +194,7 @@ class GuidedSession:
         self.origin: int | None = None
         self.now_s = 0.0
         self._next = 0  # index of the next step to begin
+        self._own_labels = frozenset(BOARD_STEP_LABELS) | {s.label for s in self.steps}
         self._said: set[tuple[int, str]] = set()
         self.swallowed = 0
         self.done = False
@@ -202,7 +204,7 @@ class GuidedSession:
             s.handle(ev)
 
     def handle(self, item) -> None:
-        if isinstance(item, Event) and (item.label in BOARD_STEP_LABELS or item.label.startswith("mvc:")):
+        if isinstance(item, Event) and (item.label in self._own_labels or item.label.startswith("mvc:")):
             self.swallowed += 1
             return
         for s in self.sinks:

@@ -242,7 +242,10 @@ def _find_port(opts: RecordOptions, board: BoardConfig) -> tuple[SimulatedPort |
     """Where the board is: (the simulated board's process, if that is the board; the port or BLE target)."""
     kind = board.transport["kind"]
     if kind == "simulated":
-        sim = SimulatedPort(board, opts.duration_s, opts.sim_speed, opts.sim_seed, opts.sim_overrides)
+        # the simulated person performs the guided session the guide walks through (its own --sim keys win)
+        layout = ({"protocol": opts.protocol, "reps": opts.reps or "", "retest": int(opts.retest),
+                   "cue_reps": opts.cue_reps, "reference": int(opts.reference)} if opts.protocol else {})
+        sim = SimulatedPort(board, opts.duration_s, opts.sim_speed, opts.sim_seed, {**layout, **opts.sim_overrides})
         return sim, sim.path
     if kind == "serial":
         if not opts.port:

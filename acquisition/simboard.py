@@ -4,7 +4,9 @@ It opens a pseudo-terminal, prints the port's path on its first stdout line, wai
 ``START`` line (a real Uno resets when the port opens and pyserial drops bytes received before open), then
 streams wire-protocol-v1 frames paced by the wall clock (``--speed`` > 1 runs the board clock faster
 for demos). The person it simulates follows the guided protocol (rest, MVC trials, reps); each step is
-announced in a STATUS frame, like a button on a real board. ``STOP`` or end of input stops it.
+announced in a STATUS frame, like a button on a real board. Told which guided session it is in (``--sim
+protocol=NAME`` with ``reps``, ``retest``, ``cue_reps``, ``reference``: :data:`LAYOUT_KEYS`), it follows that
+session's steps exactly, the retest block with re-applied electrodes included. ``STOP`` or end of input stops it.
 
 Run: ``python -m reengage.acquisition.simboard --board simulated [--duration S] [--speed X]``.
 """
@@ -25,9 +27,10 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from reengage.acquisition.boards import BoardConfig, load_board
+from reengage.acquisition.guided import get_protocol, retest_steps
 from reengage.acquisition.protocol import MAX_PAYLOAD, TYPE_EMG, TYPE_HELLO, TYPE_IMU, TYPE_STATUS, encode_frame
 from reengage.model import Event
-from reengage.synth import SubjectProfile, synthesize
+from reengage.synth import SubjectProfile, guided_blocks, synthesize
 
 
 def profile_from_board(board: BoardConfig, overrides: dict | None = None) -> SubjectProfile:
@@ -41,14 +44,22 @@ def profile_from_board(board: BoardConfig, overrides: dict | None = None) -> Sub
     )
 
 
+def _imu_fs(board: BoardConfig) -> float:
+    return board.streams["imu"].fs_hz if "imu" in board.streams else 100.0
+
+
 def board_samples(board: BoardConfig, profile: SubjectProfile, duration_s: float, seed: int, *,
                   with_mvc: bool = True):
     """The session as the board's ADC would read it: int16 per stream, plus the protocol steps."""
+    session = synthesize(profile, duration_s, fs_hz=board.emg.fs_hz, imu_fs_hz=_imu_fs(board), seed=seed,
+                         with_mvc=with_mvc)
+    return adc_samples(board, session), session
+
+
+def adc_samples(board: BoardConfig, session) -> dict:
+    """A synthesised session (:class:`reengage.synth.SynthSession`) as the board's ADC reads it: int16 per
+    stream."""
     emg_cfg = board.emg
-    session = synthesize(
-        profile, duration_s, fs_hz=emg_cfg.fs_hz,
-        imu_fs_hz=board.streams["imu"].fs_hz if "imu" in board.streams else 100.0, seed=seed, with_mvc=with_mvc,
-    )
     full = (1 << board.adc_bits) - 1
     rows = []
     for ch in emg_cfg.channels:
@@ -60,7 +71,27 @@ def board_samples(board: BoardConfig, profile: SubjectProfile, duration_s: float
         names = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
         imu = [session.imu[names.index(c.name)] / c.scale for c in imu_cfg.channels]
         out["imu"] = np.clip(np.round(imu), -32768, 32767).astype(np.int16)
-    return out, session
+    return out
+
+
+# ``--sim KEY=VALUE`` keys that tell the simulated person which guided session it is in (the recorder's
+# ``--protocol NAME --reps N --retest --cue-reps K --reference``), so it follows the guide's layout step for step.
+LAYOUT_KEYS = ("protocol", "reps", "retest", "cue_reps", "reference")
+
+
+def guided_layout(board: BoardConfig, given: dict) -> list[Event] | None:
+    """The events of the guided session ``given`` names (:data:`LAYOUT_KEYS`; None without ``protocol``): the
+    guide's own steps (:mod:`reengage.acquisition.guided`), for the board's recorded muscles."""
+    if not given.get("protocol"):
+        return None
+    muscles = [c.role for c in board.emg.channels if c.role]
+    flag = {k: str(given.get(k, "0")).lower() in ("1", "true", "yes") for k in ("retest", "reference")}
+    reps = int(given["reps"]) if given.get("reps") else None
+    options = {"cue_reps": int(given.get("cue_reps") or 0), "reference": flag["reference"]}
+    protocol = get_protocol(str(given["protocol"]))
+    steps = retest_steps(protocol, muscles, reps, **options) if flag["retest"] else \
+        protocol.steps(muscles, reps, **options)
+    return [Event(s.onset_s, s.duration_s, s.label) for s in steps]
 
 
 HELLO_EVERY_S = 5.0  # as the sketches: a HELLO on START and every 5 s while streaming
@@ -84,13 +115,21 @@ PIECE_S = 120.0  # board seconds synthesised at a time in a long session (a whol
 ONE_PIECE_MAX_S = 300.0  # up to this, the session is synthesised in one piece (about a second)
 
 
-def session_pieces(board: BoardConfig, profile: SubjectProfile, duration_s: float, seed: int) -> Iterator[tuple]:
+def session_pieces(board: BoardConfig, profile: SubjectProfile, duration_s: float, seed: int,
+                   layout: list[Event] | None = None) -> Iterator[tuple]:
     """The session as (samples, events) pieces, each synthesised only when the one before has been sent.
 
     Synthesis time grows faster than the duration (an hour takes minutes), so a long session (above
     :data:`ONE_PIECE_MAX_S`, e.g. ``record`` without ``--duration``) comes in :data:`PIECE_S` pieces: the first
     one follows the whole protocol (rest, MVC trials, then exercise until the end of the session), each later
-    one is a set of reps of its own. Start-up stays quick and memory bounded whatever the duration."""
+    one is a set of reps of its own. Start-up stays quick and memory bounded whatever the duration.
+
+    With ``layout`` (a guided session's events, :func:`guided_layout`) the person follows it instead, one piece
+    per block (:func:`reengage.synth.guided_blocks`: a ``--retest`` session's retest block is the second)."""
+    if layout is not None:
+        for block in guided_blocks(profile, layout, duration_s, board.emg.fs_hz, _imu_fs(board), seed):
+            yield adc_samples(board, block), block.events
+        return
     if duration_s <= ONE_PIECE_MAX_S:
         samples, session = board_samples(board, profile, duration_s, seed)
         yield samples, session.events
@@ -296,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     board = load_board(args.board)
     overrides = dict(kv.split("=", 1) for kv in args.sim)
     faults = Faults(**{k: int(overrides.pop(k)) for k in FAULT_KEYS if k in overrides})
-    pieces = session_pieces(board, profile_from_board(board, overrides), args.duration + 1.0, args.seed)
+    layout = guided_layout(board, {k: overrides.pop(k) for k in LAYOUT_KEYS if k in overrides})
+    pieces = session_pieces(board, profile_from_board(board, overrides), args.duration + 1.0, args.seed, layout)
     first = next(pieces)  # before the port is announced: the host may start reading at once
     sim = SimulatedBoard(board, itertools.chain([first], pieces))
     master, slave = os.openpty()

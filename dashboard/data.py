@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,8 @@ from reengage.dsp.quality import MAINS_MAX_DB, SNR_MIN_DB
 from reengage.errors import CatalogError, ReengageError
 from reengage.model import MUSCLE_ROLES
 # One MDC and one slope for the CLI and the pages; Projection and MAX_SESSIONS_AHEAD are re-exported for words.py.
-from reengage.trend import (MAX_SESSIONS_AHEAD, Projection, between_session_mdc, day_numbers, project,  # noqa: F401
-                            rep_values, trend_arrow)
+from reengage.trend import (MAX_SESSIONS_AHEAD, MDC, Projection, between_session_mdc, day_numbers,  # noqa: F401
+                            project, rep_values, task_courses, trend_arrow)
 
 # ------------------------------------------------------------------------------------ literature
 # Reference values from ../shared/MISSION.md, each with its source. They are shown beside the patient's
@@ -264,10 +264,15 @@ class TaskTrend:
     projections: list[Projection]
     references: list[Reference]
     empty: int = 0  # recordings of this exercise without samples: catalogued, left out of the charts
+    measures: dict = field(default_factory=dict)  # measure → its `reengage trend` JSON entry (verdict, mdc95, noise_source, slope …)
 
 
 def patient(root: Path, subject_id: str) -> list[TaskTrend]:
-    """Per exercise, the subject's sessions over calendar time with the statistics the Patient page shows."""
+    """Per exercise, the subject's sessions over calendar time with the statistics the Patient page shows.
+
+    The change, MDC95, noise source and slope of each measure are ``reengage trend``'s own
+    (:func:`reengage.trend.task_courses`, the same computation over the same sessions, retest pairs and clinic
+    courses), so the page and the CLI give the same verdict; the MDC is its rounded JSON value."""
     cat = _open(root)
     if cat is None:
         return []
@@ -275,51 +280,43 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
         sessions = cat.sessions(subject_id)
         analyses = cat.analyses_for_subject(subject_id)
         empty = [s["task"] for s in cat.empty_sessions(subject_id)]
-    tasks: dict[str, list[dict]] = {}
-    for s in sessions:
-        a = analyses.get(s["session_id"])
-        ratios, lats = rep_values(a, "glute_hamstring_ratio"), rep_values(a, "onset_latency_ms")
-        row = dict(s)
-        row["ratio_reps"], row["latency_reps"] = ratios, lats
-        summary = (a or {}).get("summary") or {}
-        row["ratio_iqr"] = finite(summary.get("glute_hamstring_ratio_iqr"))
-        row["latency_iqr_ms"] = finite(summary.get("onset_latency_iqr_ms"))
-        row["ratio_quartiles"] = summary.get("glute_hamstring_ratio_quartiles")
-        row["latency_quartiles_ms"] = summary.get("onset_latency_quartiles_ms")
-        # Both muscles: cueing raises both, so the ratio can stay flat while the glutes switch on.
-        row["glute_max_pct_mvc"] = glute_max_pct_mvc(a)
-        row["hamstrings_pct_mvc"] = pct_mvc(a, "hamstrings")
-        tasks.setdefault(s["task"], []).append(row)
+        tasks: dict[str, list[dict]] = {}
+        for s in sessions:
+            tasks.setdefault(s["task"], []).append(s)
+        courses = {task: task_courses(cat, subject_id, task, ss, analyses) for task, ss in tasks.items()}
     out = []
     for task, ss in tasks.items():
-        analysed = [s for s in ss if s["analysis_id"] is not None]
-        days = day_numbers([s["session_date"] for s in analysed])
-
-        def change(key):
-            v = [s[key] for s in analysed if s[key] is not None]
-            return v[-1] - v[0] if len(v) >= 2 else None
-
-        def noise(measure, key, reps):
-            v = [finite(s[key]) for s in analysed]
-            known = [x for x in v if x is not None]
-            return between_session_mdc(measure, known[0] if known else None, known[-1] if known else None,
-                                       [s[reps] for s in analysed], v, days)
-
-        mdc_r = noise("glute_hamstring_ratio", "median_glute_hamstring_ratio", "ratio_reps")
-        mdc_l = noise("onset_latency_ms", "median_onset_latency_ms", "latency_reps")
-
-        refs = references(task)
-        projections = []
-        for measure, (key, reps) in (("glute_hamstring_ratio", ("median_glute_hamstring_ratio", "ratio_reps")),
-                                     ("onset_latency_ms", ("median_onset_latency_ms", "latency_reps"))):
-            p = project([s["session_date"] for s in analysed], [finite(s[key]) for s in analysed], measure,
-                        [s[reps] for s in analysed])
-            if p is not None:
-                projections.append(p)
-        out.append(TaskTrend(task, ss, mdc_r, mdc_l, change("median_glute_hamstring_ratio"),
-                             change("median_onset_latency_ms"), projections, refs, empty.count(task)))
+        c_ratio, c_lat = courses[task]["glute_hamstring_ratio"], courses[task]["onset_latency_ms"]
+        out.append(TaskTrend(task, [_session_row(s, analyses.get(s["session_id"])) for s in ss],
+                             _json_mdc(c_ratio), _json_mdc(c_lat), c_ratio.fields["change"], c_lat.fields["change"],
+                             [c.projection for c in (c_ratio, c_lat) if c.projection is not None],
+                             references(task), empty.count(task), {"glute_hamstring_ratio": c_ratio.fields,
+                                                                    "onset_latency_ms": c_lat.fields}))
     out.sort(key=lambda t: -len(t.sessions))
     return out
+
+
+def _json_mdc(course) -> MDC | None:
+    """The course's MDC95 as ``reengage trend`` prints it (rounded), with its source, basis and precision."""
+    if course.mdc is None or course.fields["mdc95"] is None:
+        return None
+    return MDC(course.fields["mdc95"], course.mdc.source, course.mdc.within, course.mdc.basis)
+
+
+def _session_row(s: dict, a: dict | None) -> dict:
+    """A session's catalog row with what the page shows of its analysis."""
+    ratios, lats = rep_values(a, "glute_hamstring_ratio"), rep_values(a, "onset_latency_ms")
+    row = dict(s)
+    row["ratio_reps"], row["latency_reps"] = ratios, lats
+    summary = (a or {}).get("summary") or {}
+    row["ratio_iqr"] = finite(summary.get("glute_hamstring_ratio_iqr"))
+    row["latency_iqr_ms"] = finite(summary.get("onset_latency_iqr_ms"))
+    row["ratio_quartiles"] = summary.get("glute_hamstring_ratio_quartiles")
+    row["latency_quartiles_ms"] = summary.get("onset_latency_quartiles_ms")
+    # Both muscles: cueing raises both, so the ratio can stay flat while the glutes switch on.
+    row["glute_max_pct_mvc"] = glute_max_pct_mvc(a)
+    row["hamstrings_pct_mvc"] = pct_mvc(a, "hamstrings")
+    return row
 
 
 def phase_bands(sessions: list[dict]) -> list[tuple[str, str, int]]:

@@ -284,13 +284,41 @@ def _block_references(s: _Setup, trial: np.ndarray, power: EmgPower | None, nois
     return out
 
 
-def retest_summary(recording: Recording, reps: list[dict], refs: dict, block_refs: dict,
-                   pair: tuple[str, str]) -> dict | None:
+def _retest_span(recording: Recording) -> tuple[float, float] | None:
+    return next(((e.onset_s, e.onset_s + e.duration_s) for e in recording.events if e.label == RETEST), None)
+
+
+def _block_normalised(s: _Setup, m: RepMeasures, refs: dict, measure) -> RepMeasures:
+    """A retest session's reps, each normalised by its own block's MVC trials (``s.block_refs``; a block
+    without trials of a muscle keeps the session's reference): the re-applied electrodes' gain differs, so one
+    reference for both blocks puts one of them off by the gain ratio. ``measure(references)`` measures the reps
+    again with other references. Without a retest block (every other session), ``m`` as it is."""
+    span = _retest_span(s.recording)
+    if span is None or not s.block_refs:
+        return m
+    second = (m.start_s >= span[0]) & (m.start_s < span[1])
+    for b, mask in ((0, ~second), (1, second)):
+        block = {k: (s.block_refs.get(k) or [None, None])[b] or ref for k, ref in refs.items()}
+        if not mask.any() or block == refs:
+            continue
+        o = measure(block)
+        # RepMeasures counts reps in len(), which NamedTuple._replace relies on for its fields: rebuilt by name.
+        m = RepMeasures(**{**m._asdict(), "ratio": np.where(mask, o.ratio, m.ratio),
+                           "coactivation_index": np.where(mask, o.coactivation_index, m.coactivation_index),
+                           "mean_pct_mvc": {k: np.where(mask, o.mean_pct_mvc[k], v) for k, v in m.mean_pct_mvc.items()},
+                           "peak_pct_mvc": {k: np.where(mask, o.peak_pct_mvc[k], v) for k, v in m.peak_pct_mvc.items()}})
+    return m
+
+
+def retest_summary(recording: Recording, reps: list[dict], block_refs: dict, pair: tuple[str, str],
+                   normalised: bool) -> dict | None:
     """``summary.retest`` of a session with a retest block (``record --retest``): each block's median
-    ``glute_hamstring_ratio`` and ``onset_latency_ms`` over its own reps not excluded, the ratio normalised by
-    that block's own MVC trials (re-applied electrodes change the gain, so a block is normalised only by
-    itself), as ``[first block, retest block]``; None without a retest block."""
-    span = next(((e.onset_s, e.onset_s + e.duration_s) for e in recording.events if e.label == RETEST), None)
+    ``glute_hamstring_ratio`` and ``onset_latency_ms`` over its own reps not excluded, as ``[first block, retest
+    block]``, and each channel's MVC reference per block (``mvc_reference``). The reps are already normalised by
+    their own block's MVC trials (:func:`_block_normalised`); a block's ratio is null when either muscle of the
+    pair has no trials in it (its reps then rest on the other block's gain) or the session is not ``normalised``
+    to MVC. None without a retest block."""
+    span = _retest_span(recording)
     if span is None:
         return None
     g, h = pair
@@ -300,13 +328,12 @@ def retest_summary(recording: Recording, reps: list[dict], refs: dict, block_ref
             blocks[int(span[0] <= r["start_s"] < span[1])].append(r)
     ratios, latencies = [], []
     for b, rs in enumerate(blocks):
-        bg, bh = (block_refs.get(g) or [None, None])[b], (block_refs.get(h) or [None, None])[b]
-        scale = None if not (bg and bh and refs.get(g) and refs.get(h)) else (refs[g] / bg) / (refs[h] / bh)
-        rat = [r["glute_hamstring_ratio"] * scale for r in rs if r["glute_hamstring_ratio"] is not None] \
-            if scale is not None else []
+        own = normalised and (block_refs.get(g) or [None, None])[b] and (block_refs.get(h) or [None, None])[b]
+        rat = [r["glute_hamstring_ratio"] for r in rs if r["glute_hamstring_ratio"] is not None] if own else []
         ratios.append(_num(_median(rat), 3))
         latencies.append(_num(_median([r["onset_latency_ms"] for r in rs if r["onset_latency_ms"] is not None]), 1))
-    return {"glute_hamstring_ratio": ratios, "onset_latency_ms": latencies}
+    return {"glute_hamstring_ratio": ratios, "onset_latency_ms": latencies,
+            "mvc_reference": {k: [_num(v, 6) for v in refs] for k, refs in block_refs.items()}}
 
 
 def _channel(s: _Setup, j: int) -> tuple[Bursts | None, np.ndarray, float | None, str | None, dict]:
@@ -432,8 +459,13 @@ def _reps(s: _Setup, groups, bursts, others, checked, envs, refs, normalization,
     if not groups:
         return [], [], set()
     ro = s.options.reps
-    m = measure_reps(groups, bursts, envs, fs=s.fs, t0_s=s.t0, others=others, options=ro,
-                     references=refs if normalization != "none" else None, check_finite=False)
+    def measure(references):
+        return measure_reps(groups, bursts, envs, fs=s.fs, t0_s=s.t0, others=others, options=ro,
+                            references=references, check_finite=False)
+
+    m = measure(refs if normalization != "none" else None)
+    if normalization == "mvc":
+        m = _block_normalised(s, m, refs, measure)
     usable = [k for k in checked if quality[k]["usable"]]
     c = check_reps(m.start, m.end, n=s.n, fs=s.fs, t0_s=s.t0, gaps_s=gap_spans, options=ro,
                    clip_masks={k: quality[k]["clip_mask"] for k in usable},
@@ -684,8 +716,7 @@ def _analyze(recording: Recording, *, mvc, options: AnalysisOptions, pool: Threa
         lost = sum(g.samples_lost for g in recording.gaps if g.stream in ("emg", ""))
         notes.append(f"{len(gap_spans)} data gap(s), {lost} samples lost; reps overlapping a gap are excluded")
     summary = summarize_reps(reps, keys, options.method, movements)
-    retest = retest_summary(recording, reps, refs if normalization == "mvc" else {}, s.block_refs,
-                            options.reps.pair)
+    retest = retest_summary(recording, reps, s.block_refs, options.reps.pair, normalization == "mvc")
     if retest is not None:
         summary["retest"] = retest
     if movements is not None and len(movements) > len(used_movements):

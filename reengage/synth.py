@@ -13,13 +13,15 @@ the hip extensors are active, so the gyro sees the angular velocity and the acce
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import signal
 
 from reengage.model import Event
-from reengage.session_plan import REST_S, mvc_plan_for
+from reengage.session_plan import REST_S, RETEST, mvc_plan_for, retest_gains, with_retest_gain
 
 # The range (s) of a rep burst's rise time, drawn uniformly and independently per muscle and rep.
 BURST_RISE_S = (0.04, 0.12)
@@ -182,6 +184,30 @@ def protocol_schedule(duration_s: float, muscles: list[str], rep_period_s: float
     return events, t
 
 
+# How the simulated person answers the guided protocol's other marks (``reengage record --protocol``; the
+# values are this simulation's choices, picked so a cue's effect and a reference hold are visible, not sourced):
+# a cued rep (``cue:on``, "squeeze your glutes first") fires glute max CUE_ONSET_SHIFT_MS earlier and
+# CUE_GAIN times stronger; a ``ref:<muscle>`` hold (the test position against gravity alone) is a steady
+# REF_HOLD_PCT_MVC of that muscle with the others at rest.
+CUE_ONSET_SHIFT_MS = 40.0
+CUE_GAIN = 1.4
+REF_HOLD_PCT_MVC = 15.0
+
+
+@dataclass(frozen=True)
+class _Rep:
+    start_s: float
+    duration_s: float
+    cued: bool = False
+
+
+def _layout_reps(events: list[Event]) -> list[_Rep]:
+    """The reps of a guided layout: one per ``rep`` event, cued when it starts inside a ``cue:on`` span."""
+    cue_on = [(e.onset_s, e.onset_s + e.duration_s) for e in events if e.label == "cue:on"]
+    return [_Rep(e.onset_s, e.duration_s, any(a <= e.onset_s < b for a, b in cue_on))
+            for e in events if e.label == "rep"]
+
+
 def synthesize(
     profile: SubjectProfile,
     duration_s: float = 30.0,
@@ -190,52 +216,34 @@ def synthesize(
     seed: int = 0,
     *,
     with_mvc: bool = True,
+    layout: list[Event] | None = None,
 ) -> SynthSession:
     """Generate one session following :func:`protocol_schedule`, with the truth of every rep.
 
     ``truth["reps"]`` lists per rep: ``onset_s``/``offset_s`` per muscle (first sample of the rise, last
     sample of the fall), ``onset_latency_ms`` (glute max minus hamstrings) and ``glute_hamstring_ratio``
     computed as :mod:`reengage.analysis` defines it, from the noise-free amplitude envelopes.
+
+    ``layout``: a guided session's events (from 0 s) to follow instead: MVC trials at its ``mvc:<muscle>``
+    events, a rep at each ``rep`` event (cued reps and ``ref:<muscle>`` holds as :data:`CUE_GAIN` and
+    :data:`REF_HOLD_PCT_MVC` say), quiet everywhere else (a ``retest`` block: :func:`guided_blocks`).
     """
     rng = np.random.default_rng(seed)
     muscles = profile.muscles
     n = int(round(duration_s * fs_hz))
     t = np.arange(n) / fs_hz
-    events, ex_start = protocol_schedule(duration_s, muscles, profile.rep_period_s) if with_mvc else (
-        [Event(0.0, 3.0, "rest"), Event(3.0, duration_s - 3.0, "exercise")],
-        3.0,
-    )
+    if layout is not None:
+        events, plan = list(layout), _layout_reps(layout)
+    else:
+        events, ex_start = protocol_schedule(duration_s, muscles, profile.rep_period_s) if with_mvc else (
+            [Event(0.0, 3.0, "rest"), Event(3.0, duration_s - 3.0, "exercise")],
+            3.0,
+        )
+        plan = [_Rep(float(r0), profile.rep_duration_s) for r0 in
+                np.arange(ex_start + 1.0, duration_s - profile.rep_duration_s - 1.0, profile.rep_period_s)]
     mvc = np.array([profile.mvc_rms_mv.get(m, 0.5) for m in muscles])
-    env = np.zeros((len(muscles), n))
-    # MVC trials: the target muscle at 100 %MVC, the others co-contract at 30 %.
-    for ev in events:
-        if ev.label.startswith("mvc:"):
-            target = ev.label.split(":", 1)[1]
-            for i, m in enumerate(muscles):
-                effort = profile.mvc_effort.get(m, 1.0)
-                level = effort if m == target else 0.3
-                env[i] += level * burst_envelope(t, ev.onset_s + 0.3, 0.3, ev.onset_s + ev.duration_s - 0.4, 0.3)
-    reps = []
-    rep_starts = np.arange(ex_start + 1.0, duration_s - profile.rep_duration_s - 1.0, profile.rep_period_s)
-    movement = np.zeros(n)
-    for k, r0 in enumerate(rep_starts):
-        rep = {"index": k, "onset_s": {}, "offset_s": {}}
-        for i, m in enumerate(muscles):
-            onset = r0 + (profile.onset_ms.get(m, 0.0) + rng.normal(0.0, profile.onset_jitter_ms)) / 1000.0
-            onset = round(onset * fs_hz) / fs_hz
-            rise = rng.uniform(*BURST_RISE_S)
-            fall = rng.uniform(0.10, 0.25)
-            plateau_end = r0 + profile.rep_duration_s - fall
-            wobble = 1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * (t - onset) + rng.uniform(0, 6.28))
-            env[i] += (profile.pct_mvc[m] / 100.0) * wobble * burst_envelope(t, onset, rise, plateau_end, fall)
-            rep["onset_s"][m] = float(onset)
-            rep["offset_s"][m] = float(plateau_end + fall)
-        first = min(rep["onset_s"].values())
-        move_on = first + profile.movement_delay_ms / 1000.0
-        move_off = r0 + profile.rep_duration_s
-        movement += burst_envelope(t, move_on, 0.4, move_off - 0.4, 0.4)
-        rep["movement_onset_s"] = float(move_on)
-        reps.append(rep)
+    env = _held_envelopes(profile, events, t)
+    reps, movement = _rep_envelopes(rng, profile, plan, t, fs_hz, env)
     # Truth of the ratio, exactly as analysis.md defines it, on the noise-free amplitude envelopes.
     amp = env * mvc[:, None]
     if "glute_max" in muscles and "hamstrings" in muscles:
@@ -247,6 +255,82 @@ def synthesize(
             rep["glute_hamstring_ratio"] = float(
                 (amp[g, a:b].mean() / mvc[g]) / (amp[h, a:b].mean() / mvc[h])
             )
+    emg, clean_signal, noise_rms, transients = _recorded(rng, profile, amp, mvc, t, fs_hz, events, reps, movement)
+    imu = _thigh_imu(rng, profile, movement, fs_hz, imu_fs_hz, duration_s)
+    plateau = mvc * np.array([profile.pct_mvc[m] for m in muscles]) / 100.0
+    gain = np.array([profile.gain.get(m, 1.0) for m in muscles])
+    # Drawn after everything else, so a profile without them gives the sessions it always gave.
+    emg += _real_world(rng, profile, t, movement, plateau * gain, clean_signal)
+    truth = {
+        "muscles": muscles,
+        "mvc_rms_mv": {m: float(v) for m, v in zip(muscles, mvc)},
+        "noise_rms_mv": {m: float(v) for m, v in zip(muscles, noise_rms)},
+        "reps": reps,
+        "snr_db": profile.snr_db,
+        "mains_hz": profile.mains_hz,
+        "transients_s": [float(x) for x in np.flatnonzero(np.diff((np.abs(transients).sum(0) > 0).astype(int)) == 1) / fs_hz],
+    }
+    return SynthSession(fs_hz, imu_fs_hz, muscles, emg, imu, events, truth)
+
+
+def _held_envelopes(profile: SubjectProfile, events: list[Event], t: np.ndarray) -> np.ndarray:
+    """The envelopes (%MVC / 100) of the MVC trials and the reference holds: an MVC trial runs the target
+    muscle at its effort (100 %MVC) and the others co-contract at 30 %; a ``ref:`` hold runs the target at
+    :data:`REF_HOLD_PCT_MVC`."""
+    muscles = profile.muscles
+    env = np.zeros((len(muscles), t.size))
+    for ev in events:
+        if ev.label.startswith("mvc:"):
+            target = ev.label.split(":", 1)[1]
+            for i, m in enumerate(muscles):
+                effort = profile.mvc_effort.get(m, 1.0)
+                level = effort if m == target else 0.3
+                env[i] += level * burst_envelope(t, ev.onset_s + 0.3, 0.3, ev.onset_s + ev.duration_s - 0.4, 0.3)
+        elif ev.label.startswith("ref:") and ev.label[4:] in muscles:
+            i = muscles.index(ev.label[4:])
+            env[i] += REF_HOLD_PCT_MVC / 100.0 * burst_envelope(t, ev.onset_s + 0.3, 0.3,
+                                                                 ev.onset_s + ev.duration_s - 0.4, 0.3)
+    return env
+
+
+def _rep_envelopes(rng, profile: SubjectProfile, plan: list[_Rep], t: np.ndarray, fs_hz: float,
+                   env: np.ndarray) -> tuple[list[dict], np.ndarray]:
+    """Adds each rep's bursts to ``env`` in place; returns the reps' truth and the thigh's movement (0–1)."""
+    muscles = profile.muscles
+    reps = []
+    movement = np.zeros(t.size)
+    for k, p in enumerate(plan):
+        r0 = p.start_s
+        rep = {"index": k, "onset_s": {}, "offset_s": {}}
+        if p.cued:
+            rep["cued"] = True
+        for i, m in enumerate(muscles):
+            shift = -CUE_ONSET_SHIFT_MS if p.cued and m == "glute_max" else 0.0
+            onset = r0 + (profile.onset_ms.get(m, 0.0) + shift + rng.normal(0.0, profile.onset_jitter_ms)) / 1000.0
+            onset = round(onset * fs_hz) / fs_hz
+            rise = rng.uniform(*BURST_RISE_S)
+            fall = rng.uniform(0.10, 0.25)
+            plateau_end = r0 + p.duration_s - fall
+            wobble = 1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * (t - onset) + rng.uniform(0, 6.28))
+            level = profile.pct_mvc[m] / 100.0 * (CUE_GAIN if p.cued and m == "glute_max" else 1.0)
+            env[i] += level * wobble * burst_envelope(t, onset, rise, plateau_end, fall)
+            rep["onset_s"][m] = float(onset)
+            rep["offset_s"][m] = float(plateau_end + fall)
+        first = min(rep["onset_s"].values())
+        move_on = first + profile.movement_delay_ms / 1000.0
+        move_off = r0 + p.duration_s
+        movement += burst_envelope(t, move_on, 0.4, move_off - 0.4, 0.4)
+        rep["movement_onset_s"] = float(move_on)
+        reps.append(rep)
+    return reps, movement
+
+
+def _recorded(rng, profile: SubjectProfile, amp, mvc, t, fs_hz, events, reps, movement):
+    """The electrodes' signal from the amplitude envelopes ``amp`` (mV): carrier, gain, baseline noise, mains,
+    wander and motion transients, in the order the generator has always drawn them. Returns (emg, the clean
+    gained signal for the cross-talk or None, the noise RMS per channel, the transients)."""
+    muscles = profile.muscles
+    n = t.size
     emg = amp * semg_noise(rng, (len(muscles), n), fs_hz)
     gain = np.array([profile.gain.get(m, 1.0) for m in muscles])
     if np.any(gain != 1.0):
@@ -265,19 +349,50 @@ def synthesize(
     emg += profile.wander_rel * noise_rms[:, None] * wander / np.sqrt(1.25)
     transients = _motion_transients(rng, profile, t, events, reps, len(muscles))
     emg += transients * noise_rms[:, None] * 8.0
-    imu = _thigh_imu(rng, profile, movement, fs_hz, imu_fs_hz, duration_s)
-    # Drawn after everything else, so a profile without them gives the sessions it always gave.
-    emg += _real_world(rng, profile, t, movement, plateau * gain, clean_signal)
-    truth = {
-        "muscles": muscles,
-        "mvc_rms_mv": {m: float(v) for m, v in zip(muscles, mvc)},
-        "noise_rms_mv": {m: float(v) for m, v in zip(muscles, noise_rms)},
-        "reps": reps,
-        "snr_db": profile.snr_db,
-        "mains_hz": profile.mains_hz,
-        "transients_s": [float(x) for x in np.flatnonzero(np.diff((np.abs(transients).sum(0) > 0).astype(int)) == 1) / fs_hz],
-    }
-    return SynthSession(fs_hz, imu_fs_hz, muscles, emg, imu, events, truth)
+    return emg, clean_signal, noise_rms, transients
+
+
+def guided_blocks(profile: SubjectProfile, layout: list[Event], duration_s: float, fs_hz: float = 1000.0,
+                  imu_fs_hz: float = 100.0, seed: int = 0) -> Iterator[SynthSession]:
+    """A guided session (``layout``: its events from 0 s, :mod:`reengage.session_plan`) as consecutive blocks,
+    each synthesised only when asked for: the whole session, or with a ``retest`` event (``record --retest``)
+    the first block up to it and then the retest block to ``duration_s``, quiet while the electrodes are
+    re-applied and recorded through them: each channel × its re-applied gain
+    (:func:`~reengage.session_plan.retest_gains`, ``truth["retest_gains"]``). Each block's ``events`` and truth
+    times are from the session's start; its samples are the block's own."""
+    start = next((e.onset_s for e in layout if e.label == RETEST), None)
+    if start is None or not 0 < start < duration_s:
+        yield synthesize(profile, duration_s, fs_hz, imu_fs_hz, seed, layout=layout)
+        return
+    start = float(math.floor(start))  # whole seconds: whole frames of the board on either side
+    yield synthesize(profile, start, fs_hz, imu_fs_hz, seed, layout=[e for e in layout if e.onset_s < start])
+    later = [replace(e, onset_s=e.onset_s - start) for e in layout if e.onset_s >= start]
+    block = synthesize(profile, duration_s - start, fs_hz, imu_fs_hz, seed + 1, layout=later)
+    gains = retest_gains(np.random.default_rng(seed + 7717), profile.muscles)
+    block.emg_mv = with_retest_gain(block.emg_mv, fs_hz, 0.0, [gains[m] for m in profile.muscles])
+    block.events = [replace(e, onset_s=e.onset_s + start) for e in block.events]
+    for rep in block.truth["reps"]:
+        rep["block"] = 1
+        for key in ("onset_s", "offset_s"):
+            rep[key] = {m: v + start for m, v in rep[key].items()}
+        rep["movement_onset_s"] += start
+    block.truth["retest_gains"] = gains
+    block.truth["block_start_s"] = start
+    yield block
+
+
+def synthesize_guided(profile: SubjectProfile, layout: list[Event], duration_s: float, fs_hz: float = 1000.0,
+                      imu_fs_hz: float = 100.0, seed: int = 0) -> SynthSession:
+    """:func:`guided_blocks` joined into one session (truth: every block's reps, and the retest gains)."""
+    blocks = list(guided_blocks(profile, layout, duration_s, fs_hz, imu_fs_hz, seed))
+    out = blocks[0]
+    if len(blocks) > 1:
+        out.emg_mv = np.hstack([b.emg_mv for b in blocks])
+        out.imu = np.hstack([b.imu for b in blocks])
+        out.events = [e for b in blocks for e in b.events]
+        out.truth["reps"] = [r for b in blocks for r in b.truth["reps"]]
+        out.truth["retest_gains"] = blocks[1].truth["retest_gains"]
+    return out
 
 
 def _real_world(rng, profile, t, movement, plateau, clean_signal) -> np.ndarray:

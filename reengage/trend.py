@@ -382,13 +382,15 @@ def project(dates: list[str], values: list[float | None], measure: str = "glute_
 
 
 def slope_fields(analysed: list[dict], column: str, reps: list[list[float]], measure: str,
-                 noise: Noise | None = None) -> dict:
+                 noise: Noise | None = None, *, projection: Projection | None | bool = False) -> dict:
     """``reengage trend``'s slope of one measure over the analysed sessions, the same fit the Patient page draws
     (:func:`project` over the same sessions): ``slope_per_week``, ``slope_ci95_per_week`` (the 95 % half-width)
     and ``sessions_to_exceed_noise``: 0 when the change since the first session already exceeds the MDC95,
     else null when the interval spans zero (a flat course has no pace to count), as the Patient page says it;
-    all null when the fit is impossible (fewer than three sessions with a value, or one date)."""
-    p = project([s["session_date"] for s in analysed], [finite(s[column]) for s in analysed], measure, reps, noise)
+    all null when the fit is impossible (fewer than three sessions with a value, or one date). ``projection``:
+    that fit when the caller has it already (None: there is none)."""
+    p = projection if projection is not False else \
+        project([s["session_date"] for s in analysed], [finite(s[column]) for s in analysed], measure, reps, noise)
     if p is None:
         return {"slope_per_week": None, "slope_ci95_per_week": None, "sessions_to_exceed_noise": None}
     return {"slope_per_week": _rounded(p.slope_per_week), "slope_ci95_per_week": _rounded(p.slope_ci95_per_week),
@@ -495,6 +497,43 @@ def adherence_field(cat: Catalog, subject: str, task: str, sessions: list[dict])
     return {"adherence": found} if found is not None else {}
 
 
+@dataclass
+class MeasureCourse:
+    """One measure's course over a subject's sessions of one exercise, as ``reengage trend`` and the Patient page
+    both show it (:func:`task_courses`, one computation for both): ``fields`` is the ``reengage trend`` JSON entry
+    (:func:`measure_trend` and :func:`slope_fields`), ``mdc`` its between-session MDC95 unrounded (an :class:`MDC`,
+    None below two values), ``noise`` the SEM it came from and ``projection`` the slope fit (None below three
+    sessions)."""
+
+    fields: dict
+    mdc: MDC | None
+    noise: Noise
+    projection: Projection | None
+
+
+def task_courses(cat: Catalog, subject: str, task: str, sessions: list[dict],
+                 analyses: dict) -> dict[str, MeasureCourse]:
+    """Each measure of :data:`MEASURES` over ``sessions`` (the subject's catalogued sessions of ``task`` with
+    samples, in date order; ``analyses``: their analyses by session id), its noise down the whole hierarchy: the
+    subject's retest pairs, own stable stretch, and the other patients' courses of ``task`` in ``cat``."""
+    days = day_numbers([s["session_date"] for s in sessions])
+    analysed = [s for s in sessions if s["analysis_id"] is not None]
+    out = {}
+    for name, (column, rep_key, higher_is_better) in MEASURES.items():
+        reps = [rep_values(analyses.get(s["session_id"]), rep_key) for s in analysed]
+        values = [finite(s[column]) for s in sessions]
+        noise = between_session_noise(name, values, days,
+                                      retest_pairs([analyses.get(s["session_id"]) for s in analysed], name),
+                                      clinic_courses(cat, subject, task, column))
+        fields = measure_trend(values, reps, higher_is_better, name, days, noise)
+        known = [v for v in values if v is not None]
+        mdc = between_session_mdc(name, known[0], known[-1], reps, noise=noise) if len(known) >= 2 else None
+        p = project([s["session_date"] for s in analysed], [finite(s[column]) for s in analysed], name, reps, noise)
+        fields.update(slope_fields(analysed, column, reps, name, noise, projection=p))
+        out[name] = MeasureCourse(fields, mdc, noise, p)
+    return out
+
+
 def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
     """The ``reengage trend`` document of a subject's sessions of one exercise (the one with the most sessions
     when ``task`` is None). Recordings without samples are left out, each with a note."""
@@ -513,19 +552,8 @@ def subject_trend(root: Path, subject: str, task: str | None = None) -> dict:
             if s["task"] == task:
                 notes.append(f"session {s['session_id']} ({s['session_date']}, {s['path']}): empty recording "
                              "(0 samples), left out")
-        clinic = {name: clinic_courses(cat, subject, task, column) for name, (column, _, _) in MEASURES.items()}
         adherence = adherence_field(cat, subject, task, kept)
-    measures = {}
-    days = day_numbers([s["session_date"] for s in kept])
-    analysed = [s for s in kept if s["analysis_id"] is not None]
-    for name, (column, rep_key, higher_is_better) in MEASURES.items():
-        reps = [rep_values(analyses.get(s["session_id"]), rep_key) for s in analysed]
-        values = [finite(s[column]) for s in kept]
-        noise = between_session_noise(name, values, days,
-                                      retest_pairs([analyses.get(s["session_id"]) for s in analysed], name),
-                                      clinic[name])
-        measures[name] = measure_trend(values, reps, higher_is_better, name, days, noise)
-        measures[name].update(slope_fields(analysed, column, reps, name, noise))
+        measures = {name: c.fields for name, c in task_courses(cat, subject, task, kept, analyses).items()}
     rows = [_session_row(s, analyses.get(s["session_id"])) for s in kept]
     notes.extend(position_notes(rows))
     for s in kept:

@@ -14,6 +14,13 @@ from reengage.dashboard.words import SESSION_COLUMNS, change_words, projection_w
 dash.register_page(__name__, path_template="/patient/<subject_id>", name="Patient", title="reengage — patient")
 
 
+def _finding(name: str, trend: data.TaskTrend, measure: str, words: str):
+    """One measure's verdict (``reengage trend``'s, word for word) and the change in words."""
+    verdict = (trend.measures.get(measure) or {}).get("verdict") or "insufficient data"
+    return html.Li([f"{name}: ", html.Strong(verdict, className="verdict"), f" — {words}"], className="finding",
+                   **{"data-verdict": verdict, "data-measure": measure})
+
+
 def _section(i: int, subject_id: str, trend: data.TaskTrend, extras: dict[int, dict]):
     ss = trend.sessions
     pct_ref = cues.pct_ref_text(ss, extras)
@@ -49,8 +56,9 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend, extras: dict[int, d
         cards,
         empty,
         html.Ul(className="re-findings", children=[
-            html.Li(["Ratio: ", change_words(trend.change_ratio, trend.mdc_ratio, "", True)]),
-            html.Li(["Onset latency: ", change_words(trend.change_latency_ms, trend.mdc_latency_ms, " ms", False)]),
+            _finding("Ratio", trend, "glute_hamstring_ratio", change_words(trend.change_ratio, trend.mdc_ratio, "", True)),
+            _finding("Onset latency", trend, "onset_latency_ms",
+                     change_words(trend.change_latency_ms, trend.mdc_latency_ms, " ms", False)),
             *projection_words(trend),
             *[html.Li(line, className="noise-source") for line in (
                 noise_words.noise_line("Ratio:", trend.mdc_ratio),
@@ -65,9 +73,11 @@ def _section(i: int, subject_id: str, trend: data.TaskTrend, extras: dict[int, d
         html.P(cues.PCT_REF_HELP, className="re-help") if pct_ref else None,
         html.P(data.ONSET_LITERATURE, className="re-help"),
         html.P("Click a point to open that session. A change counts only beyond the noise between sessions "
-               "(electrodes re-applied, a new MVC): MDC95 = 1.96·√2·SEM from the published between-day figure "
-               "(%SEM ≈ 17 % of the ratio), or this patient's own session-to-session scatter when larger (Weir "
-               "2005); the rep-to-rep spread within a session is shown as today's precision. Published values are "
+               "(electrodes re-applied, a new MVC): MDC95 = 1.96·√2·SEM (Weir 2005), the SEM from this patient's "
+               "test–retest pairs, else the published between-day figure (%SEM ≈ 17 % of the ratio), raised by this "
+               "patient's own session-to-session scatter or the clinic's patients' when larger — the same verdict "
+               "and figure as `reengage trend`; the rep-to-rep spread within a session is shown as today's "
+               "precision. Published values are "
                "other people's group values in one variant each, drawn as labelled points (hover for the variant, "
                "population and source), never as a normal band, and not as targets or verdicts. No study follows the "
                "ratio or the onset order over weeks, so no date is projected: an ESTIMATE is the slope so far and "

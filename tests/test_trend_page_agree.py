@@ -1,0 +1,66 @@
+"""The Patient page and ``reengage trend --json`` give one verdict: the page's data (``dashboard.data.patient``)
+comes from the same computation (``reengage.trend.task_courses``) with the patient's retest pairs and the
+clinic's courses, so noise_source, mdc95 and verdict are identical for every patient and measure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from reengage.catalog import Catalog
+from reengage.dashboard import data
+
+
+def _analysis(ratio: float, latency: float, retest=None) -> dict:
+    reps = [{"index": k, "excluded": False, "glute_hamstring_ratio": ratio * (1 + 0.02 * k),
+             "onset_latency_ms": latency + k} for k in range(5)]
+    summary = {"reps": 5, "median_glute_hamstring_ratio": ratio * 1.04, "median_onset_latency_ms": latency + 2,
+               "glute_first_fraction": 0.0}
+    if retest:
+        summary["retest"] = retest
+    return {"reps": reps, "summary": summary}
+
+
+def _catalog(root):
+    sessions = [  # P001: three sessions, two with a test-retest block, a ratio rising 0.5 → 0.85
+        ("P001", "2026-01-05", _analysis(0.5, 40.0, {"glute_hamstring_ratio": [0.5, 0.52],
+                                                     "onset_latency_ms": [40.0, 44.0]})),
+        ("P001", "2026-01-12", _analysis(0.65, 30.0, {"glute_hamstring_ratio": [0.66, 0.64],
+                                                      "onset_latency_ms": [30.0, 29.0]})),
+        ("P001", "2026-01-19", _analysis(0.85, 20.0)),
+        # P002: no retest, four sessions: the clinic's figure
+        *[("P002", f"2026-01-{5 + 7 * k:02d}", _analysis(v, 30.0 - 3 * k)) for k, v in enumerate((0.6, 0.7, 0.65, 0.9))]]
+    rng = np.random.default_rng(13)
+    for p in range(6):  # the clinic: six other patients with a noisy flat course each
+        for k, v in enumerate(0.7 * np.exp(0.35 * rng.standard_normal(5))):
+            sessions.append((f"C{p}", f"2026-02-{2 + 7 * k:02d}", _analysis(float(v), 10.0 + 8 * rng.standard_normal())))
+    with Catalog(root) as cat:
+        for k, (subject, date, analysis) in enumerate(sessions):
+            f = root / f"r{k}.rgr"
+            f.write_bytes(f"recording {k}".encode())
+            cat.register(f, {"meta": {"subject": subject, "task": "prone_hip_extension", "session_date": date},
+                             "samples": 1000}, analysis)
+
+
+def test_the_patient_page_and_reengage_trend_agree_on_noise_and_verdict(tmp_path):
+    _catalog(tmp_path)
+    sources = set()
+    for subject in ("P001", "P002", "C0"):
+        r = subprocess.run([sys.executable, "-m", "reengage.cli", "trend", "--subject", subject, "--json",
+                            "--data", str(tmp_path)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        cli = json.loads(r.stdout)["measures"]
+        [page] = data.patient(tmp_path, subject)
+        for measure, mdc in (("glute_hamstring_ratio", page.mdc_ratio), ("onset_latency_ms", page.mdc_latency_ms)):
+            want = cli[measure]
+            got = {"noise_source": mdc.source, "mdc95": float(mdc), "verdict": page.measures[measure]["verdict"]}
+            assert got == {k: want[k] for k in got}, (subject, measure)
+            assert page.measures[measure] == want
+            sources.add(want["noise_source"])
+        change = page.change_ratio
+        assert (abs(change) > page.mdc_ratio) == (cli["glute_hamstring_ratio"]["verdict"] == "improved")
+    # The catalog exercises the hierarchy the page used to skip: the retest pairs and the clinic's figure.
+    assert {"test-retest", "cohort"} <= sources
