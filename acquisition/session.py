@@ -241,6 +241,10 @@ def _plan(opts: RecordOptions) -> tuple[BoardConfig, list[Step] | None]:
 def _find_port(opts: RecordOptions, board: BoardConfig) -> tuple[SimulatedPort | None, str]:
     """Where the board is: (the simulated board's process, if that is the board; the port or BLE target)."""
     kind = board.transport["kind"]
+    if kind == "simulated" and opts.ble is not None:
+        if opts.port:
+            raise InputError(f"board {board.name} with --ble is served on a virtual radio: --port does not apply")
+        return None, f"BLE {opts.ble or 'first board advertising the reengage service'} (simulated, virtual radio)"
     if kind == "simulated":
         sim = SimulatedPort(board, opts.duration_s, opts.sim_speed, opts.sim_seed, opts.sim_overrides)
         return sim, sim.path
@@ -262,6 +266,11 @@ def _lsl_sink(opts: RecordOptions, board: BoardConfig, console: Console) -> LslS
 
 
 def _transport(opts: RecordOptions, board: BoardConfig, port: str):
+    if board.transport["kind"] == "simulated" and opts.ble is not None:
+        from reengage.acquisition.ble_simboard import simulated_ble_transport  # bleak, bumble: only for BLE
+
+        return simulated_ble_transport(board, opts.ble, duration_s=opts.duration_s, speed=opts.sim_speed,
+                                       seed=opts.sim_seed, overrides=opts.sim_overrides)
     if board.transport["kind"] == "ble":
         from reengage.acquisition.ble_transport import transport_for_board  # bleak: only for BLE boards
 
