@@ -168,12 +168,18 @@ def _record(opts: RecordOptions, board: BoardConfig, guide_steps: list[Step] | N
     # Before the port opens: a missing pylsl fails first, and LSL tools see the outlets early.
     lsl = _lsl_sink(opts, board, console)
     transport = _transport(opts, board, port)
-    transport.open()
+    try:
+        transport.open()
+    except BaseException:
+        _release(transport)
+        if lsl is not None:
+            lsl.close()
+        raise
     path = recording_path(opts.out_dir, opts.subject, opts.task, started)
     try:
         sinks = _Sinks.build(path, decoder, meta, lsl, guide_steps, console)
     except BaseException:
-        transport.close()
+        _release(transport)
         if lsl is not None:
             lsl.close()
         raise
@@ -278,6 +284,16 @@ def _transport(opts: RecordOptions, board: BoardConfig, port: str):
     return SerialTransport(port, int(board.transport.get("baudrate", 115200)))
 
 
+def _release(transport) -> None:
+    """Close the link; a BLE transport also ends its thread, event loop and radio (a process that records
+    again, such as the dashboard, would otherwise keep one of each per session)."""
+    shutdown = getattr(transport, "shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    else:
+        transport.close()
+
+
 @dataclass
 class _Sinks:
     """Where the items go: the recorder, the live view, LSL (optional), behind the guide (optional)."""
@@ -364,6 +380,6 @@ def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *
             refused = acq.dispatched == 0
             raise
         finally:
-            acq.transport.close()
+            _release(acq.transport)
             sinks.close(acq.stats(), discard=refused)
     return acq

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,20 @@ def test_name_not_found_says_which_names_were_seen():
         t.shutdown()
     msg = str(e.value)
     assert "'reengage-wanted'" in msg and "reengage-other (C4:5E:E0:00:00:08)" in msg and "\n" not in msg
+
+
+def test_record_session_in_process_leaves_no_ble_thread(tmp_path):
+    """A caller in a long-lived process (the dashboard, a notebook) records over BLE twice: the transport's
+    thread, event loop and virtual radio go with each session, also when the name is not found."""
+    from rich.console import Console
+
+    from reengage.acquisition.session import RecordOptions, record_session
+
+    before = {t for t in threading.enumerate() if t.name == "reengage-ble"}
+    path = record_session(RecordOptions(board="simulated", ble="reengage-inproc", duration_s=1.0, sim_speed=4.0,
+                                        out_dir=tmp_path), Console(stderr=True, quiet=True))
+    assert read_recording(path).emg.n_samples == 1000
+    with pytest.raises(DeviceError):  # no Bluetooth stack on this machine (or no such board): one line, no thread
+        record_session(RecordOptions(board="nano33ble_myoware", ble="reengage-nowhere", duration_s=1.0,
+                                     out_dir=tmp_path), Console(stderr=True, quiet=True))
+    assert {t for t in threading.enumerate() if t.name == "reengage-ble" and t.is_alive()} == before
