@@ -65,7 +65,11 @@ class SimulatedBleBoard:
     async def _send(self, frame: bytes) -> None:
         data = self.faults.apply(with_seq(frame, self.seq))
         self.seq += 1
-        if data and await self.peripheral.notify(data):
+        try:
+            delivered = bool(data) and await self.peripheral.notify(data)
+        except Exception:  # the link went down under the notification: lost, as writeValue loses it
+            delivered = False
+        if delivered:
             self.sent += 1
         else:
             self.lost += 1
