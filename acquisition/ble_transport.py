@@ -6,7 +6,8 @@ bleak is asyncio; the recorder loop is synchronous, so the client lives in its o
 loop, and notifications cross over through a queue (copied out of the callback at once: bleak may
 reuse the buffer, a cause of repeated samples in Myo tools, myo-python#30).
 
-The backend is injectable: on a real machine bleak's platform backend, in tests and ``--ble sim`` the
+The backend is injectable: on a real machine bleak's platform backend, in tests and for the simulated
+board (``record --board simulated --ble NAME``, :mod:`reengage.acquisition.ble_simboard`) the
 bumble virtual radio (:mod:`reengage.acquisition.bumble_backend`).
 """
 

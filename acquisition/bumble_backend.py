@@ -6,15 +6,16 @@ passed as ``bleak.BleakClient(address, backend=BumbleClient)``, so the productio
 unchanged (connect, service discovery, notifications, ``disconnected_callback``) against
 :class:`SimulatedBlePeripheral`, a GATT peripheral that sends the firmware's frames. bleak publishes no
 bumble backend (hbldh/bleak#1681 was closed), so reengage owns this one. Used by the tests and by
-``reengage record --board <ble board> --ble sim``.
+``reengage record --board simulated --ble NAME`` (:mod:`reengage.acquisition.ble_simboard`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid as _uuid
+from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
@@ -142,6 +143,25 @@ class SimulatedBlePeripheral:
             return False
         await self.device.notify_subscribers(self.data_char, frame)
         return True
+
+    async def send_all(self, payloads: Iterable[bytes] | AsyncIterable[bytes], *,
+                       wait_subscribed: bool = True) -> int:
+        """Notify each payload in order, as a sketch hands its frames to the BLE stack; returns how many
+        were delivered.
+
+        ``payloads``: any iterable or async iterable of bytes (an async generator can pace them). With
+        ``wait_subscribed`` nothing is taken from it before a central has subscribed; a payload due while
+        nobody is subscribed (the link dropped) is lost, as the sketch's ``writeValue`` loses it."""
+        while wait_subscribed and not self.subscribed:
+            await asyncio.sleep(0.005)
+        sent = 0
+        if isinstance(payloads, AsyncIterable):
+            async for payload in payloads:
+                sent += await self.notify(payload)
+        else:
+            for payload in payloads:
+                sent += await self.notify(payload)
+        return sent
 
     async def drop_link(self) -> None:
         """The board walks out of range: the link goes down from the peripheral side."""

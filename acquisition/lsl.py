@@ -180,6 +180,23 @@ class LslSink:
                 text = f"gap {item.stream}: {item.samples_lost} samples lost ({item.reason})"
             self.markers.push_sample([text], float(t))
 
+    def wait_for_consumers(self, timeout_s: float, grace_s: float = 2.0) -> bool:
+        """Wait up to ``timeout_s`` for an inlet on any outlet, then up to ``grace_s`` more until every outlet
+        has one (a tool subscribes to the streams it records one after the other); True if any came.
+
+        For a source that can wait (a replay): liblsl sends an inlet only what is pushed after it connected,
+        so samples pushed before are lost to it."""
+        outlets = [*self.outlets.values(), self.markers]
+        deadline = time.monotonic() + timeout_s
+        while not any(o.have_consumers() for o in outlets):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        deadline = time.monotonic() + grace_s
+        while not all(o.have_consumers() for o in outlets) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return True
+
     def close(self) -> None:
         if self._held:  # a recording shorter than the warm-up: publish it on the best fit there is
             self._ready = True

@@ -168,12 +168,18 @@ def _record(opts: RecordOptions, board: BoardConfig, guide_steps: list[Step] | N
     # Before the port opens: a missing pylsl fails first, and LSL tools see the outlets early.
     lsl = _lsl_sink(opts, board, console)
     transport = _transport(opts, board, port)
-    transport.open()
+    try:
+        transport.open()
+    except BaseException:
+        _release(transport)
+        if lsl is not None:
+            lsl.close()
+        raise
     path = recording_path(opts.out_dir, opts.subject, opts.task, started)
     try:
         sinks = _Sinks.build(path, decoder, meta, lsl, guide_steps, console)
     except BaseException:
-        transport.close()
+        _release(transport)
         if lsl is not None:
             lsl.close()
         raise
@@ -241,6 +247,10 @@ def _plan(opts: RecordOptions) -> tuple[BoardConfig, list[Step] | None]:
 def _find_port(opts: RecordOptions, board: BoardConfig) -> tuple[SimulatedPort | None, str]:
     """Where the board is: (the simulated board's process, if that is the board; the port or BLE target)."""
     kind = board.transport["kind"]
+    if kind == "simulated" and opts.ble is not None:
+        if opts.port:
+            raise InputError(f"board {board.name} with --ble is served on a virtual radio: --port does not apply")
+        return None, f"BLE {opts.ble or 'first board advertising the reengage service'} (simulated, virtual radio)"
     if kind == "simulated":
         # the simulated person performs the guided session the guide walks through (its own --sim keys win)
         layout = ({"protocol": opts.protocol, "reps": opts.reps or "", "retest": int(opts.retest),
@@ -265,11 +275,26 @@ def _lsl_sink(opts: RecordOptions, board: BoardConfig, console: Console) -> LslS
 
 
 def _transport(opts: RecordOptions, board: BoardConfig, port: str):
+    if board.transport["kind"] == "simulated" and opts.ble is not None:
+        from reengage.acquisition.ble_simboard import simulated_ble_transport  # bleak, bumble: only for BLE
+
+        return simulated_ble_transport(board, opts.ble, duration_s=opts.duration_s, speed=opts.sim_speed,
+                                       seed=opts.sim_seed, overrides=opts.sim_overrides)
     if board.transport["kind"] == "ble":
         from reengage.acquisition.ble_transport import transport_for_board  # bleak: only for BLE boards
 
         return transport_for_board(board, opts.ble or "")
     return SerialTransport(port, int(board.transport.get("baudrate", 115200)))
+
+
+def _release(transport) -> None:
+    """Close the link; a BLE transport also ends its thread, event loop and radio (a process that records
+    again, such as the dashboard, would otherwise keep one of each per session)."""
+    shutdown = getattr(transport, "shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    else:
+        transport.close()
 
 
 @dataclass
@@ -358,6 +383,6 @@ def _run(decoder: BoardDecoder, transport, sinks: _Sinks, opts: RecordOptions, *
             refused = acq.dispatched == 0
             raise
         finally:
-            acq.transport.close()
+            _release(acq.transport)
             sinks.close(acq.stats(), discard=refused)
     return acq

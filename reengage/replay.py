@@ -189,6 +189,23 @@ def _register(out_dir, recorder, console) -> None:
     catalog_recording(Path(out_dir), Path(recorder.path), console=console)
 
 
+LSL_WAIT_S = 10.0  # replay --lsl: how long the replay waits for an LSL inlet before it starts anyway
+
+
+def _lsl_sink(rec: Recording, speed: float | None, console):
+    """The LSL outlets of ``replay --lsl``, once an inlet has subscribed (or :data:`LSL_WAIT_S` passed): an
+    inlet gets only the samples pushed after it connected, and a fast replay would be over before a tool
+    found the streams (the start of the recording lost to LabRecorder or any inlet)."""
+    from reengage.acquisition.lsl import sink_for_recording
+
+    sink = sink_for_recording(rec, speed)
+    console.print(f"LSL: publishing {', '.join(sink.outlets)} and events as {sink.source_id}:…; "
+                  f"waiting up to {LSL_WAIT_S:g} s for an inlet", markup=False, highlight=False)
+    if not sink.wait_for_consumers(LSL_WAIT_S):
+        console.print("LSL: no inlet connected; replaying anyway", markup=False, highlight=False)
+    return sink
+
+
 def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None, analyze_result: bool = False,
                console=None, lsl: bool = False) -> dict | None:
     """The ``reengage replay`` command: recording → sinks (re-recorder, live view, collector).
@@ -221,9 +238,7 @@ def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None,
         recorder = Recorder.for_recording(target, rec, {**rec.meta, "replayed_from": rec.source})
         sinks.append(recorder)
     if lsl:
-        from reengage.acquisition.lsl import sink_for_recording
-
-        sinks.append(sink_for_recording(rec, speed))
+        sinks.append(_lsl_sink(rec, speed, console))
     if live or (live is None and speed is not None):
         from reengage.acquisition.live import LiveSink
 
