@@ -267,11 +267,14 @@ def replay(
     live: Optional[bool] = typer.Option(None, "--live/--no-live", help="publish to the dashboard's live view (default: when paced)"),
     as_json: bool = typer.Option(False, "--json", help="print the analysis of the replayed stream on stdout"),
     lsl: bool = typer.Option(False, "--lsl", help="also publish the stream as Lab Streaming Layer outlets"),
+    lsl_wait: float = typer.Option(10.0, "--lsl-wait", min=0, help="with --lsl: seconds to wait for an inlet "
+                                   "(e.g. LabRecorder) before the replay starts anyway; 0 = do not wait"),
 ) -> None:
     """Stream a saved recording through the live pipeline (the same sinks as a board)."""
     from reengage.replay import run_replay
 
-    result = run_replay(path, speed, out_dir=out, live=live, analyze_result=as_json, console=err, lsl=lsl)
+    result = run_replay(path, speed, out_dir=out, live=live, analyze_result=as_json, console=err, lsl=lsl,
+                        lsl_wait_s=lsl_wait)
     if as_json:
         emit_json(result)
 

@@ -192,22 +192,23 @@ def _register(out_dir, recorder, console) -> None:
 LSL_WAIT_S = 10.0  # replay --lsl: how long the replay waits for an LSL inlet before it starts anyway
 
 
-def _lsl_sink(rec: Recording, speed: float | None, console):
-    """The LSL outlets of ``replay --lsl``, once an inlet has subscribed (or :data:`LSL_WAIT_S` passed): an
+def _lsl_sink(rec: Recording, speed: float | None, console, wait_s: float = LSL_WAIT_S):
+    """The LSL outlets of ``replay --lsl``, once an inlet has subscribed (or ``wait_s`` passed): an
     inlet gets only the samples pushed after it connected, and a fast replay would be over before a tool
     found the streams (the start of the recording lost to LabRecorder or any inlet)."""
     from reengage.acquisition.lsl import sink_for_recording
 
     sink = sink_for_recording(rec, speed)
-    console.print(f"LSL: publishing {', '.join(sink.outlets)} and events as {sink.source_id}:…; "
-                  f"waiting up to {LSL_WAIT_S:g} s for an inlet", markup=False, highlight=False)
-    if not sink.wait_for_consumers(LSL_WAIT_S):
+    waiting = f"waiting up to {wait_s:g} s for an inlet" if wait_s > 0 else "starting without waiting for an inlet"
+    console.print(f"LSL: publishing {', '.join(sink.outlets)} and events as {sink.source_id}:…; {waiting}",
+                  markup=False, highlight=False)
+    if wait_s > 0 and not sink.wait_for_consumers(wait_s):
         console.print("LSL: no inlet connected; replaying anyway", markup=False, highlight=False)
     return sink
 
 
 def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None, analyze_result: bool = False,
-               console=None, lsl: bool = False) -> dict | None:
+               console=None, lsl: bool = False, lsl_wait_s: float = LSL_WAIT_S) -> dict | None:
     """The ``reengage replay`` command: recording → sinks (re-recorder, live view, collector).
 
     ``live=None``: publish to the live view when paced (``--speed 1``/``10``); at ``max`` a viewer could not
@@ -238,7 +239,7 @@ def run_replay(path, speed_text: str, *, out_dir=None, live: bool | None = None,
         recorder = Recorder.for_recording(target, rec, {**rec.meta, "replayed_from": rec.source})
         sinks.append(recorder)
     if lsl:
-        sinks.append(_lsl_sink(rec, speed, console))
+        sinks.append(_lsl_sink(rec, speed, console, lsl_wait_s))
     if live or (live is None and speed is not None):
         from reengage.acquisition.live import LiveSink
 
