@@ -52,6 +52,9 @@ def test_counter_pattern_is_recorded_sample_for_sample(uno_sim, uno_elf, tmp_pat
     _check_exact(rec, sim, counter_codes)
     # Before the host opened the port the bridge dropped what nobody read; after it, nothing.
     assert sim.event("end")["dropped"] == sim.event("dtr_reset")["dropped"], sim.events
+    # The recorder's handshake reached the sketch's UART, and the HELLO it checked was the sketch's own.
+    assert [e["line"] for e in sim.events if e["event"] == "host"] == ["START", "STOP"], sim.events
+    assert rec.meta["hello"]["board"] == "uno_myoware" and rec.meta["hello"]["streams"]["emg"] == [0, 2, 1000.0]
 
 
 @pytest.mark.slow
