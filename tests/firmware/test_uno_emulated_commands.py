@@ -28,21 +28,22 @@ class Host:
         self.ser = open_serial(port)
         self.dec = FrameDecoder()
         self.frames: list = []
+        self.pos = 0  # frames before this one have been looked at
 
     def send(self, line: str) -> None:
         self.ser.write(line.encode() + b"\n")
         self.ser.flush()
 
     def until(self, pred) -> object:
-        """Read until a frame satisfying ``pred`` arrives (after those already read); return it."""
-        seen = len(self.frames)
+        """The next frame satisfying ``pred`` after the one last returned, reading as needed."""
         deadline = time.monotonic() + HANG_GUARD_S
         while time.monotonic() < deadline:
-            self.frames += self.dec.feed(self.ser.read(self.ser.in_waiting or 1))
-            for f in self.frames[seen:]:
+            while self.pos < len(self.frames):
+                f = self.frames[self.pos]
+                self.pos += 1
                 if pred(f):
                     return f
-            seen = len(self.frames)
+            self.frames += self.dec.feed(self.ser.read(self.ser.in_waiting or 1))
         raise AssertionError(f"no such frame in {len(self.frames)} frames")
 
 
@@ -59,7 +60,7 @@ def test_commands_reach_the_sketch_and_its_answers_decode(uno_sim, uno_elf, tmp_
         host.send("STOP")
         stopped = host.until(lambda f: f.type == TYPE_STATUS)
         assert _status(stopped)["state"] == "stopped", stopped.text
-        at_stop = len(host.frames)
+        at_stop = host.pos
         host.send("STATUS")
         status = host.until(lambda f: f.type == TYPE_STATUS)
         assert parse_kv(status.text) == {"state": "stopped", "overrun": "0"}, status.text
@@ -69,7 +70,7 @@ def test_commands_reach_the_sketch_and_its_answers_decode(uno_sim, uno_elf, tmp_
         unknown = host.until(lambda f: f.type == TYPE_STATUS)
         assert _status(unknown)["error"] == "unknown_command", unknown.text
         # Stopped means silent: between STOP's answer and START nothing but the answers above came.
-        assert [f.type for f in host.frames[at_stop:]] == [TYPE_STATUS, TYPE_HELLO, TYPE_STATUS]
+        assert [f.type for f in host.frames[at_stop:host.pos]] == [TYPE_STATUS, TYPE_HELLO, TYPE_STATUS]
         host.send("START")
         again = host.until(lambda f: f.type == TYPE_HELLO)
         first_after = host.until(lambda f: f.type == TYPE_EMG)
@@ -87,7 +88,6 @@ def test_commands_reach_the_sketch_and_its_answers_decode(uno_sim, uno_elf, tmp_
         assert (h.adc_bits, h.vref_mv) == (board.adc_bits, round(board.vref_v * 1000))
         assert int(h.extra["spf"]) == stream.samples_per_frame
     # STOP paused the sampling clock's counter with it: START resumes the board's index where it stopped.
-    emg = [f for f in host.frames if f.type == TYPE_EMG]
-    before = [f for f in emg if host.frames.index(f) < at_stop]
-    assert first_after.sample_index == before[-1].sample_index + before[-1].n_samples
+    before = [f for f in host.frames[:at_stop] if f.type == TYPE_EMG]
+    assert first_after.sample_index == before[-1].sample_index + before[-1].n_samples, (before[-1], first_after)
     assert host.dec.stats.dropped == 0 and host.dec.stats.crc_errors == 0

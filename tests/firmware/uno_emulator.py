@@ -94,3 +94,12 @@ def record(link: Path, out: Path, duration_s: float, timeout_s: float = 90):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     assert r.returncode == 0, r.stderr
     return r, read_recording(r.stdout.strip().splitlines()[-1])
+
+
+def assert_run(emg, start: int, stop: int, board_first: int, boot: dict) -> None:
+    """Recording positions ``[start, stop)`` hold the counter pattern's board samples ``board_first…`` of the boot
+    that began at harness event ``boot`` (its ``conv0``/``conv1``: conversions made before that boot's sample 0)."""
+    board = board_first + np.arange(stop - start)
+    for c in range(2):
+        np.testing.assert_array_equal(emg.data[c, start:stop], counter_codes(board + int(boot[f"conv{c}"]), c),
+                                      err_msg=f"channel {c}, recording samples {start}..{stop}")
