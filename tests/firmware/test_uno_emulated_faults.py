@@ -45,7 +45,7 @@ def test_usb_stall_loses_what_the_bridge_cannot_hold_and_the_gap_is_exact(uno_si
     # The gap is what the bridge dropped: 300 ms less the 128 bytes it held, up to a frame cut at each end.
     assert abs(gap.samples_lost * FRAME_BYTES / SPF - lost_bytes) <= 2 * FRAME_BYTES, (gap, lost_bytes)
     held = BRIDGE_RING * SPF // FRAME_BYTES
-    assert 300 - held - 2 * SPF <= gap.samples_lost <= 300, gap
+    assert 300 - held - 2 * SPF <= gap.samples_lost <= 300 + SPF, gap
     # The damage shows in the link report: every frame missing by SEQ is counted with its cause ("truncated" or
     # "crc" when the drop cut a frame in two, "lost" when the cut fell between frames), and the counts add up.
     dec = rec.meta["acquisition"]["decoder"]
