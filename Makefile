@@ -16,7 +16,7 @@ install: $(STAMP)
 
 # Debian packages the tests use (CI runs as root): chromium + chromium-driver for the real-browser dashboard
 # tests, and avr-gcc with Arduino's AVR core to build the Uno sketch as the Arduino IDE would.
-SYSTEM_PACKAGES := chromium chromium-driver gcc-avr avr-libc arduino-core-avr
+SYSTEM_PACKAGES := chromium chromium-driver gcc-avr avr-libc arduino-core-avr simavr libsimavr-dev libsimavrparts1 libelf-dev
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v avr-g++ >/dev/null \
 		|| [ ! -f /usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h ]; then \

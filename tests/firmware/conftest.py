@@ -1,0 +1,35 @@
+"""The unmodified Uno sketch on simavr's ATmega328P behind a real pty (``firmware_configs/simavr/uno_sim.c``).
+
+Session fixtures build the sketch's ELF (``firmware_configs/avr_build.py``) and the harness (gcc, ``-Wall
+-Wextra -Werror``) once per test session. Everything skips with the reason when simavr or avr-gcc is absent;
+``make test`` installs both (``SYSTEM_PACKAGES``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from uno_emulator import HARNESS_SRC, MISSING
+
+from reengage.firmware_configs.avr_build import build_uno_elf
+
+
+@pytest.fixture(scope="session")
+def uno_elf(tmp_path_factory) -> Path:
+    if MISSING:
+        pytest.skip(MISSING)
+    return build_uno_elf(tmp_path_factory.mktemp("uno_elf"))
+
+
+@pytest.fixture(scope="session")
+def uno_sim(tmp_path_factory) -> Path:
+    if MISSING:
+        pytest.skip(MISSING)
+    out = tmp_path_factory.mktemp("uno_sim") / "uno_sim"
+    cmd = ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out), str(HARNESS_SRC),
+           "-lsimavr", "-lsimavrparts", "-lelf", "-lm", "-lpthread"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, f"{' '.join(cmd)}\n{r.stderr}"
+    return out
