@@ -15,11 +15,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian packages the tests use (CI runs as root): chromium + chromium-driver for the real-browser dashboard
-# tests, and avr-gcc with Arduino's AVR core to build the Uno sketch as the Arduino IDE would.
+# tests, avr-gcc with Arduino's AVR core to build the Uno sketch as the Arduino IDE would, and simavr (with its
+# headers and libelf) to run that sketch's ELF on an emulated ATmega328P behind a pty.
 SYSTEM_PACKAGES := chromium chromium-driver gcc-avr avr-libc arduino-core-avr simavr libsimavr-dev libsimavrparts1 libelf-dev
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v avr-g++ >/dev/null \
-		|| [ ! -f /usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h ]; then \
+		|| [ ! -f /usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h ] \
+		|| [ ! -f /usr/include/simavr/sim_avr.h ] || [ ! -f /usr/include/libelf.h ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
