@@ -49,10 +49,9 @@ class Bench:
 
     def run(self, **defines: int) -> dict:
         """Build and measure one variant; a variant that does not link (RAM) is reported, not raised."""
-        name = "v_" + "_".join(f"{k}{v}" for k, v in sorted(defines.items())) if defines else "shipped"
         row: dict = {"defines": defines}
         try:
-            elf = measure.build_elf(self.out, defines, name=name)
+            elf = measure.build_elf(self.out, defines)
         except RuntimeError as e:
             row.update(builds=False, why=str(e).strip().splitlines()[-1][:160])
             self.runs.append(row)

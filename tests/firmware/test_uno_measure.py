@@ -46,7 +46,7 @@ def test_overloaded_variant_answers_commands_and_reports_its_overruns(build):
     # 5 kHz on one channel is past what the Uno sustains (3125 Hz): the ring never empties. An unbounded drain
     # in loop() never reached the command parser or the overrun STATUS; the gap was only visible in SAMPLE_INDEX.
     out, exe = build
-    r = measure.measure(exe, measure.build_elf(out, {"FS_HZ": 5000, "N_CH": 1}, name="overload"), seconds=SECONDS)
+    r = measure.measure(exe, measure.build_elf(out, {"FS_HZ": 5000, "N_CH": 1}), seconds=SECONDS)
     assert r["lost_gap"] > 0, r
     assert r["overrun_reported"] > 0 and r["statuses"] > 0, r
     assert r["value_errors"] == 0 and r["crc_errors"] == 0, r
