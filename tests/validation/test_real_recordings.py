@@ -78,17 +78,19 @@ def test_knee_extension_quadriceps_onsets_lead_the_goniometer(summary):
 
 @needs_data
 def test_bursts_during_rest_and_reps_against_movements(summary):
-    # Rest: the knee at its resting end (goniometer), 0.5 s clear of any move; prime movers only. Measured: standing
-    # 33 hamstring bursts in 56.9 s (34.8/min), seated 8 quadriceps bursts in 21.5 s (22.4/min). Reps: standing
-    # 81 reps for 60 flexions, equal in 4 of 18 files (72 and 9 before the 150 ms minimum burst that walking needs:
-    # fragments of one slow contraction now form reps of their own). Ceilings and floors with a margin.
+    # Rest: the knee at its resting end (goniometer), 0.5 s clear of any move; prime movers only. Measured (det2,
+    # offset hold): standing 28 hamstring bursts in 56.9 s (29.5/min), seated 6 quadriceps bursts in 21.5 s
+    # (16.8/min). Reps: standing 75 reps for 60 flexions, equal in 7 of 18 files (81 and 4 before the hold, 72 and
+    # 9 before the 150 ms minimum burst that walking needs); seated 34 hamstring reps for 34 extensions (42 before).
+    # Ceilings and floors with a margin.
     stand, seat = summary["knee_flexion_standing"], summary["knee_extension_seated"]
     assert stand["rest_s"] >= 40 and seat["rest_s"] >= 15
-    assert stand["rest_bursts_per_min"] <= 40.0
-    assert seat["rest_bursts_per_min"] <= 28.0
+    assert stand["rest_bursts_per_min"] <= 34.0
+    assert seat["rest_bursts_per_min"] <= 21.0
     assert stand["movements"] >= 55
-    assert stand["reps_equal_movements"] >= 3
-    assert stand["reps"] <= 1.45 * stand["movements"]
+    assert stand["reps_equal_movements"] >= 5
+    assert stand["reps"] <= 1.33 * stand["movements"]
+    assert seat["reps"] <= 1.15 * seat["movements"]
 
 
 def test_knee_phases_finds_moves_either_sign():

@@ -68,10 +68,10 @@ def test_every_reference_file_exists():
 
 
 # Measured 2026-12-01 (found %, median |error| ms, extra %), all 149 clear onsets:
-#   power_backtrack 67.1 / 27 / 16.1; hodges_bui 75.2 / 27 / 39.6; bonato 85.2 / 19 / 32.2; solnik 87.9 / 20 / 22.8.
+#   power_backtrack 82.6 / 27 / 14.1 (after the offset hold, det2; 67.1 / 27 / 16.1 at first); hodges_bui 75.2 / 27 / 39.6; bonato 85.2 / 19 / 32.2; solnik 87.9 / 20 / 22.8.
 # Floors and ceilings a few points outside these: a better detector passes, a regression fails.
 FLOORS = {
-    "power_backtrack": (62.0, 35.0, 25.0),
+    "power_backtrack": (78.0, 32.0, 18.0),
     "hodges_bui": (67.0, 32.0, 52.0),
     "bonato": (78.0, 28.0, 40.0),
     "solnik": (82.0, 27.0, 30.0),
@@ -109,15 +109,21 @@ def test_scoring_is_one_to_one_and_counts_extra_onsets(tmp_path, monkeypatch):
 
 @needs_data
 def test_default_detector_per_task_and_split():
-    # Measured 2026-12-01, power_backtrack, found % per task (tune+holdout): gait 43.2, standing flexion 67.2,
-    # seated extension 92.0, treadmill 91.7, BioSPPy 100; holdout 67.3 %. Floors ~6 points lower.
+    # Measured 2026-12-01 (det2, offset hold), power_backtrack, found % per task (tune+holdout): gait 84.1, standing
+    # flexion 73.4, seated extension 92.0, treadmill 100, BioSPPy 100 (4 onsets: one miss is 75); holdout 78.2 %,
+    # median |error| 32 ms. Extra onsets: tune 10.6 %, standing flexion 23.4 % (29.7 % before the hold).
+    # Floors ~6 points lower.
     s = score_visual("power_backtrack")
-    floors = {"gait": 37.0, "knee_flexion_standing": 60.0, "knee_extension_seated": 84.0,
-              "treadmill_walking": 83.0, "biosppy": 75.0}
+    floors = {"gait": 78.0, "knee_flexion_standing": 67.0, "knee_extension_seated": 86.0,
+              "treadmill_walking": 90.0, "biosppy": 75.0}
     for task, floor in floors.items():
         assert s["task"][task]["found_pct"] >= floor, task
-    assert s["split"]["holdout"]["found_pct"] >= 60.0
-    assert s["split"]["holdout"]["median_abs_error_ms"] <= 32.0
+    assert s["split"]["holdout"]["found_pct"] >= 72.0
+    # 35, not 32: the holdout measures 32 since the first-potentials step (24 before it); a ceiling equal to the
+    # measurement fails on any 1 ms move.
+    assert s["split"]["holdout"]["median_abs_error_ms"] <= 35.0
+    assert s["split"]["tune"]["extra_pct"] <= 13.0
+    assert s["task"]["knee_flexion_standing"]["extra_pct"] <= 26.0
 
 
 def test_window_sample_is_fixed_per_channel():
