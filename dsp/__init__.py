@@ -12,6 +12,10 @@ One verb per step, each usable alone from a notebook (``fs`` in Hz, ``axis=-1``,
   their settings: :class:`PowerBacktrackOptions`, :class:`HodgesBuiOptions`, :class:`BonatoOptions`,
   :class:`SolnikOptions`, :class:`EnvelopeBurstOptions`, :class:`RampFitOptions`
 * movement: :func:`gyro_magnitude`, :func:`tilt_deg`, :func:`movement_segments`
+* posture (:mod:`reengage.dsp.posture`, an accelerometer on the thigh or waist): :func:`gravity_estimate`,
+  :func:`epoch_gravity`, :func:`epoch_activity`, :func:`inclination_deg`, :func:`not_worn_epochs`,
+  :func:`classify_postures`, :func:`posture_transitions`, :func:`sitting_bouts`; settings :class:`PostureOptions`,
+  labels :data:`POSTURES`
 * quality: :func:`channel_quality`
 * the analysis chain per channel (:mod:`reengage.dsp.channel`): :func:`find_mains`, :func:`clean_emg`,
   :func:`emg_power`, :func:`resting_power`, :func:`rms_envelope`, :func:`mvc_peak`, :func:`stored_envelope`,
@@ -36,6 +40,8 @@ from ._util import single_threaded_blas
 from .channel import (EmgPower, Mains, clean_emg, emg_power, envelope_mvc_peak, find_mains, mvc_peak, probe_samples,
                       resting_power, rms_envelope, stored_envelope)
 from .masks import bursts_mask, intervals_mask
+from .posture import (POSTURES, PostureOptions, classify_postures, epoch_activity, epoch_gravity, gravity_estimate,
+                      inclination_deg, not_worn_epochs, posture_transitions, sitting_bouts)
 from .options import (DEFAULT_OPTIONS, AnalysisOptions, BaselineOptions, CleanOptions, EnvelopeOptions,
                       LiveOptions, RepOptions)
 from .quality import channel_quality
@@ -59,5 +65,7 @@ __all__ = [
     "DEFAULT_OPTIONS", "AnalysisOptions", "BaselineOptions", "CleanOptions", "EnvelopeOptions", "LiveOptions",
     "RepOptions", "LiveChain", "LiveStep",
     "RepChecks", "RepMeasures", "check_reps", "group_reps", "measure_reps", "movement_onsets", "rep_bursts",
+    "POSTURES", "PostureOptions", "classify_postures", "epoch_activity", "epoch_gravity", "gravity_estimate",
+    "inclination_deg", "not_worn_epochs", "posture_transitions", "sitting_bouts",
     "single_threaded_blas",
 ]
