@@ -30,7 +30,7 @@ import numpy as np
 
 from reengage.dsp import PowerBacktrackOptions, clean_emg, detect_bursts, find_mains
 from reengage.validation.real import read_csv, shared_data_dir
-from reengage.validation.visual import _tally, load_reference, task_name
+from reengage.validation.visual import tally_onsets, load_reference, task_name
 
 Spans = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]
 
@@ -88,7 +88,7 @@ def score(onsets: dict[str, dict[str, np.ndarray]]) -> dict[str, dict]:
     rows = load_reference()
     for r in rows:
         r["task"] = task_name(Path(r["file"]))
-    return {s: _tally([r for r in rows if r["split"] == s], onsets) for s in ("tune", "holdout")}
+    return {s: tally_onsets([r for r in rows if r["split"] == s], onsets) for s in ("tune", "holdout")}
 
 
 GRID = {

@@ -219,7 +219,7 @@ def _match(ref: list[float], det: np.ndarray) -> dict[int, float]:
     return out
 
 
-def _tally(rows: list[dict], onsets: dict[str, dict[str, np.ndarray]]) -> dict:
+def tally_onsets(rows: list[dict], onsets: dict[str, dict[str, np.ndarray]]) -> dict:
     """Found share, errors and extra onsets of one group of reference rows (see :func:`score_visual`)."""
     clear = [r for r in rows if r["clarity"] == "clear"]
     refs = [r for r in clear if r["onset_s"] is not None]
@@ -258,15 +258,15 @@ def score_visual(detector: str = "power_backtrack", *, reference: Path = REFEREN
     onsets = {f: detected_onsets(data_dir / f, detector) for f in sorted({r["file"] for r in rows})}
     for r in rows:
         r["task"] = task_name(Path(r["file"]))
-    out = {"detector": detector, "all": _tally(rows, onsets), "split": {}, "task": {}, "task_split": {}}
+    out = {"detector": detector, "all": tally_onsets(rows, onsets), "split": {}, "task": {}, "task_split": {}}
     for split in ("tune", "holdout"):
-        out["split"][split] = _tally([r for r in rows if r["split"] == split], onsets)
+        out["split"][split] = tally_onsets([r for r in rows if r["split"] == split], onsets)
     for task in sorted({r["task"] for r in rows}):
-        out["task"][task] = _tally([r for r in rows if r["task"] == task], onsets)
+        out["task"][task] = tally_onsets([r for r in rows if r["task"] == task], onsets)
         for split in ("tune", "holdout"):
             group = [r for r in rows if r["task"] == task and r["split"] == split]
             if group:
-                out["task_split"][f"{task}/{split}"] = _tally(group, onsets)
+                out["task_split"][f"{task}/{split}"] = tally_onsets(group, onsets)
     return out
 
 
