@@ -176,6 +176,23 @@ def _context_traces(trend: data.TaskTrend) -> tuple[list[dict], list[dict]]:
 REFERENCE_TRACE = "published values (single studies: points, not a range)"
 _ROW_POINTS = {"ratio": [(RATIO, None, "#2b8a3e")], "latency": [(LATENCY, None, "#2b8a3e")],
                "percent": [(PCT, "glute_max", "#5f3dc4"), (PCT, "hamstrings", "#1c7ed6")]}
+# Labels of points closer than this on their row's axis would print over each other: the nearest share one label.
+_LABEL_GAP = {"ratio": 0.12, "latency": 20.0, "percent": 12.0}
+
+
+def _point_labels(values: list[float], shorts: list[str], gap: float) -> list[str]:
+    """One label per cluster of points closer than ``gap`` (the names joined, on the lowest point); "" for the
+    rest of the cluster, whose names stay on hover."""
+    labels = [""] * len(values)
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    first = None
+    for k, i in enumerate(order):
+        if first is None or values[i] - values[order[k - 1]] >= gap:
+            first = i
+            labels[i] = shorts[i]
+        else:
+            labels[first] += "; " + shorts[i]
+    return labels
 
 
 def reference_x(sessions: list[dict]) -> str | None:
@@ -191,13 +208,16 @@ def _reference_traces(task: str, row: str, sessions: list[dict]) -> list[dict]:
     x = reference_x(sessions)
     out = []
     xa, ya = _axes(row)
-    for metric, muscle, col in _ROW_POINTS[row]:
+    for k, (metric, muscle, col) in enumerate(_ROW_POINTS[row]):
         pts = reference_points(task, metric, muscle)
         if not pts or x is None:
             continue
+        values = [p.value for p in pts]
         who = f" — {muscle.replace('_', ' ')} %MVIC" if muscle else f" — {row.replace('latency', 'onset latency')}"
-        out.append(dict(type="scatter", x=[x] * len(pts), y=[p.value for p in pts], mode="markers+text",
-                        name=f"{REFERENCE_TRACE}{who}", xaxis=xa, yaxis=ya, text=[p.short for p in pts],
+        # a second muscle's points stand in their own column, three weeks on, so the two sets of labels do not mix
+        out.append(dict(type="scatter", x=[_shift(x, 21 * k)] * len(pts), y=values, mode="markers+text",
+                        name=f"{REFERENCE_TRACE}{who}", xaxis=xa, yaxis=ya,
+                        text=_point_labels(values, [p.short for p in pts], _LABEL_GAP[row]),
                         textposition="middle right", textfont=dict(size=10, color=col),
                         marker=dict(symbol="diamond-open", size=10, color=col, line=dict(width=2)),
                         hovertext=[p.label for p in pts], hoverinfo="text", meta="reference"))
@@ -241,7 +261,7 @@ def trend_figure(trend: data.TaskTrend) -> dict:
     fig = _figure(traces, shapes, notes)
     ends = [s["session_date"] for s in trend.sessions] + [t["x"][-1] for t in traces if t["name"].startswith("ESTIMATE")]
     if any(t.get("meta") == "reference" for t in traces):
-        ends.append(_shift(reference_x(trend.sessions), 35))  # room for the points' labels
+        ends.append(_shift(reference_x(trend.sessions), 56))  # room for two columns of points and their labels
     if ends:
         for k in range(1, len(TREND_ROWS) + 1):
             fig["layout"][f"xaxis{'' if k == 1 else k}"]["range"] = date_range(ends)
