@@ -29,8 +29,8 @@ from reengage.dsp.quality import MAINS_MAX_DB, SNR_MIN_DB
 from reengage.errors import CatalogError, ReengageError
 from reengage.model import MUSCLE_ROLES
 # One MDC and one slope for the CLI and the pages; Projection and MAX_SESSIONS_AHEAD are re-exported for words.py.
-from reengage.trend import (MAX_SESSIONS_AHEAD, MDC, Projection, between_session_mdc, day_numbers,  # noqa: F401
-                            project, rep_values, task_courses, trend_arrow)
+from reengage.trend import (MAX_SESSIONS_AHEAD, MDC, Projection, project,  # noqa: F401
+                            recent_ratio_trend, rep_values, task_courses)
 
 # ------------------------------------------------------------------------------------ literature
 # Reference values from ../shared/MISSION.md, each with its source. They are shown beside the patient's
@@ -193,17 +193,11 @@ def glute_max_pct_mvc(analysis: dict | None) -> float | None:
 
 # ------------------------------------------------------------------------------------ patients page
 
-def _patient_row(subject: str, ss: list[dict], analyses: dict) -> dict:
+def _patient_row(subject: str, by_subject: dict[str, list[dict]], analyses: dict) -> dict:
+    ss = by_subject[subject]
     last = ss[-1]
-    same_task = [s for s in ss if s["task"] == last["task"]]
     phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
-    values = [finite(s["median_glute_hamstring_ratio"]) for s in same_task]
-    last3 = [v for v in values if v is not None][-3:]  # the arrow's window (trend_arrow)
-    mdc = between_session_mdc("glute_hamstring_ratio", last3[0] if last3 else None, last3[-1] if last3 else None,
-                              [rep_values(analyses.get(s["session_id"]), "glute_hamstring_ratio")
-                               for s in same_task if s["analysis_id"] is not None],
-                              values, day_numbers([s["session_date"] for s in same_task]))
-    arrow, words = trend_arrow(values, mdc)
+    arrow, words = recent_ratio_trend(subject, by_subject, analyses)
     return {"subject_id": subject, "sessions": len(ss), "last_date": last["session_date"], "last_task": last["task"],
             "phase": phase, "ratio": last["median_glute_hamstring_ratio"],
             "latency_ms": last["median_onset_latency_ms"], "trend": arrow, "trend_words": words}
@@ -219,8 +213,8 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
     latency, trend of the ratio, whether a person registered the id (else a recording brought it in), and
     the number of empty recordings left out.
 
-    The trend is judged against the same between-session MDC95 as the Patient page's
-    (``reengage.trend.between_session_mdc``), so the two pages never disagree."""
+    The trend is judged against the same between-session noise as the Patient page and ``reengage trend``
+    (``reengage.trend.recent_ratio_trend``), so the pages never disagree."""
     cat = _open(root)
     if cat is None:
         return []
@@ -236,7 +230,8 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
             if needle and needle not in subject.lower() and needle not in label and not any(
                     needle in s["task"].lower() for s in ss):
                 continue
-            row = _patient_row(subject, ss, cat.analyses_for_subject(subject)) if ss else _no_sessions_row(subject)
+            row = (_patient_row(subject, by_subject, cat.analyses_for_subject(subject)) if ss
+                   else _no_sessions_row(subject))
             row.update(registered=p["registered"], display_name=p.get("display_name") or "",
                        empty_sessions=int(p.get("empty_sessions") or 0))
             rows.append(row)

@@ -436,13 +436,42 @@ def clinic_courses(cat: Catalog, subject: str, task: str, column: str) -> list[t
     order: (values, day numbers) for :func:`clinic_noise`."""
     by_subject: dict[str, list[dict]] = {}
     for s in cat.sessions():
-        if s["task"] == task and s["subject_id"] != subject and s["analysis_id"] is not None:
-            by_subject.setdefault(s["subject_id"], []).append(s)
+        by_subject.setdefault(s["subject_id"], []).append(s)
+    return courses_of_others(by_subject, subject, task, column)
+
+
+def courses_of_others(by_subject: dict[str, list[dict]], subject: str, task: str,
+                      column: str) -> list[tuple[list, list]]:
+    """:func:`clinic_courses` from catalog session rows already grouped by subject (a page listing every patient
+    reads the catalog once)."""
     out = []
-    for ss in by_subject.values():
-        ss.sort(key=lambda s: str(s["session_date"]))
-        out.append(([finite(s[column]) for s in ss], day_numbers([s["session_date"] for s in ss])))
+    for other, ss in by_subject.items():
+        ss = sorted((s for s in ss if s["task"] == task and s["analysis_id"] is not None and other != subject),
+                    key=lambda s: str(s["session_date"]))
+        if ss:
+            out.append(([finite(s[column]) for s in ss], day_numbers([s["session_date"] for s in ss])))
     return out
+
+
+def recent_ratio_trend(subject: str, by_subject: dict[str, list[dict]], analyses: dict) -> tuple[str, str]:
+    """The Patients list's arrow and words: the glute:hamstring ratio over the last (up to) three sessions of the
+    subject's latest exercise (:func:`trend_arrow`), judged against the between-session MDC95 from the same noise
+    hierarchy as ``reengage trend`` and the Patient page (retest pairs, own stable stretch, the cohort, published).
+    ``by_subject``: every catalogued session row by subject, in date order; ``analyses``: the subject's by id."""
+    ss = by_subject[subject]
+    task = ss[-1]["task"]
+    column, rep_key, higher_is_better = MEASURES["glute_hamstring_ratio"]
+    same = [s for s in ss if s["task"] == task]
+    analysed = [s for s in same if s["analysis_id"] is not None]
+    values = [finite(s[column]) for s in same]
+    days = day_numbers([s["session_date"] for s in same])
+    noise = between_session_noise("glute_hamstring_ratio", values, days,
+                                  retest_pairs([analyses.get(s["session_id"]) for s in analysed], "glute_hamstring_ratio"),
+                                  courses_of_others(by_subject, subject, task, column))
+    last3 = [v for v in values if v is not None][-3:]  # the arrow's window (trend_arrow)
+    mdc = between_session_mdc("glute_hamstring_ratio", last3[0] if last3 else None, last3[-1] if last3 else None,
+                              [rep_values(analyses.get(s["session_id"]), rep_key) for s in analysed], noise=noise)
+    return trend_arrow(values, mdc, higher_is_better)
 
 
 def position_notes(rows: list[dict]) -> list[str]:

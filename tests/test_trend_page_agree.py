@@ -64,3 +64,24 @@ def test_the_patient_page_and_reengage_trend_agree_on_noise_and_verdict(tmp_path
         assert (abs(change) > page.mdc_ratio) == (cli["glute_hamstring_ratio"]["verdict"] == "improved")
     # The catalog exercises the hierarchy the page used to skip: the retest pairs and the clinic's figure.
     assert {"test-retest", "cohort"} <= sources
+
+
+def test_the_patients_list_arrow_uses_the_same_noise(tmp_path):
+    """P003's three sessions are the arrow's whole window, and their test-retest blocks disagree widely: the
+    Patient page's MDC95 (from those pairs) calls the rise steady where the published figure alone would call it
+    improving. The Patients list must judge with the page's figure, not one of its own."""
+    from reengage.trend import trend_arrow
+
+    _catalog(tmp_path)
+    wide = {"glute_hamstring_ratio": [0.4, 0.9], "onset_latency_ms": [40.0, 44.0]}
+    with Catalog(tmp_path) as cat:
+        for k, (date, ratio) in enumerate((("2026-03-02", 0.5), ("2026-03-09", 0.7), ("2026-03-16", 0.85))):
+            f = tmp_path / f"p3_{k}.rgr"
+            f.write_bytes(f"P003 recording {k}".encode())
+            cat.register(f, {"meta": {"subject": "P003", "task": "prone_hip_extension", "session_date": date},
+                             "samples": 1000}, _analysis(ratio, 30.0, wide))
+    [page] = data.patient(tmp_path, "P003")
+    assert page.mdc_ratio.source == "test-retest" and page.mdc_ratio > 0.35  # 0.85 - 0.5 stays within it
+    row = next(r for r in data.patients(tmp_path) if r["subject_id"] == "P003")
+    assert (row["trend"], row["trend_words"]) == trend_arrow([0.5, 0.7, 0.85], page.mdc_ratio)
+    assert row["trend"] == "→"

@@ -11,6 +11,7 @@ import pytest
 
 from dash_testdata import build_root
 from reengage.dashboard import data
+from reengage import trend
 from reengage.errors import ReengageError
 
 
@@ -168,7 +169,7 @@ def test_patients_list_judges_the_trend_by_the_patient_pages_mdc(tmp_path):
     [t] = data.patient(tmp_path, "P009")
     assert t.mdc_ratio > 0.08
     [row] = data.patients(tmp_path)
-    assert (row["trend"], row["trend_words"]) == data.trend_arrow([1.00, 1.04, 1.08], t.mdc_ratio)
+    assert (row["trend"], row["trend_words"]) == trend.trend_arrow([1.00, 1.04, 1.08], t.mdc_ratio)
     assert row["trend"] == "→"
 
 
