@@ -722,7 +722,7 @@ def _analyze(recording: Recording, *, mvc, options: AnalysisOptions, pool: Threa
     if movements is not None and len(movements) > len(used_movements):
         notes.append(f"{len(movements) - len(used_movements)} movement(s) seen by the IMU without a glute/hamstring "
                      "burst")
-    doc = _document(s, recording, options.method, bursts, refs, sources, quality, normalization, reps, notes,
+    doc = _document(s, recording, options.method, bursts, envs, refs, sources, quality, normalization, reps, notes,
                     summary, imu_info)
     positions = (recording.meta or {}).get("mvc_positions")
     if isinstance(positions, dict):  # which MVC test position each muscle's reference came from (record)
@@ -730,8 +730,46 @@ def _analyze(recording: Recording, *, mvc, options: AnalysisOptions, pool: Threa
     return doc
 
 
-def _document(s: _Setup, recording: Recording, method: str, bursts, refs, sources, quality, normalization, reps,
-              notes, summary, imu_info) -> dict:
+def _burst_entries(s: _Setup, key: str, burst: Bursts | None, env: np.ndarray, ref: float | None) -> list[dict]:
+    """``channels.<key>.detected_bursts``: every burst the channel's detector found, as ``analyze`` found it (the
+    bursts it counts in ``bursts`` and groups into reps): ``onset_s`` and ``offset_s`` (its first and last active
+    sample, s, rounded as a rep's) and ``peak_pct_mvc``, the envelope's peak over the burst in %MVC (null without
+    a reference; in a retest session a burst in the retest block is normalised by that block's trials, as its
+    rep is)."""
+    if burst is None or not len(burst):
+        return []
+    on_s, off_s = s.t0 + burst.onsets / s.fs, s.t0 + burst.offsets / s.fs
+    peak = np.full(len(burst), np.nan)
+    if ref is not None:
+        span = _retest_span(s.recording)
+        block = s.block_refs.get(key) or [None, None]
+        for i, (a, b) in enumerate(zip(burst.onsets.tolist(), burst.offsets.tolist())):
+            own = ref if span is None else (block[int(span[0] <= on_s[i] < span[1])] or ref)
+            peak[i] = 100.0 * float(np.max(env[a:b + 1])) / own
+    return [{"onset_s": a, "offset_s": b, "peak_pct_mvc": p}
+            for a, b, p in zip(_nums(on_s, 4), _nums(off_s, 4), _nums(peak, 1))]
+
+
+def _shared_role_notes(s: _Setup) -> list[str]:
+    """A note per muscle role that more than one channel has (the UCI files' biceps femoris and semitendinosus
+    are both hamstrings): the first in column order takes the role's key, the others keep their names and are
+    reported, not grouped into reps as that role. Said so, with how to choose the other."""
+    notes = []
+    for role in dict.fromkeys(c.role for c in s.channels if c.role):
+        names = [c.name for c in s.channels if c.role == role]
+        taken = next((c.name for c, k in zip(s.channels, s.keys) if c.role == role and k == role), None)
+        if len(names) < 2 or taken is None:
+            continue
+        rest = [n for n in names if n != taken]
+        notes.append(f"{len(names)} channels have the role {role} ({', '.join(names)}): {taken}, the first in column "
+                     f"order, is reported as {role} and used for the reps; {', '.join(rest)} "
+                     f"{'is' if len(rest) == 1 else 'are'} reported under {'its' if len(rest) == 1 else 'their'} own "
+                     f"name. To use {rest[0]} as {role}: --channel {role}={rest[0]} --channel {taken}={taken}")
+    return notes
+
+
+def _document(s: _Setup, recording: Recording, method: str, bursts, envs, refs, sources, quality, normalization,
+              reps, notes, summary, imu_info) -> dict:
     """The JSON document (``shared/contracts/analysis.md``)."""
     channels_out = {}
     for ch, key in zip(s.channels, s.keys):
@@ -744,6 +782,8 @@ def _document(s: _Setup, recording: Recording, method: str, bursts, refs, source
             "mvc_reference": _num(refs.get(key), 6),
             "mvc_source": sources.get(key),
             "bursts": len(bursts[key]) if key in bursts else 0,
+            "detected_bursts": _burst_entries(s, key, bursts.get(key), envs[key],
+                                              refs.get(key) if normalization != "none" else None),
             "quality": q,
         }
     return {
@@ -755,7 +795,7 @@ def _document(s: _Setup, recording: Recording, method: str, bursts, refs, source
         "mains_hz": s.mains.mains_hz,
         "channels": channels_out,
         "reps": reps,
-        "notes": notes,
+        "notes": notes + _shared_role_notes(s),
         "summary": summary,
         **({"imu": imu_info} if imu_info is not None else {}),
     }

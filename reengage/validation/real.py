@@ -2,8 +2,8 @@
 
 Runs :func:`reengage.analysis.analyze` on every top-level ``*.csv`` of the shared real-data folder
 (``../shared/data`` beside the repository, or ``$REENGAGE_SHARED_DATA``; see its README) and scores every burst
-onset of the prime movers (:func:`burst_onsets`: the public dsp verbs, the bursts ``analyze`` counts) against the
-movement, a reference that does not come from our detector:
+onset of the prime movers (:func:`analysis_onsets`: the bursts of analyze's JSON, ``channels.<key>.detected_bursts``)
+against the movement, a reference that does not come from our detector:
 
 - ``knee_flexion_standing`` (UCI): biceps femoris and semitendinosus against each knee-flexion start, and
   ``knee_extension_seated``: rectus femoris and vastus medialis against each extension start, both from the
@@ -153,6 +153,14 @@ def burst_onsets(path: Path, method: str = DEFAULT_METHOD) -> dict[str, np.ndarr
     return {name: t[0] + b.onsets / fs for name, b in zip(names, detect_bursts(cleaned, fs=fs, method=method))}
 
 
+def analysis_onsets(result: dict, time_s_start: float = 0.0) -> dict[str, np.ndarray]:
+    """Every burst onset (s) per channel name from analyze's JSON (``channels.<key>.detected_bursts``), on the
+    file's clock: ``time_s_start`` is the file's first ``time_s`` (analyze counts from the recording's start,
+    the annotations from the file's)."""
+    return {ch["name"]: time_s_start + np.array([b["onset_s"] for b in ch["detected_bursts"]], dtype=float)
+            for ch in result["channels"].values()}
+
+
 def rest_spans(path: Path, muscles, margin_s: float = 0.5) -> list[tuple[float, float]]:
     """Spans (s) where the knee rests at the end the ``muscles``' moves leave from (goniometer within 25 % of its
     range of that end), less ``margin_s`` at each side (an onset may lead its move by a few hundred ms)."""
@@ -209,7 +217,8 @@ def _movement_reference(path: Path, task: str) -> tuple[tuple[str, ...], np.ndar
 
 def score_file(path: Path) -> FileScore:
     """Analyse one real recording and score its burst onsets against its movement reference, if it has one."""
-    result = analyze(load_recording(path))
+    recording = load_recording(path)
+    result = analyze(recording)
     chans = result["channels"]
     fs = FileScore(
         file=path.name, task=task_of(path),
@@ -217,7 +226,7 @@ def score_file(path: Path) -> FileScore:
         reps=len(result["reps"]), excluded_reps=sum(1 for r in result["reps"] if r["excluded"]),
         notes=list(result.get("notes") or []),
         flags={ch["name"]: list(ch["quality"]["flags"]) for ch in chans.values() if ch["quality"]["flags"]})
-    onsets = burst_onsets(path)
+    onsets = analysis_onsets(result, float((recording.meta or {}).get("time_s_start", 0.0)))
     fs.burst_onsets_s = {k: [round(float(v), 4) for v in o] for k, o in onsets.items()}
     names, ref = _movement_reference(path, fs.task)
     if ref is not None:
