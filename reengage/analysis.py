@@ -764,7 +764,7 @@ def _shared_role_notes(s: _Setup) -> list[str]:
         notes.append(f"{len(names)} channels have the role {role} ({', '.join(names)}): {taken}, the first in column "
                      f"order, is reported as {role} and used for the reps; {', '.join(rest)} "
                      f"{'is' if len(rest) == 1 else 'are'} reported under {'its' if len(rest) == 1 else 'their'} own "
-                     f"name. To use {rest[0]} as {role}: --channel {role}={rest[0]} --channel {taken}={taken}")
+                     f"name. To use {rest[0]} as {role}: --channel {role}={rest[0]}")
     return notes
 
 

@@ -28,7 +28,7 @@ def load_recording(path: str | Path, channel_map: dict[str, str] | None = None) 
     elif path.suffix.lower() in (".csv", ".txt", ".tsv") or path.stat().st_size == 0:
         from reengage.io.csvio import read_csv_recording
 
-        return read_csv_recording(path, channel_map)
+        return exclusive_roles(read_csv_recording(path, channel_map), channel_map)
     else:
         raise InputError(f"{path}: unknown recording format (expected .rgr, .csv, .edf or .bdf)")
     if channel_map:
@@ -47,4 +47,19 @@ def apply_channel_map(rec: Recording, channel_map: dict[str, str]) -> Recording:
             raise InputError(f"{rec.source}: --channel {role}={col}: no channel {col!r} (have {', '.join(names)})")
     by_col = {col: role for role, col in channel_map.items()}
     emg.channels = [replace(c, role=by_col.get(c.name, c.role)) for c in emg.channels]
+    return exclusive_roles(rec, channel_map)
+
+
+def exclusive_roles(rec: Recording, channel_map: dict[str, str] | None) -> Recording:
+    """A role given with ``--channel ROLE=COL`` belongs to that column alone: another channel that had the role
+    only from its name (the UCI files' biceps femoris and semitendinosus are both hamstrings) keeps its name and
+    loses the role, so ``--channel hamstrings=semitendinosus`` is enough to choose."""
+    from dataclasses import replace
+
+    if not channel_map or "emg" not in rec.streams:
+        return rec
+    given = {role: col for role, col in channel_map.items()}
+    emg = rec.emg
+    emg.channels = [replace(c, role=None) if c.role in given and c.name != given[c.role] else c
+                    for c in emg.channels]
     return rec
