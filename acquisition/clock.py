@@ -14,7 +14,9 @@ turn that offset into a rate error (30 ms over 10 s is 3000 ppm), so each stretc
 A link drop after which the board kept counting (the gap is exact) stays in the same run.
 
 A simulated board run at ``--sim-speed X`` samples X times faster than the host clock on purpose: ``speed``
-says so, and every rate is reported in board time (host rate / X) so only a real error shows as ppm.
+says so, and every rate is reported in board time (host rate / X) so only a real error shows as ppm. It also
+spans X times less host time, and ``rate_resolution_ppm`` (the median arrival delay over that span) says how
+large a rate error the fit can tell from jitter.
 """
 
 from __future__ import annotations
@@ -116,6 +118,10 @@ class ClockFit:
             "jitter_ms_median": round(float(np.median(resid_ms)), 3),
             "jitter_ms_p99": round(float(np.percentile(resid_ms, 99)), 3),
             "span_s": round(float(y[-1] - y[0]), 3),
+            # What the fit can tell apart: the typical arrival delay over the host time spanned. A 10 s
+            # recording at --sim-speed 10 spans 1 s of host time, so 3 ms of jitter is ±3000 ppm of noise.
+            "rate_resolution_ppm": round(float(abs(np.median(resid_ms))) * 1e-3 / max(float(y[-1] - y[0]), 1e-9)
+                                         * 1e6, 1),
             "method": "lower-envelope linear fit of host arrival time vs sample index",
         })
         if n_runs > 1:

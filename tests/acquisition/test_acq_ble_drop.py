@@ -103,3 +103,27 @@ def test_clock_fit_survives_a_board_restart_across_an_unplug(monkeypatch):
     assert abs(c["rate_error_ppm"]) < 100, c  # the board's clock is exact; the jitter is at most 6 ms
     assert abs(c["board_clock_error_ppm"]) < 100, c
     assert c["runs"] == 2, c
+
+
+def _fit(speed: float, board_s: float, seed: int) -> dict:
+    """An exact board at ``speed`` × the host clock, frames of 8 samples read 1-7 ms after they were taken."""
+    from reengage.acquisition.clock import ClockFit
+
+    rng = np.random.default_rng(seed)
+    fit = ClockFit(1000.0, speed=speed)
+    for k in range(int(board_s * FS / SPF)):
+        last = k * SPF + SPF - 1
+        fit.add(last, int((last / (FS * speed) + 0.001 + rng.uniform(0, 0.006)) * 1e9))
+    return fit.report()
+
+
+def test_clock_report_says_how_many_ppm_a_short_host_span_can_resolve():
+    """A 10 s recording at --sim-speed 10 (with or without a link drop, which leaves the fit whole) spans 1 s
+    of host time, where a few ms of arrival jitter can be thousands of ppm (-3769 ppm was reported): the
+    report now says what the fit resolves; a real-time recording of the same board resolves tens of ppm."""
+    for seed in range(5):
+        fast = _fit(10.0, 10.0, seed)
+        assert fast["span_s"] < 1.05 and fast["rate_resolution_ppm"] > 1000, fast
+        assert abs(fast["rate_error_ppm"]) <= fast["rate_resolution_ppm"], fast
+        real = _fit(1.0, 60.0, seed)
+        assert real["rate_resolution_ppm"] < 100 and abs(real["rate_error_ppm"]) <= real["rate_resolution_ppm"]
