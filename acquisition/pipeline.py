@@ -35,7 +35,9 @@ class V1Decoder:
         # Each stream's last frame: (recording index, board T_US, host arrival ns), to judge the next jump.
         self._last: dict[str, tuple[int, int, int]] = {}
         self._resets_seen = 0  # FrameDecoder resets (SEQ restart, HELLO at SEQ 0) already accounted for
-        self._disconnected = False  # set by mark_disconnect until data flows again
+        # Streams not heard from since mark_disconnect: each one's first gap after a reconnect is the outage,
+        # whichever stream's frame arrives first.
+        self._disconnected: set[str] = set()
         self._hellos_seen: set[str] = set()
         self._new_hellos: list[str] = []
         self.stats = DecodeStats(self.frames.stats, samples={s: 0 for s in board.streams})
@@ -78,7 +80,7 @@ class V1Decoder:
             idx = self._gap(cfg, f, idx, nxt, host_time_ns, out)
         self._resets_seen = self.frames.stats.resets
         self._last[name] = (idx, f.t_us, host_time_ns)
-        self._disconnected = False
+        self._disconnected.discard(name)
         out.append(Block(name, idx, f.samples.copy(), host_time_ns, f.t_us))
         self._next[name] = idx + f.n_samples
         self.stats.samples[name] += f.n_samples
@@ -104,7 +106,7 @@ class V1Decoder:
             why = "board restarted; samples lost estimated from the host clock"
         elif counted > 0 and _plausible(counted + span, board_s, host_s, cfg.fs_hz):
             lost = counted
-            why = ("disconnected (samples counted by the board)" if self._disconnected
+            why = ("disconnected (samples counted by the board)" if name in self._disconnected
                    else "frames lost (sample counter jumped)")
         else:
             lost = self._counter_fault(cfg, f, idx, nxt, span, board_s, host_s)
@@ -145,7 +147,7 @@ class V1Decoder:
         next frame's index tells how much was lost (exactly if the board kept counting, estimated from the
         host clock if it restarted); the Gap says which."""
         self.frames.reset()
-        self._disconnected = True
+        self._disconnected = set(self.board.streams)
 
     def take_hellos(self) -> list[str]:
         out, self._new_hellos = self._new_hellos, []

@@ -190,6 +190,7 @@ class Acquisition:
         self._stall_reported = False
         self.on_answer = on_answer
         self._restarts_seen = 0
+        self._faults_fitted = 0  # counter faults the clock fit has begun a new run for
         self.duration_s = duration_s
         self.on_progress = on_progress
         self.disconnects = 0
@@ -360,9 +361,13 @@ class Acquisition:
             self.on_warning(msg)
 
     def _clock(self, items: list[Item], now_ns: int) -> None:
-        if self.decoder.stats.restarts != self._restarts_seen:
-            self._restarts_seen = self.decoder.stats.restarts
+        st = self.decoder.stats
+        if st.restarts != self._restarts_seen:
+            self._restarts_seen = st.restarts
             self.clock.reset_board_clock()
+        if st.counter_faults != self._faults_fitted:  # the index was re-anchored on the board clock's estimate
+            self._faults_fitted = st.counter_faults
+            self.clock.new_run()
         fs = self.board.emg.fs_hz
         for it in items:
             if isinstance(it, Block) and it.stream == "emg" and it.n_samples:

@@ -195,10 +195,24 @@ def _record(opts: RecordOptions, board: BoardConfig, guide_steps: list[Step] | N
     st = acq.stats()
     console.print(
         f"{sinks.recorder.writer.samples_written['emg'] / board.emg.fs_hz:.1f} s recorded, "
-        f"{st['decoder']['dropped']} damaged frames, "
-        f"{st['samples_lost']} samples lost"
+        f"{frame_losses(st)}, {st['samples_lost']} samples lost"
     )
     return path
+
+
+def frame_losses(stats: dict) -> str:
+    """What became of the frames that never made it, from the acquisition's STAT (``dropped_by_reason``,
+    PROTOCOL.md §6): damaged ones (CRC, header, cut short) apart from ones lost whole, which no damaged byte
+    explains (a BLE notification the stack dropped, the frames sent while the link was down)."""
+    dec = stats["decoder"]
+    by_reason = dec.get("dropped_by_reason")
+    if by_reason is None:  # Serial Plotter text: lines that do not parse, have the wrong count or were cut
+        return f"{dec['dropped']} damaged lines"
+    lost = by_reason.get("lost", 0)
+    damaged = dec["dropped"] - lost
+    n = stats.get("disconnects", 0)
+    where = f" in {n} disconnect{'s' if n != 1 else ''}" if n else ""
+    return f"{damaged} damaged frame{'s' if damaged != 1 else ''}, {lost} frame{'s' if lost != 1 else ''} lost{where}"
 
 
 SIGTERM_NOTE = "SIGTERM"  # the KeyboardInterrupt's argument when SIGTERM, not Ctrl-C, stopped the session
