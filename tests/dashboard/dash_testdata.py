@@ -58,7 +58,9 @@ def truth_analysis(truth: dict, fs_hz: float, duration_s: float) -> dict:
         "fs_hz": fs_hz, "duration_s": duration_s, "normalization": "mvc", "normalization_source": "trials",
         "onset_method": "truth", "mains_hz": None,
         "channels": {m: {"role": m, "name": m, "kind": "raw", "unit": "mV", "mvc_reference": 1.0,
-                         "mvc_source": "mvc", "bursts": len(reps), "quality": dict(quality)}
+                         "mvc_source": "mvc", "bursts": len(reps), "quality": dict(quality),
+                         "detected_bursts": [{"onset_s": r["onset_s"][m], "offset_s": r["offset_s"][m],
+                                              "peak_pct_mvc": r["peak_pct_mvc"][m]} for r in reps]}
                      for m in truth["muscles"]},
         "reps": reps,
         "notes": [],
