@@ -172,6 +172,19 @@ class BleTransport:
 
     def shutdown(self) -> None:
         self.close()
+
+        async def cancel_the_rest():
+            # a task left pending (a simulated board's loop, a bumble timer) would be garbage-collected with the
+            # loop and print "Task was destroyed but it is pending!" after the recording's own last line
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        try:
+            self._run(cancel_the_rest(), 5)
+        except Exception:
+            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(2)
 

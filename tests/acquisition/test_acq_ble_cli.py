@@ -68,6 +68,7 @@ def test_cli_record_simulated_board_over_ble(tmp_path):
     r = _record(tmp_path, "--ble", "reengage-cli", "--duration", "3", "--sim-speed", "4", "--sim-seed", "3",
                 "--subject", "B001")
     assert r.returncode == 0, r.stderr
+    assert "Task was destroyed" not in r.stderr and "Traceback" not in r.stderr, r.stderr  # a clean end
     assert "on BLE reengage-cli (simulated, virtual radio)" in r.stderr and "0 samples lost" in r.stderr
     rec = read_recording(r.stdout.strip())
     want = _expected(3.0, 3)
