@@ -1,8 +1,9 @@
 """An examiner's visual onset reference on the real recordings, and scoring detectors against it.
 
 ``python -m reengage.validation.visual render FILE [--out DIR]`` draws the windows of one recording to mark by
-eye; ``python -m reengage.validation.visual score [--json]`` scores the detectors we ship (and neurokit2's
-``emg_activation`` when it is installed) against ``reference/visual_onsets.csv``. How the reference was made,
+eye; ``python -m reengage.validation.visual score [--json] [--reference PATH]`` scores the detectors we ship (and
+neurokit2's ``emg_activation`` when it is installed) against ``reference/visual_onsets.csv`` (or another reference
+with the same columns, e.g. the second marker's ``reference/visual_onsets_marker2.csv``). How the reference was made,
 its rule and its limits: ``reference/README.md``.
 
 The windows come from the movement (goniometer moves, gait touchdowns) or from a coarse envelope's peaks, never
@@ -401,11 +402,15 @@ def main(argv=None) -> int:
     r.add_argument("--first", type=int, default=None, help="only the first N windows of each channel")
     fl = sub.add_parser("failures", help="list the clear windows a detector misses or adds onsets in")
     fl.add_argument("--detector", default="power_backtrack")
+    fl.add_argument("--reference", type=Path, default=REFERENCE_CSV, help="reference CSV (default: marker 1's)")
     fg = sub.add_parser("figures", help="draw docs/figures/real_<task>.png, one per task")
     fg.add_argument("--out", type=Path, default=Path("docs/figures"))
     s = sub.add_parser("score", help="score the detectors against the visual reference")
     s.add_argument("--detectors", default=",".join(METHODS + tuple(peers_available())))
     s.add_argument("--json", action="store_true")
+    s.add_argument("--reference", type=Path, default=REFERENCE_CSV,
+                   help="reference CSV to score against (default: marker 1's visual_onsets.csv; "
+                        "marker 2's: reference/visual_onsets_marker2.csv)")
     args = ap.parse_args(argv)
     if args.cmd == "render":
         for png, page in render(args.files, args.out, args.per_image, args.first, args.prefix, args.skip):
@@ -419,12 +424,12 @@ def main(argv=None) -> int:
             print(args.out / f"real_{task}.png")
         return 0
     if args.cmd == "failures":
-        for f in failures(args.detector):
+        for f in failures(args.detector, reference=args.reference):
             print(f"{f['file']} {f['channel']} ref={f['onset_s']} window={f['window']} "
                   f"{'MISS ' if f['miss'] else ''}extra={f['extra']} inside={f['inside_s']} nearest={f['nearest_s']} "
                   f"(channel has {f['channel_onsets']} onsets) | {f['note']}")
         return 0
-    scores = [score_visual(d) for d in args.detectors.split(",")]
+    scores = [score_visual(d, reference=args.reference) for d in args.detectors.split(",")]
     if args.json:
         json.dump(scores, sys.stdout, indent=1)
     else:

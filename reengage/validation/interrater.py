@@ -1,0 +1,158 @@
+"""Agreement between the two visual onset references, and their consensus.
+
+``reference/visual_onsets.csv`` (marker 1) and ``reference/visual_onsets_marker2.csv`` (marker 2, blind to marker 1
+and to every detector) mark the same windows. :func:`agreement` gives the inter-rater figures (clarity kappa; for
+windows both call clear with an onset, the |difference| quantiles and the share within 25 / 50 / 150 ms);
+:func:`consensus_rows` keeps the windows both call clear with marks within 50 ms, onset = their mean, for scoring
+with :func:`reengage.validation.visual.score_visual`.
+
+``python -m reengage.validation.interrater [--json]`` prints the agreement, the larger disagreements and the
+shipped detectors' scores against marker 2 alone and against the consensus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from reengage.dsp.onsets import METHODS
+from reengage.validation.visual import COLUMNS, REFERENCE_CSV, load_reference, score_visual, visual_table
+
+MARKER2_CSV = REFERENCE_CSV.parent / "visual_onsets_marker2.csv"
+CONSENSUS_TOL_S = 0.05
+
+
+def _key(r: dict) -> tuple:
+    return r["file"], r["channel"], r["window_start_s"], r["window_end_s"]
+
+
+def _label(r: dict) -> str:
+    """A window's call: ``onset`` (clear with a time), ``none`` (clear, no burst) or ``unclear``."""
+    if r["clarity"] != "clear":
+        return "unclear"
+    return "none" if r["onset_s"] is None else "onset"
+
+
+def paired(first: Path = REFERENCE_CSV, second: Path = MARKER2_CSV) -> list[tuple[dict, dict]]:
+    """The windows both references mark, as (marker 1 row, marker 2 row), in marker 1's order."""
+    by_key = {_key(r): r for r in load_reference(second)}
+    return [(r, by_key[_key(r)]) for r in load_reference(first) if _key(r) in by_key]
+
+
+def cohen_kappa(a: list[str], b: list[str]) -> float:
+    """Cohen's kappa of two raters' labels on the same items."""
+    labels = sorted(set(a) | set(b))
+    n = len(a)
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    expected = sum((a.count(c) / n) * (b.count(c) / n) for c in labels)
+    return (observed - expected) / (1.0 - expected) if expected < 1.0 else 1.0
+
+
+def agreement(first: Path = REFERENCE_CSV, second: Path = MARKER2_CSV) -> dict:
+    """Inter-rater figures of two references on their common windows.
+
+    Clarity: the share where both call ``clear`` / both ``unclear`` and Cohen's kappa on clear vs unclear (and on
+    the three calls onset / no burst / unclear). Onsets: for windows both call clear with an onset,
+    |marker 2 − marker 1| (ms): median, 90th percentile, and the share within 25, 50 and 150 ms; the signed median
+    (ms, positive = marker 2 later).
+    """
+    pairs = paired(first, second)
+    c1 = [r["clarity"] for r, _ in pairs]
+    c2 = [s["clarity"] for _, s in pairs]
+    # Rounded to 0.1 ms: marks are read to 5 ms, and 1.45 − 1.40 is not exactly 0.05 in floating point.
+    diffs = np.round([(s["onset_s"] - r["onset_s"]) * 1000.0 for r, s in pairs
+                      if _label(r) == _label(s) == "onset"], 1)
+    ad = np.abs(diffs)
+    return {
+        "windows": len(pairs),
+        "both_clear": sum(x == y == "clear" for x, y in zip(c1, c2)),
+        "both_unclear": sum(x == y == "unclear" for x, y in zip(c1, c2)),
+        "clarity_agreement_pct": round(100.0 * float(np.mean([x == y for x, y in zip(c1, c2)])), 1),
+        "clarity_kappa": round(cohen_kappa(c1, c2), 3),
+        "call_kappa": round(cohen_kappa([_label(r) for r, _ in pairs], [_label(s) for _, s in pairs]), 3),
+        "both_onset": int(diffs.size),
+        "median_abs_diff_ms": round(float(np.median(ad)), 1),
+        "p90_abs_diff_ms": round(float(np.percentile(ad, 90)), 1),
+        "median_diff_ms": round(float(np.median(diffs)), 1),
+        "within_25_pct": round(100.0 * float(np.mean(ad <= 25.0)), 1),
+        "within_50_pct": round(100.0 * float(np.mean(ad <= 50.0)), 1),
+        "within_150_pct": round(100.0 * float(np.mean(ad <= 150.0)), 1),
+    }
+
+
+def disagreements(first: Path = REFERENCE_CSV, second: Path = MARKER2_CSV, min_ms: float = 50.0) -> list[dict]:
+    """Windows where the two calls differ, or both give onsets more than ``min_ms`` apart."""
+    out = []
+    for r, s in paired(first, second):
+        a, b = _label(r), _label(s)
+        if a != b or (a == "onset" and round(abs(s["onset_s"] - r["onset_s"]) * 1000.0, 1) > min_ms):
+            out.append({"file": r["file"], "channel": r["channel"], "window_start_s": r["window_start_s"],
+                        "marker1": r["onset_s"] if a == "onset" else a,
+                        "marker2": s["onset_s"] if b == "onset" else b})
+    return out
+
+
+def consensus_rows(first: Path = REFERENCE_CSV, second: Path = MARKER2_CSV,
+                   tol_s: float = CONSENSUS_TOL_S) -> list[dict]:
+    """Windows both call clear with onsets within ``tol_s`` of each other (onset = their mean), and windows both
+    call clear with no burst; every other window is ``unclear`` (so it is not scored)."""
+    out = []
+    for r, s in paired(first, second):
+        a, b = _label(r), _label(s)
+        row = {k: r[k] for k in COLUMNS}
+        row["onset_s"], row["clarity"], row["note"] = None, "unclear", "markers disagree"
+        if a == b == "onset" and abs(s["onset_s"] - r["onset_s"]) <= tol_s + 1e-9:
+            row["onset_s"], row["clarity"] = round((r["onset_s"] + s["onset_s"]) / 2.0, 4), "clear"
+            row["note"] = "consensus: mean of both marks"
+        elif a == b == "none":
+            row["clarity"], row["note"] = "clear", "consensus: no burst"
+        out.append(row)
+    return out
+
+
+def write_reference(rows: list[dict], path: Path) -> Path:
+    """Rows as a reference CSV that :func:`reengage.validation.visual.load_reference` reads."""
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "onset_s": "" if r["onset_s"] is None else r["onset_s"]})
+    return path
+
+
+def score_against(detectors, reference: str = "marker2", data_dir: Path | None = None) -> list[dict]:
+    """:func:`score_visual` of each detector against marker 2 alone (``"marker2"``) or the consensus."""
+    if reference == "marker2":
+        return [score_visual(d, reference=MARKER2_CSV, data_dir=data_dir) for d in detectors]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_reference(consensus_rows(), Path(tmp) / "consensus.csv")
+        return [score_visual(d, reference=path, data_dir=data_dir) for d in detectors]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m reengage.validation.interrater", description=__doc__.split("\n")[0])
+    ap.add_argument("--detectors", default=",".join(METHODS))
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    detectors = args.detectors.split(",")
+    out = {"agreement": agreement(), "disagreements": disagreements(),
+           "marker2": score_against(detectors, "marker2"), "consensus": score_against(detectors, "consensus")}
+    if args.json:
+        json.dump(out, sys.stdout, indent=1)
+        return 0
+    print(json.dumps(out["agreement"], indent=1))
+    for d in out["disagreements"]:
+        print(f"{d['file']} {d['channel']} @{d['window_start_s']}: marker 1 {d['marker1']}, marker 2 {d['marker2']}")
+    for name in ("marker2", "consensus"):
+        print(f"\n## against {name}\n{visual_table(out[name])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
