@@ -24,9 +24,9 @@ The summary is re-made by :func:`reengage.analysis.summarize_reps`, exactly as a
 from __future__ import annotations
 
 import copy
-import math
 
 from reengage.analysis import summarize_reps
+from reengage.catalog import finite
 from reengage.errors import InputError
 
 KINDS = ("move_onset", "delete_onset", "exclude_rep", "include_rep")
@@ -34,16 +34,6 @@ ONSET_KINDS = ("move_onset", "delete_onset")
 MATCH_TOLERANCE_S = 0.150
 REP_MARGIN_S = 1.0  # a moved onset may precede its rep's start by this much (the machine's start may be late)
 PAIR = ("glute_max", "hamstrings")  # onset_latency_ms = onset of the first − onset of the second
-
-
-def _finite(x) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _round(v: float | None, nd: int) -> float | None:
@@ -73,16 +63,16 @@ def _channel(analysis: dict, channel) -> str:
 
 
 def _new_onset(analysis: dict, rep: dict, channel: str, seconds) -> float:
-    t = _finite(seconds)
-    duration = _finite(analysis.get("duration_s"))
+    t = finite(seconds)
+    duration = finite(analysis.get("duration_s"))
     if t is None or t < 0 or (duration is not None and t > duration):
         raise InputError(f"onset {seconds!r}: must be a time in seconds within the recording "
                          f"(0 to {duration if duration is not None else '?'} s)")
-    start, end = _finite(rep.get("start_s")), _finite(rep.get("end_s"))
+    start, end = finite(rep.get("start_s")), finite(rep.get("end_s"))
     if start is not None and end is not None and not start - REP_MARGIN_S <= t <= end:
         raise InputError(f"onset {t:.3f} s: outside this rep ({start - REP_MARGIN_S:.3f} to {end:.3f} s: its start, "
                          f"less {REP_MARGIN_S:g} s, to its end)")
-    off = _finite((rep.get("offset_s") or {}).get(channel))
+    off = finite((rep.get("offset_s") or {}).get(channel))
     if off is not None and t >= off:
         raise InputError(f"onset {t:.3f} s: must come before the {channel} offset of this rep ({off:.3f} s)")
     return round(t, 4)
@@ -101,8 +91,8 @@ def make_correction(machine: dict, effective: dict, kind: str, rep: int, *, chan
            "undoes": None}
     if kind in ONSET_KINDS:
         ch = _channel(effective, channel)
-        machine_onset = _finite((raw.get("onset_s") or {}).get(ch))
-        old = _finite((cur.get("onset_s") or {}).get(ch))
+        machine_onset = finite((raw.get("onset_s") or {}).get(ch))
+        old = finite((cur.get("onset_s") or {}).get(ch))
         new = _new_onset(effective, cur, ch, seconds) if kind == "move_onset" else None
         if kind == "delete_onset" and old is None:
             return None
@@ -114,7 +104,7 @@ def make_correction(machine: dict, effective: dict, kind: str, rep: int, *, chan
         anchor, anchor_s = "start", raw.get("start_s")
     if old == new:
         return None
-    out.update(anchor=anchor, anchor_s=_finite(anchor_s))
+    out.update(anchor=anchor, anchor_s=finite(anchor_s))
     if out["anchor_s"] is None:
         raise InputError(f"rep {rep + 1}: the analysis gives it no start time; it cannot be corrected")
     return out
@@ -137,12 +127,12 @@ def match_rep(machine: dict, c: dict) -> int | None:
     """The index of the rep of ``machine`` that correction ``c`` targets: the one whose onset of the
     correction's channel (or start, by ``anchor``) is closest to ``anchor_s``, within :data:`MATCH_TOLERANCE_S`."""
     best, best_d = None, MATCH_TOLERANCE_S + 1e-9
-    target = _finite(c.get("anchor_s"))
+    target = finite(c.get("anchor_s"))
     if target is None:
         return None
     for k, r in enumerate(machine.get("reps") or []):
         t = (r.get("onset_s") or {}).get(c.get("channel")) if c.get("anchor") == "onset" else r.get("start_s")
-        t = _finite(t)
+        t = finite(t)
         if t is not None and abs(t - target) < best_d:
             best, best_d = k, abs(t - target)
     return best
@@ -154,12 +144,12 @@ def _with_onsets(raw: dict, rep: dict, onsets: dict[str, tuple]) -> None:
         rep["onset_s"][ch] = value
         if value is None:
             rep["offset_s"][ch] = None
-    on = {k: _finite(v) for k, v in rep["onset_s"].items()}
+    on = {k: finite(v) for k, v in rep["onset_s"].items()}
     if any(ch in PAIR for ch in onsets) and all(k in on for k in PAIR):
         g, h = on[PAIR[0]], on[PAIR[1]]
         rep["onset_latency_ms"] = None if g is None or h is None else round(1000.0 * (g - h), 1)
     rep["firing_order"] = sorted((k for k in on if on[k] is not None), key=lambda k: on[k])
-    mo = _finite(rep.get("movement_onset_s"))
+    mo = finite(rep.get("movement_onset_s"))
     if mo is not None and isinstance(rep.get("onset_re_movement_ms"), dict):
         for ch in onsets:
             rep["onset_re_movement_ms"][ch] = None if on.get(ch) is None else round(1000.0 * (on[ch] - mo), 1)
@@ -211,7 +201,7 @@ def apply_corrections(analysis: dict, corrections: list[dict]) -> tuple[dict, li
     raw_reps, reps = analysis.get("reps") or [], out.get("reps") or []
     for k, slot in state.items():
         onsets = {ch: vc for ch, vc in slot["onsets"].items()
-                  if _finite(vc[0]) != _finite((raw_reps[k].get("onset_s") or {}).get(ch))}
+                  if finite(vc[0]) != finite((raw_reps[k].get("onset_s") or {}).get(ch))}
         if onsets:
             _with_onsets(raw_reps[k], reps[k], onsets)
         if slot["excluded"] is not None and slot["excluded"][0] != bool(raw_reps[k].get("excluded")):
