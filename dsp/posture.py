@@ -144,8 +144,7 @@ def epoch_activity(acc, *, fs: float, epoch_s: float = 1.0, cutoff_hz: float = 0
     """
     a = _acc3(acc)
     fs = check_fs(fs)
-    dyn = np.linalg.norm(a - gravity_estimate(a, fs=fs, cutoff_hz=cutoff_hz), axis=0)
-    return np.sqrt(np.mean(_epochs(dyn * dyn, _epoch_samples(fs, epoch_s)), axis=-1))
+    return _dynamic_rms(a, gravity_estimate(a, fs=fs, cutoff_hz=cutoff_hz), _epoch_samples(fs, epoch_s))
 
 
 def epoch_gravity(acc, *, fs: float, epoch_s: float = 1.0, cutoff_hz: float = 0.5) -> np.ndarray:
@@ -168,7 +167,18 @@ def epoch_gravity(acc, *, fs: float, epoch_s: float = 1.0, cutoff_hz: float = 0.
         Unit gravity direction in the sensor's axes, per epoch.
     """
     fs = check_fs(fs)
-    g = np.mean(_epochs(gravity_estimate(acc, fs=fs, cutoff_hz=cutoff_hz), _epoch_samples(fs, epoch_s)), axis=-1)
+    return _gravity_direction(gravity_estimate(acc, fs=fs, cutoff_hz=cutoff_hz), _epoch_samples(fs, epoch_s))
+
+
+def _dynamic_rms(a: np.ndarray, gravity: np.ndarray, n_epoch: int) -> np.ndarray:
+    """RMS of ``|a − gravity|`` per epoch of ``n_epoch`` samples (:func:`epoch_activity`)."""
+    dyn = np.linalg.norm(a - gravity, axis=0)
+    return np.sqrt(np.mean(_epochs(dyn * dyn, n_epoch), axis=-1))
+
+
+def _gravity_direction(gravity: np.ndarray, n_epoch: int) -> np.ndarray:
+    """Mean gravity per epoch as unit vectors, zeros where it vanishes (:func:`epoch_gravity`)."""
+    g = np.mean(_epochs(gravity, n_epoch), axis=-1)
     norm = np.linalg.norm(g, axis=0)
     return np.divide(g, norm, out=np.zeros_like(g), where=norm > 1e-9)
 
@@ -304,8 +314,9 @@ def classify_postures(acc, *, fs: float, placement: str = "thigh", up_axis=(1.0,
     fs = check_fs(fs)
     up = np.asarray(check_signal(up_axis, "up_axis", ndim=(1,)), dtype=np.float64)
     face = np.asarray(check_signal(face_axis, "face_axis", ndim=(1,)), dtype=np.float64)
-    kw = {"fs": fs, "epoch_s": opts.epoch_s, "cutoff_hz": opts.gravity_cutoff_hz}
-    gdir, activity = epoch_gravity(a, **kw), epoch_activity(a, **kw)
+    # one gravity estimate (a zero-phase filter over the whole recording) serves direction and activity
+    gravity, n_epoch = gravity_estimate(a, fs=fs, cutoff_hz=opts.gravity_cutoff_hz), _epoch_samples(fs, opts.epoch_s)
+    gdir, activity = _gravity_direction(gravity, n_epoch), _dynamic_rms(a, gravity, n_epoch)
     ref, source = _reference(up, gdir, activity, opts, placement)
     incl = inclination_deg(gdir, ref)
     if placement == "thigh":
