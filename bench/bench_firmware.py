@@ -21,9 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from firmware_configs.simavr import measure  # noqa: E402
+from reengage.firmware_configs.simavr import measure, simavr_missing
 
 TIMER_HZ = 250_000  # Timer1 at 16 MHz / 64: only its divisors give an exact FS_HZ (OCR1A = 250000/FS − 1)
 RATES = [r for r in range(500, 12_501) if TIMER_HZ % r == 0]
@@ -101,7 +99,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="simulated seconds measured per variant")
     ap.add_argument("--out", type=Path, help="build directory (default: a temporary one)")
     args = ap.parse_args()
-    why = measure.missing_tools()
+    why = simavr_missing()
     if why:
         print(f"skipped: {why}")
         return 0

@@ -32,7 +32,9 @@ def toolchain_missing() -> str | None:
     return None
 
 
-def _run(cmd: list[str]) -> str:
+def run_tool(cmd: list[str]) -> str:
+    """Run a compiler or linker command; return its stderr (the warnings), or raise ``RuntimeError`` with the
+    command and its stderr when it fails."""
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}\n{r.stderr}")
@@ -64,7 +66,7 @@ def _compile_core(core_dir: Path) -> list[Path]:
         jobs.append((cmd, obj))
     todo = [cmd for cmd, obj in jobs if not obj.exists()]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(_run, todo))
+        list(pool.map(run_tool, todo))
     return [obj for _, obj in jobs]
 
 
@@ -116,9 +118,9 @@ def build_uno_elf(out_dir: Path, defines: dict[str, object] | None = None) -> Pa
     src = work / "uno_myoware.cpp"
     src.write_text(sketch_source(defines))
     obj = work / "sketch.o"
-    warnings = _run(["avr-g++", "-c", *COMMON, *CXX, "-Wall", "-Wextra", *_includes(), str(src), "-o", str(obj)])
+    warnings = run_tool(["avr-g++", "-c", *COMMON, *CXX, "-Wall", "-Wextra", *_includes(), str(src), "-o", str(obj)])
     (work / WARNINGS_NAME).write_text(warnings)
     objects = [obj, *_compile_core(out_dir / "core")]
     target = out_dir / f"{name}.elf"
-    _run(["avr-gcc", "-Os", "-Wl,--gc-sections", "-mmcu=atmega328p", "-o", str(target), *map(str, objects), "-lm"])
+    run_tool(["avr-gcc", "-Os", "-Wl,--gc-sections", "-mmcu=atmega328p", "-o", str(target), *map(str, objects), "-lm"])
     return target

@@ -10,41 +10,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-from reengage.firmware_configs.avr_build import WARNINGS_NAME, build_uno_elf, toolchain_missing
+from reengage.firmware_configs.avr_build import WARNINGS_NAME, build_uno_elf
+from reengage.firmware_configs.simavr import HERE, build_simavr_program
 
-HERE = Path(__file__).resolve().parent
 MEASURE_C = HERE / "uno_measure.c"
-SIMAVR_INCLUDE = Path("/usr/include/simavr")
-
-
-def missing_tools() -> str | None:
-    """Why the measurement cannot run here (a sentence), or None when gcc, simavr and the AVR toolchain exist."""
-    missing = toolchain_missing()
-    if missing:
-        return missing
-    if shutil.which("gcc") is None or not (SIMAVR_INCLUDE / "sim_avr.h").exists():
-        return "simavr missing: `make test` installs simavr, libsimavr-dev, libsimavrparts1 and libelf-dev"
-    return None
-
-
-def _run(cmd: list[str]) -> str:
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}\n{r.stderr}")
-    return r.stderr
 
 
 def build_measure_program(out_dir: Path) -> Path:
     """Compile ``uno_measure.c`` with ``-Wall -Wextra -Werror`` into ``out_dir``; returns the executable."""
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    exe = Path(out_dir) / "uno_measure"
-    _run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{SIMAVR_INCLUDE}", str(MEASURE_C), "-o", str(exe),
-          "-lsimavr", "-lsimavrparts", "-lelf"])
-    return exe
+    return build_simavr_program(MEASURE_C, Path(out_dir) / "uno_measure")
 
 
 def build_elf(out_dir: Path, defines: dict[str, int] | None = None) -> Path:

@@ -7,13 +7,13 @@ Session fixtures build the sketch's ELF (``firmware_configs/avr_build.py``) and 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from uno_emulator import HARNESS_SRC, MISSING
 
 from reengage.firmware_configs.avr_build import build_uno_elf
+from reengage.firmware_configs.simavr import build_simavr_program
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +27,4 @@ def uno_elf(tmp_path_factory) -> Path:
 def uno_sim(tmp_path_factory) -> Path:
     if MISSING:
         pytest.skip(MISSING)
-    out = tmp_path_factory.mktemp("uno_sim") / "uno_sim"
-    cmd = ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out), str(HARNESS_SRC),
-           "-lsimavr", "-lsimavrparts", "-lelf", "-lm", "-lpthread"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, f"{' '.join(cmd)}\n{r.stderr}"
-    return out
+    return build_simavr_program(HARNESS_SRC, tmp_path_factory.mktemp("uno_sim") / "uno_sim")

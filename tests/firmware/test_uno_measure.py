@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from reengage.firmware_configs.simavr import measure
+from reengage.firmware_configs.simavr import measure, simavr_missing
 
-pytestmark = pytest.mark.skipif(measure.missing_tools() is not None, reason=str(measure.missing_tools()))
+pytestmark = pytest.mark.skipif(simavr_missing() is not None, reason=str(simavr_missing()))
 
 # Measured: 3660 cycles (229 µs) per 1 kHz tick = 22.9 %: two analogRead()s of 13 ADC clocks at 125 kHz
 # (104 µs each) and the bookkeeping. 26 % would mean a third conversion or a slower one crept in.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,24 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reengage.firmware_configs.avr_build import toolchain_missing
+from reengage.firmware_configs.simavr import simavr_missing
 from reengage.io.recfile import read_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_SRC = ROOT / "firmware_configs" / "simavr" / "uno_sim.c"
-SIMAVR_HEADER = Path("/usr/include/simavr/sim_avr.h")
 VREF_MV = 5000
 
 
-def _simavr_missing() -> str | None:
-    if shutil.which("gcc") is None:
-        return "gcc missing"
-    if not SIMAVR_HEADER.exists():
-        return "simavr missing: `make test` installs simavr libsimavr-dev libsimavrparts1 libelf-dev"
-    return toolchain_missing()
-
-
-MISSING = _simavr_missing()
+MISSING = simavr_missing()
 requires_simavr = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 
 
