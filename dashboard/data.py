@@ -30,7 +30,7 @@ from reengage.errors import CatalogError, ReengageError
 from reengage.model import MUSCLE_ROLES
 # One MDC and one slope for the CLI and the pages; Projection and MAX_SESSIONS_AHEAD are re-exported for words.py.
 from reengage.trend import (MAX_SESSIONS_AHEAD, MDC, Projection, project,  # noqa: F401
-                            recent_ratio_trend, rep_values, task_courses)
+                            recent_ratio_trend, rep_values, sessions_by_subject, task_courses)
 
 # ------------------------------------------------------------------------------------ literature
 # Reference values from ../shared/MISSION.md, each with its source. They are shown beside the patient's
@@ -193,11 +193,11 @@ def glute_max_pct_mvc(analysis: dict | None) -> float | None:
 
 # ------------------------------------------------------------------------------------ patients page
 
-def _patient_row(subject: str, by_subject: dict[str, list[dict]], analyses: dict) -> dict:
+def _patient_row(subject: str, by_subject: dict[str, list[dict]], analyses: dict, cohorts: dict) -> dict:
     ss = by_subject[subject]
     last = ss[-1]
     phase = next((s["phase"] for s in reversed(ss) if s["phase"] is not None), None)
-    arrow, words = recent_ratio_trend(subject, by_subject, analyses)
+    arrow, words = recent_ratio_trend(subject, by_subject, analyses, cohorts)
     return {"subject_id": subject, "sessions": len(ss), "last_date": last["session_date"], "last_task": last["task"],
             "phase": phase, "ratio": last["median_glute_hamstring_ratio"],
             "latency_ms": last["median_onset_latency_ms"], "trend": arrow, "trend_words": words}
@@ -220,9 +220,8 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
         return []
     rows = []
     with cat:
-        by_subject: dict[str, list[dict]] = {}
-        for s in cat.sessions():
-            by_subject.setdefault(s["subject_id"], []).append(s)
+        by_subject = sessions_by_subject(cat)
+        cohorts: dict[str, dict] = {}  # each exercise's cohort courses, built once for all the rows
         needle = (search or "").strip().lower()
         for p in cat.patients():
             subject, ss = p["subject_id"], by_subject.get(p["subject_id"], [])
@@ -230,7 +229,7 @@ def patients(root: Path, search: str = "", sort: str = "subject") -> list[dict]:
             if needle and needle not in subject.lower() and needle not in label and not any(
                     needle in s["task"].lower() for s in ss):
                 continue
-            row = (_patient_row(subject, by_subject, cat.analyses_for_subject(subject)) if ss
+            row = (_patient_row(subject, by_subject, cat.analyses_for_subject(subject), cohorts) if ss
                    else _no_sessions_row(subject))
             row.update(registered=p["registered"], display_name=p.get("display_name") or "",
                        empty_sessions=int(p.get("empty_sessions") or 0))

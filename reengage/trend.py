@@ -431,43 +431,66 @@ def retest_pairs(analyses: list[dict | None], measure: str) -> list[tuple[float,
     return out
 
 
-def clinic_courses(cat: Catalog, subject: str, task: str, column: str) -> list[tuple[list, list]]:
-    """Every other patient's course of ``column`` over their sessions of ``task`` in this catalog, in date
-    order: (values, day numbers) for :func:`clinic_noise`."""
+def sessions_by_subject(cat: Catalog) -> dict[str, list[dict]]:
+    """Every catalogued session row, grouped by subject: one catalog read for the cohort's courses."""
     by_subject: dict[str, list[dict]] = {}
     for s in cat.sessions():
         by_subject.setdefault(s["subject_id"], []).append(s)
-    return courses_of_others(by_subject, subject, task, column)
+    return by_subject
 
 
-def courses_of_others(by_subject: dict[str, list[dict]], subject: str, task: str,
-                      column: str) -> list[tuple[list, list]]:
-    """:func:`clinic_courses` from catalog session rows already grouped by subject (a page listing every patient
-    reads the catalog once)."""
-    out = []
-    for other, ss in by_subject.items():
-        ss = sorted((s for s in ss if s["task"] == task and s["analysis_id"] is not None and other != subject),
+def cohort_courses(by_subject: dict[str, list[dict]], task: str, column: str) -> dict[str, tuple[list, list]]:
+    """Each patient's course of ``column`` over their analysed sessions of ``task`` (``by_subject``: from
+    :func:`sessions_by_subject`), in date order: subject → (values, day numbers)."""
+    out = {}
+    for subject, ss in by_subject.items():
+        ss = sorted((s for s in ss if s["task"] == task and s["analysis_id"] is not None),
                     key=lambda s: str(s["session_date"]))
         if ss:
-            out.append(([finite(s[column]) for s in ss], day_numbers([s["session_date"] for s in ss])))
+            out[subject] = ([finite(s[column]) for s in ss], day_numbers([s["session_date"] for s in ss]))
     return out
 
 
-def recent_ratio_trend(subject: str, by_subject: dict[str, list[dict]], analyses: dict) -> tuple[str, str]:
+def clinic_courses(by_subject: dict[str, list[dict]], subject: str, task: str, column: str,
+                   cohort: dict[str, tuple[list, list]] | None = None) -> list[tuple[list, list]]:
+    """Every other patient's course of ``column`` over their sessions of ``task`` for :func:`clinic_noise`
+    (``cohort``: :func:`cohort_courses` already computed, e.g. once for a page listing every patient)."""
+    cohort = cohort_courses(by_subject, task, column) if cohort is None else cohort
+    return [course for other, course in cohort.items() if other != subject]
+
+
+def measure_noise(measure: str, sessions: list[dict], analyses: dict, by_subject: dict[str, list[dict]],
+                  subject: str, task: str, cohort: dict[str, tuple[list, list]] | None = None) -> Noise:
+    """The between-session noise of ``measure`` over ``sessions`` (the subject's sessions of ``task``, date
+    order), down the whole hierarchy: their retest pairs, the subject's own stable stretch, the other patients'
+    courses in ``by_subject`` (or ``cohort``, :func:`cohort_courses` of them), the published figure. The one place
+    the CLI and every page get it from."""
+    column = MEASURES[measure][0]
+    analysed = [s for s in sessions if s["analysis_id"] is not None]
+    return between_session_noise(measure, [finite(s[column]) for s in sessions],
+                                 day_numbers([s["session_date"] for s in sessions]),
+                                 retest_pairs([analyses.get(s["session_id"]) for s in analysed], measure),
+                                 clinic_courses(by_subject, subject, task, column, cohort))
+
+
+def recent_ratio_trend(subject: str, by_subject: dict[str, list[dict]], analyses: dict,
+                       cohorts: dict[str, dict] | None = None) -> tuple[str, str]:
     """The Patients list's arrow and words: the glute:hamstring ratio over the last (up to) three sessions of the
     subject's latest exercise (:func:`trend_arrow`), judged against the between-session MDC95 from the same noise
-    hierarchy as ``reengage trend`` and the Patient page (retest pairs, own stable stretch, the cohort, published).
-    ``by_subject``: every catalogued session row by subject, in date order; ``analyses``: the subject's by id."""
+    hierarchy as ``reengage trend`` and the Patient page (:func:`measure_noise`).
+    ``by_subject``: every catalogued session row by subject, in date order; ``analyses``: the subject's by id;
+    ``cohorts``: task → :func:`cohort_courses`, filled as needed, so a page listing N patients builds each
+    exercise's cohort once rather than N times."""
     ss = by_subject[subject]
     task = ss[-1]["task"]
     column, rep_key, higher_is_better = MEASURES["glute_hamstring_ratio"]
+    cohorts = {} if cohorts is None else cohorts
+    if task not in cohorts:
+        cohorts[task] = cohort_courses(by_subject, task, column)
     same = [s for s in ss if s["task"] == task]
     analysed = [s for s in same if s["analysis_id"] is not None]
     values = [finite(s[column]) for s in same]
-    days = day_numbers([s["session_date"] for s in same])
-    noise = between_session_noise("glute_hamstring_ratio", values, days,
-                                  retest_pairs([analyses.get(s["session_id"]) for s in analysed], "glute_hamstring_ratio"),
-                                  courses_of_others(by_subject, subject, task, column))
+    noise = measure_noise("glute_hamstring_ratio", same, analyses, by_subject, subject, task, cohorts[task])
     last3 = [v for v in values if v is not None][-3:]  # the arrow's window (trend_arrow)
     mdc = between_session_mdc("glute_hamstring_ratio", last3[0] if last3 else None, last3[-1] if last3 else None,
                               [rep_values(analyses.get(s["session_id"]), rep_key) for s in analysed], noise=noise)
@@ -547,13 +570,12 @@ def task_courses(cat: Catalog, subject: str, task: str, sessions: list[dict],
     subject's retest pairs, own stable stretch, and the other patients' courses of ``task`` in ``cat``."""
     days = day_numbers([s["session_date"] for s in sessions])
     analysed = [s for s in sessions if s["analysis_id"] is not None]
+    by_subject = sessions_by_subject(cat)
     out = {}
     for name, (column, rep_key, higher_is_better) in MEASURES.items():
         reps = [rep_values(analyses.get(s["session_id"]), rep_key) for s in analysed]
         values = [finite(s[column]) for s in sessions]
-        noise = between_session_noise(name, values, days,
-                                      retest_pairs([analyses.get(s["session_id"]) for s in analysed], name),
-                                      clinic_courses(cat, subject, task, column))
+        noise = measure_noise(name, sessions, analyses, by_subject, subject, task)
         fields = measure_trend(values, reps, higher_is_better, name, days, noise)
         known = [v for v in values if v is not None]
         mdc = between_session_mdc(name, known[0], known[-1], reps, noise=noise) if len(known) >= 2 else None
