@@ -25,30 +25,6 @@ from reengage.acquisition.serial_transport import SerialTransport  # noqa: E402
 from reengage.io.recfile import read_recording  # noqa: E402
 from pylsl.util import LostError  # noqa: E402
 
-LSL_CFG = """[ports]
-IPv6 = disable
-[multicast]
-ResolveScope = machine
-[lab]
-KnownPeers = {127.0.0.1}
-SessionID = reengage-tests
-[log]
-level = -2
-"""
-
-
-@pytest.fixture(scope="module")
-def lsl_cfg(tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("lsl") / "lsl_api.cfg"
-    cfg.write_text(LSL_CFG)
-    old = os.environ.get("LSLAPICFG")
-    os.environ["LSLAPICFG"] = str(cfg)
-    yield str(cfg)
-    if old is None:
-        os.environ.pop("LSLAPICFG", None)
-    else:
-        os.environ["LSLAPICFG"] = old
-
 
 def _inlet(source_id: str):
     found = pylsl.resolve_byprop("source_id", source_id, minimum=1, timeout=10.0)

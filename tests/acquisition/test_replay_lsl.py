@@ -23,30 +23,7 @@ from pylsl.util import LostError  # noqa: E402
 
 from reengage.io.recfile import read_recording  # noqa: E402
 
-LSL_CFG = """[ports]
-IPv6 = disable
-[multicast]
-ResolveScope = machine
-[lab]
-KnownPeers = {127.0.0.1}
-SessionID = reengage-tests
-[log]
-level = -2
-"""
 SPEED = 4.0
-
-
-@pytest.fixture(scope="module")
-def lsl_env(tmp_path_factory):
-    cfg = tmp_path_factory.mktemp("lsl") / "lsl_api.cfg"
-    cfg.write_text(LSL_CFG)
-    old = os.environ.get("LSLAPICFG")
-    os.environ["LSLAPICFG"] = str(cfg)  # for pylsl in this process: read once, at its first call
-    yield {**os.environ, "LSLAPICFG": str(cfg)}
-    if old is None:
-        os.environ.pop("LSLAPICFG", None)
-    else:
-        os.environ["LSLAPICFG"] = old
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +84,11 @@ def _kept(rec, name: str) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def test_replay_lsl_inlet_gets_every_sample_with_the_files_timing(lsl_env, recording):
+def test_replay_lsl_inlet_gets_every_sample_with_the_files_timing(lsl_cfg, recording):
     path, rec, subject = recording
     t_start = pylsl.local_clock()
     proc = subprocess.Popen([sys.executable, "-m", "reengage.cli", "replay", path, "--lsl", "--speed", str(SPEED),
-                             "--no-live"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lsl_env)
+                             "--no-live"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "LSLAPICFG": lsl_cfg})
     try:
         found = pylsl.resolve_bypred(f"starts-with(source_id,'reengage:replay:{subject}:')", minimum=3,
                                      timeout=30.0)
