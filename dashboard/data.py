@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -33,48 +32,6 @@ from reengage.trend import (MAX_SESSIONS_AHEAD, MDC, Projection, project,  # noq
                             recent_ratio_trend, rep_values, sessions_by_subject, task_courses)
 
 # ------------------------------------------------------------------------------------ literature
-# Reference values from ../shared/MISSION.md, each with its source. They are shown beside the patient's
-# own numbers, never as a verdict. Where MISSION.md has no number, there is no entry (docs/dashboard.md).
-
-SRC_IJSPT_2014 = "Int J Sports Phys Ther 2014;9(2):157–167, table 2 (healthy subjects, ranges across studies)"
-SRC_CONTRERAS_2015 = "Contreras et al. 2015, J Appl Biomech 31:452–458 (10RM, trained women)"
-
-
-@dataclass(frozen=True)
-class Reference:
-    metric: str  # "glute_hamstring_ratio" or "glute_max_pct_mvc"
-    low: float
-    high: float
-    source: str
-    note: str = ""
-
-    @property
-    def label(self) -> str:
-        rng = f"{self.low:g}" if self.low == self.high else f"{self.low:g}–{self.high:g}"
-        return f"{rng} ({self.note + '; ' if self.note else ''}{self.source})"
-
-
-REFERENCES: dict[str, list[Reference]] = {
-    "prone_hip_extension": [Reference("glute_max_pct_mvc", 59, 59, SRC_IJSPT_2014, "GMax %MVIC")],
-    "side_lying_abduction": [Reference("glute_max_pct_mvc", 39, 51, SRC_IJSPT_2014, "GMax %MVIC")],
-    "clamshell": [Reference("glute_max_pct_mvc", 34, 53, SRC_IJSPT_2014, "GMax %MVIC")],
-    "bridge": [Reference("glute_max_pct_mvc", 25, 25, SRC_IJSPT_2014, "double-leg bridge, GMax %MVIC")],
-    "single_leg_bridge": [Reference("glute_max_pct_mvc", 40, 54, SRC_IJSPT_2014, "GMax %MVIC")],
-    "lateral_step_up": [Reference("glute_max_pct_mvc", 29, 63, SRC_IJSPT_2014, "GMax %MVIC")],
-    "hip_thrust": [
-        Reference("glute_hamstring_ratio", 1.7, 2.1, SRC_CONTRERAS_2015, "barbell hip thrust, GMax:biceps femoris"),
-        Reference("glute_max_pct_mvc", 69.5, 86.8, SRC_CONTRERAS_2015, "upper–lower GMax mean %MVIC"),
-    ],
-    "back_squat": [
-        Reference("glute_hamstring_ratio", 2.0, 3.0, SRC_CONTRERAS_2015, "back squat, GMax:biceps femoris"),
-        Reference("glute_max_pct_mvc", 29.4, 45.4, SRC_CONTRERAS_2015, "upper–lower GMax mean %MVIC"),
-    ],
-}
-TASK_ALIASES = {
-    "glute_bridge": "bridge", "double_leg_bridge": "bridge", "barbell_hip_thrust": "hip_thrust",
-    "squat": "back_squat", "side_lying_leg_lift": "side_lying_abduction", "step_up": "lateral_step_up",
-    "clamshells": "clamshell", "phe": "prone_hip_extension",
-}
 ONSET_LITERATURE = (
     "Firing order in prone hip extension is contested. A systematic review (15 studies, 414 subjects, 2019) "
     "found glute max consistently later than the hamstrings and erector spinae in healthy people; Sakamoto et "
@@ -83,16 +40,6 @@ ONSET_LITERATURE = (
     "hamstrings and glute max started almost together (131 ± 84, 39 ± 97 and 45 ± 93 ms before movement). "
     "The patient's change from their own baseline is the signal."
 )
-
-
-def task_key(task: str) -> str:
-    k = re.sub(r"[^a-z0-9]+", "_", (task or "").lower()).strip("_")
-    return TASK_ALIASES.get(k, k)
-
-
-def references(task: str, metric: str | None = None) -> list[Reference]:
-    refs = REFERENCES.get(task_key(task), [])
-    return [r for r in refs if metric is None or r.metric == metric]
 
 
 # --------------------------------------------------------------------------------- catalog access
@@ -256,7 +203,6 @@ class TaskTrend:
     change_ratio: float | None
     change_latency_ms: float | None
     projections: list[Projection]
-    references: list[Reference]
     empty: int = 0  # recordings of this exercise without samples: catalogued, left out of the charts
     measures: dict = field(default_factory=dict)  # measure → its `reengage trend` JSON entry (verdict, mdc95, noise_source, slope …)
 
@@ -284,8 +230,8 @@ def patient(root: Path, subject_id: str) -> list[TaskTrend]:
         out.append(TaskTrend(task, [_session_row(s, analyses.get(s["session_id"])) for s in ss],
                              _json_mdc(c_ratio), _json_mdc(c_lat), c_ratio.fields["change"], c_lat.fields["change"],
                              [c.projection for c in (c_ratio, c_lat) if c.projection is not None],
-                             references(task), empty.count(task), {"glute_hamstring_ratio": c_ratio.fields,
-                                                                    "onset_latency_ms": c_lat.fields}))
+                             empty.count(task), {"glute_hamstring_ratio": c_ratio.fields,
+                                                 "onset_latency_ms": c_lat.fields}))
     out.sort(key=lambda t: -len(t.sessions))
     return out
 

@@ -12,6 +12,7 @@ import pytest
 from dash_testdata import build_root
 from reengage.dashboard import data
 from reengage import trend
+from reengage.reference_values import PCT, reference_points
 from reengage.errors import ReengageError
 
 
@@ -46,7 +47,8 @@ def test_patient_trend_statistics(root):
     assert t.change_ratio == pytest.approx(1.4 - 0.45, abs=0.1)
     assert t.mdc_ratio is not None and 0 < t.mdc_ratio < t.change_ratio  # a real change, beyond the noise
     assert t.change_latency_ms < -t.mdc_latency_ms  # latency fell by more than the noise
-    assert t.references and t.references[0].metric == "glute_max_pct_mvc"
+    # the published values the page draws beside them (reengage.reference_values), for this exercise
+    assert reference_points(t.task, PCT, "glute_max")
     assert data.patient(root, "P999") == []
 
 
