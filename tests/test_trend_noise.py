@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from trend_testdata import stored_analysis
 
 from reengage.trend import (MDC, NOISE_PATIENT, NOISE_PUBLISHED, between_session_mdc, measure_trend,
                             minimal_detectable_change, verdict)
@@ -248,33 +249,20 @@ def test_the_clinics_figure_when_the_patient_has_none():
     assert between_session_noise("glute_hamstring_ratio", four, DAYS, [(0.6, 0.62)], noisy).source == "test-retest"
 
 
-def _analysis(ratio: float, latency: float, positions=None, retest=None) -> dict:
-    reps = [{"index": k, "excluded": False, "glute_hamstring_ratio": ratio * (1 + 0.02 * k),
-             "onset_latency_ms": latency + k} for k in range(5)]
-    summary = {"reps": 5, "median_glute_hamstring_ratio": ratio * 1.04, "median_onset_latency_ms": latency + 2,
-               "glute_first_fraction": 0.0}
-    if retest:
-        summary["retest"] = retest
-    out = {"reps": reps, "summary": summary}
-    if positions:
-        out["mvc_positions"] = positions
-    return out
-
-
 def test_reengage_trend_names_its_source_basis_and_mvc_position_changes(tmp_path):
     from reengage.catalog import Catalog
     from reengage.trend import subject_trend
 
     prone = {"glute_max": "prone_knee_flexed_hip_extension", "hamstrings": "prone_knee_flexion_45"}
     standing = {**prone, "glute_max": "standing_squeeze"}
-    sessions = [("P001", "2026-01-05", _analysis(0.6, 40.0, prone, {"glute_hamstring_ratio": [0.6, 0.66],
+    sessions = [("P001", "2026-01-05", stored_analysis(0.6, 40.0, prone, {"glute_hamstring_ratio": [0.6, 0.66],
                                                                     "onset_latency_ms": [40.0, 52.0]})),
-                ("P001", "2026-01-12", _analysis(0.7, 30.0, prone)),
-                ("P001", "2026-01-19", _analysis(0.9, 20.0, standing))]
+                ("P001", "2026-01-12", stored_analysis(0.7, 30.0, prone)),
+                ("P001", "2026-01-19", stored_analysis(0.9, 20.0, standing))]
     rng = np.random.default_rng(13)
     for p in range(6):  # the clinic: six other patients with a noisy flat course each
         for k, v in enumerate(0.7 * np.exp(0.35 * rng.standard_normal(5))):
-            sessions.append((f"C{p}", f"2026-02-{2 + 7 * k:02d}", _analysis(float(v), 10.0)))
+            sessions.append((f"C{p}", f"2026-02-{2 + 7 * k:02d}", stored_analysis(float(v), 10.0)))
     with Catalog(tmp_path) as cat:
         for k, (subject, date, analysis) in enumerate(sessions):
             f = tmp_path / f"r{k}.rgr"

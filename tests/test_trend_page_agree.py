@@ -12,31 +12,22 @@ import numpy as np
 
 from reengage.catalog import Catalog
 from reengage.dashboard import data
-
-
-def _analysis(ratio: float, latency: float, retest=None) -> dict:
-    reps = [{"index": k, "excluded": False, "glute_hamstring_ratio": ratio * (1 + 0.02 * k),
-             "onset_latency_ms": latency + k} for k in range(5)]
-    summary = {"reps": 5, "median_glute_hamstring_ratio": ratio * 1.04, "median_onset_latency_ms": latency + 2,
-               "glute_first_fraction": 0.0}
-    if retest:
-        summary["retest"] = retest
-    return {"reps": reps, "summary": summary}
+from trend_testdata import stored_analysis
 
 
 def _catalog(root):
     sessions = [  # P001: three sessions, two with a test-retest block, a ratio rising 0.5 → 0.85
-        ("P001", "2026-01-05", _analysis(0.5, 40.0, {"glute_hamstring_ratio": [0.5, 0.52],
+        ("P001", "2026-01-05", stored_analysis(0.5, 40.0, retest={"glute_hamstring_ratio": [0.5, 0.52],
                                                      "onset_latency_ms": [40.0, 44.0]})),
-        ("P001", "2026-01-12", _analysis(0.65, 30.0, {"glute_hamstring_ratio": [0.66, 0.64],
+        ("P001", "2026-01-12", stored_analysis(0.65, 30.0, retest={"glute_hamstring_ratio": [0.66, 0.64],
                                                       "onset_latency_ms": [30.0, 29.0]})),
-        ("P001", "2026-01-19", _analysis(0.85, 20.0)),
+        ("P001", "2026-01-19", stored_analysis(0.85, 20.0)),
         # P002: no retest, four sessions: the clinic's figure
-        *[("P002", f"2026-01-{5 + 7 * k:02d}", _analysis(v, 30.0 - 3 * k)) for k, v in enumerate((0.6, 0.7, 0.65, 0.9))]]
+        *[("P002", f"2026-01-{5 + 7 * k:02d}", stored_analysis(v, 30.0 - 3 * k)) for k, v in enumerate((0.6, 0.7, 0.65, 0.9))]]
     rng = np.random.default_rng(13)
     for p in range(6):  # the clinic: six other patients with a noisy flat course each
         for k, v in enumerate(0.7 * np.exp(0.35 * rng.standard_normal(5))):
-            sessions.append((f"C{p}", f"2026-02-{2 + 7 * k:02d}", _analysis(float(v), 10.0 + 8 * rng.standard_normal())))
+            sessions.append((f"C{p}", f"2026-02-{2 + 7 * k:02d}", stored_analysis(float(v), 10.0 + 8 * rng.standard_normal())))
     with Catalog(root) as cat:
         for k, (subject, date, analysis) in enumerate(sessions):
             f = root / f"r{k}.rgr"
@@ -79,7 +70,7 @@ def test_the_patients_list_arrow_uses_the_same_noise(tmp_path):
             f = tmp_path / f"p3_{k}.rgr"
             f.write_bytes(f"P003 recording {k}".encode())
             cat.register(f, {"meta": {"subject": "P003", "task": "prone_hip_extension", "session_date": date},
-                             "samples": 1000}, _analysis(ratio, 30.0, wide))
+                             "samples": 1000}, stored_analysis(ratio, 30.0, retest=wide))
     [page] = data.patient(tmp_path, "P003")
     assert page.mdc_ratio.source == "test-retest" and page.mdc_ratio > 0.35  # 0.85 - 0.5 stays within it
     row = next(r for r in data.patients(tmp_path) if r["subject_id"] == "P003")
