@@ -28,16 +28,15 @@ target on the holdout split. Not yet in the detector (what adopting it takes: th
 from __future__ import annotations
 
 import argparse
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from reengage.dsp import clean_emg, detect_bursts, find_mains
-from reengage.validation.interrater import MARKER2_CSV, consensus_rows, write_reference
-from reengage.validation.real import read_csv, shared_data_dir
-from reengage.validation.visual import REFERENCE_CSV, load_reference, tally_onsets
+from reengage.dsp import detect_bursts
+from reengage.validation.interrater import MARKER2_CSV, consensus_rows
+from reengage.validation.real import clean_as_analyze, read_cleaned, shared_data_dir
+from reengage.validation.visual import REFERENCE_CSV, load_reference, tally_splits
 
 
 # Relocated onsets within this many ms of power_backtrack's found the same departure (the synthetic ramps: 6–24 ms).
@@ -127,9 +126,7 @@ def load_cleaned(data_dir: Path | None = None) -> dict[str, Cleaned]:
     data_dir = data_dir or shared_data_dir()
     out = {}
     for f in sorted({r["file"] for r in load_reference()}):
-        t, names, x = read_csv(data_dir / f)
-        fs = float(round(1.0 / np.median(np.diff(t))))
-        cleaned = clean_emg(x, fs=fs, lines_hz=find_mains(x, fs=fs).lines_hz)
+        t, names, fs, _, cleaned = read_cleaned(data_dir / f)
         out[f] = Cleaned(float(t[0]), fs, names, cleaned, detect_bursts(cleaned, fs=fs))
     return out
 
@@ -146,15 +143,14 @@ def onsets_s(data: dict[str, Cleaned], opts: LocalBaseline | None) -> dict[str, 
 
 
 def references() -> dict[str, list[dict]]:
-    """The three references: marker 1, marker 2 (blind) and their consensus."""
-    cons = write_reference(consensus_rows(), Path(tempfile.mkdtemp()) / "consensus.csv")
+    """The three references: marker 1, marker 2 (blind) and their consensus (rows as ``load_reference`` gives)."""
     return {"marker 1": load_reference(REFERENCE_CSV), "marker 2": load_reference(MARKER2_CSV),
-            "consensus": load_reference(cons)}
+            "consensus": consensus_rows()}
 
 
 def score(onsets: dict[str, dict[str, np.ndarray]], rows: list[dict]) -> dict[str, dict]:
     """``score_visual``'s tally per split."""
-    return {s: tally_onsets([r for r in rows if r["split"] == s], onsets) for s in ("tune", "holdout")}
+    return tally_splits(rows, onsets)
 
 
 def synthetic_errors(opts: LocalBaseline, seeds=(0, 1, 2), snr_db=(20.0, 12.0, 6.0)) -> dict[float, dict]:
@@ -169,7 +165,7 @@ def synthetic_errors(opts: LocalBaseline, seeds=(0, 1, 2), snr_db=(20.0, 12.0, 6
         for seed in seeds:
             session = synthesize(profile_for(seed, Scenario(snr)), duration_s=DURATION_S, fs_hz=1000.0, seed=seed)
             x = np.asarray(session.emg_mv, dtype=float)
-            cleaned = clean_emg(x, fs=1000.0, lines_hz=find_mains(x, fs=1000.0).lines_hz)
+            cleaned = clean_as_analyze(x, 1000.0)
             for c, b in enumerate(detect_bursts(cleaned, fs=1000.0)):
                 true = np.array([t["onset_s"][session.muscles[c]] for t in session.truth["reps"]
                                  if session.muscles[c] in t["onset_s"]])

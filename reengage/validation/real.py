@@ -144,12 +144,23 @@ def read_csv(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
     return raw[:, 0], header[1:], raw[:, 1:].T
 
 
+def clean_as_analyze(x: np.ndarray, fs: float) -> np.ndarray:
+    """``x`` (channels, samples) cleaned as ``analyze`` cleans a recording: ``find_mains`` → ``clean_emg``."""
+    return clean_emg(x, fs=fs, lines_hz=find_mains(x, fs=fs).lines_hz)
+
+
+def read_cleaned(path: Path) -> tuple[np.ndarray, list[str], float, np.ndarray, np.ndarray]:
+    """(time s, channel names, sampling rate Hz, raw samples, cleaned samples) of a recording in the CSV contract;
+    cleaned by :func:`clean_as_analyze`, both (channels, samples)."""
+    t, names, x = read_csv(path)
+    fs = float(round(1.0 / np.median(np.diff(t))))
+    return t, names, fs, x, clean_as_analyze(x, fs)
+
+
 def burst_onsets(path: Path, method: str = DEFAULT_METHOD) -> dict[str, np.ndarray]:
     """Every burst onset (s) per channel name, from the public dsp verbs as ``analyze`` runs them on a recording
     without marked rest (``find_mains`` → ``clean_emg`` → ``detect_bursts``; the same bursts ``analyze`` counts)."""
-    t, names, x = read_csv(path)
-    fs = float(round(1.0 / np.median(np.diff(t))))
-    cleaned = clean_emg(x, fs=fs, lines_hz=find_mains(x, fs=fs).lines_hz)
+    t, names, fs, _, cleaned = read_cleaned(path)
     return {name: t[0] + b.onsets / fs for name, b in zip(names, detect_bursts(cleaned, fs=fs, method=method))}
 
 

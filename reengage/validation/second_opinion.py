@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reengage.dsp import PowerBacktrackOptions, clean_emg, detect_bursts, find_mains
-from reengage.validation.real import read_csv, shared_data_dir
-from reengage.validation.visual import tally_onsets, load_reference, task_name
+from reengage.dsp import PowerBacktrackOptions, detect_bursts
+from reengage.validation.real import read_cleaned, shared_data_dir
+from reengage.validation.visual import load_reference, tally_splits
 
 Spans = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]
 
@@ -41,9 +41,7 @@ def burst_spans(method: str, data_dir: Path | None = None, options=None) -> Span
     data_dir = data_dir or shared_data_dir()
     out: Spans = {}
     for f in sorted({r["file"] for r in load_reference()}):
-        t, names, x = read_csv(data_dir / f)
-        fs = float(round(1.0 / np.median(np.diff(t))))
-        cleaned = clean_emg(x, fs=fs, lines_hz=find_mains(x, fs=fs).lines_hz)
+        t, names, fs, _, cleaned = read_cleaned(data_dir / f)
         out[f] = {n: (t[0] + b.onsets / fs, t[0] + b.offsets / fs)
                   for n, b in zip(names, detect_bursts(cleaned, fs=fs, method=method, options=options))}
     return out
@@ -85,10 +83,7 @@ def combine(pb: Spans, tk: Spans, *, gap_s: float = np.inf, piece_s: float = 0.1
 
 def score(onsets: dict[str, dict[str, np.ndarray]]) -> dict[str, dict]:
     """``score_visual``'s tally of these onsets per split."""
-    rows = load_reference()
-    for r in rows:
-        r["task"] = task_name(Path(r["file"]))
-    return {s: tally_onsets([r for r in rows if r["split"] == s], onsets) for s in ("tune", "holdout")}
+    return tally_splits(load_reference(), onsets)
 
 
 GRID = {
@@ -168,12 +163,10 @@ def cases_figure(png: Path, data_dir: Path | None = None) -> None:
     for ax, (file, channel, mark, what) in zip(axes, CASES):
         r = next(v for (f, c, o), v in rows.items() if f == file and c == channel and o == mark
                  and (mark is not None or v["clarity"] == "clear"))
-        t, names, x = read_csv(data_dir / file)
-        fs = float(round(1.0 / np.median(np.diff(t))))
+        t, names, fs, x, cleaned = read_cleaned(data_dir / file)
         y = display_signal(x[names.index(channel)], fs)[0]
         sel = (t >= r["window_start_s"]) & (t <= r["window_end_s"])
         ax.plot(t[sel], y[sel], lw=0.4, color="0.5")
-        cleaned = clean_emg(x, fs=fs, lines_hz=find_mains(x, fs=fs).lines_hz)
         for method, color in (("power_backtrack", "tab:red"), ("solnik", "tab:purple")):
             on = t[0] + detect_bursts(cleaned, fs=fs, method=method)[names.index(channel)].onsets / fs
             for o in on[(on >= r["window_start_s"]) & (on <= r["window_end_s"])]:

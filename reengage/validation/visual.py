@@ -243,6 +243,11 @@ def tally_onsets(rows: list[dict], onsets: dict[str, dict[str, np.ndarray]]) -> 
     }
 
 
+def tally_splits(rows: list[dict], onsets: dict[str, dict[str, np.ndarray]]) -> dict[str, dict]:
+    """:func:`tally_onsets` of the ``tune`` and of the ``holdout`` rows."""
+    return {s: tally_onsets([r for r in rows if r["split"] == s], onsets) for s in ("tune", "holdout")}
+
+
 def score_visual(detector: str = "power_backtrack", *, reference: Path = REFERENCE_CSV,
                  data_dir: Path | None = None) -> dict:
     """Score one detector against the visual reference.
@@ -259,9 +264,8 @@ def score_visual(detector: str = "power_backtrack", *, reference: Path = REFEREN
     onsets = {f: detected_onsets(data_dir / f, detector) for f in sorted({r["file"] for r in rows})}
     for r in rows:
         r["task"] = task_name(Path(r["file"]))
-    out = {"detector": detector, "all": tally_onsets(rows, onsets), "split": {}, "task": {}, "task_split": {}}
-    for split in ("tune", "holdout"):
-        out["split"][split] = tally_onsets([r for r in rows if r["split"] == split], onsets)
+    out = {"detector": detector, "all": tally_onsets(rows, onsets), "split": tally_splits(rows, onsets), "task": {},
+           "task_split": {}}
     for task in sorted({r["task"] for r in rows}):
         out["task"][task] = tally_onsets([r for r in rows if r["task"] == task], onsets)
         for split in ("tune", "holdout"):
