@@ -8,9 +8,10 @@ One verb per step, each usable alone from a notebook (``fs`` in Hz, ``axis=-1``,
 * normalise: :func:`mvc_reference`, :func:`percent_mvc`, :func:`noise_corrected_rms`
 * baseline: :func:`quietest_window`, :func:`baseline_mask`, :func:`baseline_stats`
 * onsets: :func:`detect_bursts` (``method=`` one of :data:`METHODS`), :func:`hodges_bui`, :func:`bonato`,
-  :func:`solnik`, :func:`power_backtrack` (default), :func:`envelope_bursts`, :func:`ramp_onsets` (optional refinement);
+  :func:`solnik`, :func:`power_backtrack` (default), :func:`envelope_bursts`, :func:`ramp_onsets` (optional refinement),
+  :func:`local_onsets` (power_backtrack's last step: onsets against the baseline just before each burst);
   their settings: :class:`PowerBacktrackOptions`, :class:`HodgesBuiOptions`, :class:`BonatoOptions`,
-  :class:`SolnikOptions`, :class:`EnvelopeBurstOptions`, :class:`RampFitOptions`
+  :class:`SolnikOptions`, :class:`EnvelopeBurstOptions`, :class:`RampFitOptions`, :class:`LocalOnsetOptions`
 * movement: :func:`gyro_magnitude`, :func:`tilt_deg`, :func:`movement_segments`
 * posture (:mod:`reengage.dsp.posture`, an accelerometer on the thigh or waist): :func:`gravity_estimate`,
   :func:`epoch_gravity`, :func:`epoch_activity`, :func:`inclination_deg`, :func:`not_worn_epochs`,
@@ -33,6 +34,7 @@ from .envelope import linear_envelope, moving_rms, tkeo
 from .filters import bandpass, clean, detect_mains_hz, filtfilt_fft, mains_lines, remove_dc, subtract_lines
 from .imu import gyro_magnitude, movement_segments, tilt_deg
 from .normalize import mvc_reference, noise_corrected_rms, percent_mvc
+from .local_onset import LocalOnsetOptions, local_onsets
 from .onsets import (DEFAULT_METHOD, METHODS, BonatoOptions, Bursts, DetectionBaseline, EnvelopeBurstOptions,
                      HodgesBuiOptions, PowerBacktrackOptions, RampFitOptions, SolnikOptions, bonato, detect_bursts,
                      envelope_bursts, hodges_bui, power_backtrack, power_backtrack_baseline, ramp_onsets, solnik)
@@ -57,7 +59,7 @@ __all__ = [
     "DEFAULT_METHOD", "METHODS", "Bursts", "bonato", "detect_bursts", "envelope_bursts", "hodges_bui",
     "power_backtrack", "ramp_onsets", "solnik",
     "BonatoOptions", "DetectionBaseline", "EnvelopeBurstOptions", "HodgesBuiOptions", "PowerBacktrackOptions",
-    "RampFitOptions", "SolnikOptions", "power_backtrack_baseline",
+    "RampFitOptions", "SolnikOptions", "power_backtrack_baseline", "LocalOnsetOptions", "local_onsets",
     "channel_quality",
     "EmgPower", "Mains", "clean_emg", "emg_power", "envelope_mvc_peak", "find_mains", "mvc_peak", "probe_samples",
     "resting_power", "rms_envelope", "stored_envelope",

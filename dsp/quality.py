@@ -28,6 +28,9 @@ SNR_MIN_DB = 3.0
 CLIP_MAX_FRACTION = 0.01
 FLAT_MAX_FRACTION = 0.5
 MOTION_MAX_FRACTION = 0.05
+# How far before a burst activity is its lead-in, never a motion artefact (ms): LocalOnsetOptions' default
+# lookback_ms and max_later_ms.
+LEAD_IN_MS = 600.0
 MAINS_MAX_DB = 0.0
 FLAT_WINDOW_MS = 100.0
 
@@ -301,9 +304,12 @@ def _motion(c: np.ndarray, fs: float, p_rest: float, act_runs, valid, nvalid: in
     hot = pw > 10.0 * p_rest
     del pw
     # 10× resting power and ≥ 300 ms from any burst: the rise and fall of a real contraction
-    # around its detected onset/offset must not count as an artefact.
+    # around its detected onset/offset must not count as an artefact. Before a burst, ≥ LEAD_IN_MS: the
+    # detector's last step judges an onset against the lead-in potentials or tonic firing of up to that long
+    # before it (reengage.dsp.local_onset), which are muscle, not motion.
     k = max(window_samples(300, fs), 0)
-    hot &= spans_mask(n, act_runs[0] - k, act_runs[1] + k, inside=False)
+    lead = max(window_samples(LEAD_IN_MS, fs), k)
+    hot &= spans_mask(n, act_runs[0] - lead, act_runs[1] + k, inside=False)
     if valid is not None:
         hot &= valid
     a, b = runs(hot)

@@ -90,7 +90,9 @@ def test_motion_mask_is_the_short_hot_runs_away_from_bursts_widened(seed, n, cum
             p_rest = float(np.mean(np.square(c[rest & valid])))
         near = np.zeros(n, dtype=bool)
         for i in np.flatnonzero(bursts & valid):
-            near[max(i - 300, 0):i + 301] = True  # within 300 samples of a burst sample (dilation of its runs)
+            # Within 600 samples before a burst sample (its lead-in) or 300 after it (dilation of its runs).
+            near[max(i - 300, 0):i + 301] = True
+            near[max(i - 600, 0):i] = True
         hot = (moving_mean(c * c, window_samples(20, fs)) > 10.0 * p_rest) & ~near & valid
         a, b = runs(hot)
         for i, j in zip(a, b):

@@ -16,8 +16,10 @@ public verbs (``clean_emg`` → ``detect_bursts``) as ``analyze`` runs them:
   ``power_backtrack`` burst is added.
 
 ``python -m reengage.validation.second_opinion [--figure PNG] [--cases PNG]`` prints the grid's scores (tune and holdout), and
-``power_backtrack`` with ``ramp_fit`` beside them, and draws found against extra onsets with the target. None of the grid reaches the target on tune (docs/validation.md,
-"Onsets on real muscle"), so none was adopted into the detector.
+``power_backtrack`` with ``ramp_fit`` beside them, and draws found against extra onsets with the target. None of the
+grid reaches the target on tune, before or after ``power_backtrack``'s last step (fifth round): every rule that finds
+more onsets there adds extra onsets too (docs/validation.md, "Onsets on real muscle"), so none was adopted into the
+detector.
 """
 
 from __future__ import annotations

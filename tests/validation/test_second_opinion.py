@@ -1,6 +1,6 @@
 """The TKEO second opinion on ``power_backtrack``'s onsets (``reengage.validation.second_opinion``): its rules do what
 docs/validation.md says, and the finding recorded there holds on the visual reference (none of the rules reaches the
-examiner target on the tune split; splitting raises found onsets and extra onsets together)."""
+examiner target on the tune split; every rule that finds more onsets there adds extra onsets too)."""
 
 from __future__ import annotations
 
@@ -41,11 +41,13 @@ def test_relocate_and_add():
 
 @needs_data
 def test_no_tkeo_revision_reaches_the_target_on_tune():
-    # Measured 2026-12-01 (det3): power_backtrack tune 85.1 % found / 10.6 % extra; the split rules 87.2–91.5 % found
-    # at 11.7–14.9 % extra; every rule that finds ≥ 90 % has ≥ 13.8 % extra; holdout found never above 81.8 %.
+    # Measured 2026-12-01, on power_backtrack with its last step (fifth round): power_backtrack tune 87.2 % found /
+    # 8.5 % extra (holdout 87.3 / 10.9 %); split with gap_s ≥ 0.2 s tune 90.4 % / 10.6 % (holdout 87.3 / 10.9 %, the
+    # same); add (TKEO bursts of ≥ 0.15 s the power missed) tune 88.3 / 10.6 %, holdout 90.9 / 10.9 %. Every rule
+    # that finds more on tune adds extra onsets there.
     results = run_grid()
     base = next(s for fam, _, s in results if fam == "power_backtrack")["tune"]
     revised = [s for fam, _, s in results if fam not in ("power_backtrack", "solnik", "power_backtrack ramp_fit")]
     assert not any(s["tune"]["found_pct"] >= 90.0 and s["tune"]["extra_pct"] <= 10.0 for s in revised)
-    assert max(s["tune"]["found_pct"] for s in revised) >= base["found_pct"] + 4.0
+    assert max(s["tune"]["found_pct"] for s in revised) >= 90.0
     assert all(s["tune"]["extra_pct"] > base["extra_pct"] for s in revised if s["tune"]["found_pct"] > base["found_pct"])
