@@ -15,10 +15,13 @@ moves each onset to that departure:
    rise (never into the previous burst); a bin is active above ``factor`` × that;
 4. back from the rise over active bins and quiet gaps shorter than ``quiet_ms``, to the first active bin after
    the last quiet gap that long, then on to the first active bin from which at least ``density`` of the next
-   ``sustain_ms`` are active (an isolated spike is not a sustained departure).
+   ``sustain_ms`` are active (an isolated spike is not a sustained departure);
+5. an onset moves *later* only when the signal between the detector's onset and the new one falls back to rest
+   (``quiet_ms`` under ``later_factor`` × the local baseline), and by at most ``max_later_ms``: sparse first
+   motor-unit potentials that lead straight into the contraction are its onset (what the detector found), and
+   a longer stretch is tonic activity the burst grew out of, not a lead-in.
 
-Where that onset is within ``keep_ms`` of the detector's own, the detector's is kept: both found the same
-departure, and the detector's sample-resolution search dates a smooth ramp more exactly than 10 ms bins do.
+``keep_ms`` > 0 leaves the detector's onset where the two are that close.
 
 Bins are counted from each burst's given onset, so the result does not depend on where the record starts (a
 live chain's sliding window gives the onsets the whole record gives).
@@ -30,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._util import window_samples
+from ._checks import check_fs, check_signal
+from ._util import as_float, window_samples
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,19 @@ class LocalOnsetOptions:
     body_ms, body_fraction : float
         The main body: the mean RMS over the next ``body_ms`` reaches ``body_fraction`` of that median.
     keep_ms : float
-        Onsets this close (ms) to the detector's are left where the detector put them.
+        Onsets this close (ms) to the detector's are left where the detector put them (0: off).
+    later_factor : float
+        Moving an onset later needs ``quiet_ms`` under this multiple of the local baseline between the two.
+    max_later_ms : float
+        Nor does it move later than this (ms); :data:`reengage.dsp.quality.LEAD_IN_MS` is the same span.
 
     The defaults are the best of a grid (issue 14, ``reengage.validation.local_baseline``) on the tune split of
     the examiners' visual reference of the real recordings (UCI hamstrings and quadriceps, treadmill glute max):
     with them ``power_backtrack`` finds 87 % of the clear onsets on the held-back subjects (was 78 %) with 11 %
-    extra onsets (was 20 %), and changes no onset of the synthetic validation suite (``keep_ms``).
+    extra onsets (was 20 %), and changes no onset of the synthetic validation suite (smooth ramps from rest: step 5
+    never moves them later). ``later_factor`` keeps the onset at the first motor-unit potentials of
+    ``tests/dsp/test_dsp_onsets_first_muap.py`` (UCI N03 biceps femoris); ``max_later_ms`` keeps tonic firing
+    (UCI A04, a knee-abnormal subject) from leaving a burst and reading as motion artefacts beside it.
     """
 
     bin_ms: float = 10.0
@@ -117,7 +128,8 @@ def _rise(r: np.ndarray, first: int, last: int, o: LocalOnsetOptions, body: int)
     burst = r[first:last + 1]
     plateau = np.median(burst)
     smooth = np.convolve(r, np.ones(3) / 3.0, mode="same")
-    ahead = np.convolve(r, np.ones(body) / body, mode="full")[body - 1:body - 1 + r.size]  # mean of bins i … i+body−1
+    # The mean of bins i … i + body − 1 (zero past the end, which can only lower it).
+    ahead = np.convolve(r, np.ones(body) / body, mode="full")[body - 1:body - 1 + r.size]
     ok = ahead[first:last + 1] >= o.body_fraction * plateau
     main = first + (int(np.argmax(ok)) if ok.any() else 0)
     below = np.flatnonzero(smooth[first:main + 1] < o.rise_fraction * plateau)
@@ -127,6 +139,8 @@ def _rise(r: np.ndarray, first: int, last: int, o: LocalOnsetOptions, body: int)
 def _one_onset(x: np.ndarray, on: int, off: int, floor: int, o: LocalOnsetOptions, b: _Bins) -> int:
     """The local-baseline onset (sample) of the burst ``on``..``off`` of the 1-D ``x``; nothing before ``floor``."""
     m = b.m
+    if x.size - on < m:  # under one bin of signal from the onset to the record's end: nothing to judge
+        return on
     before = max(0, min(b.lookback, (on - floor) // m))
     inside = max(1, (off - on + 1) // m)
     after = min(b.sustain, max(0, (x.size - on) // m - inside))
@@ -154,7 +168,7 @@ def _has_quiet(quiet: np.ndarray, n: int) -> bool:
 
 
 def local_onsets(x, onsets, offsets, *, fs: float, options: LocalOnsetOptions | None = None,
-                 floor=None) -> np.ndarray:
+                 floor=None, check_finite: bool = True) -> np.ndarray:
     """Each burst's onset moved to the sustained departure from the baseline just before it (module docstring).
 
     Parameters
@@ -171,6 +185,8 @@ def local_onsets(x, onsets, offsets, *, fs: float, options: LocalOnsetOptions | 
     floor : int array, (bursts,), optional
         The earliest sample each burst's baseline may read (e.g. just after a data gap); the previous burst's
         offset + 1 always bounds it.
+    check_finite : bool
+        Check that ``x`` holds no NaN or inf (a caller that has checked passes False).
 
     Returns
     -------
@@ -178,9 +194,14 @@ def local_onsets(x, onsets, offsets, *, fs: float, options: LocalOnsetOptions | 
         The onsets (samples), each between the burst's old onset − ``lookback_ms`` and its offset.
     """
     o = options or LocalOnsetOptions()
-    x = np.asarray(x, dtype=float)
-    on = np.asarray(onsets, dtype=np.int64)
-    off = np.asarray(offsets, dtype=np.int64)
+    x = as_float(check_signal(x, "x", ndim=(1,), check_finite=check_finite))
+    fs = check_fs(fs)
+    on = np.asarray(onsets, dtype=np.int64).ravel()
+    off = np.asarray(offsets, dtype=np.int64).ravel()
+    if on.shape != off.shape:
+        raise ValueError(f"onsets and offsets must pair up, got {on.size} onsets and {off.size} offsets")
+    if on.size and (on.min() < 0 or off.max() >= x.size or np.any(off < on)):
+        raise ValueError(f"bursts must lie within x's {x.size} samples, each onset at or before its offset")
     lo = np.r_[0, off[:-1] + 1] if on.size else np.zeros(0, dtype=np.int64)
     if floor is not None:
         lo = np.maximum(lo, np.asarray(floor, dtype=np.int64))

@@ -997,7 +997,7 @@ def _local(x: np.ndarray, b: Bursts, fs: float, o: LocalOnsetOptions, exclude) -
         gap_ends = runs(np.asarray(exclude, dtype=bool))[1]  # exclusive ends of the gaps
         k = np.searchsorted(gap_ends, b.onsets, side="right") - 1
         floor = np.where(k >= 0, gap_ends[np.maximum(k, 0)], 0)
-    return Bursts(local_onsets(x, b.onsets, b.offsets, fs=fs, options=o, floor=floor), b.offsets)
+    return Bursts(local_onsets(x, b.onsets, b.offsets, fs=fs, options=o, floor=floor, check_finite=False), b.offsets)
 
 
 def _checked_power_mean(power_mean, shape: tuple[int, ...]) -> np.ndarray | None:

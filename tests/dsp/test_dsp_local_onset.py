@@ -91,3 +91,15 @@ def test_keep_ms_leaves_the_detectors_onset_where_the_two_agree():
 
 def test_no_burst_no_work():
     assert local_onsets(np.zeros(100), [], [], fs=FS).size == 0
+
+
+def test_a_burst_in_the_records_last_bin_is_left_alone():
+    x = np.random.default_rng(0).standard_normal(1000)
+    assert local_onsets(x, [995], [999], fs=FS)[0] == 995
+
+
+@pytest.mark.parametrize("onsets, offsets, message", [([10], [5, 20], "pair up"), ([10], [1000], "within"),
+                                                      ([10], [5], "within")])
+def test_bursts_that_do_not_fit_the_signal_get_a_clear_error(onsets, offsets, message):
+    with pytest.raises(ValueError, match=message):
+        local_onsets(np.zeros(1000), onsets, offsets, fs=FS)
