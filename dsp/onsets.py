@@ -240,7 +240,7 @@ class PowerBacktrackOptions:
     ``local_onset`` (issue 14, fifth round): the rest learnt once per record is not the baseline an examiner
     judges an onset against; where tonic firing or lead-in potentials that fall quiet again come before a burst,
     the onset was dated to them (real standing knee flexion: 150–800 ms early). On the held-back subjects of the
-    visual reference: 78 → 87 % of clear onsets found, 20 → 11 % extra; no onset of the synthetic suite moves.
+    visual reference: 78 → 87 % of clear onsets found, 20 → 11 % extra; the synthetic validation table moves by 1 ms of bias in one cell.
     ``ramp_fit`` is off: on tuning seeds 100–111 it changed the median latency error by −2…+5 ms per
     cell, within the seed-to-seed noise, for about 50 µs per burst.
     """
