@@ -25,6 +25,8 @@ from reengage.dsp.onsets import METHODS
 from reengage.validation.visual import COLUMNS, REFERENCE_CSV, load_reference, score_visual, visual_table
 
 MARKER2_CSV = REFERENCE_CSV.parent / "visual_onsets_marker2.csv"
+MARKER3_CSV = REFERENCE_CSV.parent / "visual_onsets_marker3.csv"
+MARKERS = (REFERENCE_CSV, MARKER2_CSV, MARKER3_CSV)
 CONSENSUS_TOL_S = 0.05
 
 
@@ -116,6 +118,68 @@ def consensus_rows(first: Path = REFERENCE_CSV, second: Path = MARKER2_CSV,
     return out
 
 
+def fleiss_kappa(labels: list[list[str]]) -> float:
+    """Fleiss' kappa of several raters' labels: ``labels[i]`` holds every rater's label of item i."""
+    cats = sorted({c for item in labels for c in item})
+    counts = np.array([[item.count(c) for c in cats] for item in labels], dtype=float)
+    n = counts.sum(axis=1)[0]
+    p_item = (np.sum(counts * counts, axis=1) - n) / (n * (n - 1))
+    p_cat = counts.sum(axis=0) / counts.sum()
+    expected = float(np.sum(p_cat * p_cat))
+    return (float(p_item.mean()) - expected) / (1.0 - expected) if expected < 1.0 else 1.0
+
+
+def _agreeing(onsets: list[float], tol_s: float) -> list[float]:
+    """The largest group of marks whose spread is at most ``tol_s`` (the earliest such group on a tie)."""
+    xs = sorted(onsets)
+    best: list[float] = []
+    for i in range(len(xs)):
+        group = [v for v in xs[i:] if v - xs[i] <= tol_s + 1e-9]
+        if len(group) > len(best):
+            best = group
+    return best
+
+
+def majority_rows(paths=MARKERS, tol_s: float = CONSENSUS_TOL_S) -> list[dict]:
+    """A reference from several markers by majority: a window is a clear onset when more than half of them mark
+    clear onsets within ``tol_s`` of each other (onset = the median of those marks), clear "no burst" when more
+    than half call it so, and ``unclear`` (not scored) otherwise; in the first marker's window order."""
+    refs = [{_key(r): r for r in load_reference(p)} for p in paths]
+    out = []
+    for r in load_reference(paths[0]):
+        rows = [ref[_key(r)] for ref in refs if _key(r) in ref]
+        labels = [_label(x) for x in rows]
+        group = _agreeing([x["onset_s"] for x in rows if _label(x) == "onset"], tol_s)
+        row = {k: r[k] for k in COLUMNS}
+        row["onset_s"], row["clarity"], row["note"] = None, "unclear", "no majority"
+        if 2 * len(group) > len(paths):
+            row["onset_s"], row["clarity"] = round(float(np.median(group)), 4), "clear"
+            row["note"] = f"majority: median of {len(group)} of {len(paths)} marks"
+        elif 2 * labels.count("none") > len(paths):
+            row["clarity"], row["note"] = "clear", "majority: no burst"
+        out.append(row)
+    return out
+
+
+def three_way(paths=MARKERS) -> dict:
+    """The three markers together: Fleiss' kappa of the clarity (clear / unclear) and of the call (onset / no
+    burst / unclear) on their common windows, :func:`agreement` of each pair, and what the majority reference
+    (:func:`majority_rows`) holds."""
+    refs = [{_key(r): r for r in load_reference(p)} for p in paths]
+    keys = [k for k in refs[0] if all(k in ref for ref in refs[1:])]
+    majority = majority_rows(paths)
+    return {
+        "windows": len(keys),
+        "clarity_fleiss_kappa": round(fleiss_kappa([[ref[k]["clarity"] for ref in refs] for k in keys]), 3),
+        "call_fleiss_kappa": round(fleiss_kappa([[_label(ref[k]) for ref in refs] for k in keys]), 3),
+        "pairs": {f"{i + 1}-{j + 1}": agreement(paths[i], paths[j])
+                  for i in range(len(paths)) for j in range(i + 1, len(paths))},
+        "majority_onsets": sum(r["onset_s"] is not None for r in majority),
+        "majority_no_burst": sum(r["clarity"] == "clear" and r["onset_s"] is None for r in majority),
+        "majority_of_three_marks": sum(r["note"].startswith("majority: median of 3") for r in majority),
+    }
+
+
 def write_reference(rows: list[dict], path: Path) -> Path:
     """Rows as a reference CSV that :func:`reengage.validation.visual.load_reference` reads."""
     with path.open("w", newline="") as fh:
@@ -127,11 +191,14 @@ def write_reference(rows: list[dict], path: Path) -> Path:
 
 
 def score_against(detectors, reference: str = "marker2", data_dir: Path | None = None) -> list[dict]:
-    """:func:`score_visual` of each detector against marker 2 alone (``"marker2"``) or the consensus."""
-    if reference == "marker2":
-        return [score_visual(d, reference=MARKER2_CSV, data_dir=data_dir) for d in detectors]
+    """:func:`score_visual` of each detector against marker 2 or 3 alone (``"marker2"``, ``"marker3"``), the
+    consensus of markers 1 and 2 (``"consensus"``) or the majority of the three (``"majority"``)."""
+    if reference in ("marker2", "marker3"):
+        path = MARKER2_CSV if reference == "marker2" else MARKER3_CSV
+        return [score_visual(d, reference=path, data_dir=data_dir) for d in detectors]
+    rows = consensus_rows() if reference == "consensus" else majority_rows()
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_reference(consensus_rows(), Path(tmp) / "consensus.csv")
+        path = write_reference(rows, Path(tmp) / f"{reference}.csv")
         return [score_visual(d, reference=path, data_dir=data_dir) for d in detectors]
 
 
@@ -143,13 +210,20 @@ def main(argv=None) -> int:
     detectors = args.detectors.split(",")
     out = {"agreement": agreement(), "disagreements": disagreements(),
            "marker2": score_against(detectors, "marker2"), "consensus": score_against(detectors, "consensus")}
+    references = ["marker2", "consensus"]
+    if MARKER3_CSV.exists():
+        out["three_way"] = three_way()
+        out["marker3"], out["majority"] = score_against(detectors, "marker3"), score_against(detectors, "majority")
+        references += ["marker3", "majority"]
     if args.json:
         json.dump(out, sys.stdout, indent=1)
         return 0
     print(json.dumps(out["agreement"], indent=1))
+    if "three_way" in out:
+        print(json.dumps(out["three_way"], indent=1))
     for d in out["disagreements"]:
         print(f"{d['file']} {d['channel']} @{d['window_start_s']}: marker 1 {d['marker1']}, marker 2 {d['marker2']}")
-    for name in ("marker2", "consensus"):
+    for name in references:
         print(f"\n## against {name}\n{visual_table(out[name])}")
     return 0
 
