@@ -8,8 +8,8 @@ quiet again precede the rise, they are the baseline, and the onset is where the 
 does that is :func:`reengage.dsp.local_onsets` (its steps and settings: :class:`reengage.dsp.LocalOnsetOptions`);
 since the fifth round it is ``power_backtrack``'s last step (``PowerBacktrackOptions.local_onset``).
 
-``python -m reengage.validation.local_baseline`` prints, against both markers and their consensus (tune and
-holdout), the scores of ``power_backtrack`` without the step, with it, and with it moving every onset
+``python -m reengage.validation.local_baseline`` prints, against every visual reference (markers 1, 2 and 3, the
+consensus of 1 and 2, the majority of the three; tune and holdout), the scores of ``power_backtrack`` without the step, with it, and with it moving every onset
 (``keep_ms`` 0); and on the synthetic suite (known true onsets) each one's errors. The findings are in
 ``docs/validation.md`` ("Onsets on real muscle", fourth and fifth rounds).
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from reengage.dsp import LocalOnsetOptions, PowerBacktrackOptions, detect_bursts, local_onsets
-from reengage.validation.interrater import MARKER2_CSV, consensus_rows
+from reengage.validation.interrater import MARKER2_CSV, MARKER3_CSV, consensus_rows, majority_rows
 from reengage.validation.real import clean_as_analyze, read_cleaned, shared_data_dir
 from reengage.validation.visual import REFERENCE_CSV, load_reference, tally_splits
 
@@ -66,9 +66,10 @@ def onsets_s(data: dict[str, Cleaned], opts: LocalOnsetOptions | None) -> dict[s
 
 
 def references() -> dict[str, list[dict]]:
-    """The three references: marker 1, marker 2 (blind) and their consensus (rows as ``load_reference`` gives)."""
+    """The references (rows as ``load_reference`` gives): marker 1, marker 2 (blind), their consensus, marker 3
+    (blind, made after the step) and the majority of the three."""
     return {"marker 1": load_reference(REFERENCE_CSV), "marker 2": load_reference(MARKER2_CSV),
-            "consensus": consensus_rows()}
+            "consensus": consensus_rows(), "marker 3": load_reference(MARKER3_CSV), "majority": majority_rows()}
 
 
 def score(onsets: dict[str, dict[str, np.ndarray]], rows: list[dict]) -> dict[str, dict]:

@@ -19,10 +19,13 @@ needs_data = pytest.mark.skipif(not DATA.is_dir() or not any(DATA.glob("*.csv"))
 
 @needs_data
 def test_the_fifth_round_finding_holds():
-    # Measured 2026-12-01, marker 1 (found / extra): tune 85.1 / 10.6 % → 88.3 / 8.5 %; holdout 78.2 / 20.0 % →
-    # 87.3 / 10.9 %. Consensus tune 87.8 / 9.5 % → 90.5 / 6.8 %, holdout 78.7 / 19.1 % → 87.2 / 10.6 %.
+    # Measured 2026-12-01, marker 1 (found / extra): tune 85.1 / 10.6 % → 87.2 / 8.5 %; holdout 78.2 / 20.0 % →
+    # 87.3 / 10.9 %. Consensus tune 87.8 / 9.5 % → 90.5 / 6.8 %, holdout 78.7 / 19.1 % → 87.2 / 10.6 %. Marker 3
+    # (blind, marked after the step was built): tune 83.1 / 13.5 % → 86.5 / 10.1 %, holdout 82.0 / 14.0 % → 90.0 / 6.0 %;
+    # majority of the three: tune 85.2 / 10.2 % → 88.6 / 6.8 %, holdout 76.9 / 21.2 % → 86.5 / 11.5 %.
     data = load_cleaned()
     without, with_step = onsets_s(data, None), onsets_s(data, LocalOnsetOptions())
+    met = set()
     for name, rows in references().items():
         base, new = score(without, rows), score(with_step, rows)
         for split in ("tune", "holdout"):
@@ -30,7 +33,9 @@ def test_the_fifth_round_finding_holds():
             assert new[split]["extra_pct"] <= base[split]["extra_pct"] - 1.0, (name, split)
             assert new[split]["median_abs_error_ms"] <= 40.0, (name, split)
         holdout = new["holdout"]
-        assert holdout["found_pct"] < 90.0 or holdout["extra_pct"] > 10.0, name  # the target is still not met
+        if holdout["found_pct"] >= 90.0 and holdout["extra_pct"] <= 10.0:
+            met.add(name)
+    assert met <= {"marker 3"}  # on holdout the target is met against marker 3 alone, not the primary or majority
     first = score(with_step, references()["marker 1"])
     assert first["holdout"]["found_pct"] >= 85.0 and first["holdout"]["extra_pct"] <= 13.0
     assert first["tune"]["found_pct"] >= 87.0 and first["tune"]["extra_pct"] <= 10.0
