@@ -982,19 +982,37 @@ def _power_backtrack(x: np.ndarray, fs: float, rest, exclude, o: PowerBacktrackO
     out = _refine(env, base, o, fs, exclude, _coarse_bursts(env, base, o, fs, exclude))
     if o.h_hold > 0:
         out = [_hold(env, base, o, fs, c, b) for c, b in enumerate(out)]
+    gaps = runs(np.asarray(exclude, dtype=bool)) if exclude is not None and np.any(exclude) else None
+    if gaps is not None:
+        out = [_out_of_gaps(b, *gaps) for b in out]
     if o.local_onset is not None:
-        out = [_local(env.x[c], b, fs, o.local_onset, exclude) for c, b in enumerate(out)]
+        out = [_local(env.x[c], b, fs, o.local_onset, gaps) for c, b in enumerate(out)]
     return out
 
 
-def _local(x: np.ndarray, b: Bursts, fs: float, o: LocalOnsetOptions, exclude) -> Bursts:
+def _out_of_gaps(b: Bursts, starts: np.ndarray, stops: np.ndarray) -> Bursts:
+    """The bursts with an onset inside a data gap moved to the gap's end and an offset inside one to its start
+    (the backtrack reads the envelope, which a gap's fill does not stop); a burst left empty is dropped."""
+    if len(b) == 0:
+        return b
+    k = np.searchsorted(starts, b.onsets, side="right") - 1
+    inside = (k >= 0) & (b.onsets < stops[np.maximum(k, 0)])
+    on = np.where(inside, stops[np.maximum(k, 0)], b.onsets)
+    k = np.searchsorted(starts, b.offsets, side="right") - 1
+    inside = (k >= 0) & (b.offsets < stops[np.maximum(k, 0)])
+    off = np.where(inside, starts[np.maximum(k, 0)] - 1, b.offsets)
+    keep = on <= off
+    return Bursts(on[keep].astype(np.int64), off[keep].astype(np.int64))
+
+
+def _local(x: np.ndarray, b: Bursts, fs: float, o: LocalOnsetOptions, gaps) -> Bursts:
     """Last step (``local_onset``): the onsets judged against the baseline just before each burst, which never
-    reaches back over a data gap."""
+    reaches back over a data gap (``gaps``: the (starts, exclusive stops) of the gaps, or None)."""
     if len(b) == 0:
         return b
     floor = None
-    if exclude is not None and np.any(exclude):
-        gap_ends = runs(np.asarray(exclude, dtype=bool))[1]  # exclusive ends of the gaps
+    if gaps is not None:
+        gap_ends = gaps[1]
         k = np.searchsorted(gap_ends, b.onsets, side="right") - 1
         floor = np.where(k >= 0, gap_ends[np.maximum(k, 0)], 0)
     return Bursts(local_onsets(x, b.onsets, b.offsets, fs=fs, options=o, floor=floor, check_finite=False), b.offsets)

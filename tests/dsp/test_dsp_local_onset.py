@@ -103,3 +103,20 @@ def test_a_burst_in_the_records_last_bin_is_left_alone():
 def test_bursts_that_do_not_fit_the_signal_get_a_clear_error(onsets, offsets, message):
     with pytest.raises(ValueError, match=message):
         local_onsets(np.zeros(1000), onsets, offsets, fs=FS)
+
+
+def test_a_data_gap_bounds_the_onset_and_the_baseline():
+    """A burst never starts inside a data gap (the backtrack reads the envelope, which the gap's zeros do not stop:
+    it stopped 2 samples inside before), and the step reads no baseline from the gap: the tonic stretch after it is
+    all the baseline there is."""
+    x = tonic_then_contraction()
+    x[1500:1800] = 0.0
+    gap = np.zeros(x.size, dtype=bool)
+    gap[1500:1800] = True
+    (without,) = power_backtrack(x, fs=FS, exclude=gap, options=PowerBacktrackOptions(local_onset=None))
+    assert len(without) == 1 and without.onsets[0] == 1800
+    (with_step,) = power_backtrack(x, fs=FS, exclude=gap)
+    assert abs(int(with_step.onsets[0]) - 2020) <= 10
+    # Without the gap mask the zeros read as rest, and the tonic stretch is the departure.
+    (unmasked,) = power_backtrack(x, fs=FS)
+    assert abs(int(unmasked.onsets[0]) - 1800) <= 15
