@@ -199,7 +199,8 @@ def channel_quality(*, stored, raw_dc, cleaned, fs: float, baseline_mask, burst_
         ``snr_db`` (burst power over resting power, dB; None when either is missing), ``mains_hz``,
         ``mains_db`` (:func:`mains_level_db`), ``clipping_fraction`` (:func:`clipped_mask`, runs of ≥ 3),
         ``flat_fraction`` (:func:`flat_mask`, 100 ms), ``motion_fraction`` and ``motion_artifacts`` (short
-        events above 10 × the resting power, ≥ 300 ms from any burst), all over the valid samples;
+        events above 10 × the resting power, ≥ 300 ms after and ≥ :data:`LEAD_IN_MS` before any burst), all over the
+        valid samples;
         ``flags`` (a list of "flat", "clipping", "low_snr", "mains", "motion", "electrode_off"),
         ``usable`` (bool), and the boolean masks ``clip_mask`` and ``motion_mask`` (artefacts widened by
         50 ms: the samples a rep must not touch).
