@@ -27,6 +27,10 @@ from reengage.validation.visual import COLUMNS, REFERENCE_CSV, load_reference, s
 MARKER2_CSV = REFERENCE_CSV.parent / "visual_onsets_marker2.csv"
 MARKER3_CSV = REFERENCE_CSV.parent / "visual_onsets_marker3.csv"
 MARKERS = (REFERENCE_CSV, MARKER2_CSV, MARKER3_CSV)
+# Fresh held-back windows (every window of the holdout subjects' files that visual_onsets.csv does not hold), marked
+# by two more blind markers after the detector was frozen (reference README, "Fresh held-back windows").
+FRESH_CSVS = (REFERENCE_CSV.parent / "visual_onsets_fresh_marker4.csv",
+              REFERENCE_CSV.parent / "visual_onsets_fresh_marker5.csv")
 CONSENSUS_TOL_S = 0.05
 
 
@@ -192,11 +196,14 @@ def write_reference(rows: list[dict], path: Path) -> Path:
 
 def score_against(detectors, reference: str = "marker2", data_dir: Path | None = None) -> list[dict]:
     """:func:`score_visual` of each detector against marker 2 or 3 alone (``"marker2"``, ``"marker3"``), the
-    consensus of markers 1 and 2 (``"consensus"``) or the majority of the three (``"majority"``)."""
-    if reference in ("marker2", "marker3"):
-        path = MARKER2_CSV if reference == "marker2" else MARKER3_CSV
-        return [score_visual(d, reference=path, data_dir=data_dir) for d in detectors]
-    rows = consensus_rows() if reference == "consensus" else majority_rows()
+    consensus of markers 1 and 2 (``"consensus"``), the majority of the three (``"majority"``), or on the fresh
+    held-back windows against marker 4 or 5 alone (``"fresh4"``, ``"fresh5"``) or their consensus
+    (``"fresh_consensus"``)."""
+    files = {"marker2": MARKER2_CSV, "marker3": MARKER3_CSV, "fresh4": FRESH_CSVS[0], "fresh5": FRESH_CSVS[1]}
+    if reference in files:
+        return [score_visual(d, reference=files[reference], data_dir=data_dir) for d in detectors]
+    rows = {"consensus": consensus_rows, "majority": majority_rows,
+            "fresh_consensus": lambda: consensus_rows(*FRESH_CSVS)}[reference]()
     with tempfile.TemporaryDirectory() as tmp:
         path = write_reference(rows, Path(tmp) / f"{reference}.csv")
         return [score_visual(d, reference=path, data_dir=data_dir) for d in detectors]
@@ -215,12 +222,18 @@ def main(argv=None) -> int:
         out["three_way"] = three_way()
         out["marker3"], out["majority"] = score_against(detectors, "marker3"), score_against(detectors, "majority")
         references += ["marker3", "majority"]
+    if all(p.exists() for p in FRESH_CSVS):
+        out["fresh_agreement"] = agreement(*FRESH_CSVS)
+        for name in ("fresh4", "fresh5", "fresh_consensus"):
+            out[name] = score_against(detectors, name)
+        references += ["fresh4", "fresh5", "fresh_consensus"]
     if args.json:
         json.dump(out, sys.stdout, indent=1)
         return 0
     print(json.dumps(out["agreement"], indent=1))
-    if "three_way" in out:
-        print(json.dumps(out["three_way"], indent=1))
+    for key in ("three_way", "fresh_agreement"):
+        if key in out:
+            print(json.dumps(out[key], indent=1))
     for d in out["disagreements"]:
         print(f"{d['file']} {d['channel']} @{d['window_start_s']}: marker 1 {d['marker1']}, marker 2 {d['marker2']}")
     for name in references:

@@ -136,6 +136,15 @@ def first_windows(wins: list[Window], first: int | None, skip: int = 0) -> list[
     return out
 
 
+def fresh_windows(data_dir: Path | None = None) -> list[tuple[str, Window]]:
+    """Every window of the held-back subjects' files (:data:`HOLDOUT`) that the reference does not hold, in file
+    and :func:`windows` order: the fresh windows two more markers marked after the detector was frozen."""
+    data_dir = data_dir or shared_data_dir()
+    used = {(r["file"], r["channel"], round(r["window_start_s"], 3)) for r in load_reference()}
+    return [(p.name, w) for p in sorted(data_dir.glob("*.csv")) if subject_of(p.name) in HOLDOUT
+            for w in windows(p) if (p.name, w.channel, round(w.start_s, 3)) not in used]
+
+
 def render(paths: list[Path], out_dir: Path, per_image: int = 8, first: int | None = None,
            prefix: str = "page", skip: int = 0) -> list[tuple[Path, list[tuple[str, Window]]]]:
     """PNG pages of the windows of ``paths`` (``per_image`` panels each; the first ``first`` per channel and file),

@@ -323,3 +323,57 @@ def test_default_detector_against_marker3_and_majority(reference):
         assert g["found_pct"] >= found, split
         assert g["median_abs_error_ms"] <= abs_err, split
         assert g["extra_pct"] <= extra, split
+
+
+# --------------------------------------------- fresh held-back windows, marked after the detector was frozen
+
+@needs_data
+@pytest.mark.parametrize("marker", [0, 1])
+def test_fresh_csvs_cover_exactly_the_fresh_windows(marker):
+    from reengage.validation.interrater import FRESH_CSVS
+    from reengage.validation.visual import fresh_windows
+
+    path = FRESH_CSVS[marker]
+    with path.open(newline="") as fh:
+        assert tuple(csv.DictReader(fh).fieldnames) == COLUMNS
+    rows = load_reference(path)
+    want = [(f, w.channel, round(w.start_s, 3), round(w.end_s, 3)) for f, w in fresh_windows()]
+    assert [(r["file"], r["channel"], r["window_start_s"], r["window_end_s"]) for r in rows] == want
+    for r in rows:
+        assert r["split"] == "holdout" == split_of(r["file"])
+        assert r["note"].startswith(f"marker {4 + marker}")
+        if r["onset_s"] is not None:
+            assert r["clarity"] == "clear" and r["window_start_s"] < r["onset_s"] < r["window_end_s"]
+    assert sum(r["onset_s"] is not None for r in rows) == 27
+
+
+# Measured 2026-12-01 (detector frozen at ae66786 before the fresh windows were marked), power_backtrack (found %,
+# median |error| ms, extra %): marker 4 81.5 / 26 / 18.5 (27 onsets), marker 5 70.4 / 30 / 29.6 (27), their
+# consensus 73.7 / 21.5 / 15.8 (19). The target is not met on the fresh windows; floors a few points lower.
+FRESH_FLOORS = {"fresh4": (75.0, 31.0, 24.0), "fresh5": (64.0, 35.0, 35.0), "fresh_consensus": (68.0, 27.0, 22.0)}
+
+
+@needs_data
+@pytest.mark.parametrize("reference", sorted(FRESH_FLOORS))
+def test_default_detector_on_the_fresh_windows(reference):
+    from reengage.validation.interrater import score_against
+
+    found, abs_err, extra = FRESH_FLOORS[reference]
+    s = score_against(["power_backtrack"], reference)[0]["all"]
+    assert s["found_pct"] >= found
+    assert s["median_abs_error_ms"] <= abs_err
+    assert s["extra_pct"] <= extra
+    assert s["found_pct"] < 90.0 or s["extra_pct"] > 10.0  # what the docs report: the target is not met here
+
+
+def test_fresh_markers_agree_as_the_others_do():
+    from reengage.validation.interrater import FRESH_CSVS, agreement
+
+    # Measured: clarity kappa 0.76 (89.7 % agree), 25 onsets both clear, 76 % within 50 ms; of the 6 over 50 ms,
+    # 4 are N04 gait windows holding two bursts (marker 4 took the larger, marker 5 the first), 1 a short lead-in
+    # (A07 gait) and 1 a slow rise (N07 semitendinosus).
+    a = agreement(*FRESH_CSVS)
+    assert a["windows"] == 39
+    assert a["clarity_kappa"] >= 0.65
+    assert a["both_onset"] >= 22
+    assert a["within_50_pct"] >= 70.0
