@@ -1,5 +1,5 @@
 """Replay feeds a recording's Blocks through the live pipeline's sinks: its analysis equals `analyze`'s,
-`max` runs ≥ 200× real time, and `--speed` paces against the wall clock."""
+`max` never waits for the clock, and `--speed` paces against the wall clock."""
 
 from __future__ import annotations
 
@@ -41,17 +41,20 @@ def test_items_come_in_time_order_like_a_board(rgr):
     assert len(gap) == len(rec.gaps) and gap[0][0] == pytest.approx(4.1)
 
 
-def test_replay_analysis_equals_analyze_and_max_is_200x(rgr):
+def test_replay_analysis_equals_analyze_and_max_never_waits(rgr):
     rec = read_recording(rgr)
     direct = analyze(rec)
     sink = CollectSink(rec)
-    stats = replay(read_recording(rgr), [sink], speed=None)
+    waits = []
+    stats = replay(read_recording(rgr), [sink], speed=None, sleep=waits.append)
     assert stats.samples == rec.emg.n_samples - 100
     replayed = sink.recording
     assert np.array_equal(replayed.emg.data, rec.emg.data) and np.array_equal(replayed.imu.data, rec.imu.data)
     assert analyze(replayed) == direct
     assert direct["summary"]["reps"] >= 3  # a real session, not an empty comparison
-    assert stats.speed_x >= 200, stats
+    # `max` is unpaced: it never waits for the clock (its speed, ≥ 200× real time, is bench_recordings' figure; a
+    # timed assertion here failed on a busy machine).
+    assert waits == [], stats
 
 
 def test_replay_rerecorded_file_is_the_same_recording(rgr, tmp_path):
