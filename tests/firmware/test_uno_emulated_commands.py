@@ -56,7 +56,13 @@ def test_commands_reach_the_sketch_and_its_answers_decode(uno_sim, uno_elf, tmp_
     link = tmp_path / "ttyUNO"
     with UnoSim(uno_sim, uno_elf, link) as sim:
         host = Host(str(link))
+        # The harness streams from boot into the pty before the host opens it; on a busy machine that backlog can
+        # overflow the tty buffer and hold a cut frame (one CRC error once seen). The backlog is not what this test
+        # is about: drop it, and from the first whole frame after it nothing may be lost or damaged.
+        host.ser.reset_input_buffer()
         host.until(lambda f: f.type == TYPE_EMG)  # it streams from boot, without being asked
+        attached = (host.dec.stats.dropped, host.dec.stats.crc_errors)
+        assert attached[1] <= 1  # at most the frame cut where reading began
         host.send("STOP")
         stopped = host.until(lambda f: f.type == TYPE_STATUS)
         assert _status(stopped)["state"] == "stopped", stopped.text
@@ -90,4 +96,4 @@ def test_commands_reach_the_sketch_and_its_answers_decode(uno_sim, uno_elf, tmp_
     # STOP paused the sampling clock's counter with it: START resumes the board's index where it stopped.
     before = [f for f in host.frames[:at_stop] if f.type == TYPE_EMG]
     assert first_after.sample_index == before[-1].sample_index + before[-1].n_samples, (before[-1], first_after)
-    assert host.dec.stats.dropped == 0 and host.dec.stats.crc_errors == 0
+    assert (host.dec.stats.dropped, host.dec.stats.crc_errors) == attached
