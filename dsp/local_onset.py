@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import check_fs, check_signal
-from ._util import as_float, window_samples
+from ._util import as_float, cumsum0, window_samples
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _last_true(mask: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def _run_ends(mask: np.ndarray, n: int) -> np.ndarray:
     """Flat indices f where ``mask[f − n + 1 … f]`` are all True (the last bin of a run of n)."""
-    c = _cumsum0(mask)
+    c = cumsum0(mask)
     f = np.arange(mask.size)
     return (f >= n - 1) & (c[f + 1] - c[np.maximum(f + 1 - n, 0)] == n)
 
@@ -160,13 +160,6 @@ def _quantiles(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: float) -> 
     a, b = ordered[first + below], ordered[first + np.minimum(below + 1, counts - 1)]
     t = pos - below
     return np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)  # as numpy's lerp
-
-
-def _cumsum0(a: np.ndarray) -> np.ndarray:
-    """The running sum of ``a`` with a leading 0."""
-    out = np.zeros(a.size + 1, dtype=np.float64 if a.dtype.kind == "f" else np.int64)
-    np.cumsum(a, out=out[1:])
-    return out
 
 
 class _Layout(NamedTuple):
@@ -212,7 +205,7 @@ def _rises(lay: _Layout, o: LocalOnsetOptions, b: _Bins) -> np.ndarray:
     its median bin RMS."""
     p, r = lay.pieces, lay.r
     plateau = _quantiles(r, lay.b0, lay.b1, 0.5)[p.owner]
-    c = _cumsum0(r)
+    c = cumsum0(r)
     f, stop, start = p.flat, p.stop[p.owner], p.start[p.owner]
     # The mean of bins f … f + body − 1 (zero past the piece's end, which can only lower it).
     ahead = (c[np.minimum(f + b.body, stop)] - c[f]) / b.body
@@ -233,7 +226,7 @@ def _departures(lay: _Layout, rise: np.ndarray, level: np.ndarray, o: LocalOnset
     # After the last run of ``quiet`` inactive bins that ends at or before the rise.
     gap = _last_true(_run_ends(~active, b.quiet), lo + b.quiet - 1, rise + 1)
     start = np.where(gap >= 0, gap + 1, lo)
-    ca = _cumsum0(active)
+    ca = cumsum0(active)
     end = np.minimum(f + b.sustain, hi[p.owner])
     sustained = active & ((ca[end] - ca[f]) >= o.density * (end - f))
     # The rise comes from a centred 3-bin mean: the contraction may start one bin after it.

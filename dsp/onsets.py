@@ -995,12 +995,15 @@ def _out_of_gaps(b: Bursts, starts: np.ndarray, stops: np.ndarray) -> Bursts:
     (the backtrack reads the envelope, which a gap's fill does not stop); a burst left empty is dropped."""
     if len(b) == 0:
         return b
-    k = np.searchsorted(starts, b.onsets, side="right") - 1
-    inside = (k >= 0) & (b.onsets < stops[np.maximum(k, 0)])
-    on = np.where(inside, stops[np.maximum(k, 0)], b.onsets)
-    k = np.searchsorted(starts, b.offsets, side="right") - 1
-    inside = (k >= 0) & (b.offsets < stops[np.maximum(k, 0)])
-    off = np.where(inside, starts[np.maximum(k, 0)] - 1, b.offsets)
+
+    def gap_of(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # (inside a gap, that gap's index)
+        k = np.maximum(np.searchsorted(starts, idx, side="right") - 1, 0)
+        return (starts[k] <= idx) & (idx < stops[k]), k
+
+    inside, k = gap_of(b.onsets)
+    on = np.where(inside, stops[k], b.onsets)
+    inside, k = gap_of(b.offsets)
+    off = np.where(inside, starts[k] - 1, b.offsets)
     keep = on <= off
     return Bursts(on[keep].astype(np.int64), off[keep].astype(np.int64))
 

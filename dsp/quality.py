@@ -23,14 +23,15 @@ import numpy as np
 from ._checks import check_fs, check_mask, check_positive, check_signal
 from ._util import as_float, moving_mean, moving_mean_from_cumsum, runs, spans_mask, window_samples
 from .filters import _psd
+from .local_onset import LocalOnsetOptions
 
 SNR_MIN_DB = 3.0
 CLIP_MAX_FRACTION = 0.01
 FLAT_MAX_FRACTION = 0.5
 MOTION_MAX_FRACTION = 0.05
-# How far before a burst activity is its lead-in, never a motion artefact (ms): LocalOnsetOptions' default
-# lookback_ms and max_later_ms.
-LEAD_IN_MS = 600.0
+# How far before a burst activity is its lead-in, never a motion artefact (ms): as far as the detector's last step
+# may move an onset later (the activity it leaves before the burst).
+LEAD_IN_MS = LocalOnsetOptions().max_later_ms
 MAINS_MAX_DB = 0.0
 FLAT_WINDOW_MS = 100.0
 
