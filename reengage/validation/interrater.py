@@ -107,19 +107,9 @@ def disagreements(first: Path = REFERENCE_CSV, second: Path = MARKER2_CSV, min_m
 def consensus_rows(first: Path = REFERENCE_CSV, second: Path = MARKER2_CSV,
                    tol_s: float = CONSENSUS_TOL_S) -> list[dict]:
     """Windows both call clear with onsets within ``tol_s`` of each other (onset = their mean), and windows both
-    call clear with no burst; every other window is ``unclear`` (so it is not scored)."""
-    out = []
-    for r, s in paired(first, second):
-        a, b = _label(r), _label(s)
-        row = {k: r[k] for k in COLUMNS}
-        row["onset_s"], row["clarity"], row["note"] = None, "unclear", "markers disagree"
-        if a == b == "onset" and abs(s["onset_s"] - r["onset_s"]) <= tol_s + 1e-9:
-            row["onset_s"], row["clarity"] = round((r["onset_s"] + s["onset_s"]) / 2.0, 4), "clear"
-            row["note"] = "consensus: mean of both marks"
-        elif a == b == "none":
-            row["clarity"], row["note"] = "clear", "consensus: no burst"
-        out.append(row)
-    return out
+    call clear with no burst; every other window is ``unclear`` (so it is not scored): the majority of two
+    (:func:`majority_rows`)."""
+    return majority_rows((first, second), tol_s)
 
 
 def fleiss_kappa(labels: list[list[str]]) -> float:
