@@ -328,10 +328,10 @@ def visual_table(scores: list[dict]) -> str:
     for s in scores:
         groups = [("all", s["all"])] + [(k, v) for k, v in s["split"].items()] + list(s["task_split"].items())
         for name, g in groups:
-            def f(v):
-                return "–" if v is None else f"{v:g}"
-            lines.append(f"| {s['detector']} | {name} | {g['reference_onsets']} | {f(g['found_pct'])} % | "
-                         f"{f(g['median_error_ms'])} | {f(g['median_abs_error_ms'])} | {f(g['extra_pct'])} % |")
+            def f(v, unit=""):
+                return "–" if v is None else f"{v:g}{unit}"
+            lines.append(f"| {s['detector']} | {name} | {g['reference_onsets']} | {f(g['found_pct'], ' %')} | "
+                         f"{f(g['median_error_ms'])} | {f(g['median_abs_error_ms'])} | {f(g['extra_pct'], ' %')} |")
     return "\n".join(lines)
 
 

@@ -339,3 +339,15 @@ def test_fresh_markers_agree_as_the_others_do():
     assert a["clarity_kappa"] >= 0.65
     assert a["both_onset"] >= 22
     assert a["within_50_pct"] >= 70.0
+
+
+def test_table_shows_a_dash_where_a_group_has_no_onsets():
+    from reengage.validation.visual import visual_table
+
+    empty = {"reference_onsets": 0, "found_pct": None, "median_error_ms": None, "median_abs_error_ms": None,
+             "extra_pct": None}
+    full = {"reference_onsets": 4, "found_pct": 75.0, "median_error_ms": -20.0, "median_abs_error_ms": 20.0,
+            "extra_pct": 25.0}
+    table = visual_table([{"detector": "d", "all": full, "split": {"tune": empty}, "task_split": {}}])
+    assert "| d | all | 4 | 75 % | -20 | 20 | 25 % |" in table
+    assert "| d | tune | 0 | – | – | – | – |" in table
