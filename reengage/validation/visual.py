@@ -93,8 +93,9 @@ class Window:
     anchor: str
 
 
-def windows(path: Path) -> list[Window]:
-    """The windows of a recording, anchored on its movement or gait reference, else on coarse envelope peaks."""
+def windows(path: Path, channels: tuple[str, ...] | None = None) -> list[Window]:
+    """The windows of a recording, anchored on its movement or gait reference, else on coarse envelope peaks;
+    for ``channels`` (default: the task's marked channels, :data:`TASK_CHANNELS`)."""
     task = task_name(path)
     t, names, x = read_csv(path)
     fs = 1.0 / np.median(np.diff(t))
@@ -111,7 +112,7 @@ def windows(path: Path) -> list[Window]:
     else:
         anchors = []
         pre, post = (0.7, 0.25) if task == "gait" else (1.5, 0.3)
-    for name in TASK_CHANNELS[task]:
+    for name in TASK_CHANNELS[task] if channels is None else channels:
         if name not in names:
             continue
         chan_anchors = anchors
@@ -143,6 +144,21 @@ def fresh_windows(data_dir: Path | None = None) -> list[tuple[str, Window]]:
     used = {(r["file"], r["channel"], round(r["window_start_s"], 3)) for r in load_reference()}
     return [(p.name, w) for p in sorted(data_dir.glob("*.csv")) if subject_of(p.name) in HOLDOUT
             for w in windows(p) if (p.name, w.channel, round(w.start_s, 3)) not in used]
+
+
+def other_channel_windows(data_dir: Path | None = None) -> list[tuple[str, Window]]:
+    """The windows of the held-back subjects' channels that :data:`TASK_CHANNELS` leaves out (the quadriceps in
+    gait and in standing flexion, semitendinosus in seated extension), with the same window rules: the second fresh
+    set, marked blind by two more markers after the detector's sixth round was frozen."""
+    data_dir = data_dir or shared_data_dir()
+    out = []
+    for p in sorted(data_dir.glob("*.csv")):
+        if subject_of(p.name) not in HOLDOUT:
+            continue
+        names = read_csv(p)[1]
+        others = tuple(c for c in names if c not in TASK_CHANNELS[task_name(p)])
+        out += [(p.name, w) for w in windows(p, others)]
+    return out
 
 
 def render(paths: list[Path], out_dir: Path, per_image: int = 8, first: int | None = None,
