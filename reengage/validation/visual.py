@@ -41,6 +41,10 @@ TASK_CHANNELS = {
 }
 
 
+# The muscles the product records or that neighbour them (the Santuz trial's lower-leg muscles are left out).
+THIGH_AND_HIP = ("glute_max", "glute_med", "biceps_femoris", "semitendinosus", "rectus_femoris", "vastus_medialis")
+
+
 def task_name(path: Path) -> str:
     """The task of a file (``biosppy`` for the BioSPPy example)."""
     return task_of(path)
@@ -146,17 +150,18 @@ def fresh_windows(data_dir: Path | None = None) -> list[tuple[str, Window]]:
             for w in windows(p) if (p.name, w.channel, round(w.start_s, 3)) not in used]
 
 
-def other_channel_windows(data_dir: Path | None = None) -> list[tuple[str, Window]]:
-    """The windows of the held-back subjects' channels that :data:`TASK_CHANNELS` leaves out (the quadriceps in
-    gait and in standing flexion, semitendinosus in seated extension), with the same window rules: the second fresh
-    set, marked blind by two more markers after the detector's sixth round was frozen."""
+def other_channel_windows(split: str = "holdout", data_dir: Path | None = None) -> list[tuple[str, Window]]:
+    """The windows of the channels that :data:`TASK_CHANNELS` leaves out (the quadriceps in gait and in standing
+    flexion, semitendinosus in seated extension) in the files of ``split``'s subjects, with the same window rules.
+    ``holdout``: the second fresh set, marked blind by two more markers; ``tune``: the same channel kinds of the
+    tune subjects, marked blind by one more marker for tuning (reference README)."""
     data_dir = data_dir or shared_data_dir()
     out = []
     for p in sorted(data_dir.glob("*.csv")):
-        if subject_of(p.name) not in HOLDOUT:
+        if split_of(p.name) != split:
             continue
         names = read_csv(p)[1]
-        others = tuple(c for c in names if c not in TASK_CHANNELS[task_name(p)])
+        others = tuple(c for c in names if c in THIGH_AND_HIP and c not in TASK_CHANNELS[task_name(p)])
         out += [(p.name, w) for w in windows(p, others)]
     return out
 
