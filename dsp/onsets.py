@@ -969,20 +969,22 @@ def _split_channels(o: PowerBacktrackOptions, power_mean, n_ch: int) -> bool:
 
 
 def _power_backtrack(x: np.ndarray, fs: float, rest, exclude, o: PowerBacktrackOptions, power_mean,
-                     base: DetectionBaseline | None, sums=None) -> list[Bursts]:
-    """:func:`power_backtrack` on checked input: statistics → coarse detection → onsets → offsets."""
+                     base: DetectionBaseline | None, sums=None, gaps=None) -> list[Bursts]:
+    """:func:`power_backtrack` on checked input: statistics → coarse detection → onsets → offsets. ``gaps``: the
+    runs of ``exclude`` when the caller has found them (one channel at a time shares them)."""
+    if gaps is None and exclude is not None and np.any(exclude):
+        gaps = runs(np.asarray(exclude, dtype=bool))
     if _split_channels(o, power_mean, x.shape[0]):
         sums = np.empty((1, x.shape[-1] + 1), dtype=np.complex128)
         return [b for c in range(x.shape[0])
                 for b in _power_backtrack(x[c:c + 1], fs, rest, exclude, o, None,
-                                          None if base is None else base.channels(c), sums)]
+                                          None if base is None else base.channels(c), sums, gaps)]
     env = _RecordEnvelopes(x, fs, o, power_mean=power_mean, sums=sums)
     if base is None:
         base = _learn_baseline(env, fs, o, rest, exclude)
     out = _refine(env, base, o, fs, exclude, _coarse_bursts(env, base, o, fs, exclude))
     if o.h_hold > 0:
         out = [_hold(env, base, o, fs, c, b) for c, b in enumerate(out)]
-    gaps = runs(np.asarray(exclude, dtype=bool)) if exclude is not None and np.any(exclude) else None
     if gaps is not None:
         out = [_out_of_gaps(b, *gaps) for b in out]
     if o.local_onset is not None:
