@@ -31,6 +31,12 @@ MARKERS = (REFERENCE_CSV, MARKER2_CSV, MARKER3_CSV)
 # by two more blind markers after the detector was frozen (reference README, "Fresh held-back windows").
 FRESH_CSVS = (REFERENCE_CSV.parent / "visual_onsets_fresh_marker4.csv",
               REFERENCE_CSV.parent / "visual_onsets_fresh_marker5.csv")
+# The second fresh set: the held-back subjects' channels the reference leaves out (visual.other_channel_windows),
+# marked by two more blind markers; and the same channel kinds of the tune subjects, marked by one more blind
+# marker for tuning (reference README, "Second fresh set").
+FRESH2_CSVS = (REFERENCE_CSV.parent / "visual_onsets_fresh2_marker6.csv",
+               REFERENCE_CSV.parent / "visual_onsets_fresh2_marker7.csv")
+TUNE_OTHER_CSV = REFERENCE_CSV.parent / "visual_onsets_tune_other_marker8.csv"
 CONSENSUS_TOL_S = 0.05
 
 
@@ -188,12 +194,16 @@ def score_against(detectors, reference: str = "marker2", data_dir: Path | None =
     """:func:`score_visual` of each detector against marker 2 or 3 alone (``"marker2"``, ``"marker3"``), the
     consensus of markers 1 and 2 (``"consensus"``), the majority of the three (``"majority"``), or on the fresh
     held-back windows against marker 4 or 5 alone (``"fresh4"``, ``"fresh5"``) or their consensus
-    (``"fresh_consensus"``)."""
-    files = {"marker2": MARKER2_CSV, "marker3": MARKER3_CSV, "fresh4": FRESH_CSVS[0], "fresh5": FRESH_CSVS[1]}
+    (``"fresh_consensus"``); on the second fresh set against marker 6 or 7 alone (``"fresh6"``, ``"fresh7"``) or
+    their consensus (``"fresh2_consensus"``); on the tune subjects' other channels against marker 8
+    (``"tune_other"``)."""
+    files = {"marker2": MARKER2_CSV, "marker3": MARKER3_CSV, "fresh4": FRESH_CSVS[0], "fresh5": FRESH_CSVS[1],
+             "fresh6": FRESH2_CSVS[0], "fresh7": FRESH2_CSVS[1], "tune_other": TUNE_OTHER_CSV}
     if reference in files:
         return [score_visual(d, reference=files[reference], data_dir=data_dir) for d in detectors]
     rows = {"consensus": consensus_rows, "majority": majority_rows,
-            "fresh_consensus": lambda: consensus_rows(*FRESH_CSVS)}[reference]()
+            "fresh_consensus": lambda: consensus_rows(*FRESH_CSVS),
+            "fresh2_consensus": lambda: consensus_rows(*FRESH2_CSVS)}[reference]()
     with tempfile.TemporaryDirectory() as tmp:
         path = write_reference(rows, Path(tmp) / f"{reference}.csv")
         return [score_visual(d, reference=path, data_dir=data_dir) for d in detectors]
@@ -217,11 +227,19 @@ def main(argv=None) -> int:
         for name in ("fresh4", "fresh5", "fresh_consensus"):
             out[name] = score_against(detectors, name)
         references += ["fresh4", "fresh5", "fresh_consensus"]
+    if all(p.exists() for p in FRESH2_CSVS):
+        out["fresh2_agreement"] = agreement(*FRESH2_CSVS)
+        for name in ("fresh6", "fresh7", "fresh2_consensus"):
+            out[name] = score_against(detectors, name)
+        references += ["fresh6", "fresh7", "fresh2_consensus"]
+    if TUNE_OTHER_CSV.exists():
+        out["tune_other"] = score_against(detectors, "tune_other")
+        references.append("tune_other")
     if args.json:
         json.dump(out, sys.stdout, indent=1)
         return 0
     print(json.dumps(out["agreement"], indent=1))
-    for key in ("three_way", "fresh_agreement"):
+    for key in ("three_way", "fresh_agreement", "fresh2_agreement"):
         if key in out:
             print(json.dumps(out[key], indent=1))
     for d in out["disagreements"]:

@@ -351,3 +351,27 @@ def test_table_shows_a_dash_where_a_group_has_no_onsets():
     table = visual_table([{"detector": "d", "all": full, "split": {"tune": empty}, "task_split": {}}])
     assert "| d | all | 4 | 75 % | -20 | 20 | 25 % |" in table
     assert "| d | tune | 0 | – | – | – | – |" in table
+
+
+# ----------------------------------------------------- second fresh set: the channels the reference leaves out
+
+@needs_data
+@pytest.mark.parametrize("split, count", [("holdout", 96), ("tune", 166)])
+def test_other_channel_windows_are_the_thigh_and_hip_channels_the_reference_leaves_out(split, count):
+    from reengage.validation.visual import TASK_CHANNELS, THIGH_AND_HIP, other_channel_windows, windows
+
+    wins = other_channel_windows(split)
+    assert len(wins) == count
+    marked = {(r["file"], r["channel"]) for r in load_reference()}
+    for file, w in wins:
+        assert split_of(file) == split
+        assert w.channel in THIGH_AND_HIP and w.channel not in TASK_CHANNELS[task_name(Path(file))]
+        assert (file, w.channel) not in marked
+        assert w.start_s < w.end_s
+    # The same window rules as the reference's own: for a file's marked channels, windows() with those channels
+    # named gives what it gives by default.
+    path = DATA / "uci_N04_gait.csv"
+    assert windows(path, TASK_CHANNELS["gait"]) == windows(path)
+    kinds = {(task_name(Path(f)), w.channel) for f, w in wins}
+    assert {("gait", "rectus_femoris"), ("gait", "vastus_medialis"), ("knee_flexion_standing", "rectus_femoris"),
+            ("knee_extension_seated", "semitendinosus")} <= kinds
