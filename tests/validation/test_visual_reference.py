@@ -375,3 +375,25 @@ def test_other_channel_windows_are_the_thigh_and_hip_channels_the_reference_leav
     kinds = {(task_name(Path(f)), w.channel) for f, w in wins}
     assert {("gait", "rectus_femoris"), ("gait", "vastus_medialis"), ("knee_flexion_standing", "rectus_femoris"),
             ("knee_extension_seated", "semitendinosus")} <= kinds
+
+
+@needs_data
+@pytest.mark.parametrize("marker, clear_onsets, no_burst", [(0, 65, 1), (1, 61, 7)])
+def test_fresh2_csvs_cover_exactly_the_other_channels_of_the_held_back_subjects(marker, clear_onsets, no_burst):
+    from reengage.validation.interrater import FRESH2_CSVS
+    from reengage.validation.visual import other_channel_windows
+
+    path = FRESH2_CSVS[marker]
+    with path.open(newline="") as fh:
+        assert tuple(csv.DictReader(fh).fieldnames) == COLUMNS
+    rows = load_reference(path)
+    want = [(f, w.channel, round(w.start_s, 3), round(w.end_s, 3)) for f, w in other_channel_windows("holdout")]
+    assert [(r["file"], r["channel"], r["window_start_s"], r["window_end_s"]) for r in rows] == want
+    for r in rows:
+        assert r["split"] == "holdout" == split_of(r["file"])
+        assert r["note"].startswith(f"marker {6 + marker}")
+        assert r["clarity"] in ("clear", "unclear")
+        if r["onset_s"] is not None:
+            assert r["clarity"] == "clear" and r["window_start_s"] < r["onset_s"] < r["window_end_s"]
+    assert sum(r["onset_s"] is not None for r in rows) == clear_onsets
+    assert sum(r["clarity"] == "clear" and r["onset_s"] is None for r in rows) == no_burst
