@@ -397,3 +397,21 @@ def test_fresh2_csvs_cover_exactly_the_other_channels_of_the_held_back_subjects(
             assert r["clarity"] == "clear" and r["window_start_s"] < r["onset_s"] < r["window_end_s"]
     assert sum(r["onset_s"] is not None for r in rows) == clear_onsets
     assert sum(r["clarity"] == "clear" and r["onset_s"] is None for r in rows) == no_burst
+
+
+@needs_data
+def test_tune_other_csv_covers_exactly_the_tune_subjects_other_channels():
+    from reengage.validation.interrater import TUNE_OTHER_CSV
+    from reengage.validation.visual import other_channel_windows
+
+    with TUNE_OTHER_CSV.open(newline="") as fh:
+        assert tuple(csv.DictReader(fh).fieldnames) == COLUMNS
+    rows = load_reference(TUNE_OTHER_CSV)
+    want = [(f, w.channel, round(w.start_s, 3), round(w.end_s, 3)) for f, w in other_channel_windows("tune")]
+    assert [(r["file"], r["channel"], r["window_start_s"], r["window_end_s"]) for r in rows] == want
+    for r in rows:
+        assert r["split"] == "tune" == split_of(r["file"]) and r["note"].startswith("marker 8")
+        if r["onset_s"] is not None:
+            assert r["clarity"] == "clear" and r["window_start_s"] < r["onset_s"] < r["window_end_s"]
+    assert sum(r["onset_s"] is not None for r in rows) == 89
+    assert sum(r["clarity"] == "clear" and r["onset_s"] is None for r in rows) == 10
