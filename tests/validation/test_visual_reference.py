@@ -415,3 +415,57 @@ def test_tune_other_csv_covers_exactly_the_tune_subjects_other_channels():
             assert r["clarity"] == "clear" and r["window_start_s"] < r["onset_s"] < r["window_end_s"]
     assert sum(r["onset_s"] is not None for r in rows) == 89
     assert sum(r["clarity"] == "clear" and r["onset_s"] is None for r in rows) == 10
+
+
+# Measured 2026-12-01, power_backtrack unchanged since the fifth round (its onsets identical to ae66786's) and not
+# changed after these marks were read (found %, median |error| ms, extra %): marker 6 70.8 / 26 / 29.2 (65 onsets),
+# marker 7 65.6 / 29 / 42.6 (61), their consensus 69.8 / 24 / 32.1 (53); on the windows neither marker notes a
+# second burst in, 80.6 / 27 / 16.1 (31), and on the first fresh set's 72.2 / 20.5 / 11.1 (18). The tune subjects'
+# same channels against marker 8: 86.5 / 26 / 21.3 (89). Floors a few points lower; the target is not met.
+FRESH2_FLOORS = {"fresh6": (65.0, 31.0, 35.0), "fresh7": (60.0, 34.0, 48.0), "fresh2_consensus": (64.0, 29.0, 38.0),
+                 "fresh2_one_burst": (74.0, 32.0, 23.0), "fresh_one_burst": (66.0, 26.0, 17.0),
+                 "tune_other": (82.0, 31.0, 26.0)}
+
+
+@needs_data
+@pytest.mark.parametrize("reference", sorted(FRESH2_FLOORS))
+def test_default_detector_on_the_second_fresh_set_and_the_tune_other_channels(reference):
+    from reengage.validation.interrater import score_against
+
+    found, abs_err, extra = FRESH2_FLOORS[reference]
+    s = score_against(["power_backtrack"], reference)[0]["all"]
+    assert s["found_pct"] >= found
+    assert s["median_abs_error_ms"] <= abs_err
+    assert s["extra_pct"] <= extra
+    assert s["found_pct"] < 90.0 or s["extra_pct"] > 10.0  # what the docs report: the target is not met here
+
+
+def test_second_fresh_markers_agree_as_the_others_do():
+    from reengage.validation.interrater import FRESH2_CSVS, agreement
+
+    # Measured: clarity kappa 0.75 (89.6 % agree), call kappa 0.72; 58 onsets both clear, 91.4 % within 50 ms,
+    # median |difference| 5 ms.
+    a = agreement(*FRESH2_CSVS)
+    assert a["windows"] == 96
+    assert a["clarity_kappa"] >= 0.65 and a["call_kappa"] >= 0.62
+    assert a["both_onset"] >= 52
+    assert a["within_50_pct"] >= 85.0
+    assert a["median_abs_diff_ms"] <= 10.0
+
+
+def test_one_burst_rows_leave_out_windows_a_marker_notes_a_second_burst_in(tmp_path):
+    from reengage.validation.interrater import one_burst_rows, write_reference
+
+    base = {"file": "f.csv", "channel": "c", "window_end_s": 1.0, "clarity": "clear", "split": "holdout"}
+    notes = [("marker 6, window #0: clear rise", "marker 7, window #0 clear rise"),
+             ("marker 6, window #1: largest burst; first smaller burst at 1.245 s", "marker 7, window #1 rise"),
+             ("marker 6, window #2: clear rise", "marker 7, window #2: two bursts of near-equal size"),
+             ("marker 6, window #3: small burst at 2.05-2.25 s earlier", "marker 7, window #3 rise"),
+             ("marker 6, window #4: isolated spike ignored", "marker 7, window #4 gradual rise")]
+    paths = []
+    for m in range(2):
+        rows = [dict(base, window_start_s=float(i), onset_s=i + 0.5, note=n[m]) for i, n in enumerate(notes)]
+        paths.append(write_reference(rows, tmp_path / f"m{m}.csv"))
+    out = one_burst_rows(load_reference(paths[0]), paths)
+    assert [r["clarity"] for r in out] == ["clear", "unclear", "unclear", "unclear", "clear"]
+    assert [r["onset_s"] for r in out] == [0.5, None, None, None, 4.5]
