@@ -9,7 +9,8 @@ One verb per step, each usable alone from a notebook (``fs`` in Hz, ``axis=-1``,
 * baseline: :func:`quietest_window`, :func:`baseline_mask`, :func:`baseline_stats`
 * onsets: :func:`detect_bursts` (``method=`` one of :data:`METHODS`), :func:`hodges_bui`, :func:`bonato`,
   :func:`solnik`, :func:`power_backtrack` (default), :func:`envelope_bursts`, :func:`ramp_onsets` (optional refinement),
-  :func:`local_onsets` (power_backtrack's last step: onsets against the baseline just before each burst);
+  :func:`local_onsets` (power_backtrack's last step: onsets against the baseline just before each burst) and
+  :func:`lead_ins` (short bursts that lead into a larger one);
   their settings: :class:`PowerBacktrackOptions`, :class:`HodgesBuiOptions`, :class:`BonatoOptions`,
   :class:`SolnikOptions`, :class:`EnvelopeBurstOptions`, :class:`RampFitOptions`, :class:`LocalOnsetOptions`
 * movement: :func:`gyro_magnitude`, :func:`tilt_deg`, :func:`movement_segments`
@@ -34,7 +35,7 @@ from .envelope import linear_envelope, moving_rms, tkeo
 from .filters import bandpass, clean, detect_mains_hz, filtfilt_fft, mains_lines, remove_dc, subtract_lines
 from .imu import gyro_magnitude, movement_segments, tilt_deg
 from .normalize import mvc_reference, noise_corrected_rms, percent_mvc
-from .local_onset import LocalOnsetOptions, local_onsets
+from .local_onset import LocalOnsetOptions, lead_ins, local_onsets
 from .onsets import (DEFAULT_METHOD, METHODS, BonatoOptions, Bursts, DetectionBaseline, EnvelopeBurstOptions,
                      HodgesBuiOptions, PowerBacktrackOptions, RampFitOptions, SolnikOptions, bonato, detect_bursts,
                      envelope_bursts, hodges_bui, power_backtrack, power_backtrack_baseline, ramp_onsets, solnik)
@@ -59,7 +60,7 @@ __all__ = [
     "DEFAULT_METHOD", "METHODS", "Bursts", "bonato", "detect_bursts", "envelope_bursts", "hodges_bui",
     "power_backtrack", "ramp_onsets", "solnik",
     "BonatoOptions", "DetectionBaseline", "EnvelopeBurstOptions", "HodgesBuiOptions", "PowerBacktrackOptions",
-    "RampFitOptions", "SolnikOptions", "power_backtrack_baseline", "LocalOnsetOptions", "local_onsets",
+    "RampFitOptions", "SolnikOptions", "power_backtrack_baseline", "LocalOnsetOptions", "local_onsets", "lead_ins",
     "channel_quality",
     "EmgPower", "Mains", "clean_emg", "emg_power", "envelope_mvc_peak", "find_mains", "mvc_peak", "probe_samples",
     "resting_power", "rms_envelope", "stored_envelope",

@@ -43,7 +43,7 @@ from ._util import (as_float, cumsum0, drop_short_runs, first_true_after, forwar
                     moving_mean_from_cumsum, power_cumsum, runs, spans_mask, window_samples)
 from .baseline import Baseline, baseline_mask, baseline_stats, robust_stats
 from .envelope import linear_envelope, linear_envelope_cumsum, tkeo
-from .local_onset import LocalOnsetOptions, local_onsets
+from .local_onset import LocalOnsetOptions, lead_ins, local_onsets
 
 
 class Bursts(NamedTuple):
@@ -1012,7 +1012,8 @@ def _out_of_gaps(b: Bursts, starts: np.ndarray, stops: np.ndarray) -> Bursts:
 
 def _local(x: np.ndarray, b: Bursts, fs: float, o: LocalOnsetOptions, gaps) -> Bursts:
     """Last step (``local_onset``): the onsets judged against the baseline just before each burst, which never
-    reaches back over a data gap (``gaps``: the (starts, exclusive stops) of the gaps, or None)."""
+    reaches back over a data gap (``gaps``: the (starts, exclusive stops) of the gaps, or None), and the short
+    bursts that lead into a larger one dropped (:func:`~reengage.dsp.local_onset.lead_ins`)."""
     if len(b) == 0:
         return b
     floor = None
@@ -1020,7 +1021,13 @@ def _local(x: np.ndarray, b: Bursts, fs: float, o: LocalOnsetOptions, gaps) -> B
         gap_ends = gaps[1]
         k = np.searchsorted(gap_ends, b.onsets, side="right") - 1
         floor = np.where(k >= 0, gap_ends[np.maximum(k, 0)], 0)
-    return Bursts(local_onsets(x, b.onsets, b.offsets, fs=fs, options=o, floor=floor, check_finite=False), b.offsets)
+    on = local_onsets(x, b.onsets, b.offsets, fs=fs, options=o, floor=floor, check_finite=False)
+    lead = lead_ins(x, on, b.offsets, fs=fs, options=o, check_finite=False)
+    if gaps is not None and lead.any():
+        # Unknown signal between the two is no quiet stretch to judge a lead-in by.
+        k = np.searchsorted(gaps[0], b.offsets[:-1], side="right")
+        lead[:-1] &= ~((k < gaps[0].size) & (gaps[0][np.minimum(k, gaps[0].size - 1)] < on[1:]))
+    return Bursts(on[~lead], b.offsets[~lead])
 
 
 def _checked_power_mean(power_mean, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -106,6 +106,14 @@ class LiveChain:
         # An offset is final once a later run could no longer merge with the burst (min_gap_ms) nor the
         # forward search past the detection window's reach change it.
         self.off_guard = window_samples(self.detector.min_gap_ms + 2 * self.detector.detect_window_ms, self.fs)
+        # A short burst may turn out to be the next one's lead-in (local_onset.lead_ins drops it): it is reported
+        # once the detector could have seen that next burst, the lead-in span plus a shortest burst after its end.
+        lo = self.detector.local_onset
+        leads = lo is not None and lo.lead_in_max_ms > 0 and lo.lead_in_within_ms > 0
+        self.lead_in_max = window_samples(lo.lead_in_max_ms, self.fs) if leads else 0
+        self.lead_in_hold = window_samples(lo.lead_in_within_ms + self.detector.min_burst_ms
+                                           + self.detector.detect_window_ms, self.fs) if leads else 0
+        self.detect_reach = window_samples(self.detector.detect_window_ms, self.fs)
         self.origin: int | None = None  # board index of the first sample fed: event times count from it
         self.next_index: int | None = None
         self.buf = np.zeros((self.nch, 0))
@@ -334,10 +342,24 @@ class LiveChain:
                     continue
                 if on < w0 + self.settle and w0 != self.origin:
                     continue  # cut by the window's left edge: only a burst followed from its start is reported
+                if self._may_lead_in(on, off, edge):
+                    continue
                 t.open = [on, off]
                 step.detections.append((c, "onset", on, step.end))
                 if off < edge - self.off_guard:
                     self._close(c, t, step)
+
+    def _may_lead_in(self, on: int, off: int, edge: int) -> bool:
+        """Whether a burst may still turn out to be the next one's lead-in (``local_onset.lead_ins``): still active
+        at the settled edge and not yet clearly longer than a lead-in, or over, short, and the burst it may lead
+        into not yet seeable. Such a burst is reported later (or never, if it is one)."""
+        if not self.lead_in_max:
+            return False
+        if off >= edge - self.detect_reach:
+            # Still active at the settled edge (its offset there may fall back by up to about half the detection
+            # window, the centred P_d's reach): longer than a lead-in once it has lasted that much more.
+            return edge - on < self.lead_in_max + self.detect_reach
+        return off - on < self.lead_in_max and off + self.lead_in_hold > edge
 
     def _close(self, c: int, t: _Track, step: LiveStep) -> None:
         t.done.append((t.open[0], t.open[1]))
