@@ -115,7 +115,8 @@ def main() -> int:
     try:
         driver.get(f"http://127.0.0.1:{http_port}/live")
         deadline = time.monotonic() + 20
-        while "Listening" not in driver.execute_script(
+        # The idle page says how to start a session once its first poll has come back.
+        while "reengage record" not in driver.execute_script(
                 "const e = document.getElementById('live-status'); return e ? e.textContent : ''"):
             if time.monotonic() > deadline:
                 raise SystemExit("the live page never polled")
