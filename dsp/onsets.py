@@ -241,6 +241,9 @@ class PowerBacktrackOptions:
     judges an onset against; where tonic firing or lead-in potentials that fall quiet again come before a burst,
     the onset was dated to them (real standing knee flexion: 150–800 ms early). On the held-back subjects of the
     visual reference: 78 → 87 % of clear onsets found, 20 → 11 % extra; the synthetic validation table moves by 1 ms of bias in one cell.
+    The same step drops a short burst that leads into a larger one (:func:`~reengage.dsp.local_onset.lead_ins`,
+    sixth round): extra onsets on the tune subjects' unmarked thigh channels 21.3 → 15.7 %, on the held-back
+    subjects 11 → 9 %, no tune onset lost, the synthetic table unchanged.
     ``ramp_fit`` is off: on tuning seeds 100–111 it changed the median latency error by −2…+5 ms per
     cell, within the seed-to-seed noise, for about 50 µs per burst.
     """
