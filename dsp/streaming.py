@@ -110,7 +110,8 @@ class LiveChain:
         # once the detector could have seen that next burst, the lead-in span plus a shortest burst after its end.
         lo = self.detector.local_onset
         leads = lo is not None and lo.lead_in_max_ms > 0 and lo.lead_in_within_ms > 0
-        self.lead_in_max = window_samples(lo.lead_in_max_ms, self.fs) if leads else 0
+        # In samples, as lead_ins compares it: a burst of at most this many samples may be a lead-in.
+        self.lead_in_max = lo.lead_in_max_ms * 1e-3 * self.fs if leads else 0.0
         self.lead_in_hold = window_samples(lo.lead_in_within_ms + self.detector.min_burst_ms
                                            + self.detector.detect_window_ms, self.fs) if leads else 0
         self.detect_reach = window_samples(self.detector.detect_window_ms, self.fs)
@@ -358,8 +359,8 @@ class LiveChain:
         if off >= edge - self.detect_reach:
             # Still active at the settled edge (its offset there may fall back by up to about half the detection
             # window, the centred P_d's reach): longer than a lead-in once it has lasted that much more.
-            return edge - on < self.lead_in_max + self.detect_reach
-        return off - on < self.lead_in_max and off + self.lead_in_hold > edge
+            return edge - on <= self.lead_in_max + self.detect_reach
+        return off - on + 1 <= self.lead_in_max and off + self.lead_in_hold > edge
 
     def _close(self, c: int, t: _Track, step: LiveStep) -> None:
         t.done.append((t.open[0], t.open[1]))
