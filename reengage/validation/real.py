@@ -12,7 +12,10 @@ against the movement, a reference that does not come from our detector:
   ``movement_derived.csv`` is not used (in A05 it takes the flexed end as rest).
 - ``treadmill_walking`` (Santuz 2020): glute max against each touchdown (it fires in terminal swing).
 
-Also per file: prime-mover bursts while the knee rests (:func:`rest_spans`), and reps against the movements.
+Also per file: prime-mover bursts while the knee rests (:func:`rest_spans`), reps against the movements, and for
+UCI gait the strides (between swing peaks of the goniometer, :func:`gait_strides`) in which each channel has a
+burst onset (:func:`gait_table`): every thigh muscle fires once or twice a stride, so a channel that gets an onset
+in few strides is missing bursts.
 The goniometer's start lags even the eye-marked onsets by ~200 ms, so these scores measure that lead more than
 detection; the examiner's visual reference (:mod:`reengage.validation.visual`) is the onset target. Not scored
 against movement: UCI gait (no heel strike) and BioSPPy (no timing).
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import signal
 
 from reengage.analysis import analyze
 from reengage.dsp.channel import clean_emg, find_mains
@@ -121,6 +125,29 @@ def flexion_starts(path: Path, muscles=("biceps_femoris", "semitendinosus")) -> 
                 rise[direction].append(float(np.log(after / before)))
     flex = max(rise, key=lambda d: np.mean(rise[d]) if rise[d] else -np.inf)
     return np.array([s for s, d in moves if d == flex])
+
+
+def gait_strides(path: Path) -> np.ndarray | None:
+    """The peaks of swing-phase knee flexion (s) in a UCI gait file: consecutive peaks bound one stride.
+
+    The goniometer (``annotations/<stem>.knee_angle.csv``) low-passed at 6 Hz; peaks at least 0.7 s apart with a
+    prominence of 40 % of its range, in the direction (its sign differs per subject) whose peaks are the more
+    prominent: swing flexion (~60°) is the knee's largest excursion in walking. Rough: a missed or an extra peak
+    makes one stride of two or a short one (2 of the 48 intervals are over 2 s here, 2 under 0.9 s)."""
+    ann = path.parent / "annotations" / f"{path.stem}.knee_angle.csv"
+    if not ann.exists():
+        return None
+    a = np.loadtxt(ann, delimiter=",", skiprows=1, ndmin=2)
+    t, angle = a[:, 0], a[:, 1]
+    fs = 1.0 / float(np.median(np.diff(t)))
+    angle = signal.sosfiltfilt(signal.butter(2, 6.0, fs=fs, output="sos"), angle)
+    best, peaks = -np.inf, np.empty(0)
+    for sign in (1.0, -1.0):
+        p, props = signal.find_peaks(sign * angle, prominence=0.4 * np.ptp(angle), distance=int(0.7 * fs))
+        score = float(np.median(props["prominences"])) if p.size else -np.inf
+        if score > best:
+            best, peaks = score, t[p]
+    return peaks
 
 
 def match(reference: np.ndarray, detected: np.ndarray, window_s: float = MATCH_S) -> list[float]:
@@ -252,6 +279,12 @@ def score_file(path: Path) -> FileScore:
             for a, b in rest_spans(path, names):
                 fs.rest_s += b - a
                 fs.rest_bursts += sum(int(np.sum((onsets[n] >= a) & (onsets[n] <= b))) for n in names)
+    if fs.task == "gait":
+        peaks = gait_strides(path)
+        if peaks is not None and peaks.size > 1:
+            fs.extra["strides"] = int(peaks.size - 1)
+            fs.extra["strides_with_onset"] = {
+                k: int(np.sum(np.diff(np.searchsorted(o, peaks)) > 0)) for k, o in onsets.items()}
     if fs.task == "treadmill_walking":
         td = reference_times(path, "gait_events", "touchdown_s")
         for name in ("semitendinosus", "biceps_femoris"):
@@ -312,6 +345,28 @@ def real_table(summary: dict[str, dict]) -> str:
                      f"{f(s['matched_pct'])}{'' if s['matched_pct'] is None else ' %'} | "
                      f"{f(s['median_error_ms'])} | {f(s['median_abs_error_ms'])} | {f(s['median_nearest_ms'])} | "
                      f"{rest} |")
+    return "\n".join(lines)
+
+
+def gait_table(scores: list[FileScore]) -> str:
+    """Markdown: per channel, the UCI gait strides in which it has a burst onset (all files, and the files of the
+    visual reference's tune and held-back subjects)."""
+    from reengage.validation.visual import split_of
+
+    groups: dict[str, dict[str, list[int]]] = {}
+    for s in scores:
+        if "strides" not in s.extra:
+            continue
+        for key in ("all", split_of(s.file)):
+            for ch, n in s.extra["strides_with_onset"].items():
+                tot = groups.setdefault(ch, {}).setdefault(key, [0, 0])
+                tot[0] += n
+                tot[1] += s.extra["strides"]
+    lines = ["| channel | strides with an onset, all files | tune subjects | held-back subjects |", "|---|---:|---:|---:|"]
+    for ch, g in groups.items():
+        cells = [f"{g[k][0]} / {g[k][1]} ({100.0 * g[k][0] / g[k][1]:.0f} %)" if k in g and g[k][1] else "–"
+                 for k in ("all", "tune", "holdout")]
+        lines.append(f"| {ch} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

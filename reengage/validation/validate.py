@@ -286,7 +286,7 @@ def _table(results: dict) -> str:
 def _real(as_json: bool) -> int:
     from dataclasses import asdict
 
-    from reengage.validation.real import file_lines, real_table, run_real, shared_data_dir
+    from reengage.validation.real import file_lines, gait_table, real_table, run_real, shared_data_dir
 
     if not shared_data_dir().is_dir():
         print(f"no real-data folder at {shared_data_dir()} (set $REENGAGE_SHARED_DATA)", file=sys.stderr)
@@ -298,6 +298,8 @@ def _real(as_json: bool) -> int:
     print(file_lines(scores))
     print()
     print(real_table(summary))
+    print()
+    print(gait_table(scores))
     return 0
 
 
