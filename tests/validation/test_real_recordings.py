@@ -147,14 +147,17 @@ def test_gait_strides_with_an_onset_per_channel(real_run):
     scores = real_run[0]
     gait = {s.file: s.extra for s in scores if s.task == "gait"}
     assert all("strides" in e for e in gait.values())
-    # Measured: N08 biceps femoris 0 of 5 strides and A02 vastus medialis 0 of 7, though both fire every stride.
+    # Measured: N08 biceps femoris 0 of 5 strides and A02 vastus medialis 1 of 7, though both fire every stride
+    # (0 and 0 before the sixth round's busy-rest level; A07 semitendinosus 4 → 9 of 10 with it).
     assert gait["uci_N08_gait.csv"]["strides_with_onset"]["biceps_femoris"] == 0
-    assert gait["uci_A02_gait.csv"]["strides_with_onset"]["vastus_medialis"] == 0
+    assert gait["uci_A02_gait.csv"]["strides_with_onset"]["vastus_medialis"] <= 1
+    assert gait["uci_A07_gait.csv"]["strides_with_onset"]["semitendinosus"] >= 8
     table = gait_table(scores)
-    # Measured (all files / tune / held-back): biceps femoris 60 / 71 / 45 %, semitendinosus 65 / 86 / 35 %,
-    # rectus femoris 77 / 71 / 85 %, vastus medialis 69 / 54 / 90 %.
+    # Measured (all files / tune / held-back): biceps femoris 67 / 71 / 60 %, semitendinosus 79 / 86 / 70 %,
+    # rectus femoris 79 / 71 / 90 %, vastus medialis 71 / 57 / 90 % (before the busy-rest level: 60 / 71 / 45,
+    # 65 / 86 / 35, 77 / 71 / 85, 69 / 54 / 90 %).
     rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()[2:]}
     assert set(rows) == {"rectus_femoris", "biceps_femoris", "vastus_medialis", "semitendinosus"}
-    for ch, floor in {"rectus_femoris": 70, "biceps_femoris": 55, "vastus_medialis": 62, "semitendinosus": 58}.items():
+    for ch, floor in {"rectus_femoris": 72, "biceps_femoris": 60, "vastus_medialis": 64, "semitendinosus": 72}.items():
         pct = float(rows[ch].split("(")[1].split(" %")[0])
         assert floor <= pct < 90, (ch, rows[ch])  # below 90 %: the failure is still there (docs)
