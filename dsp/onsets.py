@@ -251,13 +251,13 @@ class PowerBacktrackOptions:
     The same step drops a short burst that leads into a larger one (:func:`~reengage.dsp.local_onset.lead_ins`,
     sixth round): extra onsets on the tune subjects' unmarked thigh channels 21.3 → 15.7 %, on the held-back
     subjects 11 → 9 %, no tune onset lost, the synthetic table unchanged.
-    ``busy_rest_ratio`` = 3 with 250 ms pieces (issue 14, sixth round): in walking, every second of a UCI gait file
-    holds a burst, the quietest second's P_d is 3–139 × the record's 10th percentile (standing and seated files:
-    0.2–2.1, one channel 7.9), and the detection level stood near the 90th percentile of P_d (A07 semitendinosus:
-    5 onsets for about 25 clear bursts). The pieces' level alone merged close bursts (tune: 2 clear onsets lost);
-    the geometric mean loses none: tune subjects' unmarked channels (marker 8) 86.5 → 91.0 % found, extra
-    unchanged; marker 1 on tune 87.2 % found, 8.5 → 9.6 % extra. Recordings with marked rest (every guided
-    session) are not affected.
+    ``busy_rest_ratio`` = 3 with 250 ms pieces (issue 14, sixth round): in walking every second of a UCI gait
+    file holds a burst; the quietest second's P_d is up to 139 × the record's 10th percentile (over 3 on 17 of
+    44 channels; standing and seated files 0.2–2.1, one channel 7.9), and the detection level stood near the
+    90th percentile of P_d (A07 semitendinosus: 5 onsets for about 25 clear bursts). The pieces' level alone
+    merged close bursts (tune: 2 clear onsets lost); the geometric mean loses none: tune subjects' unmarked
+    channels (marker 8) 86.5 → 91.0 % found, extra unchanged; marker 1 on tune 87.2 % found, 8.5 → 9.6 % extra.
+    Recordings with marked rest (every guided session) are not affected.
     ``ramp_fit`` is off: on tuning seeds 100–111 it changed the median latency error by −2…+5 ms per
     cell, within the seed-to-seed noise, for about 50 µs per burst.
     """
