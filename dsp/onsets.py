@@ -1148,7 +1148,9 @@ def power_backtrack(x, *, fs: float, rest=None, exclude=None, options: PowerBack
     fs : float
         Sampling rate in Hz.
     rest : bool array, (samples,), optional
-        Marked rest; None (or under 0.5 s of it): each channel's quietest 1 s of ``P_d``. Not with ``baseline``.
+        Marked rest; None (or under 0.5 s of it): each channel's quietest 1 s of ``P_d`` (where that second is not
+        rest, as in walking, its detection level is lowered: ``PowerBacktrackOptions.busy_rest_ratio``). Not with
+        ``baseline``.
     exclude : bool array, (samples,), optional
         Data gaps: never rest, never a burst's first or last sample.
     options : PowerBacktrackOptions, optional
@@ -1194,7 +1196,8 @@ def power_backtrack_baseline(x, *, fs: float, rest=None, exclude=None, options: 
     fs : float
         Sampling rate in Hz.
     rest : bool array, (samples,), optional
-        Marked rest; None (or under 0.5 s of it): each channel's quietest 1 s of ``P_d``.
+        Marked rest; None (or under 0.5 s of it): each channel's quietest 1 s of ``P_d``, with the detection
+        level lowered where that second is not rest (``PowerBacktrackOptions.busy_rest_ratio``).
     exclude : bool array, (samples,), optional
         Data gaps, never rest.
     options : PowerBacktrackOptions, optional
