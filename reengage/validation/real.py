@@ -362,7 +362,8 @@ def gait_table(scores: list[FileScore]) -> str:
                 tot = groups.setdefault(ch, {}).setdefault(key, [0, 0])
                 tot[0] += n
                 tot[1] += s.extra["strides"]
-    lines = ["| channel | strides with an onset, all files | tune subjects | held-back subjects |", "|---|---:|---:|---:|"]
+    lines = ["| channel | strides with an onset, all files | tune subjects | held-back subjects |",
+             "|---|---:|---:|---:|"]
     for ch, g in groups.items():
         cells = [f"{g[k][0]} / {g[k][1]} ({100.0 * g[k][0] / g[k][1]:.0f} %)" if k in g and g[k][1] else "–"
                  for k in ("all", "tune", "holdout")]

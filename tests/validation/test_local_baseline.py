@@ -19,12 +19,13 @@ needs_data = pytest.mark.skipif(not DATA.is_dir() or not any(DATA.glob("*.csv"))
 
 @needs_data
 def test_the_fifth_round_finding_holds():
-    # Measured 2026-12-01 with the fifth round's detector, marker 1 (found / extra): tune 85.1 / 10.6 % → 87.2 / 8.5 %;
-    # holdout 78.2 / 20.0 % → 87.3 / 10.9 %. Consensus tune 87.8 / 9.5 % → 90.5 / 6.8 %, holdout 78.7 / 19.1 % → 87.2 /
-    # 10.6 %. Marker 3 (blind, marked after the step was built): tune 83.1 / 13.5 % → 86.5 / 10.1 %, holdout 82.0 /
-    # 14.0 % → 90.0 / 6.0 %; majority of the three: tune 85.2 / 10.2 % → 88.6 / 6.8 %, holdout 76.9 / 21.2 % → 86.5 /
-    # 11.5 %. With the sixth round's busy-rest level (the step alone, without lead_ins): marker 1 tune 86.2 / 10.6 %
-    # → 87.2 / 9.6 %, holdout 81.8 / 21.8 % → 90.9 / 12.7 %; the step adds at least 1 point on every reference.
+    # Measured 2026-12-01 with the fifth round's detector (found / extra), marker 1: tune 85.1 / 10.6 % → 87.2 /
+    # 8.5 %; holdout 78.2 / 20.0 % → 87.3 / 10.9 %. Consensus: tune 87.8 / 9.5 % → 90.5 / 6.8 %, holdout 78.7 /
+    # 19.1 % → 87.2 / 10.6 %. Marker 3 (blind, marked after the step was built): tune 83.1 / 13.5 % → 86.5 / 10.1 %,
+    # holdout 82.0 / 14.0 % → 90.0 / 6.0 %. Majority of the three: tune 85.2 / 10.2 % → 88.6 / 6.8 %, holdout 76.9
+    # / 21.2 % → 86.5 / 11.5 %. With the sixth round's busy-rest level (the step alone, without lead_ins): marker 1
+    # tune 86.2 / 10.6 % → 87.2 / 9.6 %, holdout 81.8 / 21.8 % → 90.9 / 12.7 %; the step adds at least 1 point on
+    # every reference.
     data = load_cleaned()
     without, with_step = onsets_s(data, None), onsets_s(data, LocalOnsetOptions())
     met = set()
