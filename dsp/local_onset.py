@@ -295,14 +295,8 @@ def local_onsets(x, onsets, offsets, *, fs: float, options: LocalOnsetOptions | 
         The onsets (samples), each between the burst's old onset − ``lookback_ms`` and its offset.
     """
     o = options or LocalOnsetOptions()
-    x = as_float(check_signal(x, "x", ndim=(1,), check_finite=check_finite))
+    x, on, off = _checked_bursts(x, onsets, offsets, check_finite)
     fs = check_fs(fs)
-    on = np.asarray(onsets, dtype=np.int64).ravel()
-    off = np.asarray(offsets, dtype=np.int64).ravel()
-    if on.shape != off.shape:
-        raise ValueError(f"onsets and offsets must pair up, got {on.size} onsets and {off.size} offsets")
-    if on.size and (on.min() < 0 or off.max() >= x.size or np.any(off < on)):
-        raise ValueError(f"bursts must lie within x's {x.size} samples, each onset at or before its offset")
     lo = np.r_[0, off[:-1] + 1] if on.size else np.zeros(0, dtype=np.int64)
     if floor is not None:
         lo = np.maximum(lo, np.asarray(floor, dtype=np.int64).ravel())
@@ -313,6 +307,19 @@ def local_onsets(x, onsets, offsets, *, fs: float, options: LocalOnsetOptions | 
     if room.any():
         out[room] = _moved(x, on[room], off[room], lo[room], o, b)
     return out
+
+
+def _checked_bursts(x, onsets, offsets, check_finite: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One channel ``x`` (float) and its bursts' onsets and offsets (int64), checked: paired, within ``x``, each
+    onset at or before its offset."""
+    x = as_float(check_signal(x, "x", ndim=(1,), check_finite=check_finite))
+    on = np.asarray(onsets, dtype=np.int64).ravel()
+    off = np.asarray(offsets, dtype=np.int64).ravel()
+    if on.shape != off.shape:
+        raise ValueError(f"onsets and offsets must pair up, got {on.size} onsets and {off.size} offsets")
+    if on.size and (on.min() < 0 or off.max() >= x.size or np.any(off < on)):
+        raise ValueError(f"bursts must lie within x's {x.size} samples, each onset at or before its offset")
+    return x, on, off
 
 
 def peak_bin_rms(x: np.ndarray, onsets: np.ndarray, offsets: np.ndarray, m: int) -> np.ndarray:
@@ -360,14 +367,8 @@ def lead_ins(x, onsets, offsets, *, fs: float, options: LocalOnsetOptions | None
         True for a lead-in (never the last burst).
     """
     o = options or LocalOnsetOptions()
-    x = as_float(check_signal(x, "x", ndim=(1,), check_finite=check_finite))
+    x, on, off = _checked_bursts(x, onsets, offsets, check_finite)
     fs = check_fs(fs)
-    on = np.asarray(onsets, dtype=np.int64).ravel()
-    off = np.asarray(offsets, dtype=np.int64).ravel()
-    if on.shape != off.shape:
-        raise ValueError(f"onsets and offsets must pair up, got {on.size} onsets and {off.size} offsets")
-    if on.size and (on.min() < 0 or off.max() >= x.size or np.any(off < on)):
-        raise ValueError(f"bursts must lie within x's {x.size} samples, each onset at or before its offset")
     out = np.zeros(on.size, dtype=bool)
     if on.size < 2 or o.lead_in_max_ms <= 0 or o.lead_in_within_ms <= 0:
         return out

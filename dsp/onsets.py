@@ -31,6 +31,7 @@ or a single motor-unit spike train.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
@@ -504,11 +505,11 @@ def _quietest_pieces(pd: np.ndarray, fs: float, piece_ms: float, exclude) -> lis
     return [(f[:, None] + np.arange(w)).ravel() for f in first]
 
 
-def _busy_rest_level(env: _RecordEnvelopes, fs: float, o: PowerBacktrackOptions, bd: Baseline, level: np.ndarray,
-                     exclude) -> np.ndarray:
+def _busy_rest_level(pd_whole, env: _RecordEnvelopes, fs: float, o: PowerBacktrackOptions, bd: Baseline,
+                     level: np.ndarray, exclude) -> np.ndarray:
     """The detection level of channels whose quietest second is not rest (``busy_rest_ratio``): the geometric
-    mean of that second's level and the quietest pieces' (only ever lower)."""
-    pd = np.atleast_2d(env.pd_whole())
+    mean of that second's level and the quietest pieces' (only ever lower). ``pd_whole()``: the record's P_d."""
+    pd = np.atleast_2d(pd_whole())
     stride = -(-pd.shape[-1] // MAX_BASELINE_SAMPLES)
     floor = np.percentile(pd[:, ::stride], 10, axis=-1)
     busy = np.flatnonzero(bd.mean > o.busy_rest_ratio * floor)
@@ -518,17 +519,10 @@ def _busy_rest_level(env: _RecordEnvelopes, fs: float, o: PowerBacktrackOptions,
     if pieces is None:
         return level
     quiet = _robust_baseline([env.pd_at(c, idx) for c, idx in zip(busy.tolist(), pieces)])
-    full = np.full(env.n_ch, np.nan)
-    sub = env.detect_level(Baseline(_scatter(quiet.mean, busy, env.n_ch), _scatter(quiet.sd, busy, env.n_ch)),
-                           o.h_detect)[busy]
-    full[busy] = np.sqrt(sub * level[busy])
-    return np.where(np.isfinite(full), np.minimum(full, level), level)
-
-
-def _scatter(values: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
-    """``values`` placed at ``idx`` of an array of ``n`` (the others: 1.0, a harmless placeholder)."""
-    out = np.ones(n)
-    out[idx] = values
+    mean, sd = bd.mean.copy(), bd.sd.copy()
+    mean[busy], sd[busy] = quiet.mean, quiet.sd
+    out = level.copy()
+    out[busy] = np.minimum(np.sqrt(env.detect_level(Baseline(mean, sd), o.h_detect)[busy] * level[busy]), level[busy])
     return out
 
 
@@ -901,12 +895,15 @@ def _longest_onset_window(o: PowerBacktrackOptions, fs: float) -> int:
 
 def _learn_baseline(env: _RecordEnvelopes, fs: float, o: PowerBacktrackOptions, rest, exclude) -> DetectionBaseline:
     """Step 1 of :func:`power_backtrack`: the rest statistics and thresholds of one record."""
-    rest_idx, marked = _rest_indices(env.n, env.n_ch, fs, rest, exclude, env.pd_whole)
+    # The record's P_d is built at most once here (without marked rest both the quietest second and the busy-rest
+    # check read it) and let go on return.
+    pd_whole = functools.cache(env.pd_whole)
+    rest_idx, marked = _rest_indices(env.n, env.n_ch, fs, rest, exclude, pd_whole)
     # As baseline_stats(P, mask) and _threshold(…, P): the same values in the same order.
     bd = _robust_baseline([env.pd_at(c, rest_idx[c]) for c in range(env.n_ch)])
     level = env.detect_level(bd, o.h_detect)
     if not marked and o.busy_rest_ratio > 0:
-        level = _busy_rest_level(env, fs, o, bd, level, exclude)
+        level = _busy_rest_level(pd_whole, env, fs, o, bd, level, exclude)
     bo = _robust_baseline([env.po_at(c, rest_idx[c]) for c in range(env.n_ch)])
     po_scale = env.onset_scale(bo)
     windows = None
